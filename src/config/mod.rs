@@ -1,0 +1,572 @@
+//! Station configuration: the TOML file, validated once at load into typed structs.
+//!
+//! Design constraints:
+//! - every error carries `file:line: key: what is wrong`, and all errors of a file are
+//!   reported together (see [`reader`]);
+//! - unknown keys are errors, so a typo never silently disables a device;
+//! - defaults live here and nowhere else; relative paths resolve against the config's folder;
+//! - nothing after load looks keys up by string.
+
+mod reader;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reader::{array_of_tables, table, Ctx, Section};
+
+/// Default bound on the journal's stored event bytes.
+pub const DEFAULT_JOURNAL_MAX_BYTES: u64 = 512 * 1024 * 1024;
+/// Default time published events stay readable for `resync`.
+pub const DEFAULT_RETAIN_ACKED: Duration = Duration::from_secs(24 * 3600);
+/// Default longest accepted barcode, in bytes.
+pub const DEFAULT_SCAN_MAX_LEN: usize = 512;
+
+/// One precise problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem is not tied to a line (e.g. the file cannot be read).
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}: {}", self.file.display(), self.line, self.key, self.message)
+    }
+}
+
+/// Every problem found in a config file, in file order.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StationRole {
+    Pick,
+    Pack,
+    Ship,
+    Multi,
+}
+
+#[derive(Debug, Clone)]
+pub struct StationConfig {
+    pub warehouse: String,
+    pub id: String,
+    pub role: StationRole,
+    pub allow_unlisted_packers: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct JournalConfig {
+    /// Folder holding the sled database, the seq reservation file and the lock.
+    pub path: PathBuf,
+    pub max_bytes: u64,
+    pub retain_acked: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub url: url::Url,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Topic prefix with `{warehouse}` and `{station}` already substituted.
+    pub prefix: String,
+    pub allow_insecure: bool,
+    pub keep_alive: Duration,
+    pub inflight: u16,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScannerKind {
+    Serial { path: PathBuf, baud: u32 },
+    Hid { path: PathBuf },
+    Tcp { address: String },
+    Stdin { shutdown_on_eof: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct ScannerConfig {
+    pub name: String,
+    pub kind: ScannerKind,
+    /// Accepted frame terminators as bytes (CR, LF, CRLF, TAB).
+    pub suffix: Vec<u8>,
+    pub max_len: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrinterLanguage {
+    Zpl,
+    Escpos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrinterRole {
+    Label,
+    Slip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterKind {
+    Usb { device: String },
+    Serial { path: PathBuf, baud: u32 },
+    Tcp { address: String },
+    File { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct PrinterConfig {
+    pub name: String,
+    pub kind: PrinterKind,
+    pub language: PrinterLanguage,
+    pub role: PrinterRole,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrdersConfig {
+    pub url: Option<url::Url>,
+    pub token_file: Option<PathBuf>,
+    pub cache_hours: u32,
+    pub id_pattern: Option<String>,
+    /// Orders loaded at start-up (demo and tests); JSON lines or a JSON array.
+    pub seed_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorRole {
+    Packer,
+    Supervisor,
+}
+
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    pub badge: String,
+    pub name: String,
+    pub role: OperatorRole,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub token_file: Option<PathBuf>,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from.
+    pub source: PathBuf,
+    pub station: StationConfig,
+    pub journal: JournalConfig,
+    pub mqtt: Option<MqttConfig>,
+    pub scanners: Vec<ScannerConfig>,
+    pub printers: Vec<PrinterConfig>,
+    pub orders: OrdersConfig,
+    pub operators: Vec<OperatorConfig>,
+    pub http: Option<HttpConfig>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                key: "-".into(),
+                message: format!("cannot read config file: {e}"),
+            }])
+        })?;
+        Self::parse(&src, path)
+    }
+
+    /// Validates config text as if it were the file at `path` (used for relative paths and
+    /// error messages).
+    pub fn parse(src: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let mut cx = Ctx { src, file: path, dir: &dir, errors: Vec::new() };
+        let doc = match toml_edit::Document::parse(src) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let msg = e.message().trim().to_string();
+                cx.error(e.span(), "-", format!("invalid TOML: {msg}"));
+                return Err(ConfigErrors(cx.errors));
+            }
+        };
+        let root_table = doc.as_table();
+        let mut root = Section::new(root_table, "", None);
+        let config = read_config(&mut cx, &mut root, path);
+        root.finish(&mut cx);
+        match config {
+            Some(c) if cx.errors.is_empty() => Ok(c),
+            _ => {
+                cx.errors.sort_by_key(|e| e.line);
+                Err(ConfigErrors(cx.errors))
+            }
+        }
+    }
+
+    /// `warehouse/station`, the identity the journal is bound to.
+    pub fn station_identity(&self) -> String {
+        format!("{}/{}", self.station.warehouse, self.station.id)
+    }
+}
+
+fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> {
+    let station = match table(cx, root, "station") {
+        Some(s) => read_station(cx, s),
+        None => {
+            cx.error(None, "station", "missing required [station] table (warehouse, id, role)");
+            None
+        }
+    };
+    let journal = match table(cx, root, "journal") {
+        Some(s) => read_journal(cx, s),
+        None => {
+            cx.error(None, "journal", "missing required [journal] table (path)");
+            None
+        }
+    };
+    let mqtt = table(cx, root, "mqtt").map(|s| read_mqtt(cx, s, station.as_ref()));
+    let scanners: Vec<_> = array_of_tables(cx, root, "scanner").into_iter().map(|s| read_scanner(cx, s)).collect();
+    let printers: Vec<_> = array_of_tables(cx, root, "printer").into_iter().map(|s| read_printer(cx, s)).collect();
+    let orders = table(cx, root, "orders").map(|s| read_orders(cx, s));
+    let operators: Vec<_> = array_of_tables(cx, root, "operator").into_iter().map(|s| read_operator(cx, s)).collect();
+    let http = table(cx, root, "http").map(|s| read_http(cx, s));
+
+    check_unique(cx, root, "scanner", scanners.iter().flatten().map(|s| (s.0.name.as_str(), s.1.clone())));
+    check_unique(cx, root, "printer", printers.iter().flatten().map(|p| (p.0.name.as_str(), p.1.clone())));
+    check_unique(cx, root, "operator", operators.iter().flatten().map(|o| (o.0.badge.as_str(), o.1.clone())));
+
+    let default_orders = OrdersConfig { url: None, token_file: None, cache_hours: 24, id_pattern: None, seed_file: None };
+    Some(Config {
+        source: path.to_path_buf(),
+        station: station?,
+        journal: journal?,
+        mqtt: mqtt.flatten(),
+        scanners: collect_all(scanners)?,
+        printers: collect_all(printers)?,
+        orders: orders.unwrap_or(Some(default_orders))?,
+        operators: collect_all(operators)?,
+        http: http.flatten(),
+    })
+}
+
+type Spanned<T> = (T, Option<std::ops::Range<usize>>);
+
+fn collect_all<T>(items: Vec<Option<Spanned<T>>>) -> Option<Vec<T>> {
+    items.into_iter().map(|i| i.map(|(t, _)| t)).collect()
+}
+
+fn check_unique<'a>(
+    cx: &mut Ctx,
+    root: &Section,
+    what: &str,
+    names: impl Iterator<Item = (&'a str, Option<std::ops::Range<usize>>)>,
+) {
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, span) in names {
+        if seen.contains(&name) {
+            let key = if what == "operator" { "badge" } else { "name" };
+            let msg = format!("duplicate {what} {key} {name:?}; each {what} needs its own");
+            cx.error(span.or_else(|| root.key_span(what)), format!("{what}.{key}"), msg);
+        } else {
+            seen.push(name);
+        }
+    }
+}
+
+/// Station and warehouse ids end up in MQTT topics and file names: keep them to a safe
+/// alphabet so a `+`, `#` or `/` can never widen a subscription.
+fn check_id(cx: &mut Ctx, s: &Section, key: &'static str, value: &str) -> bool {
+    let ok = value.len() <= 64 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !ok {
+        let msg = format!("{value:?} may only hold letters, digits, '-', '_' and '.' (at most 64)");
+        cx.error(s.key_span(key), s.key_name(key), msg);
+    }
+    ok
+}
+
+fn read_station(cx: &mut Ctx, mut s: Section) -> Option<StationConfig> {
+    let warehouse = s.required_string(cx, "warehouse").filter(|v| check_id(cx, &s, "warehouse", v));
+    let id = s.required_string(cx, "id").filter(|v| check_id(cx, &s, "id", v));
+    let role = match s.choice(cx, "role", &["pick", "pack", "ship", "multi"]) {
+        Some("pick") => Some(StationRole::Pick),
+        Some("ship") => Some(StationRole::Ship),
+        Some("multi") => Some(StationRole::Multi),
+        Some(_) => Some(StationRole::Pack),
+        None if s.has("role") => None,
+        None => {
+            s.missing(cx, "role");
+            None
+        }
+    };
+    let allow_unlisted_packers = s.bool(cx, "allow_unlisted_packers").unwrap_or(false);
+    s.finish(cx);
+    Some(StationConfig { warehouse: warehouse?, id: id?, role: role?, allow_unlisted_packers })
+}
+
+fn read_journal(cx: &mut Ctx, mut s: Section) -> Option<JournalConfig> {
+    let path = s.path(cx, "path", false);
+    if path.is_none() && !s.has("path") {
+        s.missing(cx, "path");
+    }
+    let max_bytes = s.bytes(cx, "max_bytes").unwrap_or(DEFAULT_JOURNAL_MAX_BYTES);
+    if max_bytes < 64 * 1024 {
+        cx.error(s.key_span("max_bytes"), s.key_name("max_bytes"), "must be at least 64KiB");
+    }
+    let retain_acked = s.duration(cx, "retain_acked").unwrap_or(DEFAULT_RETAIN_ACKED);
+    s.finish(cx);
+    Some(JournalConfig { path: path?, max_bytes, retain_acked })
+}
+
+fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> Option<MqttConfig> {
+    let url = s.required_string(cx, "url").and_then(|raw| match url::Url::parse(&raw) {
+        Ok(u) if (u.scheme() == "mqtt" || u.scheme() == "mqtts") && u.host_str().is_some() => Some(u),
+        Ok(u) => {
+            let msg = format!("{raw:?}: scheme must be mqtt:// or mqtts:// with a host (got {}://)", u.scheme());
+            cx.error(s.key_span("url"), s.key_name("url"), msg);
+            None
+        }
+        Err(e) => {
+            cx.error(s.key_span("url"), s.key_name("url"), format!("{raw:?} is not a URL: {e}"));
+            None
+        }
+    });
+    let default_client_id = station.map(|st| format!("stationd-{}-{}", st.warehouse, st.id)).unwrap_or_default();
+    let client_id = s.string(cx, "client_id").unwrap_or(default_client_id);
+    let username = s.string(cx, "username");
+    let password_file = s.path(cx, "password_file", true);
+    let ca_file = s.path(cx, "ca_file", true);
+    let cert_file = s.path(cx, "cert_file", true);
+    let key_file = s.path(cx, "key_file", true);
+    if cert_file.is_some() != key_file.is_some() {
+        cx.error(s.span.clone(), s.key_name("cert_file"), "cert_file and key_file go together (mutual TLS)");
+    }
+    let prefix_raw = s.string(cx, "prefix").unwrap_or_else(|| "wh/{warehouse}/st/{station}".into());
+    if prefix_raw.contains(['+', '#']) || prefix_raw.starts_with('/') || prefix_raw.ends_with('/') {
+        let msg = format!("{prefix_raw:?}: no '+', '#' or leading/trailing '/' in a topic prefix");
+        cx.error(s.key_span("prefix"), s.key_name("prefix"), msg);
+    }
+    let prefix = station
+        .map(|st| prefix_raw.replace("{warehouse}", &st.warehouse).replace("{station}", &st.id))
+        .unwrap_or(prefix_raw);
+    let allow_insecure = s.bool(cx, "allow_insecure").unwrap_or(false);
+    if let Some(u) = &url {
+        let loopback = matches!(u.host_str(), Some("localhost") | Some("127.0.0.1") | Some("[::1]") | Some("::1"))
+            || u.host_str().is_some_and(|h| h.starts_with("127."));
+        if u.scheme() == "mqtt" && !loopback && !allow_insecure {
+            let msg = "plaintext mqtt:// to a non-loopback broker is refused; use mqtts:// or set allow_insecure = true";
+            cx.error(s.key_span("url"), s.key_name("url"), msg);
+        }
+    }
+    let keep_alive = s.duration(cx, "keep_alive").unwrap_or(Duration::from_secs(15));
+    let inflight = s.integer(cx, "inflight", 1..65536).unwrap_or(100) as u16;
+    let reconnect_min = s.duration(cx, "reconnect_min").unwrap_or(Duration::from_secs(1));
+    let reconnect_max = s.duration(cx, "reconnect_max").unwrap_or(Duration::from_secs(60));
+    if reconnect_min > reconnect_max {
+        cx.error(s.key_span("reconnect_min"), s.key_name("reconnect_min"), "must not exceed reconnect_max");
+    }
+    s.finish(cx);
+    Some(MqttConfig {
+        url: url?,
+        client_id,
+        username,
+        password_file,
+        ca_file,
+        cert_file,
+        key_file,
+        prefix,
+        allow_insecure,
+        keep_alive,
+        inflight,
+        reconnect_min,
+        reconnect_max,
+    })
+}
+
+fn read_name(cx: &mut Ctx, s: &mut Section) -> Option<String> {
+    s.required_string(cx, "name").filter(|v| check_id(cx, s, "name", v))
+}
+
+fn read_suffix(cx: &mut Ctx, s: &mut Section) -> Vec<u8> {
+    let Some(raw) = s.string(cx, "suffix") else {
+        return b"\r\n".to_vec();
+    };
+    match raw.as_str() {
+        "\r" | "\n" | "\r\n" | "\t" => raw.into_bytes(),
+        _ => {
+            let msg = format!("{raw:?} is not a scanner suffix; use \"\\r\", \"\\n\", \"\\r\\n\" or \"\\t\"");
+            cx.error(s.key_span("suffix"), s.key_name("suffix"), msg);
+            Vec::new()
+        }
+    }
+}
+
+fn read_address(cx: &mut Ctx, s: &mut Section) -> Option<String> {
+    let addr = s.required_string(cx, "address")?;
+    let ok = addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !ok {
+        let msg = format!("{addr:?} is not host:port");
+        cx.error(s.key_span("address"), s.key_name("address"), msg);
+        return None;
+    }
+    Some(addr)
+}
+
+fn read_scanner(cx: &mut Ctx, mut s: Section) -> Option<Spanned<ScannerConfig>> {
+    let span = s.span.clone();
+    let name = read_name(cx, &mut s);
+    let kind = match s.choice(cx, "kind", &["serial", "hid", "tcp", "stdin"]) {
+        Some("serial") => {
+            let path = s.path(cx, "path", false);
+            let baud = s.integer(cx, "baud", 50..4_000_001).unwrap_or(9600) as u32;
+            path.map(|path| ScannerKind::Serial { path, baud })
+        }
+        Some("hid") => s.path(cx, "path", false).map(|path| ScannerKind::Hid { path }),
+        Some("tcp") => read_address(cx, &mut s).map(|address| ScannerKind::Tcp { address }),
+        Some(_) => {
+            let on_eof = s.choice(cx, "on_eof", &["shutdown", "ignore"]).unwrap_or("shutdown");
+            Some(ScannerKind::Stdin { shutdown_on_eof: on_eof == "shutdown" })
+        }
+        None => {
+            if !s.has("kind") {
+                s.missing(cx, "kind");
+            }
+            None
+        }
+    };
+    if matches!(kind, Some(ScannerKind::Serial { .. } | ScannerKind::Hid { .. })) && !s.has("path") {
+        s.missing(cx, "path");
+    }
+    let suffix = read_suffix(cx, &mut s);
+    let max_len = s.integer(cx, "max_len", 1..65_536).map(|n| n as usize).unwrap_or(DEFAULT_SCAN_MAX_LEN);
+    s.finish(cx);
+    Some((ScannerConfig { name: name?, kind: kind?, suffix, max_len }, span))
+}
+
+fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> {
+    let span = s.span.clone();
+    let name = read_name(cx, &mut s);
+    let kind = match s.choice(cx, "kind", &["usb", "serial", "tcp", "file"]) {
+        Some("usb") => s.required_string(cx, "device").and_then(|device| {
+            let parts: Vec<&str> = device.split(':').collect();
+            let hex_ok = parts.len() >= 2
+                && parts.len() <= 3
+                && parts[..2].iter().all(|p| p.len() == 4 && u16::from_str_radix(p, 16).is_ok());
+            if hex_ok {
+                Some(PrinterKind::Usb { device })
+            } else {
+                let msg = format!("{device:?} is not vid:pid[:serial] in hex, e.g. \"0a5f:0164\"");
+                cx.error(s.key_span("device"), s.key_name("device"), msg);
+                None
+            }
+        }),
+        Some("serial") => {
+            let path = s.path(cx, "path", false);
+            let baud = s.integer(cx, "baud", 50..4_000_001).unwrap_or(9600) as u32;
+            if path.is_none() && !s.has("path") {
+                s.missing(cx, "path");
+            }
+            path.map(|path| PrinterKind::Serial { path, baud })
+        }
+        Some("tcp") => read_address(cx, &mut s).map(|address| PrinterKind::Tcp { address }),
+        Some(_) => {
+            let path = s.path(cx, "path", false);
+            if path.is_none() && !s.has("path") {
+                s.missing(cx, "path");
+            }
+            path.map(|path| PrinterKind::File { path })
+        }
+        None => {
+            if !s.has("kind") {
+                s.missing(cx, "kind");
+            }
+            None
+        }
+    };
+    let language = match s.choice(cx, "language", &["zpl", "escpos"]) {
+        Some("escpos") => PrinterLanguage::Escpos,
+        _ => PrinterLanguage::Zpl,
+    };
+    let role = match s.choice(cx, "role", &["label", "slip"]) {
+        Some("slip") => PrinterRole::Slip,
+        _ => PrinterRole::Label,
+    };
+    s.finish(cx);
+    Some((PrinterConfig { name: name?, kind: kind?, language, role }, span))
+}
+
+fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
+    let url = s.string(cx, "url").and_then(|raw| match url::Url::parse(&raw) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(u),
+        Ok(_) | Err(_) => {
+            let msg = format!("{raw:?} is not an http:// or https:// URL");
+            cx.error(s.key_span("url"), s.key_name("url"), msg);
+            None
+        }
+    });
+    let token_file = s.path(cx, "token_file", true);
+    let cache_hours = s.integer(cx, "cache_hours", 1..24 * 30).unwrap_or(24) as u32;
+    let id_pattern = s.string(cx, "id_pattern");
+    let seed_file = s.path(cx, "seed_file", true);
+    s.finish(cx);
+    Some(OrdersConfig { url, token_file, cache_hours, id_pattern, seed_file })
+}
+
+fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>> {
+    let span = s.key_span("badge");
+    let badge = s.required_string(cx, "badge");
+    let name = s.string(cx, "name").unwrap_or_default();
+    let role = match s.choice(cx, "role", &["packer", "supervisor"]) {
+        Some("supervisor") => OperatorRole::Supervisor,
+        _ => OperatorRole::Packer,
+    };
+    s.finish(cx);
+    Some((OperatorConfig { badge: badge?, name, role }, span))
+}
+
+fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {
+    let listen = s.string(cx, "listen").unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen: Option<SocketAddr> = match listen.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            let msg = format!("{listen:?} is not ip:port, e.g. \"127.0.0.1:8080\"");
+            cx.error(s.key_span("listen"), s.key_name("listen"), msg);
+            None
+        }
+    };
+    let token_file = s.path(cx, "token_file", true);
+    if let Some(addr) = listen {
+        if !addr.ip().is_loopback() && token_file.is_none() {
+            let msg = format!("{addr} is not loopback: set token_file so the API is not open to the LAN");
+            cx.error(s.key_span("listen"), s.key_name("listen"), msg);
+        }
+    }
+    s.finish(cx);
+    Some(HttpConfig { listen: listen?, token_file })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,411 @@
+//! The committer: the one thread that writes the journal.
+//!
+//! It takes every request waiting in its channel (up to [`MAX_BATCH`]), turns them into one
+//! atomic sled batch, makes it durable with one flush + `fdatasync`, and only then answers.
+//! Requests that arrive during a sync wait for the next round, so N concurrent producers
+//! share one sync: this is the group commit. Seqs are assigned here and nowhere else.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tracing::{debug, error, info, warn};
+
+use super::reserve::{self, DirLock, Reservation, RESERVE_BLOCK};
+use super::store::{self, ack_key, event_key, storage, u64_value};
+use super::{Appended, JournalError, Shared};
+use crate::event::{format_at, Envelope, NewEvent, ENVELOPE_VERSION};
+
+/// Most requests folded into one commit; bounds the latency a single commit adds.
+const MAX_BATCH: usize = 4096;
+/// Most records deleted per commit by retention, so trimming never stalls appends.
+const TRIM_CHUNK: usize = 8192;
+/// How often retention and ack marks are looked at.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
+
+type Reply<T> = oneshot::Sender<Result<T, JournalError>>;
+
+pub enum Request {
+    Append { event: NewEvent, reply: Reply<Appended> },
+    Ack { seqs: Vec<u64>, reply: Reply<()> },
+    Trim { reply: Reply<()> },
+    Close { reply: oneshot::Sender<()> },
+}
+
+/// What the committer knows; persisted in meta keys with every commit.
+#[derive(Clone)]
+struct State {
+    next: u64,
+    acked_below: u64,
+    acked_above: BTreeSet<u64>,
+    trimmed_below: u64,
+    stored_bytes: u64,
+    ack_marks: Vec<(i64, u64)>,
+}
+
+struct Committer {
+    shared: Arc<Shared>,
+    st: State,
+    reservation: Reservation,
+    mark_interval_ms: i64,
+    _lock: DirLock,
+}
+
+enum Pending {
+    Append(Reply<Appended>, Result<Appended, JournalError>),
+    Unit(Reply<()>),
+}
+
+pub fn spawn(
+    shared: Arc<Shared>,
+    rx: Receiver<Request>,
+    lock: DirLock,
+    reservation: Reservation,
+    first_event: Option<NewEvent>,
+) -> Result<std::thread::JoinHandle<()>, JournalError> {
+    let m = shared.marks.lock().expect("journal marks poisoned").clone();
+    let st = State {
+        next: m.durable_next,
+        acked_below: m.acked_below,
+        acked_above: m.acked_above,
+        trimmed_below: m.trimmed_below,
+        stored_bytes: m.stored_bytes,
+        ack_marks: shared.store.ack_marks()?,
+    };
+    let retain_ms = shared.opts.retain_acked.as_millis() as i64;
+    let mut c = Committer { shared, st, reservation, mark_interval_ms: (retain_ms / 256).max(60_000), _lock: lock };
+    c.bind_station()?;
+    if let Some(ev) = first_event {
+        let (reply, _rx) = oneshot::channel();
+        c.commit(vec![Request::Append { event: ev, reply }]);
+    }
+    std::thread::Builder::new()
+        .name("journal-commit".into())
+        .spawn(move || c.run(rx))
+        .map_err(|e| JournalError::Storage(format!("cannot start the journal thread: {e}")))
+}
+
+impl Committer {
+    /// Records which station owns this journal on first use.
+    fn bind_station(&mut self) -> Result<(), JournalError> {
+        let opts = &self.shared.opts;
+        let me = format!("{}/{}", opts.warehouse, opts.station);
+        match self.shared.store.station()? {
+            Some(found) if found != me => {
+                Err(JournalError::WrongStation { path: opts.dir.clone(), found, expected: me })
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.shared.store.db.insert(store::K_STATION, me.as_bytes()).map_err(storage)?;
+                self.shared.store.sync()
+            }
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Request>) {
+        let mut last_housekeeping = Instant::now();
+        loop {
+            let first = match rx.recv_timeout(HOUSEKEEPING_EVERY) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.housekeeping();
+                    last_housekeeping = Instant::now();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut reqs = vec![first];
+            while reqs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => reqs.push(r),
+                    Err(_) => break,
+                }
+            }
+            if self.commit(reqs) {
+                self.checkpoint_reservation();
+                return;
+            }
+            if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
+                self.housekeeping();
+                last_housekeeping = Instant::now();
+            }
+        }
+        if let Err(e) = self.shared.store.sync() {
+            error!(error = %e, "final journal sync failed");
+        }
+        self.checkpoint_reservation();
+        debug!("journal committer stopped");
+    }
+
+    /// One group commit. Returns true when a `Close` was among the requests.
+    fn commit(&mut self, reqs: Vec<Request>) -> bool {
+        let before = self.st.clone();
+        let mut batch = sled::Batch::default();
+        let mut pending = Vec::with_capacity(reqs.len());
+        let mut close = None;
+        let mut acked_now = HashSet::new();
+        for req in reqs {
+            match req {
+                Request::Append { event, reply } => {
+                    let result = self.append_into(&mut batch, event);
+                    pending.push(Pending::Append(reply, result));
+                }
+                Request::Ack { seqs, reply } => {
+                    self.ack_into(&mut batch, &seqs, &mut acked_now);
+                    pending.push(Pending::Unit(reply));
+                }
+                Request::Trim { reply } => {
+                    self.trim_into(&mut batch, self.retention_target(), usize::MAX);
+                    pending.push(Pending::Unit(reply));
+                }
+                Request::Close { reply } => close = Some(reply),
+            }
+        }
+        self.persist_ack_state(&mut batch, &before, &acked_now);
+        self.meta_into(&mut batch, &before);
+
+        let result = match self.shared.store.db.apply_batch(batch) {
+            Ok(()) => self.shared.store.sync(),
+            Err(e) => {
+                // sled applies a batch atomically or not at all: forget this round's changes
+                // so its seqs are issued again and the journal stays gap-free.
+                self.st = before;
+                Err(storage(e))
+            }
+        };
+        match &result {
+            Ok(()) => self.publish_marks(),
+            Err(e) => error!(error = %e, "journal commit failed; nothing in this batch is confirmed"),
+        }
+        for p in pending {
+            match p {
+                Pending::Append(reply, r) => {
+                    let r = match (&result, r) {
+                        (Ok(()), r) => r,
+                        (Err(e), Ok(_)) => Err(JournalError::Storage(e.to_string())),
+                        (Err(_), Err(e)) => Err(e),
+                    };
+                    let _ = reply.send(r);
+                }
+                Pending::Unit(reply) => {
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| JournalError::Storage(e.to_string())));
+                }
+            }
+        }
+        match close {
+            Some(reply) => {
+                let _ = reply.send(());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn append_into(&mut self, batch: &mut sled::Batch, event: NewEvent) -> Result<Appended, JournalError> {
+        let seq = self.st.next;
+        if seq >= self.reservation.reserved_below {
+            self.raise_reservation(seq)?;
+        }
+        let opts = &self.shared.opts;
+        let env = Envelope {
+            v: ENVELOPE_VERSION,
+            id: uuid::Uuid::now_v7(),
+            seq,
+            warehouse: opts.warehouse.clone(),
+            station: opts.station.clone(),
+            at: format_at(time::OffsetDateTime::now_utc()),
+            kind: event.kind,
+            order: event.order,
+            operator: event.operator,
+            data: event.data,
+        };
+        let bytes = serde_json::to_vec(&env).map_err(|e| JournalError::Storage(format!("encoding event: {e}")))?;
+        let len = bytes.len() as u64;
+        let max_bytes = opts.max_bytes;
+        if self.st.stored_bytes + len > max_bytes {
+            // Acked records are the first to go when space is needed.
+            let target = self.st.acked_below;
+            while self.st.stored_bytes + len > max_bytes && self.st.trimmed_below < target {
+                self.trim_into(batch, target, TRIM_CHUNK);
+            }
+            if self.st.stored_bytes + len > max_bytes {
+                return Err(JournalError::Full { max_bytes, stored_bytes: self.st.stored_bytes });
+            }
+        }
+        batch.insert(&event_key(seq), bytes);
+        self.st.next += 1;
+        self.st.stored_bytes += len;
+        Ok(Appended { seq, id: env.id, at: env.at })
+    }
+
+    /// Durably moves the seq reservation ahead before any seq beyond it is used.
+    fn raise_reservation(&mut self, seq: u64) -> Result<(), JournalError> {
+        let r = Reservation {
+            reserved_below: seq + RESERVE_BLOCK,
+            issued_below: self.shared.marks.lock().expect("journal marks poisoned").durable_next,
+            acked_below: self.st.acked_below,
+        };
+        reserve::store(&self.shared.opts.dir, &r)
+            .map_err(|e| JournalError::Storage(format!("writing the seq reservation: {e}")))?;
+        self.reservation = r;
+        Ok(())
+    }
+
+    fn ack_into(&mut self, _batch: &mut sled::Batch, seqs: &[u64], acked_now: &mut HashSet<u64>) {
+        let durable = self.shared.marks.lock().expect("journal marks poisoned").durable_next;
+        for &seq in seqs {
+            if seq < self.st.acked_below || seq >= durable {
+                if seq >= durable {
+                    warn!(seq, durable_next = durable, "ack for a seq that is not durable yet; ignored");
+                }
+                continue;
+            }
+            if self.st.acked_above.insert(seq) {
+                acked_now.insert(seq);
+            }
+        }
+        while self.st.acked_above.remove(&self.st.acked_below) {
+            self.st.acked_below += 1;
+        }
+    }
+
+    /// Writes marker keys for acks that stay above the watermark and removes the markers
+    /// the watermark has passed.
+    fn persist_ack_state(&self, batch: &mut sled::Batch, before: &State, acked_now: &HashSet<u64>) {
+        for seq in before.acked_above.range(..self.st.acked_below) {
+            batch.remove(&ack_key(*seq));
+        }
+        for seq in acked_now {
+            if *seq >= self.st.acked_below {
+                batch.insert(&ack_key(*seq), &[][..]);
+            }
+        }
+    }
+
+    fn meta_into(&mut self, batch: &mut sled::Batch, before: &State) {
+        let st = &self.st;
+        if st.next != before.next {
+            batch.insert(store::K_NEXT_SEQ, &u64_value(st.next));
+        }
+        if st.acked_below != before.acked_below {
+            batch.insert(store::K_ACKED_BELOW, &u64_value(st.acked_below));
+        }
+        if st.trimmed_below != before.trimmed_below {
+            batch.insert(store::K_TRIMMED_BELOW, &u64_value(st.trimmed_below));
+        }
+        if st.stored_bytes != before.stored_bytes {
+            batch.insert(store::K_BYTES, &u64_value(st.stored_bytes));
+        }
+        if st.ack_marks != before.ack_marks {
+            if let Ok(json) = serde_json::to_vec(&st.ack_marks) {
+                batch.insert(store::K_ACK_MARKS, json);
+            }
+        }
+    }
+
+    /// Deletes acked records below `target` (at most `max`), oldest first.
+    fn trim_into(&mut self, batch: &mut sled::Batch, target: u64, max: usize) {
+        let target = target.min(self.st.acked_below);
+        if self.st.trimmed_below >= target {
+            return;
+        }
+        let mut last = None;
+        for kv in self.shared.store.db.range(event_key(self.st.trimmed_below)..event_key(target)).take(max) {
+            match kv {
+                Ok((k, v)) => {
+                    batch.remove(k.clone());
+                    self.st.stored_bytes = self.st.stored_bytes.saturating_sub(v.len() as u64);
+                    last = store::seq_of(&k);
+                }
+                Err(e) => {
+                    warn!(error = %e, "reading records to trim");
+                    return;
+                }
+            }
+        }
+        self.st.trimmed_below = match last {
+            Some(seq) if seq + 1 < target => seq + 1,
+            _ => target,
+        };
+    }
+
+    /// Highest watermark that was reached at least `retain_acked` ago.
+    fn retention_target(&self) -> u64 {
+        let cutoff = now_ms() - self.shared.opts.retain_acked.as_millis() as i64;
+        let mut target = self.st.trimmed_below;
+        for (t, w) in &self.st.ack_marks {
+            if *t <= cutoff {
+                target = target.max(*w);
+            }
+        }
+        if self.shared.opts.retain_acked.is_zero() {
+            target = self.st.acked_below;
+        }
+        target
+    }
+
+    /// Records the durable high-water mark outside sled (every few seconds and at close),
+    /// so a database that later reopens behind it is detected as damaged. Kept out of the
+    /// commit path: it costs one small fsync per interval, not per commit.
+    fn checkpoint_reservation(&mut self) {
+        let durable = self.shared.marks.lock().expect("journal marks poisoned").durable_next;
+        if durable <= self.reservation.issued_below && self.st.acked_below <= self.reservation.acked_below {
+            return;
+        }
+        let r = Reservation { issued_below: durable, acked_below: self.st.acked_below, ..self.reservation };
+        match reserve::store(&self.shared.opts.dir, &r) {
+            Ok(()) => self.reservation = r,
+            Err(e) => warn!(error = %e, "cannot update the seq reservation"),
+        }
+    }
+
+    fn housekeeping(&mut self) {
+        self.checkpoint_reservation();
+        let before = self.st.clone();
+        let now = now_ms();
+        let last_mark = self.st.ack_marks.last().copied();
+        let advanced = last_mark.is_none_or(|(_, w)| w < self.st.acked_below);
+        let due = last_mark.is_none_or(|(t, _)| now - t >= self.mark_interval_ms);
+        if advanced && due && self.st.acked_below > 1 {
+            self.st.ack_marks.push((now, self.st.acked_below));
+        }
+        let target = self.retention_target();
+        let mut batch = sled::Batch::default();
+        if target > self.st.trimmed_below {
+            self.trim_into(&mut batch, target, TRIM_CHUNK);
+            info!(trimmed_below = self.st.trimmed_below, "trimmed acked events past retention");
+        }
+        let trimmed_below = self.st.trimmed_below;
+        self.st.ack_marks.retain(|(_, w)| *w > trimmed_below);
+        if self.st.ack_marks == before.ack_marks && self.st.trimmed_below == before.trimmed_below {
+            return;
+        }
+        self.meta_into(&mut batch, &before);
+        let r = self.shared.store.db.apply_batch(batch).map_err(storage).and_then(|_| self.shared.store.sync());
+        match r {
+            Ok(()) => self.publish_marks(),
+            Err(e) => {
+                self.st = before;
+                warn!(error = %e, "journal housekeeping failed");
+            }
+        }
+    }
+
+    /// Makes the committed state visible to readers and wakes the uplink.
+    fn publish_marks(&self) {
+        let mut m = self.shared.marks.lock().expect("journal marks poisoned");
+        m.durable_next = self.st.next;
+        m.acked_below = self.st.acked_below;
+        m.acked_above.clone_from(&self.st.acked_above);
+        m.trimmed_below = self.st.trimmed_below;
+        m.stored_bytes = self.st.stored_bytes;
+        drop(m);
+        self.shared.durable.send_replace(self.st.next);
+    }
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}

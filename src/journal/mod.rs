@@ -1,0 +1,327 @@
+//! The durable, append-only event journal: the single source of truth for every event the
+//! station produced, until the broker has acknowledged it (and for `retain_acked` after).
+//!
+//! # Design constraints
+//! - **Only the journal stamps events.** `seq` (per station, from 1, strictly increasing,
+//!   gap-free), `id` (UUIDv7) and `at` are assigned by the one committer thread, in the same
+//!   atomic sled batch that stores the record and the new `next_seq`.
+//! - **`append` returns only when the record is durable**: the batch is applied, sled is
+//!   flushed, and then the database file is `fdatasync`ed (sled 0.34's `flush` ends in
+//!   `sync_file_range`, which does not reach the drive cache; sled #1452, #654). Concurrent
+//!   appends that arrive while a commit is in flight share the next one (group commit).
+//! - **Readers see only durable records.** A record that is applied but not yet synced could
+//!   vanish in a crash and its seq be reissued; nothing upstream may ever see it.
+//! - **Acks may arrive out of order**; `acked_below` is the watermark below which all are
+//!   acked, acks above it are kept as marker keys. Acked records stay for `retain_acked` and
+//!   are the first to go when space is needed; pending records are never dropped: when
+//!   `max_bytes` is reached `append` fails with [`JournalError::Full`].
+//! - **A corrupt database never leaves the station dead.** It is moved to `quarantine/`
+//!   (never deleted) and a fresh journal continues above every seq that may have been issued
+//!   (see [`reserve`]); its first event is `journal.recovered`.
+//! - No `sled::` type leaves this module.
+//!
+//! # Key layout (one sled tree, so one batch is atomic)
+//! | key | value |
+//! |---|---|
+//! | `e` + seq (u64 BE) | the event envelope, JSON |
+//! | `a` + seq (u64 BE) | empty: acked above the watermark |
+//! | `m:next_seq` | u64 BE: next seq to issue |
+//! | `m:acked_below` | u64 BE: every seq below is acked |
+//! | `m:trimmed_below` | u64 BE: every seq below is deleted |
+//! | `m:bytes` | u64 BE: bytes of stored event records |
+//! | `m:ack_marks` | JSON `[[unix_ms, acked_below], ...]`: when the watermark passed where, for retention |
+//! | `m:station` | `warehouse/station` the journal belongs to |
+
+mod committer;
+pub mod recovery;
+pub mod reserve;
+mod store;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+
+use crate::event::NewEvent;
+use committer::Request;
+use store::Store;
+
+/// Where and how big the journal is, and whose it is.
+#[derive(Debug, Clone)]
+pub struct JournalOptions {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub retain_acked: Duration,
+    pub warehouse: String,
+    pub station: String,
+    /// sled page cache; small on purpose (sled's default is 1 GiB).
+    pub cache_bytes: u64,
+}
+
+impl JournalOptions {
+    pub fn new(dir: impl Into<PathBuf>, warehouse: &str, station: &str) -> Self {
+        JournalOptions {
+            dir: dir.into(),
+            max_bytes: crate::config::DEFAULT_JOURNAL_MAX_BYTES,
+            retain_acked: crate::config::DEFAULT_RETAIN_ACKED,
+            warehouse: warehouse.into(),
+            station: station.into(),
+            cache_bytes: 8 * 1024 * 1024,
+        }
+    }
+
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        JournalOptions {
+            max_bytes: c.journal.max_bytes,
+            retain_acked: c.journal.retain_acked,
+            ..Self::new(&c.journal.path, &c.station.warehouse, &c.station.id)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal is full ({stored_bytes} of {max_bytes} bytes hold unpublished events); new scans are refused until events are published")]
+    Full { max_bytes: u64, stored_bytes: u64 },
+    #[error("journal {path} is in use by another stationd process (pid {owner}); stop it first, or point this one at its own journal.path", owner = if owner.is_empty() { "unknown" } else { owner.as_str() })]
+    Locked { path: PathBuf, owner: String },
+    #[error("cannot {op} {path}: {source}; the journal folder must be writable by the user stationd runs as (e.g. `chown -R stationd: {path}`)")]
+    Access { path: PathBuf, op: &'static str, source: std::io::Error },
+    #[error("journal {path} belongs to station {found}, but the config says {expected}; use another journal.path for this station")]
+    WrongStation { path: PathBuf, found: String, expected: String },
+    #[error("journal write failed, the event is NOT confirmed: {0}")]
+    Storage(String),
+    #[error("journal is closed")]
+    Closed,
+}
+
+impl JournalError {
+    pub(crate) fn access(path: &Path, op: &'static str, source: std::io::Error) -> Self {
+        JournalError::Access { path: path.to_path_buf(), op, source }
+    }
+
+    /// Short machine-readable reason used in feedback lines and error events.
+    pub fn code(&self) -> &'static str {
+        match self {
+            JournalError::Full { .. } => "journal_full",
+            JournalError::Locked { .. } => "journal_locked",
+            JournalError::Access { .. } => "journal_access",
+            JournalError::WrongStation { .. } => "journal_wrong_station",
+            JournalError::Storage(_) => "journal_storage",
+            JournalError::Closed => "journal_closed",
+        }
+    }
+}
+
+/// What `append` returns once the event is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub id: uuid::Uuid,
+    pub at: String,
+}
+
+/// One stored event: its seq and the exact envelope bytes (also the MQTT payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub payload: Vec<u8>,
+}
+
+/// A snapshot for `stationd queue status` and the status page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QueueStatus {
+    pub station: String,
+    /// Durable events not yet acked by the broker.
+    pub pending: u64,
+    /// The seq the next event will get.
+    pub next_seq: u64,
+    /// Every seq below this is acked.
+    pub acked_below: u64,
+    /// Records below this were trimmed; `resync` can re-send from here on.
+    pub retained_from: u64,
+    pub oldest_pending_at: Option<String>,
+    pub oldest_pending_age_seconds: Option<f64>,
+    /// Bytes of stored event records (what `max_bytes` bounds).
+    pub stored_bytes: u64,
+    pub max_bytes: u64,
+    /// Bytes the journal folder takes on disk.
+    pub disk_bytes: u64,
+}
+
+/// State shared between the committer (the only writer) and readers.
+#[derive(Debug, Clone)]
+struct Watermarks {
+    /// Every seq below this is durable.
+    durable_next: u64,
+    acked_below: u64,
+    acked_above: BTreeSet<u64>,
+    trimmed_below: u64,
+    stored_bytes: u64,
+}
+
+struct Shared {
+    store: Store,
+    marks: Mutex<Watermarks>,
+    durable: watch::Sender<u64>,
+    opts: JournalOptions,
+}
+
+/// Handle to an open journal. Cheap to clone; the committer thread stops when the last
+/// handle is dropped or [`Journal::close`] is called.
+#[derive(Clone)]
+pub struct Journal {
+    shared: Arc<Shared>,
+    tx: std::sync::mpsc::Sender<Request>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+/// How opening went: normal, or recovered from a corrupt database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenOutcome {
+    Opened,
+    Recovered { quarantined: PathBuf, reason: String, may_be_lost: Option<(u64, u64)> },
+}
+
+impl Journal {
+    /// Opens (or creates) the journal, quarantining a corrupt database. Fails on problems
+    /// an admin must fix: permissions, another process holding it, another station's journal.
+    pub fn open(opts: JournalOptions) -> Result<(Journal, OpenOutcome), JournalError> {
+        let opened = recovery::open_or_recover(&opts)?;
+        let marks = opened.store.watermarks()?;
+        let (durable, _) = watch::channel(marks.durable_next);
+        let shared = Arc::new(Shared { store: opened.store, marks: Mutex::new(marks), durable, opts });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = committer::spawn(shared.clone(), rx, opened.lock, opened.reservation, opened.first_event)?;
+        let journal = Journal { shared, tx, thread: Arc::new(Mutex::new(Some(thread))) };
+        Ok((journal, opened.outcome))
+    }
+
+    fn send(&self, req: Request) -> Result<(), JournalError> {
+        self.tx.send(req).map_err(|_| JournalError::Closed)
+    }
+
+    /// Appends one event; returns once it is durable on disk.
+    pub async fn append(&self, event: NewEvent) -> Result<Appended, JournalError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Append { event, reply })?;
+        rx.await.map_err(|_| JournalError::Closed)?
+    }
+
+    /// Blocking [`Journal::append`], for threads outside the runtime.
+    pub fn append_blocking(&self, event: NewEvent) -> Result<Appended, JournalError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Append { event, reply })?;
+        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+    }
+
+    /// Marks events as delivered (broker PubAck). Any order; unknown or already acked seqs
+    /// are ignored. Returns once the acks are durable, so acked events never come back.
+    pub async fn ack(&self, seqs: Vec<u64>) -> Result<(), JournalError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Ack { seqs, reply })?;
+        rx.await.map_err(|_| JournalError::Closed)?
+    }
+
+    /// Blocking [`Journal::ack`].
+    pub fn ack_blocking(&self, seqs: Vec<u64>) -> Result<(), JournalError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Ack { seqs, reply })?;
+        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+    }
+
+    /// Runs retention now: trims acked records older than `retain_acked` (and, when the
+    /// journal is over `max_bytes`, acked records regardless of age).
+    pub fn trim_blocking(&self) -> Result<(), JournalError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Trim { reply })?;
+        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+    }
+
+    /// Durable events not yet acked, in seq order, starting at `from` (at most `max`).
+    pub fn pending(&self, from: u64, max: usize) -> Result<Vec<Record>, JournalError> {
+        let m = self.shared.marks.lock().expect("journal marks poisoned").clone();
+        let start = from.max(m.acked_below);
+        self.shared.store.records(start, m.durable_next, max, |seq| !m.acked_above.contains(&seq))
+    }
+
+    /// Every stored durable event (acked-and-retained ones too) from `from`, at most `max`.
+    pub fn read_from(&self, from: u64, max: usize) -> Result<Vec<Record>, JournalError> {
+        let end = self.durable_next();
+        self.shared.store.records(from, end, max, |_| true)
+    }
+
+    /// The seq the next event will get; everything below is durable.
+    pub fn durable_next(&self) -> u64 {
+        self.shared.marks.lock().expect("journal marks poisoned").durable_next
+    }
+
+    /// Notified with the new `durable_next` after every commit (the uplink waits on this).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.durable.subscribe()
+    }
+
+    pub fn status(&self) -> Result<QueueStatus, JournalError> {
+        let m = self.shared.marks.lock().expect("journal marks poisoned").clone();
+        let first_pending = (m.acked_below..m.durable_next).find(|s| !m.acked_above.contains(s));
+        let pending = (m.durable_next - m.acked_below).saturating_sub(m.acked_above.len() as u64);
+        let oldest_at = match first_pending {
+            Some(seq) => self.shared.store.record_at(seq)?,
+            None => None,
+        };
+        let age = oldest_at.as_deref().and_then(crate::event::parse_at).map(|t| {
+            let d = time::OffsetDateTime::now_utc() - t;
+            (d.as_seconds_f64() * 1000.0).round() / 1000.0
+        });
+        let opts = &self.shared.opts;
+        Ok(QueueStatus {
+            station: format!("{}/{}", opts.warehouse, opts.station),
+            pending,
+            next_seq: m.durable_next,
+            acked_below: m.acked_below,
+            retained_from: m.trimmed_below.max(1),
+            oldest_pending_at: oldest_at,
+            oldest_pending_age_seconds: age,
+            stored_bytes: m.stored_bytes,
+            max_bytes: opts.max_bytes,
+            disk_bytes: dir_size(&opts.dir),
+        })
+    }
+
+    /// Flushes and stops the committer; waits for it. Appends after this fail with `Closed`.
+    pub fn close(self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Request::Close { reply }).is_ok() {
+            let _ = rx.blocking_recv();
+        }
+        let handle = self.thread.lock().expect("journal thread poisoned").take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    pub fn options(&self) -> &JournalOptions {
+        &self.shared.opts
+    }
+}
+
+/// Bytes a folder takes on disk (allocated blocks, so sparse files count as they cost).
+pub fn dir_size(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! Opening the journal, and what happens when its database is damaged.
+//!
+//! A damaged database must not leave an unattended station in a restart loop. It is moved
+//! to `quarantine/db-<UTC time>` (kept, never deleted), a fresh database is started whose
+//! seqs continue at the durable reservation (so no seq is ever issued twice), and the first
+//! event of the new journal is `journal.recovered`, naming the quarantined path and the seq
+//! range that may be lost. `stationd queue salvage PATH` exports what is still readable.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use tracing::{error, warn};
+
+use super::reserve::{self, DirLock, Reservation, RESERVE_BLOCK};
+use super::store::{self, db_dir, OpenError, Store};
+use super::{JournalError, JournalOptions, OpenOutcome};
+use crate::event::{Envelope, NewEvent};
+
+pub(super) struct Opened {
+    pub store: Store,
+    pub lock: DirLock,
+    pub reservation: Reservation,
+    pub outcome: OpenOutcome,
+    pub first_event: Option<NewEvent>,
+}
+
+pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalError> {
+    let dir = &opts.dir;
+    create_private_dir(dir)?;
+    let lock = reserve::lock(dir)?;
+    let reservation = match reserve::load(dir) {
+        Ok(r) => r,
+        Err(msg) => {
+            // The database is the primary record; the reservation is rebuilt from it.
+            warn!(%msg, "seq reservation unreadable; rebuilding it from the journal");
+            None
+        }
+    };
+
+    let problem = match Store::open(dir, opts.cache_bytes) {
+        Ok(store) => match check_consistent(&store, reservation.as_ref()) {
+            Ok(next) => {
+                let reservation = reservation.unwrap_or(Reservation { reserved_below: next, issued_below: next, acked_below: 1 });
+                let outcome = OpenOutcome::Opened;
+                return Ok(Opened { store, lock, reservation, outcome, first_event: None });
+            }
+            Err(problem) => {
+                drop(store);
+                problem
+            }
+        },
+        Err(OpenError::Fatal(e)) => return Err(e),
+        Err(OpenError::Corrupt(problem)) => problem,
+    };
+
+    // Quarantine and start afresh above every seq that may have been issued.
+    error!(journal = %dir.display(), %problem, "journal database is damaged; quarantining it and starting a fresh one");
+    let quarantined = quarantine(dir)?;
+    let salvaged_max = salvage_scan(&quarantined).iter().map(|e| e.seq).max();
+    let (restart_at, may_be_lost) = match reservation {
+        Some(r) => {
+            let start = r.reserved_below.max(salvaged_max.map_or(1, |m| m + 1));
+            (start, Some((r.acked_below, start - 1)))
+        }
+        // No reservation either: continue well above anything found in the damaged files.
+        None => {
+            let start = salvaged_max.map_or(1, |m| m + 1 + RESERVE_BLOCK);
+            (start, if start > 1 { Some((1, start - 1)) } else { None })
+        }
+    };
+    let store = match Store::open(dir, opts.cache_bytes) {
+        Ok(s) => s,
+        Err(OpenError::Fatal(e)) => return Err(e),
+        Err(OpenError::Corrupt(m)) => return Err(JournalError::Storage(format!("a fresh journal did not open: {m}"))),
+    };
+    store
+        .db
+        .insert(store::K_NEXT_SEQ, &store::u64_value(restart_at))
+        .and_then(|_| store.db.insert(store::K_ACKED_BELOW, &store::u64_value(restart_at)))
+        .and_then(|_| store.db.insert(store::K_TRIMMED_BELOW, &store::u64_value(restart_at)))
+        .map_err(store::storage)?;
+    store.sync()?;
+    let reservation = Reservation { reserved_below: restart_at, issued_below: restart_at, acked_below: restart_at };
+    reserve::store(dir, &reservation).map_err(|e| JournalError::access(dir, "write the seq reservation in", e))?;
+
+    let data = json!({
+        "quarantined": quarantined.display().to_string(),
+        "reason": problem,
+        "may_be_lost": may_be_lost.map(|(from, to)| json!({"from": from, "to": to})),
+        "salvage": format!("stationd queue salvage {}", quarantined.display()),
+    });
+    let outcome = OpenOutcome::Recovered { quarantined, reason: problem, may_be_lost };
+    let first_event = Some(NewEvent::new("journal.recovered", data));
+    Ok(Opened { store, lock, reservation, outcome, first_event })
+}
+
+/// Returns the database's next seq, or why it cannot be trusted.
+fn check_consistent(store: &Store, reservation: Option<&Reservation>) -> Result<u64, String> {
+    let next = store.next_seq().map_err(|e| e.to_string())?;
+    store.watermarks().map_err(|e| e.to_string())?;
+    let last = store.last_event_seq().map_err(|e| e.to_string())?;
+    if let (Some(next), Some(last)) = (next, last) {
+        if last >= next {
+            return Err(format!("event seq {last} is stored but next_seq is {next}"));
+        }
+    }
+    match (next, reservation) {
+        (None, Some(r)) if r.issued_below > 1 => Err(format!(
+            "the database is empty but seqs up to {} were issued; its files were lost or replaced",
+            r.issued_below - 1
+        )),
+        (Some(next), Some(r)) if next < r.issued_below => Err(format!(
+            "the database reopened at seq {next} but seqs up to {} were durable; it lost records",
+            r.issued_below - 1
+        )),
+        (next, _) => Ok(next.unwrap_or(1)),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), JournalError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .map_err(|e| JournalError::access(dir, "create", e))?;
+    // Fail here, with the path in the message, rather than deep inside sled.
+    let probe = dir.join(".write-test");
+    std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(b"ok"))
+        .map_err(|e| JournalError::access(dir, "write to", e))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+fn quarantine(dir: &Path) -> Result<PathBuf, JournalError> {
+    let qdir = reserve::quarantine_dir(dir);
+    std::fs::create_dir_all(&qdir).map_err(|e| JournalError::access(&qdir, "create", e))?;
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_else(|_| "unknown-time".into());
+    let mut target = qdir.join(format!("db-{stamp}"));
+    let mut n = 1;
+    while target.exists() {
+        n += 1;
+        target = qdir.join(format!("db-{stamp}-{n}"));
+    }
+    let db = db_dir(dir);
+    std::fs::rename(&db, &target).map_err(|e| JournalError::access(&db, "move aside", e))?;
+    Ok(target)
+}
+
+/// Everything readable from a (possibly damaged) sled database folder, in seq order,
+/// one per seq. It first tries sled itself on a scratch copy (the quarantined files are
+/// never modified); if sled cannot open it, it scans the raw files for event envelopes
+/// (sled stores values uncompressed), keeping the last version of each seq.
+pub fn salvage(db_path: &Path) -> Result<Vec<Envelope>, String> {
+    if !db_path.exists() {
+        return Err(format!("{} does not exist", db_path.display()));
+    }
+    if let Some(events) = salvage_with_sled(db_path) {
+        return Ok(events);
+    }
+    Ok(salvage_scan(db_path))
+}
+
+fn salvage_with_sled(db_path: &Path) -> Option<Vec<Envelope>> {
+    let scratch = tempdir_near(db_path)?;
+    let copy = scratch.join("db");
+    copy_dir(db_path, &copy).ok()?;
+    let result = std::panic::catch_unwind(|| {
+        let db = sled::Config::new().path(&copy).cache_capacity(8 << 20).flush_every_ms(None).open().ok()?;
+        let mut out = Vec::new();
+        for kv in db.range(store::event_key(0)..=store::event_key(u64::MAX)) {
+            let (_, v) = kv.ok()?;
+            out.push(serde_json::from_slice::<Envelope>(&v).ok()?);
+        }
+        Some(out)
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    match result {
+        Ok(Some(events)) if !events.is_empty() => Some(events),
+        _ => None,
+    }
+}
+
+/// Raw scan of every file under `path` for JSON envelopes.
+pub fn salvage_scan(path: &Path) -> Vec<Envelope> {
+    let mut found: std::collections::BTreeMap<u64, Envelope> = std::collections::BTreeMap::new();
+    let mut files = Vec::new();
+    collect_files(path, &mut files);
+    for f in files {
+        let Ok(bytes) = std::fs::read(&f) else { continue };
+        let needle = b"{\"v\":";
+        let mut i = 0;
+        while let Some(pos) = find(&bytes[i..], needle) {
+            let start = i + pos;
+            let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<Envelope>();
+            match stream.next() {
+                Some(Ok(env)) => {
+                    i = start + stream.byte_offset();
+                    found.insert(env.seq, env);
+                }
+                _ => i = start + needle.len(),
+            }
+        }
+    }
+    found.into_values().collect()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            collect_files(&e.path(), out);
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn tempdir_near(path: &Path) -> Option<PathBuf> {
+    let base = std::env::temp_dir();
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let dir = base.join(format!("stationd-salvage-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}

@@ -1,0 +1,335 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::event::Envelope;
+
+fn opts(dir: &Path) -> JournalOptions {
+    JournalOptions::new(dir.join("journal"), "WH1", "PACK-07")
+}
+
+fn scan(code: &str) -> NewEvent {
+    NewEvent::new("scan.received", json!({ "code": code }))
+}
+
+fn open(o: &JournalOptions) -> Journal {
+    let (j, outcome) = Journal::open(o.clone()).expect("journal opens");
+    assert_eq!(outcome, OpenOutcome::Opened);
+    j
+}
+
+fn envelopes(j: &Journal) -> Vec<Envelope> {
+    j.read_from(0, usize::MAX).unwrap().iter().map(|r| serde_json::from_slice(&r.payload).unwrap()).collect()
+}
+
+#[test]
+fn appends_get_gap_free_seqs_from_one_that_survive_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = opts(tmp.path());
+    let j = open(&o);
+    for i in 1..=5 {
+        let a = j.append_blocking(scan(&format!("C{i}"))).unwrap();
+        assert_eq!(a.seq, i);
+    }
+    j.close();
+    let j = open(&o);
+    assert_eq!(j.append_blocking(scan("C6")).unwrap().seq, 6);
+    let all = envelopes(&j);
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(all[0].data["code"], "C1");
+    assert_eq!(all[0].station, "PACK-07");
+    assert_eq!(all[0].warehouse, "WH1");
+    assert_eq!(all[0].id.get_version_num(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_get_unique_gap_free_seqs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let j = open(&opts(tmp.path()));
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let j = j.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..50 {
+                seqs.push(j.append(scan(&format!("T{t}-{i}"))).await.unwrap().seq);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=1600).collect::<Vec<u64>>());
+    assert_eq!(j.durable_next(), 1601);
+}
+
+#[test]
+fn pending_skips_out_of_order_acks_and_the_watermark_follows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = opts(tmp.path());
+    let j = open(&o);
+    for i in 0..6 {
+        j.append_blocking(scan(&i.to_string())).unwrap();
+    }
+    j.ack_blocking(vec![2, 4]).unwrap();
+    let pending: Vec<u64> = j.pending(0, 100).unwrap().iter().map(|r| r.seq).collect();
+    assert_eq!(pending, vec![1, 3, 5, 6]);
+    assert_eq!(j.status().unwrap().acked_below, 1);
+    j.ack_blocking(vec![1, 3]).unwrap();
+    assert_eq!(j.status().unwrap().acked_below, 5);
+    j.close();
+    // Acks are durable: they do not come back after a reopen.
+    let j = open(&o);
+    let st = j.status().unwrap();
+    assert_eq!((st.pending, st.acked_below, st.next_seq), (2, 5, 7));
+    assert_eq!(j.pending(0, 100).unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![5, 6]);
+}
+
+#[test]
+fn full_journal_refuses_new_events_and_keeps_the_accepted_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(tmp.path());
+    o.max_bytes = 4096;
+    let j = open(&o);
+    let mut accepted = 0;
+    let err = loop {
+        match j.append_blocking(scan("4006381333931")) {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, JournalError::Full { max_bytes: 4096, .. }), "{err}");
+    assert_eq!(err.code(), "journal_full");
+    assert!(err.to_string().contains("journal is full"));
+    assert_eq!(envelopes(&j).len(), accepted);
+    // Acked events are the first to go when space is needed.
+    j.ack_blocking((1..=3).collect()).unwrap();
+    let a = j.append_blocking(scan("after-ack")).unwrap();
+    assert_eq!(a.seq, accepted as u64 + 1, "seq continues without a gap");
+    let left: Vec<u64> = envelopes(&j).iter().map(|e| e.seq).collect();
+    assert!(left.iter().all(|s| *s > 1), "oldest acked record was trimmed: {left:?}");
+    assert_eq!(j.pending(0, 1000).unwrap().len(), accepted - 3 + 1);
+}
+
+#[test]
+fn a_second_open_of_the_same_journal_is_refused_with_the_owner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = opts(tmp.path());
+    let _j = open(&o);
+    let err = Journal::open(o.clone()).err().expect("second open refused");
+    assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains(&std::process::id().to_string()), "{err}");
+}
+
+#[test]
+fn a_journal_of_another_station_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = opts(tmp.path());
+    open(&o).close();
+    let mut other = o.clone();
+    other.station = "PACK-08".into();
+    let err = Journal::open(other).err().expect("refused");
+    assert!(err.to_string().contains("belongs to station WH1/PACK-07"), "{err}");
+}
+
+#[test]
+fn retention_trims_acked_events_and_keeps_pending_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts(tmp.path());
+    o.retain_acked = Duration::ZERO;
+    let j = open(&o);
+    for i in 0..10 {
+        j.append_blocking(scan(&i.to_string())).unwrap();
+    }
+    j.ack_blocking((1..=7).collect()).unwrap();
+    j.trim_blocking().unwrap();
+    let left: Vec<u64> = envelopes(&j).iter().map(|e| e.seq).collect();
+    assert_eq!(left, vec![8, 9, 10]);
+    assert_eq!(j.status().unwrap().retained_from, 8);
+}
+
+#[test]
+fn acked_events_stay_readable_within_retention() {
+    let tmp = tempfile::tempdir().unwrap();
+    let j = open(&opts(tmp.path()));
+    for i in 0..4 {
+        j.append_blocking(scan(&i.to_string())).unwrap();
+    }
+    j.ack_blocking(vec![1, 2, 3, 4]).unwrap();
+    j.trim_blocking().unwrap();
+    assert_eq!(envelopes(&j).len(), 4, "24 h retention keeps them for resync");
+    assert_eq!(j.status().unwrap().pending, 0);
+}
+
+fn damage(db_file: &Path, how: &str) {
+    let len = std::fs::metadata(db_file).unwrap().len();
+    match how {
+        "truncated" => std::fs::OpenOptions::new().write(true).open(db_file).unwrap().set_len(len / 3).unwrap(),
+        "zeroed" => std::fs::write(db_file, vec![0u8; len as usize]).unwrap(),
+        "random" => {
+            use rand::{RngCore, SeedableRng};
+            let mut bytes = vec![0u8; len as usize];
+            rand::rngs::StdRng::seed_from_u64(7).fill_bytes(&mut bytes);
+            std::fs::write(db_file, bytes).unwrap()
+        }
+        "removed" => std::fs::remove_dir_all(db_file.parent().unwrap()).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn a_damaged_database_is_quarantined_and_seqs_continue_above_the_reservation() {
+    for how in ["truncated", "zeroed", "random", "removed"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = opts(tmp.path());
+        let j = open(&o);
+        for i in 0..20 {
+            j.append_blocking(scan(&format!("{how}-{i}"))).unwrap();
+        }
+        j.ack_blocking((1..=5).collect()).unwrap();
+        j.close();
+        damage(&o.dir.join("db").join("db"), how);
+
+        let (j, outcome) = Journal::open(o.clone()).unwrap_or_else(|e| panic!("{how}: {e}"));
+        let OpenOutcome::Recovered { quarantined, may_be_lost, .. } = outcome else {
+            panic!("{how}: damage not detected");
+        };
+        assert!(quarantined.starts_with(o.dir.join("quarantine")), "{how}");
+        if how != "removed" {
+            assert!(quarantined.join("db").exists(), "{how}: quarantined files kept");
+        }
+        let events = envelopes(&j);
+        assert_eq!(events.len(), 1, "{how}");
+        let first = &events[0];
+        assert_eq!(first.kind, "journal.recovered");
+        assert!(first.seq > 20, "{how}: seq {} reuses an issued seq", first.seq);
+        let (from, to) = may_be_lost.unwrap();
+        assert!(from <= 6 && to >= 20, "{how}: lost range {from}..{to} covers the unacked events");
+        assert_eq!(first.data["quarantined"], quarantined.display().to_string());
+        let next = j.append_blocking(scan("after")).unwrap();
+        assert_eq!(next.seq, first.seq + 1, "{how}");
+    }
+}
+
+#[test]
+fn salvage_reads_events_from_a_quarantined_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = opts(tmp.path());
+    let j = open(&o);
+    for i in 0..30 {
+        j.append_blocking(scan(&format!("S{i}"))).unwrap();
+    }
+    j.close();
+    let db = o.dir.join("db");
+    let intact = recovery::salvage(&db).unwrap();
+    assert_eq!(intact.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=30).collect::<Vec<_>>());
+    damage(&db.join("db"), "truncated");
+    let partial = recovery::salvage(&db).unwrap();
+    assert!(partial.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(partial.iter().all(|e| e.data["code"] == format!("S{}", e.seq - 1)));
+}
+
+/// Operations of the model-based test.
+#[derive(Debug, Clone)]
+enum Op {
+    Append(u8),
+    Ack(Vec<u8>),
+    Trim,
+    Reopen,
+    Crash,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (1u8..6).prop_map(Op::Append),
+        3 => proptest::collection::vec(any::<u8>(), 1..6).prop_map(Op::Ack),
+        1 => Just(Op::Trim),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::Crash),
+    ]
+}
+
+/// The reference: what must be in the journal after any sequence of operations.
+#[derive(Default)]
+struct Model {
+    next: u64,
+    stored: BTreeMap<u64, String>,
+    acked: BTreeSet<u64>,
+}
+
+impl Model {
+    fn watermark(&self) -> u64 {
+        let mut w = 1;
+        while self.acked.contains(&w) {
+            w += 1;
+        }
+        w
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn journal_matches_the_reference_model(ops in proptest::collection::vec(op(), 1..40)) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut o = opts(tmp.path());
+        o.retain_acked = Duration::ZERO;
+        let mut j = Some(open(&o));
+        let mut m = Model { next: 1, ..Model::default() };
+        for op in ops {
+            let jr = j.as_ref().unwrap();
+            match op {
+                Op::Append(n) => for _ in 0..n {
+                    let code = format!("code-{}", m.next);
+                    let a = jr.append_blocking(scan(&code)).unwrap();
+                    prop_assert_eq!(a.seq, m.next, "seqs are gap-free and in order");
+                    m.stored.insert(a.seq, code);
+                    m.next += 1;
+                },
+                Op::Ack(picks) => {
+                    if m.next > 1 {
+                        let seqs: Vec<u64> = picks.iter().map(|p| 1 + (*p as u64) % (m.next - 1)).collect();
+                        jr.ack_blocking(seqs.clone()).unwrap();
+                        m.acked.extend(seqs);
+                    }
+                }
+                Op::Trim => {
+                    jr.trim_blocking().unwrap();
+                    let w = m.watermark();
+                    m.stored.retain(|s, _| *s >= w);
+                }
+                Op::Reopen => {
+                    j.take().unwrap().close();
+                    j = Some(open(&o));
+                }
+                Op::Crash => {
+                    // Drop without close: the committer stops when the channel closes.
+                    drop(j.take());
+                    std::thread::sleep(Duration::from_millis(5));
+                    j = loop {
+                        match Journal::open(o.clone()) {
+                            Ok((j, _)) => break Some(j),
+                            Err(JournalError::Locked { .. }) => std::thread::sleep(Duration::from_millis(5)),
+                            Err(e) => panic!("{e}"),
+                        }
+                    };
+                }
+            }
+            let jr = j.as_ref().unwrap();
+            let pending: Vec<u64> = jr.pending(0, usize::MAX).unwrap().iter().map(|r| r.seq).collect();
+            let want: Vec<u64> = (1..m.next).filter(|s| !m.acked.contains(s)).collect();
+            prop_assert_eq!(pending, want, "pending = appended minus acked, in order");
+            let stored: Vec<(u64, String)> = envelopes(jr).into_iter()
+                .map(|e| (e.seq, e.data["code"].as_str().unwrap().to_string())).collect();
+            let want: Vec<(u64, String)> = m.stored.iter().map(|(s, c)| (*s, c.clone())).collect();
+            prop_assert_eq!(stored, want, "no loss, nothing trimmed that is pending");
+            prop_assert_eq!(jr.durable_next(), m.next);
+        }
+    }
+}
