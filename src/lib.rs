@@ -1,5 +1,11 @@
 //! stationd: the daemon at a warehouse station. See docs/ARCHITECTURE.md for the map.
 
+pub mod cli;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod event;
 pub mod journal;
+pub mod logging;
+pub mod scanner;
+pub mod station;

@@ -1,1 +1,7 @@
-pub fn x(){}
+//! Scanner and printer transports for stationd, with the byte-level protocol code
+//! (framing, status decoding, rendering) kept free of I/O so it is unit- and
+//! property-tested on its own.
+//!
+//! Architecture invariant: this crate knows nothing of orders, the journal or MQTT.
+
+pub mod framing;

@@ -1,0 +1,182 @@
+//! Scanner framing: bytes from a scanner in, whole barcodes (or precise errors) out.
+//!
+//! Pure and incremental: a transport feeds whatever bytes arrived ([`ScanFramer::push`])
+//! and, when the line went quiet for the inter-key timeout, calls [`ScanFramer::flush`].
+//! Scanners end a barcode with a suffix (CR, LF, CRLF or TAB). A frame longer than
+//! `max_len`, one with control characters, or one that is not UTF-8 becomes a
+//! [`FrameError`], never a scan, and the framer is ready for the next good scan right away.
+//! The GS1 group separator (0x1D) is data, not noise, and is kept.
+
+/// ASCII group separator: the FNC1 stand-in inside GS1-128 / DataMatrix element strings.
+pub const GS: u8 = 0x1D;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("scan of {len} bytes exceeds the {max}-byte limit")]
+    TooLong { len: usize, max: usize },
+    #[error("scan contains control byte 0x{byte:02x} at offset {offset}; noise on the line?")]
+    ControlByte { byte: u8, offset: usize },
+    #[error("scan is not valid UTF-8 (offset {offset})")]
+    NotUtf8 { offset: usize },
+}
+
+impl FrameError {
+    /// Short machine-readable reason for events and feedback.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FrameError::TooLong { .. } => "scan_too_long",
+            FrameError::ControlByte { .. } => "scan_noise",
+            FrameError::NotUtf8 { .. } => "scan_not_utf8",
+        }
+    }
+}
+
+/// What the framer produced: a barcode, or why a frame was rejected.
+pub type Frame = Result<String, FrameError>;
+
+#[derive(Debug, Clone)]
+pub struct ScanFramer {
+    max_len: usize,
+    buf: Vec<u8>,
+    /// Bytes seen in the current frame, including those dropped after `max_len`.
+    seen: usize,
+}
+
+impl ScanFramer {
+    pub fn new(max_len: usize) -> Self {
+        ScanFramer { max_len, buf: Vec::new(), seen: 0 }
+    }
+
+    /// Feeds bytes; returns every frame they completed, in order. Memory stays bounded by
+    /// `max_len` whatever arrives.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<Frame> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if matches!(b, b'\r' | b'\n' | b'\t') {
+                // CRLF and blank lines produce no empty scans.
+                if self.seen > 0 {
+                    out.push(self.finish());
+                }
+                continue;
+            }
+            self.seen += 1;
+            if self.buf.len() < self.max_len {
+                self.buf.push(b);
+            }
+        }
+        out
+    }
+
+    /// Ends the current frame after the inter-key timeout (scanners without a suffix).
+    pub fn flush(&mut self) -> Option<Frame> {
+        (self.seen > 0).then(|| self.finish())
+    }
+
+    /// True while a frame is partly received (the transport then arms the inter-key timer).
+    pub fn in_frame(&self) -> bool {
+        self.seen > 0
+    }
+
+    fn finish(&mut self) -> Frame {
+        let seen = std::mem::take(&mut self.seen);
+        let bytes = std::mem::take(&mut self.buf);
+        if seen > self.max_len {
+            return Err(FrameError::TooLong { len: seen, max: self.max_len });
+        }
+        if let Some((offset, &byte)) = bytes.iter().enumerate().find(|(_, b)| (**b < 0x20 && **b != GS) || **b == 0x7f) {
+            return Err(FrameError::ControlByte { byte, offset });
+        }
+        String::from_utf8(bytes).map_err(|e| FrameError::NotUtf8 { offset: e.utf8_error().valid_up_to() })
+    }
+}
+
+/// Renders a barcode for a log line or a feedback line: printable, GS shown as `<GS>`.
+pub fn display_code(code: &str) -> String {
+    code.chars()
+        .map(|c| match c {
+            '\u{1d}' => "<GS>".to_string(),
+            c if c.is_control() => format!("\\x{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_suffix_ends_a_scan_and_crlf_gives_one_scan() {
+        let mut f = ScanFramer::new(64);
+        let out = f.push(b"A1\rB2\nC3\r\nD4\t");
+        assert_eq!(out, vec![Ok("A1".into()), Ok("B2".into()), Ok("C3".into()), Ok("D4".into())]);
+    }
+
+    #[test]
+    fn a_scan_split_across_reads_is_joined() {
+        let mut f = ScanFramer::new(64);
+        assert!(f.push(b"40063").is_empty());
+        assert!(f.in_frame());
+        assert_eq!(f.push(b"81333931\r"), vec![Ok("4006381333931".into())]);
+    }
+
+    #[test]
+    fn a_10_kb_line_is_one_error_and_the_next_scan_still_works() {
+        let mut f = ScanFramer::new(512);
+        let mut input = vec![b'9'; 10_240];
+        input.extend_from_slice(b"\rOK\r");
+        let out = f.push(&input);
+        assert_eq!(out, vec![Err(FrameError::TooLong { len: 10_240, max: 512 }), Ok("OK".into())]);
+    }
+
+    #[test]
+    fn control_bytes_are_noise_but_the_gs1_separator_is_kept() {
+        let mut f = ScanFramer::new(64);
+        let out = f.push(b"01095011010209171719050810ABCD\x1d21XYZ\rAB\x07C\r");
+        assert_eq!(out[0], Ok("01095011010209171719050810ABCD\u{1d}21XYZ".into()));
+        assert_eq!(out[1], Err(FrameError::ControlByte { byte: 0x07, offset: 2 }));
+        assert_eq!(display_code("10AB\u{1d}21X"), "10AB<GS>21X");
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected_with_its_offset() {
+        let mut f = ScanFramer::new(64);
+        assert_eq!(f.push(b"AB\xff\xfe\r"), vec![Err(FrameError::NotUtf8 { offset: 2 })]);
+    }
+
+    #[test]
+    fn flush_ends_a_scan_without_suffix() {
+        let mut f = ScanFramer::new(64);
+        assert!(f.push(b"12345").is_empty());
+        assert_eq!(f.flush(), Some(Ok("12345".into())));
+        assert_eq!(f.flush(), None);
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_never_panic_and_frames_respect_the_limit(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)) {
+            let mut f = ScanFramer::new(64);
+            for c in &chunks {
+                for frame in f.push(c) {
+                    if let Ok(s) = frame {
+                        prop_assert!(!s.is_empty() && s.len() <= 64);
+                        prop_assert!(!s.contains(['\r', '\n', '\t']));
+                    }
+                }
+                prop_assert!(f.buf.len() <= 64);
+            }
+        }
+
+        #[test]
+        fn splitting_the_input_anywhere_gives_the_same_frames(data in proptest::collection::vec(any::<u8>(), 0..400), cut in 0usize..400) {
+            let cut = cut.min(data.len());
+            let mut whole = ScanFramer::new(32);
+            let mut split = ScanFramer::new(32);
+            let a = whole.push(&data);
+            let mut b = split.push(&data[..cut]);
+            b.extend(split.push(&data[cut..]));
+            prop_assert_eq!(a, b);
+        }
+    }
+}

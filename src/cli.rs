@@ -1,0 +1,270 @@
+//! Command line: the clap definitions and the small commands that are not the daemon.
+//!
+//! Exit codes (also in the README):
+//! 0 success · 1 invalid config or a failed check · 2 usage error ·
+//! 3 journal unavailable (locked, permissions, another station's) · 4 other runtime failure.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::journal::{self, Journal, JournalError, JournalOptions};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_CONFIG: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_JOURNAL: i32 = 3;
+pub const EXIT_RUNTIME: i32 = 4;
+
+pub const DEFAULT_CONFIG: &str = "/etc/stationd/stationd.toml";
+
+#[derive(Debug, Parser)]
+#[command(name = "stationd", version, about = "Warehouse station daemon: scanners, printers, pick/pack/ship, durable journal, MQTT uplink")]
+#[command(after_help = "Exit codes: 0 ok, 1 invalid config or failed check, 2 usage, 3 journal unavailable, 4 runtime failure.")]
+pub struct Cli {
+    /// Log format on stderr: `human` on a terminal, `json` for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `stationd=debug` (RUST_LOG overrides).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon. Feedback lines for the packer go to stdout, logs to stderr.
+    Run {
+        /// Config file.
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate a config file: exit 0 when valid, else 1 with every error as `file:line: key: problem`.
+    CheckConfig {
+        /// Config file to check.
+        path: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the event journal.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+    /// Print the version.
+    Version {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// Config file naming the journal.
+    #[arg(long, short, default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Pending events, next seq, oldest pending age, disk use. Works while the daemon runs.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the stored events (pending and retained) as JSON lines to stdout.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// First seq to export.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
+    /// Export what is still readable from a quarantined journal database as JSON lines.
+    Salvage {
+        /// A folder under `<journal>/quarantine/` (or any sled journal database folder).
+        path: PathBuf,
+    },
+}
+
+/// An error with the exit code it should produce.
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into() }
+    }
+}
+
+impl From<JournalError> for Failure {
+    fn from(e: JournalError) -> Self {
+        let code = match e {
+            JournalError::Locked { .. } | JournalError::Access { .. } | JournalError::WrongStation { .. } => EXIT_JOURNAL,
+            _ => EXIT_RUNTIME,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+pub fn load_config(path: &Path) -> Result<Config, Failure> {
+    Config::load(path).map_err(|errs| Failure::new(EXIT_CONFIG, errs.to_string()))
+}
+
+pub fn check_config(path: &Path, json: bool) -> i32 {
+    let result = Config::load(path);
+    if json {
+        let v = match &result {
+            Ok(_) => serde_json::json!({ "ok": true, "file": path.display().to_string(), "errors": [] }),
+            Err(errs) => serde_json::json!({
+                "ok": false,
+                "file": path.display().to_string(),
+                "errors": errs.0.iter().map(|e| serde_json::json!({
+                    "line": e.line, "key": e.key, "message": e.message
+                })).collect::<Vec<_>>(),
+            }),
+        };
+        println!("{v}");
+        return if result.is_ok() { EXIT_OK } else { EXIT_CONFIG };
+    }
+    match result {
+        Ok(c) => {
+            println!(
+                "{}: ok (station {}, role {:?}, {} scanner(s), {} printer(s), mqtt {})",
+                path.display(),
+                c.station_identity(),
+                c.station.role,
+                c.scanners.len(),
+                c.printers.len(),
+                if c.mqtt.is_some() { "configured" } else { "off: events wait in the journal" },
+            );
+            EXIT_OK
+        }
+        Err(errs) => {
+            eprintln!("{errs}");
+            eprintln!("{}: {} error(s)", path.display(), errs.0.len());
+            EXIT_CONFIG
+        }
+    }
+}
+
+/// Runs `f` on the journal: directly when no daemon holds it, else via the control socket.
+fn with_journal<T>(
+    config: &Config,
+    direct: impl FnOnce(&Journal) -> Result<T, Failure>,
+    via_daemon: impl FnOnce(&Path) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    match Journal::open(JournalOptions::from_config(config)) {
+        Ok((j, _)) => {
+            let r = direct(&j);
+            j.close();
+            r
+        }
+        Err(JournalError::Locked { .. }) => via_daemon(&config.journal.path),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn queue_status(config_path: &Path, json: bool) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let status = with_journal(
+        &config,
+        |j| serde_json::to_value(j.status()?).map_err(|e| Failure::new(EXIT_RUNTIME, e.to_string())),
+        |dir| {
+            let mut buf = Vec::new();
+            crate::control::request(dir, "status", &mut buf).map_err(daemon_silent)?;
+            serde_json::from_slice(&buf).map_err(|e| Failure::new(EXIT_RUNTIME, format!("bad status from the daemon: {e}")))
+        },
+    )?;
+    print_status_value(&status, json);
+    Ok(())
+}
+
+fn daemon_silent(e: std::io::Error) -> Failure {
+    Failure::new(EXIT_JOURNAL, format!("the daemon holds the journal but its control socket did not answer: {e}"))
+}
+
+fn print_status_value(v: &serde_json::Value, json: bool) {
+    if json {
+        println!("{v}");
+        return;
+    }
+    let num = |k: &str| v[k].as_u64().unwrap_or(0);
+    let oldest = match (v["oldest_pending_at"].as_str(), v["oldest_pending_age_seconds"].as_f64()) {
+        (Some(at), Some(age)) => format!(" (oldest {at}, {} ago)", humantime::format_duration(std::time::Duration::from_secs(age.max(0.0) as u64))),
+        _ => String::new(),
+    };
+    println!("station        {}", v["station"].as_str().unwrap_or("?"));
+    println!("pending        {} event(s){oldest}", num("pending"));
+    println!("next seq       {}", num("next_seq"));
+    println!("acked below    {}", num("acked_below"));
+    println!("retained from  {}", num("retained_from"));
+    println!("stored         {} of {}", bytesize::ByteSize(num("stored_bytes")), bytesize::ByteSize(num("max_bytes")));
+    println!("disk           {}", bytesize::ByteSize(num("disk_bytes")));
+}
+
+pub fn queue_export(config_path: &Path, from: u64) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let stdout = std::io::stdout();
+    with_journal(
+        &config,
+        |j| {
+            let mut out = stdout.lock();
+            let mut next = from;
+            loop {
+                let page = j.read_from(next, crate::control::EXPORT_PAGE)?;
+                let Some(last) = page.last().map(|r| r.seq) else { break };
+                for r in &page {
+                    out.write_all(&r.payload).and_then(|_| out.write_all(b"\n")).map_err(broken_pipe)?;
+                }
+                next = last + 1;
+            }
+            Ok(())
+        },
+        |dir| {
+            crate::control::request(dir, &format!("export {from}"), &mut stdout.lock()).map_err(daemon_silent)
+        },
+    )
+}
+
+fn broken_pipe(e: std::io::Error) -> Failure {
+    Failure::new(EXIT_RUNTIME, format!("writing the export: {e}"))
+}
+
+pub fn queue_salvage(path: &Path) -> Result<(), Failure> {
+    let events = journal::recovery::salvage(path).map_err(|m| Failure::new(EXIT_RUNTIME, m))?;
+    let mut out = std::io::stdout().lock();
+    for e in &events {
+        let line = serde_json::to_string(e).map_err(|e| Failure::new(EXIT_RUNTIME, e.to_string()))?;
+        writeln!(out, "{line}").map_err(broken_pipe)?;
+    }
+    let range = match (events.first(), events.last()) {
+        (Some(a), Some(b)) => format!(", seq {}..={}", a.seq, b.seq),
+        _ => String::new(),
+    };
+    eprintln!("salvaged {} event(s) from {}{range}", events.len(), path.display());
+    Ok(())
+}
+
+pub fn version(json: bool) {
+    let v = env!("CARGO_PKG_VERSION");
+    if json {
+        println!("{}", serde_json::json!({ "name": "stationd", "version": v }));
+    } else {
+        println!("stationd {v}");
+    }
+}

@@ -1,0 +1,102 @@
+//! The control socket: `control.sock` in the journal folder, so `stationd queue status` and
+//! `queue export` work while the daemon holds the journal (sled allows one process only).
+//!
+//! Protocol: the client sends one line, the daemon answers and closes.
+//! - `status` → one JSON line, a [`QueueStatus`](crate::journal::QueueStatus);
+//! - `export FROM` → the stored events from seq FROM as JSON lines.
+//!
+//! The socket sits in the journal folder (mode 0750), so only the service user and its
+//! group reach it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::journal::Journal;
+
+pub fn socket_path(journal_dir: &Path) -> PathBuf {
+    journal_dir.join("control.sock")
+}
+
+/// Page size for exports, so an export of a large backlog never holds it all in memory.
+pub const EXPORT_PAGE: usize = 1000;
+
+pub fn serve(journal: Journal, journal_dir: &Path, shutdown: CancellationToken) -> std::io::Result<JoinHandle<()>> {
+    let path = socket_path(journal_dir);
+    // We hold the journal lock, so a socket file left here is from a dead process.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        warn!(error = %e, "control socket accept failed");
+                        continue;
+                    }
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            let journal = journal.clone();
+            tokio::spawn(async move {
+                if let Err(e) = handle(journal, stream).await {
+                    debug!(error = %e, "control client went away");
+                }
+            });
+        }
+        let _ = std::fs::remove_file(&path);
+    }))
+}
+
+async fn handle(journal: Journal, stream: tokio::net::UnixStream) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    // One request line of at most 256 bytes: a client cannot make the daemon buffer more.
+    tokio::io::BufReader::new(read.take(256)).read_line(&mut line).await?;
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("status"), None) => {
+            let reply = match journal.status() {
+                Ok(s) => serde_json::to_string(&s).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
+            };
+            write.write_all(reply.as_bytes()).await?;
+            write.write_all(b"\n").await?;
+        }
+        (Some("export"), from) => {
+            let mut next = from.and_then(|f| f.parse().ok()).unwrap_or(0u64);
+            loop {
+                let j = journal.clone();
+                let page = tokio::task::spawn_blocking(move || j.read_from(next, EXPORT_PAGE)).await;
+                let Ok(Ok(page)) = page else { break };
+                let Some(last) = page.last().map(|r| r.seq) else { break };
+                for r in page {
+                    write.write_all(&r.payload).await?;
+                    write.write_all(b"\n").await?;
+                }
+                next = last + 1;
+            }
+        }
+        _ => write.write_all(b"{\"error\":\"unknown request; use `status` or `export FROM`\"}\n").await?,
+    }
+    write.shutdown().await
+}
+
+/// Sends one request to a running daemon and streams the answer to `out`.
+pub fn request(journal_dir: &Path, req: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket_path(journal_dir))?;
+    stream.write_all(req.as_bytes())?;
+    stream.write_all(b"\n")?;
+    let reader = BufReader::new(stream);
+    for line in reader.lines() {
+        writeln!(out, "{}", line?)?;
+    }
+    Ok(())
+}

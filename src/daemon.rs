@@ -1,0 +1,162 @@
+//! `stationd run`: wires the parts together with tokio tasks and one cancellation token.
+//!
+//! scanners ──Input──▶ station (pure) ──Effect::Record──▶ journal.append (durable) ──▶ feedback
+//!
+//! Shutdown (SIGTERM, SIGINT, or the stdin scanner closing) happens in one place: scanners
+//! stop, inputs already read are still recorded, the journal is closed (flushed), and the
+//! process exits, all within [`SHUTDOWN_BUDGET`].
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, ScannerKind};
+use crate::journal::{Journal, JournalOptions, OpenOutcome};
+use crate::scanner;
+use crate::station::{Effect, Feedback, Input, Station};
+
+/// Longest an orderly shutdown may take (systemd's stop timeout is larger).
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(1500);
+
+/// Why `run` ended badly; mapped to exit codes in `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Writes feedback lines for the packer to stdout (see README, "Feedback lines").
+/// A line is written only after the event behind it is durable.
+pub struct FeedbackOut;
+
+impl FeedbackOut {
+    pub fn line(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not take the daemon down; the journal has the event.
+        let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+    }
+
+    pub fn ok(&self, seq: u64, what: &str) {
+        self.line(&format!("ok seq={seq} {what}"));
+    }
+
+    pub fn error(&self, code: &str, message: &str) {
+        self.line(&format!("error {code}: {message}"));
+    }
+}
+
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    for s in &config.scanners {
+        if !matches!(s.kind, ScannerKind::Stdin { .. }) {
+            return Err(RunError::Config(format!(
+                "scanner {:?}: kind {} is not supported by this build yet (only stdin)",
+                s.name,
+                scanner::kind_name(&s.kind)
+            )));
+        }
+    }
+    if let Some(p) = config.printers.first() {
+        warn!(printer = %p.name, "printers are configured but this build does not drive printers yet; no labels will print");
+    }
+
+    let opts = JournalOptions::from_config(&config);
+    let (journal, outcome) = tokio::task::spawn_blocking(move || Journal::open(opts))
+        .await
+        .context("journal open task")??;
+    let out = FeedbackOut;
+    if let OpenOutcome::Recovered { quarantined, reason, may_be_lost } = &outcome {
+        let lost = may_be_lost.map(|(a, b)| format!("seq {a}..={b}")).unwrap_or_else(|| "none".into());
+        error!(quarantined = %quarantined.display(), %reason, may_be_lost = %lost, "journal recovered from a damaged database");
+        out.line(&format!(
+            "alert journal_recovered: damaged journal moved to {}; events {lost} may be lost; see `stationd queue salvage`",
+            quarantined.display()
+        ));
+    }
+    let status = journal.status()?;
+    info!(
+        station = %config.station_identity(),
+        journal = %config.journal.path.display(),
+        next_seq = status.next_seq,
+        pending = status.pending,
+        "stationd started"
+    );
+
+    let control = crate::control::serve(journal.clone(), &config.journal.path, shutdown.clone())
+        .context("starting the control socket")?;
+
+    let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(256);
+    let mut scanners = Vec::new();
+    for s in &config.scanners {
+        scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone()));
+    }
+    drop(inputs_tx);
+    let workflow = tokio::spawn(workflow_loop(journal.clone(), inputs_rx, shutdown.clone()));
+
+    wait_for_signal(&shutdown).await;
+    info!("shutting down");
+    shutdown.cancel();
+    let drained = tokio::time::timeout(SHUTDOWN_BUDGET, async {
+        for s in scanners {
+            let _ = s.await;
+        }
+        let _ = workflow.await;
+    })
+    .await;
+    if drained.is_err() {
+        warn!("inputs still in flight at shutdown were not recorded (their scans were never confirmed)");
+    }
+    let _ = control.await;
+    tokio::task::spawn_blocking(move || journal.close()).await.context("journal close task")?;
+    info!("stopped; everything confirmed is on disk");
+    Ok(())
+}
+
+async fn wait_for_signal(shutdown: &CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        error!("cannot install signal handlers");
+        shutdown.cancelled().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+        _ = shutdown.cancelled() => {}
+    }
+}
+
+/// Feeds inputs to the pure station and performs its effects, in order.
+async fn workflow_loop(journal: Journal, mut inputs: mpsc::Receiver<Input>, shutdown: CancellationToken) {
+    let mut station = Station::new();
+    let out = FeedbackOut;
+    // After cancellation the scanners stop; inputs already read are still recorded, and
+    // the loop ends when every scanner has dropped its sender.
+    while let Some(input) = inputs.recv().await {
+        for effect in station.handle(input, time::OffsetDateTime::now_utc()) {
+            match effect {
+                Effect::Record { event, feedback } => {
+                    let kind = event.kind.clone();
+                    match journal.append(event).await {
+                        Ok(a) => match feedback {
+                            Feedback::Ok { what } => out.ok(a.seq, &what),
+                            Feedback::Error { code, message } => out.error(code, &format!("{message} (seq={})", a.seq)),
+                        },
+                        Err(e) => {
+                            error!(alert = e.code(), %kind, error = %e, "event not recorded; scan refused");
+                            out.error(e.code(), &e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let _ = shutdown;
+}

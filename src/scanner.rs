@@ -1,0 +1,77 @@
+//! Scanner tasks: read bytes from a scanner transport, frame them with the drivers'
+//! [`ScanFramer`], and send station [`Input`]s. One task per configured scanner.
+
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use stationd_drivers::framing::{Frame, ScanFramer};
+
+use crate::config::{ScannerConfig, ScannerKind};
+use crate::station::Input;
+
+pub fn kind_name(kind: &ScannerKind) -> &'static str {
+    match kind {
+        ScannerKind::Serial { .. } => "serial",
+        ScannerKind::Hid { .. } => "hid",
+        ScannerKind::Tcp { .. } => "tcp",
+        ScannerKind::Stdin { .. } => "stdin",
+    }
+}
+
+pub fn spawn(cfg: ScannerConfig, tx: mpsc::Sender<Input>, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match cfg.kind {
+            ScannerKind::Stdin { shutdown_on_eof } => {
+                stdin_scanner(&cfg.name, cfg.max_len, &tx, &shutdown).await;
+                if shutdown_on_eof {
+                    info!(scanner = %cfg.name, "stdin closed; shutting down (on_eof = \"shutdown\")");
+                    shutdown.cancel();
+                } else {
+                    info!(scanner = %cfg.name, "stdin closed; scanner idle");
+                }
+            }
+            other => warn!(scanner = %cfg.name, kind = kind_name(&other), "scanner kind not available in this build"),
+        }
+    })
+}
+
+/// Every line typed (or piped) on stdin is a scan. Returns at EOF or shutdown.
+async fn stdin_scanner(name: &str, max_len: usize, tx: &mpsc::Sender<Input>, shutdown: &CancellationToken) {
+    let mut stdin = tokio::io::stdin();
+    let mut framer = ScanFramer::new(max_len);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = tokio::select! {
+            r = stdin.read(&mut buf) => match r {
+                Ok(n) => n,
+                Err(e) => {
+                    warn!(scanner = name, error = %e, "reading stdin failed");
+                    0
+                }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let frames = if n == 0 { framer.flush().into_iter().collect() } else { framer.push(&buf[..n]) };
+        for frame in frames {
+            if tx.send(to_input(name, frame)).await.is_err() {
+                return;
+            }
+        }
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+fn to_input(scanner: &str, frame: Frame) -> Input {
+    match frame {
+        Ok(code) => Input::Scan { scanner: scanner.to_string(), code },
+        Err(error) => {
+            warn!(scanner, error = %error, "scan rejected");
+            Input::BadScan { scanner: scanner.to_string(), error }
+        }
+    }
+}
