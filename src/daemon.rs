@@ -63,6 +63,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             )));
         }
     }
+    for (section, active) in [("[mqtt]", config.mqtt.is_some()), ("[orders] url", config.orders.url.is_some()), ("[http]", config.http.is_some())] {
+        if active {
+            warn!(section, "configured but not active in this build; events wait in the journal");
+        }
+    }
     if let Some(p) = config.printers.first() {
         warn!(printer = %p.name, "printers are configured but this build does not drive printers yet; no labels will print");
     }

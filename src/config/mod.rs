@@ -148,8 +148,6 @@ pub struct OrdersConfig {
     pub token_file: Option<PathBuf>,
     pub cache_hours: u32,
     pub id_pattern: Option<String>,
-    /// Orders loaded at start-up (demo and tests); JSON lines or a JSON array.
-    pub seed_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +219,9 @@ impl Config {
         match config {
             Some(c) if cx.errors.is_empty() => Ok(c),
             _ => {
+                if cx.errors.is_empty() {
+                    cx.error(None, "-", "config is incomplete");
+                }
                 cx.errors.sort_by_key(|e| e.line);
                 Err(ConfigErrors(cx.errors))
             }
@@ -259,7 +260,7 @@ fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> 
     check_unique(cx, root, "printer", printers.iter().flatten().map(|p| (p.0.name.as_str(), p.1.clone())));
     check_unique(cx, root, "operator", operators.iter().flatten().map(|o| (o.0.badge.as_str(), o.1.clone())));
 
-    let default_orders = OrdersConfig { url: None, token_file: None, cache_hours: 24, id_pattern: None, seed_file: None };
+    let default_orders = OrdersConfig { url: None, token_file: None, cache_hours: 24, id_pattern: None };
     Some(Config {
         source: path.to_path_buf(),
         station: station?,
@@ -328,10 +329,7 @@ fn read_station(cx: &mut Ctx, mut s: Section) -> Option<StationConfig> {
 }
 
 fn read_journal(cx: &mut Ctx, mut s: Section) -> Option<JournalConfig> {
-    let path = s.path(cx, "path", false);
-    if path.is_none() && !s.has("path") {
-        s.missing(cx, "path");
-    }
+    let path = required_path(cx, &mut s);
     let max_bytes = s.bytes(cx, "max_bytes").unwrap_or(DEFAULT_JOURNAL_MAX_BYTES);
     if max_bytes < 64 * 1024 {
         cx.error(s.key_span("max_bytes"), s.key_name("max_bytes"), "must be at least 64KiB");
@@ -424,6 +422,14 @@ fn read_suffix(cx: &mut Ctx, s: &mut Section) -> Vec<u8> {
     }
 }
 
+fn required_path(cx: &mut Ctx, s: &mut Section) -> Option<PathBuf> {
+    let path = s.path(cx, "path", false);
+    if path.is_none() && !s.has("path") {
+        s.missing(cx, "path");
+    }
+    path
+}
+
 fn read_address(cx: &mut Ctx, s: &mut Section) -> Option<String> {
     let addr = s.required_string(cx, "address")?;
     let ok = addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
@@ -440,11 +446,11 @@ fn read_scanner(cx: &mut Ctx, mut s: Section) -> Option<Spanned<ScannerConfig>> 
     let name = read_name(cx, &mut s);
     let kind = match s.choice(cx, "kind", &["serial", "hid", "tcp", "stdin"]) {
         Some("serial") => {
-            let path = s.path(cx, "path", false);
+            let path = required_path(cx, &mut s);
             let baud = s.integer(cx, "baud", 50..4_000_001).unwrap_or(9600) as u32;
             path.map(|path| ScannerKind::Serial { path, baud })
         }
-        Some("hid") => s.path(cx, "path", false).map(|path| ScannerKind::Hid { path }),
+        Some("hid") => required_path(cx, &mut s).map(|path| ScannerKind::Hid { path }),
         Some("tcp") => read_address(cx, &mut s).map(|address| ScannerKind::Tcp { address }),
         Some(_) => {
             let on_eof = s.choice(cx, "on_eof", &["shutdown", "ignore"]).unwrap_or("shutdown");
@@ -457,9 +463,6 @@ fn read_scanner(cx: &mut Ctx, mut s: Section) -> Option<Spanned<ScannerConfig>> 
             None
         }
     };
-    if matches!(kind, Some(ScannerKind::Serial { .. } | ScannerKind::Hid { .. })) && !s.has("path") {
-        s.missing(cx, "path");
-    }
     let suffix = read_suffix(cx, &mut s);
     let max_len = s.integer(cx, "max_len", 1..65_536).map(|n| n as usize).unwrap_or(DEFAULT_SCAN_MAX_LEN);
     s.finish(cx);
@@ -484,21 +487,12 @@ fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> 
             }
         }),
         Some("serial") => {
-            let path = s.path(cx, "path", false);
+            let path = required_path(cx, &mut s);
             let baud = s.integer(cx, "baud", 50..4_000_001).unwrap_or(9600) as u32;
-            if path.is_none() && !s.has("path") {
-                s.missing(cx, "path");
-            }
             path.map(|path| PrinterKind::Serial { path, baud })
         }
         Some("tcp") => read_address(cx, &mut s).map(|address| PrinterKind::Tcp { address }),
-        Some(_) => {
-            let path = s.path(cx, "path", false);
-            if path.is_none() && !s.has("path") {
-                s.missing(cx, "path");
-            }
-            path.map(|path| PrinterKind::File { path })
-        }
+        Some(_) => required_path(cx, &mut s).map(|path| PrinterKind::File { path }),
         None => {
             if !s.has("kind") {
                 s.missing(cx, "kind");
@@ -530,9 +524,8 @@ fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
     let token_file = s.path(cx, "token_file", true);
     let cache_hours = s.integer(cx, "cache_hours", 1..24 * 30).unwrap_or(24) as u32;
     let id_pattern = s.string(cx, "id_pattern");
-    let seed_file = s.path(cx, "seed_file", true);
     s.finish(cx);
-    Some(OrdersConfig { url, token_file, cache_hours, id_pattern, seed_file })
+    Some(OrdersConfig { url, token_file, cache_hours, id_pattern })
 }
 
 fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>> {
