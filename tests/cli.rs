@@ -1,0 +1,267 @@
+//! The command line and the daemon's error paths, on the real binary: every bad input gets
+//! a precise error and loses nothing.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{parse_ok, stationd, stderr_of, stdout_of, StationDir};
+
+#[test]
+fn check_config_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
+    let station = StationDir::new("", "");
+    let o = stationd(&["check-config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    assert!(stdout_of(&o).contains(": ok (station WH1/PACK-T"), "{}", stdout_of(&o));
+
+    let bad = station.tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[station]\nwarehouse = \"WH1\"\nid = \"\"\nrole = \"pack\"\n\n[journal]\npath = \"j\"\nmax_bytes = \"huge\"\n\n\
+         [[scanner]]\nname = \"a\"\nkind = \"stdin\"\n[[scanner]]\nname = \"a\"\nkind = \"stdin\"\nsufix = \"\\r\"\n\n\
+         [mqtt]\nurl = \"mqtts://broker:8883\"\nca_file = \"missing-ca.pem\"\n",
+    )
+    .unwrap();
+    let o = stationd(&["check-config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr_of(&o);
+    let file = bad.display().to_string();
+    for expected in [
+        format!("{file}:3: station.id: must not be empty"),
+        format!("{file}:8: journal.max_bytes: \"huge\" is not a size"),
+        format!("{file}:13: scanner.name: duplicate scanner name \"a\""),
+        format!("{file}:16: scanner[2].sufix: unknown key"),
+        format!("{file}:20: mqtt.ca_file: cannot read"),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(err.contains("5 error(s)"), "{err}");
+
+    let o = stationd(&["check-config", "--json", bad.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 5);
+
+    let o = stationd(&["check-config", "/nonexistent/stationd.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr_of(&o).contains("cannot read config file"), "{}", stderr_of(&o));
+}
+
+#[test]
+fn run_refuses_an_invalid_config_with_exit_1_and_starts_nothing() {
+    let station = StationDir::new("colour = \"red\"", "");
+    let o = stationd(&["run", "--config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr_of(&o).contains("journal.colour: unknown key"), "{}", stderr_of(&o));
+    assert!(!station.journal().exists(), "nothing created for a config that does not validate");
+}
+
+#[test]
+fn version_and_help_work_for_every_command() {
+    let o = stationd(&["version"]);
+    assert!(stdout_of(&o).starts_with("stationd "), "{}", stdout_of(&o));
+    let o = stationd(&["version", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["check-config", "--help"],
+        &["queue", "--help"],
+        &["queue", "status", "--help"],
+        &["queue", "export", "--help"],
+        &["queue", "salvage", "--help"],
+        &["version", "--help"],
+    ] {
+        let o = stationd(cmd);
+        assert_eq!(o.status.code(), Some(0), "{cmd:?}");
+        assert!(stdout_of(&o).contains("Usage: stationd"), "{cmd:?}: {}", stdout_of(&o));
+    }
+    assert!(stdout_of(&stationd(&["--help"])).contains("Exit codes"));
+    assert_eq!(stationd(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn sigterm_and_sigint_stop_within_2_s_with_every_confirmed_scan_on_disk() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let station = StationDir::new("", "");
+        let mut daemon = station.spawn();
+        let mut confirmed = Vec::new();
+        for i in 0..50 {
+            assert!(daemon.scan(&format!("SIG-{i}")));
+        }
+        for _ in 0..50 {
+            confirmed.push(parse_ok(&daemon.expect_line()).unwrap());
+        }
+        daemon.signal(sig);
+        let (code, took) = daemon.wait_exit(Duration::from_secs(5));
+        assert_eq!(code, Some(0), "signal {sig}: {}", daemon.stderr());
+        assert!(took < Duration::from_secs(2), "signal {sig}: shutdown took {took:?}");
+        assert!(daemon.stderr().contains("everything confirmed is on disk"));
+        let events = station.export();
+        assert_eq!(events.len(), 50);
+        for (seq, code) in confirmed {
+            assert_eq!(events[seq as usize - 1]["data"]["code"], code.as_str());
+        }
+    }
+}
+
+#[test]
+fn a_second_daemon_on_the_same_journal_is_refused_and_the_first_keeps_working() {
+    let station = StationDir::new("", "");
+    let mut first = station.spawn();
+    first.wait_started();
+    let o = stationd(&["run", "--config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr_of(&o);
+    assert!(err.contains("is in use by another stationd process"), "{err}");
+    assert!(err.contains(&format!("pid {}", first.pid())), "{err}");
+    assert!(first.scan("STILL-HERE"));
+    assert_eq!(parse_ok(&first.expect_line()).unwrap(), (1, "STILL-HERE".to_string()));
+}
+
+#[test]
+fn queue_status_and_export_work_while_the_daemon_runs_and_after() {
+    let station = StationDir::new("", "");
+    let mut daemon = station.spawn();
+    for code in ["A1", "B2", "C3"] {
+        daemon.scan(code);
+        parse_ok(&daemon.expect_line()).unwrap();
+    }
+    // While running: answered over the control socket.
+    let o = stationd(&["queue", "status", "--json", "--config", station.config_str()]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["pending"].as_u64(), v["next_seq"].as_u64()), (Some(3), Some(4)));
+    assert!(v["oldest_pending_age_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(v["disk_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(station.export().len(), 3);
+
+    daemon.close_stdin();
+    assert_eq!(daemon.wait_exit(Duration::from_secs(5)).0, Some(0));
+    let o = stationd(&["queue", "status", "--config", station.config_str()]);
+    let text = stdout_of(&o);
+    assert!(text.contains("pending        3 event(s)"), "{text}");
+    assert!(text.contains("next seq       4"), "{text}");
+    let o = stationd(&["queue", "export", "--from", "2", "--config", station.config_str()]);
+    let seqs: Vec<u64> =
+        stdout_of(&o).lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![2, 3]);
+}
+
+#[test]
+fn a_full_journal_refuses_scans_loudly_and_keeps_every_accepted_one() {
+    let station = StationDir::new("max_bytes = \"64KiB\"", "");
+    let mut daemon = station.spawn();
+    let mut accepted = Vec::new();
+    let refusal = loop {
+        daemon.scan(&format!("FULL-{:04}-{}", accepted.len(), "x".repeat(100)));
+        let line = daemon.expect_line();
+        match parse_ok(&line) {
+            Some(ok) => accepted.push(ok),
+            None => break line,
+        }
+        assert!(accepted.len() < 1000, "journal never filled");
+    };
+    assert!(refusal.starts_with("error journal_full: journal is full"), "{refusal}");
+    // Still refused, still running, and it says so in the log.
+    daemon.scan(&format!("ONE-MORE-{}", "x".repeat(100)));
+    assert!(daemon.expect_line().starts_with("error journal_full"));
+    assert!(daemon.stderr().contains("alert=\"journal_full\"") || daemon.stderr().contains("alert=journal_full"), "{}", daemon.stderr());
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    let events = station.export();
+    assert_eq!(events.len(), accepted.len());
+    for (e, (seq, code)) in events.iter().zip(&accepted) {
+        assert_eq!((e["seq"].as_u64().unwrap(), e["data"]["code"].as_str().unwrap()), (*seq, code.as_str()));
+    }
+}
+
+#[test]
+fn scanner_garbage_gets_precise_errors_and_the_next_scan_works() {
+    let station = StationDir::new("", "");
+    let mut daemon = station.spawn();
+    let mut long = vec![b'7'; 10 * 1024];
+    long.push(b'\n');
+    daemon.scan_bytes(&long);
+    let line = daemon.expect_line();
+    assert!(line.starts_with("error scan_too_long: scan of 10240 bytes exceeds the 512-byte limit (seq=1)"), "{line}");
+    daemon.scan_bytes(b"\x00\x01\x02\xff\n");
+    assert!(daemon.expect_line().starts_with("error scan_noise: scan contains control byte 0x00"));
+    daemon.scan_bytes(b"\xc3\x28OK\n");
+    assert!(daemon.expect_line().starts_with("error scan_not_utf8"));
+    daemon.scan("4006381333931");
+    assert_eq!(parse_ok(&daemon.expect_line()).unwrap(), (4, "4006381333931".into()));
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    let kinds: Vec<String> = station.export().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, ["scan.rejected", "scan.rejected", "scan.rejected", "scan.received"]);
+}
+
+#[test]
+fn an_unwritable_journal_folder_stops_start_up_with_the_fix() {
+    let station = StationDir::new("", "");
+    let journal = station.journal();
+    std::fs::create_dir(&journal).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(station.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&station.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o500)).unwrap();
+    // Root ignores permissions: run the daemon as `nobody` to see what a service user sees.
+    let o = if unsafe { libc::geteuid() } == 0 {
+        let setpriv = support::require_tool("setpriv", "apt-get install -y util-linux");
+        std::process::Command::new(setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(support::bin())
+            .args(["run", "--config", station.config_str()])
+            .output()
+            .unwrap()
+    } else {
+        stationd(&["run", "--config", station.config_str()])
+    };
+    assert_eq!(o.status.code(), Some(3), "{}", stderr_of(&o));
+    let err = stderr_of(&o);
+    assert!(err.contains(&format!("{}", journal.display())), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(err.contains("must be writable by the user stationd runs as"), "{err}");
+}
+
+#[test]
+fn a_damaged_journal_is_quarantined_and_the_station_keeps_working() {
+    let station = StationDir::new("", "");
+    let mut daemon = station.spawn();
+    for i in 0..40 {
+        daemon.scan(&format!("PRE-{i}"));
+        parse_ok(&daemon.expect_line()).unwrap();
+    }
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    let db_file = station.journal().join("db").join("db");
+    let len = std::fs::metadata(&db_file).unwrap().len() as usize;
+    let mut garbage = vec![0u8; len];
+    for (i, b) in garbage.iter_mut().enumerate() {
+        *b = (i * 7919 % 251) as u8;
+    }
+    std::fs::write(&db_file, garbage).unwrap();
+
+    let mut daemon = station.spawn();
+    let alert = daemon.expect_line();
+    assert!(alert.starts_with("alert journal_recovered: damaged journal moved to "), "{alert}");
+    daemon.scan("AFTER");
+    let (seq, _) = parse_ok(&daemon.expect_line()).unwrap();
+    assert!(seq > 41, "seq {seq} continues above every seq issued before");
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    assert!(daemon.stderr().contains("journal recovered from a damaged database"));
+
+    let events = station.export();
+    assert_eq!(events[0]["kind"], "journal.recovered");
+    assert_eq!(events[0]["seq"].as_u64().unwrap() + 1, seq);
+    let quarantined = events[0]["data"]["quarantined"].as_str().unwrap().to_string();
+    assert!(std::path::Path::new(&quarantined).join("db").exists(), "damaged files kept at {quarantined}");
+    assert!(events[0]["data"]["may_be_lost"]["to"].as_u64().unwrap() >= 40);
+
+    let o = stationd(&["queue", "salvage", &quarantined]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("salvaged"), "{}", stderr_of(&o));
+}
