@@ -21,8 +21,14 @@ pub const EXIT_RUNTIME: i32 = 4;
 pub const DEFAULT_CONFIG: &str = "/etc/stationd/stationd.toml";
 
 #[derive(Debug, Parser)]
-#[command(name = "stationd", version, about = "Warehouse station daemon: scanners, printers, pick/pack/ship, durable journal, MQTT uplink")]
-#[command(after_help = "Exit codes: 0 ok, 1 invalid config or failed check, 2 usage, 3 journal unavailable, 4 runtime failure.")]
+#[command(
+    name = "stationd",
+    version,
+    about = "Warehouse station daemon: scanners, printers, pick/pack/ship, durable journal, MQTT uplink"
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 invalid config or failed check, 2 usage, 3 journal unavailable, 4 runtime failure."
+)]
 pub struct Cli {
     /// Log format on stderr: `human` on a terminal, `json` for log shippers.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
@@ -114,7 +120,9 @@ impl Failure {
 impl From<JournalError> for Failure {
     fn from(e: JournalError) -> Self {
         let code = match e {
-            JournalError::Locked { .. } | JournalError::Access { .. } | JournalError::WrongStation { .. } => EXIT_JOURNAL,
+            JournalError::Locked { .. } | JournalError::Access { .. } | JournalError::WrongStation { .. } => {
+                EXIT_JOURNAL
+            }
             _ => EXIT_RUNTIME,
         };
         Failure::new(code, e.to_string())
@@ -187,7 +195,8 @@ pub fn queue_status(config_path: &Path, json: bool) -> Result<(), Failure> {
         |dir| {
             let mut buf = Vec::new();
             crate::control::request(dir, "status", &mut buf).map_err(daemon_silent)?;
-            serde_json::from_slice(&buf).map_err(|e| Failure::new(EXIT_RUNTIME, format!("bad status from the daemon: {e}")))
+            serde_json::from_slice(&buf)
+                .map_err(|e| Failure::new(EXIT_RUNTIME, format!("bad status from the daemon: {e}")))
         },
     )?;
     print_status_value(&status, json);
@@ -205,7 +214,10 @@ fn print_status_value(v: &serde_json::Value, json: bool) {
     }
     let num = |k: &str| v[k].as_u64().unwrap_or(0);
     let oldest = match (v["oldest_pending_at"].as_str(), v["oldest_pending_age_seconds"].as_f64()) {
-        (Some(at), Some(age)) => format!(" (oldest {at}, {} ago)", humantime::format_duration(std::time::Duration::from_secs(age.max(0.0) as u64))),
+        (Some(at), Some(age)) => format!(
+            " (oldest {at}, {} ago)",
+            humantime::format_duration(std::time::Duration::from_secs(age.max(0.0) as u64))
+        ),
         _ => String::new(),
     };
     println!("station        {}", v["station"].as_str().unwrap_or("?"));
@@ -235,9 +247,7 @@ pub fn queue_export(config_path: &Path, from: u64) -> Result<(), Failure> {
             }
             Ok(())
         },
-        |dir| {
-            crate::control::request(dir, &format!("export {from}"), &mut stdout.lock()).map_err(daemon_silent)
-        },
+        |dir| crate::control::request(dir, &format!("export {from}"), &mut stdout.lock()).map_err(daemon_silent),
     )
 }
 

@@ -63,7 +63,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             )));
         }
     }
-    for (section, active) in [("[mqtt]", config.mqtt.is_some()), ("[orders] url", config.orders.url.is_some()), ("[http]", config.http.is_some())] {
+    for (section, active) in [
+        ("[mqtt]", config.mqtt.is_some()),
+        ("[orders] url", config.orders.url.is_some()),
+        ("[http]", config.http.is_some()),
+    ] {
         if active {
             warn!(section, "configured but not active in this build; events wait in the journal");
         }
@@ -73,9 +77,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     }
 
     let opts = JournalOptions::from_config(&config);
-    let (journal, outcome) = tokio::task::spawn_blocking(move || Journal::open(opts))
-        .await
-        .context("journal open task")??;
+    let (journal, outcome) =
+        tokio::task::spawn_blocking(move || Journal::open(opts)).await.context("journal open task")??;
     let out = FeedbackOut;
     if let OpenOutcome::Recovered { quarantined, reason, may_be_lost } = &outcome {
         let lost = may_be_lost.map(|(a, b)| format!("seq {a}..={b}")).unwrap_or_else(|| "none".into());

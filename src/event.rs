@@ -47,9 +47,8 @@ pub struct Envelope {
     pub data: serde_json::Value,
 }
 
-const AT_CONFIG: EncodedConfig = Config::DEFAULT
-    .set_time_precision(TimePrecision::Second { decimal_digits: std::num::NonZeroU8::new(3) })
-    .encode();
+const AT_CONFIG: EncodedConfig =
+    Config::DEFAULT.set_time_precision(TimePrecision::Second { decimal_digits: std::num::NonZeroU8::new(3) }).encode();
 
 /// Formats a time as the envelope's `at`: UTC with millisecond precision and a `Z`.
 pub fn format_at(t: OffsetDateTime) -> String {

@@ -144,8 +144,10 @@ fn queue_status_and_export_work_while_the_daemon_runs_and_after() {
     assert!(text.contains("pending        3 event(s)"), "{text}");
     assert!(text.contains("next seq       4"), "{text}");
     let o = stationd(&["queue", "export", "--from", "2", "--config", station.config_str()]);
-    let seqs: Vec<u64> =
-        stdout_of(&o).lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = stdout_of(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, vec![2, 3]);
 }
 
@@ -167,7 +169,11 @@ fn a_full_journal_refuses_scans_loudly_and_keeps_every_accepted_one() {
     // Still refused, still running, and it says so in the log.
     daemon.scan(&format!("ONE-MORE-{}", "x".repeat(100)));
     assert!(daemon.expect_line().starts_with("error journal_full"));
-    assert!(daemon.stderr().contains("alert=\"journal_full\"") || daemon.stderr().contains("alert=journal_full"), "{}", daemon.stderr());
+    assert!(
+        daemon.stderr().contains("alert=\"journal_full\"") || daemon.stderr().contains("alert=journal_full"),
+        "{}",
+        daemon.stderr()
+    );
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));
     let events = station.export();

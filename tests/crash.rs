@@ -40,12 +40,19 @@ fn every_confirmed_scan_survives_kill_9_at_random_moments() {
             record(&mut confirmed, &line, &daemon);
         }
         writer.join().unwrap();
-        assert!(!daemon.stderr().contains("journal recovered"), "round {round}: sled did not reopen cleanly:\n{}", daemon.stderr());
+        assert!(
+            !daemon.stderr().contains("journal recovered"),
+            "round {round}: sled did not reopen cleanly:\n{}",
+            daemon.stderr()
+        );
     }
     assert!(confirmed.len() > ROUNDS * 10, "too few scans confirmed ({}) to prove anything", confirmed.len());
 
     let events = station.export();
-    assert!(!station.journal().join("quarantine").exists(), "a crash left a database sled could not open (sled #1527/#1533)");
+    assert!(
+        !station.journal().join("quarantine").exists(),
+        "a crash left a database sled could not open (sled #1527/#1533)"
+    );
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "seqs are gap-free and unique from 1");
@@ -56,11 +63,16 @@ fn every_confirmed_scan_survives_kill_9_at_random_moments() {
     }
     let ids: std::collections::HashSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "event ids are unique");
-    eprintln!("{ROUNDS} kill -9 rounds: {} scans confirmed, {} events stored, none lost", confirmed.len(), events.len());
+    eprintln!(
+        "{ROUNDS} kill -9 rounds: {} scans confirmed, {} events stored, none lost",
+        confirmed.len(),
+        events.len()
+    );
 }
 
 fn record(confirmed: &mut BTreeMap<u64, String>, line: &str, daemon: &support::Daemon) {
-    let (seq, code) = parse_ok(line).unwrap_or_else(|| panic!("unexpected feedback {line:?}; stderr:\n{}", daemon.stderr()));
+    let (seq, code) =
+        parse_ok(line).unwrap_or_else(|| panic!("unexpected feedback {line:?}; stderr:\n{}", daemon.stderr()));
     if let Some(previous) = confirmed.insert(seq, code.clone()) {
         panic!("seq {seq} confirmed twice: {previous} and {code}");
     }

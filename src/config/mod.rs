@@ -375,7 +375,8 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
         let loopback = matches!(u.host_str(), Some("localhost") | Some("127.0.0.1") | Some("[::1]") | Some("::1"))
             || u.host_str().is_some_and(|h| h.starts_with("127."));
         if u.scheme() == "mqtt" && !loopback && !allow_insecure {
-            let msg = "plaintext mqtt:// to a non-loopback broker is refused; use mqtts:// or set allow_insecure = true";
+            let msg =
+                "plaintext mqtt:// to a non-loopback broker is refused; use mqtts:// or set allow_insecure = true";
             cx.error(s.key_span("url"), s.key_name("url"), msg);
         }
     }

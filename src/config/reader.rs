@@ -33,12 +33,7 @@ impl Ctx<'_> {
 
     pub fn error(&mut self, span: Option<Range<usize>>, key: impl Into<String>, message: impl Into<String>) {
         let line = self.line_of(span);
-        self.errors.push(ConfigError {
-            file: self.file.to_path_buf(),
-            line,
-            key: key.into(),
-            message: message.into(),
-        });
+        self.errors.push(ConfigError { file: self.file.to_path_buf(), line, key: key.into(), message: message.into() });
     }
 
     /// Resolves a path from the config against the config file's folder.
@@ -248,11 +243,9 @@ pub(crate) fn array_of_tables<'a>(cx: &mut Ctx, root: &mut Section<'a>, key: &'s
         return Vec::new();
     };
     match item.as_array_of_tables() {
-        Some(arr) => arr
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Section::new(t, format!("{key}[{}]", i + 1), t.span()))
-            .collect(),
+        Some(arr) => {
+            arr.iter().enumerate().map(|(i, t)| Section::new(t, format!("{key}[{}]", i + 1), t.span())).collect()
+        }
         None => {
             let msg = format!("expected [[{key}]] entries, found {}", item.type_name());
             cx.error(root.key_span(key), key, msg);

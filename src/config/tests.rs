@@ -45,7 +45,10 @@ fn a_minimal_config_gets_the_documented_defaults() {
 #[test]
 fn errors_display_as_file_line_key_message() {
     let e = parse(&format!("{GOOD}colour = 1\n")).unwrap_err();
-    assert_eq!(e.to_string(), "/etc/stationd/stationd.toml:9: journal.colour: unknown key (known keys here: path, max_bytes, retain_acked)");
+    assert_eq!(
+        e.to_string(),
+        "/etc/stationd/stationd.toml:9: journal.colour: unknown key (known keys here: path, max_bytes, retain_acked)"
+    );
 }
 
 #[test]

@@ -41,7 +41,8 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
     let problem = match Store::open(dir, opts.cache_bytes) {
         Ok(store) => match check_consistent(&store, reservation.as_ref()) {
             Ok(next) => {
-                let reservation = reservation.unwrap_or(Reservation { reserved_below: next, issued_below: next, acked_below: 1 });
+                let reservation =
+                    reservation.unwrap_or(Reservation { reserved_below: next, issued_below: next, acked_below: 1 });
                 let outcome = OpenOutcome::Opened;
                 return Ok(Opened { store, lock, reservation, outcome, first_event: None });
             }

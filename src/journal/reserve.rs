@@ -35,9 +35,9 @@ pub struct Reservation {
 pub fn load(dir: &Path) -> Result<Option<Reservation>, String> {
     let path = dir.join(RESERVE_FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| format!("{} is unreadable ({e})", path.display())),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{} is unreadable ({e})", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }

@@ -80,8 +80,8 @@ impl Store {
             }
         };
         let data_path = path.join("db");
-        let data_file = File::open(&data_path)
-            .map_err(|e| OpenError::Fatal(JournalError::access(&data_path, "open", e)))?;
+        let data_file =
+            File::open(&data_path).map_err(|e| OpenError::Fatal(JournalError::access(&data_path, "open", e)))?;
         Ok(Store { db, data_file: std::sync::Arc::new(data_file) })
     }
 
@@ -130,14 +130,22 @@ impl Store {
             acked_above.extend(seq_of(&k));
         }
         if acked_below > next || trimmed_below > acked_below {
-            let msg = format!("inconsistent watermarks: next_seq {next}, acked_below {acked_below}, trimmed_below {trimmed_below}");
+            let msg = format!(
+                "inconsistent watermarks: next_seq {next}, acked_below {acked_below}, trimmed_below {trimmed_below}"
+            );
             return Err(JournalError::Storage(msg));
         }
         Ok(Watermarks { durable_next: next, acked_below, acked_above, trimmed_below, stored_bytes })
     }
 
     /// Event records with `from <= seq < to` that pass `keep`, at most `max`.
-    pub fn records(&self, from: u64, to: u64, max: usize, keep: impl Fn(u64) -> bool) -> Result<Vec<Record>, JournalError> {
+    pub fn records(
+        &self,
+        from: u64,
+        to: u64,
+        max: usize,
+        keep: impl Fn(u64) -> bool,
+    ) -> Result<Vec<Record>, JournalError> {
         let mut out = Vec::new();
         if from >= to {
             return Ok(out);

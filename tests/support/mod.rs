@@ -39,7 +39,9 @@ pub fn require_tool(tool: &str, install: &str) -> PathBuf {
         .find(|p| p.is_file());
     match found {
         Some(p) => p,
-        None => panic!("this test needs `{tool}`, which is not installed; install it with: {install} (tests/ci.sh does this)"),
+        None => panic!(
+            "this test needs `{tool}`, which is not installed; install it with: {install} (tests/ci.sh does this)"
+        ),
     }
 }
 
