@@ -1,1 +1,302 @@
-fn main() {}
+//! Journal benchmark: `cargo bench --bench journal` (add `-- --quick` for a short run).
+//!
+//! Everything is measured in one run on the same disk and printed beside its baseline:
+//! a raw loop of 200-byte `write` + `fdatasync` (the physical limit of durable single
+//! writes here). Throughput and latency figures are medians of several repetitions.
+//! Set `STATIOND_BENCH_DIR` to measure another disk (default: `target/bench-tmp`).
+//!
+//! Phases that need a clean memory figure (open with 1 M pending, ack 1 M) run in a child
+//! process: this same binary re-executed with `--phase`.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stationd::event::NewEvent;
+use stationd::journal::{dir_size, Journal, JournalOptions};
+
+const WAREHOUSE: &str = "WH1";
+const STATION: &str = "BENCH-01";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--phase") {
+        let phase = args[i + 1].as_str();
+        let dir = PathBuf::from(&args[i + 2]);
+        match phase {
+            "ack" => phase_ack(&dir),
+            "open" => phase_open(&dir),
+            _ => panic!("unknown phase {phase}"),
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let base = std::env::var_os("STATIOND_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp"));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("bench dir");
+    let reps = if quick { 1 } else { 3 };
+    let big = if quick { 100_000 } else { 1_000_000 };
+
+    println!("# journal benchmark ({} repetitions, medians)", reps);
+    println!("machine: {}", machine());
+    println!("disk: {}", base.display());
+    println!();
+
+    // Baseline: raw durable single writes.
+    let raw: Vec<Lat> = (0..reps).map(|_| raw_fdatasync(&base, Duration::from_secs(2))).collect();
+    let raw_rate = median(raw.iter().map(|l| l.rate).collect());
+    let raw_p50 = median(raw.iter().map(|l| l.p50).collect());
+    let raw_p99 = median(raw.iter().map(|l| l.p99).collect());
+    println!("baseline  raw write(200 B)+fdatasync      {:>10.0} /s   p50 {:>7.1} µs   p99 {:>7.1} µs", raw_rate, raw_p50, raw_p99);
+    println!();
+
+    // Durable appends with 1, 8 and 64 concurrent producers.
+    println!("{:<44} {:>12} {:>10} {:>12}", "durable appends", "events/s", "× raw", "disk B/event");
+    let mut single = Vec::new();
+    for producers in [1usize, 8, 64] {
+        let mut rates = Vec::new();
+        let mut bpe = Vec::new();
+        for r in 0..reps {
+            let dir = base.join(format!("p{producers}-{r}"));
+            let (j, _) = Journal::open(opts(&dir)).expect("open");
+            let per = if producers == 1 { 4000 } else { 200_000 / producers };
+            let written_before = io_write_bytes();
+            let (rate, lats) = run_producers(&j, producers, per);
+            let written = io_write_bytes() - written_before;
+            bpe.push(written as f64 / (producers * per) as f64);
+            rates.push(rate);
+            if producers == 1 {
+                single.push(percentiles(lats));
+            }
+            j.close();
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let rate = median(rates);
+        println!(
+            "{:<44} {:>12.0} {:>9.1}× {:>12.0}",
+            format!("  {producers} producer(s)"),
+            rate,
+            rate / raw_rate,
+            median(bpe)
+        );
+    }
+    let p50 = median(single.iter().map(|l| l.0).collect());
+    let p99 = median(single.iter().map(|l| l.1).collect());
+    println!();
+    println!(
+        "single-producer append latency            p50 {:>7.1} µs ({:.2}× raw)   p99 {:>7.1} µs ({:.2}× raw)",
+        p50,
+        p50 / raw_p50,
+        p99,
+        p99 / raw_p99
+    );
+    println!();
+
+    // Scale: 1 M events.
+    big_journal(&base, big);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+fn opts(dir: &Path) -> JournalOptions {
+    let mut o = JournalOptions::new(dir, WAREHOUSE, STATION);
+    o.max_bytes = 4 << 30;
+    o
+}
+
+/// A scan event of realistic size (~250 B envelope).
+fn scan(i: usize) -> NewEvent {
+    NewEvent::new("scan.received", json!({ "scanner": "pack-gun", "code": format!("40063813{i:05}") }))
+}
+
+struct Lat {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn raw_fdatasync(base: &Path, dur: Duration) -> Lat {
+    let path = base.join("raw.bin");
+    let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(&path).expect("raw file");
+    let buf = [b'x'; 200];
+    let mut lats = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < dur {
+        let t = Instant::now();
+        f.write_all(&buf).unwrap();
+        f.sync_data().unwrap();
+        lats.push(t.elapsed());
+    }
+    let rate = lats.len() as f64 / start.elapsed().as_secs_f64();
+    let (p50, p99) = percentiles(lats);
+    let _ = std::fs::remove_file(path);
+    Lat { rate, p50, p99 }
+}
+
+/// Runs `producers` tasks appending `per` events each; returns events/s and latencies.
+fn run_producers(j: &Journal, producers: usize, per: usize) -> (f64, Vec<Duration>) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for p in 0..producers {
+            let j = j.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lats = Vec::with_capacity(per);
+                for i in 0..per {
+                    let t = Instant::now();
+                    j.append(scan(p * per + i)).await.expect("append");
+                    lats.push(t.elapsed());
+                }
+                lats
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        ((producers * per) as f64 / start.elapsed().as_secs_f64(), all)
+    })
+}
+
+fn big_journal(base: &Path, n: usize) {
+    let dir = base.join("big");
+    println!("## {n} events");
+    let (j, _) = Journal::open(opts(&dir)).expect("open");
+    let producers = 64;
+    let t = Instant::now();
+    let (rate, _) = run_producers(&j, producers, n / producers);
+    println!("append {n} (64 producers)                 {:>8.1} s   {:>10.0} events/s", t.elapsed().as_secs_f64(), rate);
+    let logical = j.status().unwrap().stored_bytes;
+    j.close();
+    println!(
+        "disk after append                         {:>8.1} MB   (stored event bytes {:.1} MB)",
+        mb(dir_size(&dir)),
+        mb(logical)
+    );
+
+    // Start-up with the backlog, in fresh processes: the library open, and the binary.
+    let me = std::env::current_exe().unwrap();
+    let (took, rss) = child(&[me.to_str().unwrap(), "--phase", "open", dir.to_str().unwrap()]);
+    println!("start-up with {n} pending (open+status)  {:>8.3} s   peak RSS {:>6.1} MB", took, rss);
+    let config = write_config(base, &dir);
+    let t = Instant::now();
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_stationd"))
+        .args(["queue", "status", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    println!("`stationd queue status` wall time         {:>8.3} s", t.elapsed().as_secs_f64());
+
+    // Ack everything in a fresh process, then trim.
+    let (took, rss) = child(&[me.to_str().unwrap(), "--phase", "ack", dir.to_str().unwrap()]);
+    println!("ack {n} + trim (child process)          {:>8.1} s   peak RSS {:>6.1} MB", took, rss);
+    println!("disk after ack + trim                     {:>8.1} MB", mb(dir_size(&dir)));
+    let (j, _) = Journal::open(opts(&dir)).expect("reopen");
+    j.close();
+    println!("disk after reopen                         {:>8.1} MB", mb(dir_size(&dir)));
+}
+
+/// Child phase: what the daemon does at start-up, timed, then the process's peak RSS.
+fn phase_open(dir: &Path) {
+    let t = Instant::now();
+    let (j, _) = Journal::open(opts(dir)).expect("open");
+    let st = j.status().unwrap();
+    let took = t.elapsed();
+    assert!(st.pending > 0);
+    j.close();
+    report_child(took);
+}
+
+/// A child's result line: seconds and peak RSS (VmHWM: exact for this process, unlike
+/// rusage of a forked child, which counts the parent's pages before exec).
+fn report_child(took: Duration) {
+    println!("{} {}", took.as_secs_f64(), vm_hwm_mb());
+}
+
+fn vm_hwm_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    hwm_kb / 1024.0
+}
+
+/// Child phase: ack every pending event in pages, then trim with zero retention.
+fn phase_ack(dir: &Path) {
+    let mut o = opts(dir);
+    o.retain_acked = Duration::ZERO;
+    let (j, _) = Journal::open(o).expect("open");
+    let t = Instant::now();
+    loop {
+        let page = j.pending(0, 10_000).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        j.ack_blocking(page.iter().map(|r| r.seq).collect()).unwrap();
+    }
+    let acked = t.elapsed();
+    eprintln!("  (peak RSS after ack: {:.1} MB)", vm_hwm_mb());
+    while j.status().unwrap().retained_from < j.durable_next() {
+        j.trim_blocking().unwrap();
+    }
+    eprintln!("  (ack {:.1} s, trim {:.1} s)", acked.as_secs_f64(), (t.elapsed() - acked).as_secs_f64());
+    let took = t.elapsed();
+    j.close();
+    report_child(took);
+}
+
+fn write_config(base: &Path, journal: &Path) -> PathBuf {
+    let p = base.join("bench.toml");
+    let text = format!(
+        "[station]\nwarehouse = \"{WAREHOUSE}\"\nid = \"{STATION}\"\nrole = \"pack\"\n[journal]\npath = \"{}\"\nmax_bytes = \"4GiB\"\n",
+        journal.display()
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Runs a bench phase in a child; returns its (seconds, peak RSS MB) result line.
+fn child(argv: &[&str]) -> (f64, f64) {
+    let out = std::process::Command::new(argv[0]).args(&argv[1..]).output().unwrap();
+    assert!(out.status.success(), "{argv:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+    (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
+}
+
+fn io_write_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    s.lines().find_map(|l| l.strip_prefix("write_bytes: ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+fn percentiles(mut lats: Vec<Duration>) -> (f64, f64) {
+    lats.sort_unstable();
+    let at = |q: f64| lats[((lats.len() as f64 * q) as usize).min(lats.len() - 1)].as_secs_f64() * 1e6;
+    (at(0.50), at(0.99))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
+}

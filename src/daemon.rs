@@ -54,6 +54,9 @@ impl FeedbackOut {
 }
 
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    if config.scanners.is_empty() {
+        warn!("no [[scanner]] configured: nothing will be scanned at this station");
+    }
     for s in &config.scanners {
         if !matches!(s.kind, ScannerKind::Stdin { .. }) {
             return Err(RunError::Config(format!(

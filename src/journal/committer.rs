@@ -157,7 +157,7 @@ impl Committer {
                     pending.push(Pending::Unit(reply));
                 }
                 Request::Trim { reply } => {
-                    self.trim_into(&mut batch, self.retention_target(), usize::MAX);
+                    self.trim_into(&mut batch, self.retention_target(), TRIM_CHUNK);
                     pending.push(Pending::Unit(reply));
                 }
                 Request::Close { reply } => close = Some(reply),
