@@ -51,7 +51,10 @@ fn main() {
     let raw_rate = median(raw.iter().map(|l| l.rate).collect());
     let raw_p50 = median(raw.iter().map(|l| l.p50).collect());
     let raw_p99 = median(raw.iter().map(|l| l.p99).collect());
-    println!("baseline  raw write(200 B)+fdatasync      {:>10.0} /s   p50 {:>7.1} µs   p99 {:>7.1} µs", raw_rate, raw_p50, raw_p99);
+    println!(
+        "baseline  raw write(200 B)+fdatasync      {:>10.0} /s   p50 {:>7.1} µs   p99 {:>7.1} µs",
+        raw_rate, raw_p50, raw_p99
+    );
     println!();
 
     // Durable appends with 1, 8 and 64 concurrent producers.
@@ -169,7 +172,11 @@ fn big_journal(base: &Path, n: usize) {
     let producers = 64;
     let t = Instant::now();
     let (rate, _) = run_producers(&j, producers, n / producers);
-    println!("append {n} (64 producers)                 {:>8.1} s   {:>10.0} events/s", t.elapsed().as_secs_f64(), rate);
+    println!(
+        "append {n} (64 producers)                 {:>8.1} s   {:>10.0} events/s",
+        t.elapsed().as_secs_f64(),
+        rate
+    );
     let logical = j.status().unwrap().stored_bytes;
     j.close();
     println!(
@@ -235,7 +242,7 @@ fn phase_ack(dir: &Path) {
     let (j, _) = Journal::open(o).expect("open");
     let t = Instant::now();
     loop {
-        let page = j.pending(0, 10_000).unwrap();
+        let page = j.pending(0, 1000).unwrap();
         if page.is_empty() {
             break;
         }
@@ -295,7 +302,10 @@ fn mb(bytes: u64) -> f64 {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
         .unwrap_or_else(|| "unknown cpu".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)

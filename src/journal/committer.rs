@@ -21,7 +21,7 @@ use crate::event::{format_at, Envelope, NewEvent, ENVELOPE_VERSION};
 /// Most requests folded into one commit; bounds the latency a single commit adds.
 const MAX_BATCH: usize = 4096;
 /// Most records deleted per commit by retention, so trimming never stalls appends.
-const TRIM_CHUNK: usize = 8192;
+const TRIM_CHUNK: usize = 1024;
 /// How often retention and ack marks are looked at.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
 
