@@ -57,6 +57,25 @@ fn run_refuses_an_invalid_config_with_exit_1_and_starts_nothing() {
 }
 
 #[test]
+fn json_logs_are_one_object_per_line_on_stderr() {
+    let station = StationDir::new("", "");
+    let o = std::process::Command::new(support::bin())
+        .args(["--log-format", "json", "run", "--config", station.config_str()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr_of(&o);
+    let started = err
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .find(|v| v["message"] == "stationd started")
+        .expect("start line");
+    assert_eq!(started["station"], "WH1/PACK-T");
+    assert_eq!(started["level"], "INFO");
+}
+
+#[test]
 fn version_and_help_work_for_every_command() {
     let o = stationd(&["version"]);
     assert!(stdout_of(&o).starts_with("stationd "), "{}", stdout_of(&o));
