@@ -227,6 +227,15 @@ fn print_status_value(v: &serde_json::Value, json: bool) {
     println!("retained from  {}", num("retained_from"));
     println!("stored         {} of {}", bytesize::ByteSize(num("stored_bytes")), bytesize::ByteSize(num("max_bytes")));
     println!("disk           {}", bytesize::ByteSize(num("disk_bytes")));
+    let up = &v["uplink"];
+    match up["state"].as_str() {
+        Some(state) => {
+            let err = up["last_error"].as_str().map(|e| format!("; last error: {e}")).unwrap_or_default();
+            let broker = up["broker"].as_str().map(|b| format!(" {b}")).unwrap_or_default();
+            println!("uplink         {state}{broker}{err}");
+        }
+        None => println!("uplink         (daemon not running)"),
+    }
 }
 
 pub fn queue_export(config_path: &Path, from: u64) -> Result<(), Failure> {

@@ -2,7 +2,8 @@
 //! `queue export` work while the daemon holds the journal (sled allows one process only).
 //!
 //! Protocol: the client sends one line, the daemon answers and closes.
-//! - `status` → one JSON line, a [`QueueStatus`](crate::journal::QueueStatus);
+//! - `status` → one JSON line: a [`QueueStatus`](crate::journal::QueueStatus) plus `uplink`
+//!   (the broker connection's [`UplinkStatus`](crate::uplink::UplinkStatus));
 //! - `export FROM` → the stored events from seq FROM as JSON lines.
 //!
 //! The socket sits in the journal folder (mode 0750), so only the service user and its
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::journal::Journal;
+use crate::uplink::SharedStatus;
 
 pub fn socket_path(journal_dir: &Path) -> PathBuf {
     journal_dir.join("control.sock")
@@ -26,7 +28,12 @@ pub fn socket_path(journal_dir: &Path) -> PathBuf {
 /// Page size for exports, so an export of a large backlog never holds it all in memory.
 pub const EXPORT_PAGE: usize = 1000;
 
-pub fn serve(journal: Journal, journal_dir: &Path, shutdown: CancellationToken) -> std::io::Result<JoinHandle<()>> {
+pub fn serve(
+    journal: Journal,
+    uplink: Option<SharedStatus>,
+    journal_dir: &Path,
+    shutdown: CancellationToken,
+) -> std::io::Result<JoinHandle<()>> {
     let path = socket_path(journal_dir);
     // We hold the journal lock, so a socket file left here is from a dead process.
     let _ = std::fs::remove_file(&path);
@@ -44,8 +51,9 @@ pub fn serve(journal: Journal, journal_dir: &Path, shutdown: CancellationToken) 
                 _ = shutdown.cancelled() => break,
             };
             let journal = journal.clone();
+            let uplink = uplink.clone();
             tokio::spawn(async move {
-                if let Err(e) = handle(journal, stream).await {
+                if let Err(e) = handle(journal, uplink, stream).await {
                     debug!(error = %e, "control client went away");
                 }
             });
@@ -54,7 +62,7 @@ pub fn serve(journal: Journal, journal_dir: &Path, shutdown: CancellationToken) 
     }))
 }
 
-async fn handle(journal: Journal, stream: tokio::net::UnixStream) -> std::io::Result<()> {
+async fn handle(journal: Journal, uplink: Option<SharedStatus>, stream: tokio::net::UnixStream) -> std::io::Result<()> {
     use tokio::io::AsyncReadExt;
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -64,7 +72,16 @@ async fn handle(journal: Journal, stream: tokio::net::UnixStream) -> std::io::Re
     match (words.next(), words.next()) {
         (Some("status"), None) => {
             let reply = match journal.status() {
-                Ok(s) => serde_json::to_string(&s).unwrap_or_default(),
+                Ok(s) => {
+                    let mut v = serde_json::to_value(&s).unwrap_or_default();
+                    v["uplink"] = match &uplink {
+                        Some(u) => {
+                            serde_json::to_value(&*u.lock().expect("uplink status poisoned")).unwrap_or_default()
+                        }
+                        None => serde_json::json!({ "state": "disabled" }),
+                    };
+                    v.to_string()
+                }
                 Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
             };
             write.write_all(reply.as_bytes()).await?;

@@ -16,11 +16,13 @@ use tracing::{error, info, warn};
 
 use crate::config::{Config, ScannerKind};
 use crate::journal::{Journal, JournalOptions, OpenOutcome};
+use crate::orders::OrderStore;
 use crate::scanner;
 use crate::station::{Effect, Feedback, Input, Station};
+use crate::uplink;
 
 /// Longest an orderly shutdown may take (systemd's stop timeout is larger).
-pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(1500);
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(1700);
 
 /// Why `run` ended badly; mapped to exit codes in `main`.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,12 @@ pub enum RunError {
     Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl From<tokio::task::JoinError> for RunError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        RunError::Other(e.into())
+    }
 }
 
 /// Writes feedback lines for the packer to stdout (see README, "Feedback lines").
@@ -66,13 +74,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             )));
         }
     }
-    for (section, active) in [
-        ("[mqtt]", config.mqtt.is_some()),
-        ("[orders] url", config.orders.url.is_some()),
-        ("[http]", config.http.is_some()),
-    ] {
+    for (section, active) in [("[orders] url", config.orders.url.is_some()), ("[http]", config.http.is_some())] {
         if active {
-            warn!(section, "configured but not active in this build; events wait in the journal");
+            warn!(section, "configured but not active in this build");
         }
     }
     if let Some(p) = config.printers.first() {
@@ -100,7 +104,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         "stationd started"
     );
 
-    let control = crate::control::serve(journal.clone(), &config.journal.path, shutdown.clone())
+    let orders = {
+        let dir = config.journal.path.clone();
+        tokio::task::spawn_blocking(move || OrderStore::open(&dir)).await.context("order store open task")??
+    };
+    let uplink = match &config.mqtt {
+        Some(m) => {
+            let u = uplink::spawn(m.clone(), journal.clone(), orders.clone(), shutdown.clone())
+                .map_err(|e| RunError::Config(e.to_string()))?;
+            Some(u)
+        }
+        None => {
+            info!("no [mqtt] configured: events wait in the journal");
+            None
+        }
+    };
+    let uplink_status = uplink.as_ref().map(|u| u.status.clone());
+    let control = crate::control::serve(journal.clone(), uplink_status, &config.journal.path, shutdown.clone())
         .context("starting the control socket")?;
 
     let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(256);
@@ -114,7 +134,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     wait_for_signal(&shutdown).await;
     info!("shutting down");
     shutdown.cancel();
-    let drained = tokio::time::timeout(SHUTDOWN_BUDGET, async {
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
+    let drained = tokio::time::timeout_at(deadline, async {
         for s in scanners {
             let _ = s.await;
         }
@@ -125,6 +146,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         warn!("inputs still in flight at shutdown were not recorded (their scans were never confirmed)");
     }
     let _ = control.await;
+    if let Some(u) = uplink {
+        // The uplink publishes the retained offline status and disconnects (bounded wait).
+        if tokio::time::timeout_at(deadline, u.task).await.is_err() {
+            warn!("broker did not take the offline status in time; it will see the last will instead");
+        }
+    }
     tokio::task::spawn_blocking(move || journal.close()).await.context("journal close task")?;
     info!("stopped; everything confirmed is on disk");
     Ok(())

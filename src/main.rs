@@ -6,6 +6,8 @@ use stationd::cli::{self, Cli, Command, QueueCommand, EXIT_CONFIG, EXIT_OK, EXIT
 use stationd::daemon::{self, RunError};
 
 fn main() {
+    // rumqttc and reqwest build TLS configs from the process-wide provider: ring, only.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let default_level = if matches!(cli.command, Command::Run { .. }) { "info" } else { "warn" };
     stationd::logging::init(cli.log_format, cli.log_level.as_deref().unwrap_or(default_level));

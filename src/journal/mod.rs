@@ -35,7 +35,7 @@
 mod committer;
 pub mod recovery;
 pub mod reserve;
-mod store;
+pub(crate) mod store;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -153,7 +153,7 @@ pub struct QueueStatus {
 
 /// State shared between the committer (the only writer) and readers.
 #[derive(Debug, Clone)]
-struct Watermarks {
+pub(crate) struct Watermarks {
     /// Every seq below this is durable.
     durable_next: u64,
     acked_below: u64,

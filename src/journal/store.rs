@@ -56,39 +56,16 @@ pub enum OpenError {
 }
 
 impl Store {
-    /// Opens sled, turning its panics and corruption errors into [`OpenError::Corrupt`].
+    /// Opens the journal's sled database, turning its panics and corruption errors into
+    /// [`OpenError::Corrupt`].
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, OpenError> {
-        let path = db_dir(dir);
-        let cfg = sled::Config::new()
-            .path(&path)
-            .cache_capacity(cache_bytes)
-            // We flush explicitly after every group commit; sled's timer would only add
-            // writes (and flush records we have not yet confirmed).
-            .flush_every_ms(None)
-            .mode(sled::Mode::LowSpace);
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cfg.open()));
-        let db = match opened {
-            Ok(Ok(db)) => db,
-            Ok(Err(e)) => return Err(classify(&path, e)),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                return Err(OpenError::Corrupt(format!("sled panicked while opening: {msg}")));
-            }
-        };
-        let data_path = path.join("db");
-        let data_file =
-            File::open(&data_path).map_err(|e| OpenError::Fatal(JournalError::access(&data_path, "open", e)))?;
+        let (db, data_file) = open_sled(&db_dir(dir), cache_bytes)?;
         Ok(Store { db, data_file: std::sync::Arc::new(data_file) })
     }
 
     /// Makes everything applied so far durable: sled's flush, then a real `fdatasync`.
     pub fn sync(&self) -> Result<(), JournalError> {
-        self.db.flush().map_err(|e| JournalError::Storage(format!("sled flush: {e}")))?;
-        self.data_file.sync_data().map_err(|e| JournalError::Storage(format!("fdatasync: {e}")))
+        durable_sync(&self.db, &self.data_file)
     }
 
     fn get_u64(&self, key: &[u8]) -> Result<Option<u64>, JournalError> {
@@ -183,6 +160,42 @@ impl Store {
             None => Ok(None),
         }
     }
+}
+
+/// Opens a sled database folder for stationd's use (small cache, no timer flushes) and a
+/// handle on its data file for `fdatasync`. Shared by the journal and the order store.
+pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File), OpenError> {
+    let cfg = sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_bytes)
+        // We flush explicitly after every commit; sled's timer would only add writes (and
+        // flush records we have not yet confirmed).
+        .flush_every_ms(None)
+        .mode(sled::Mode::LowSpace);
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cfg.open()));
+    let db = match opened {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => return Err(classify(path, e)),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            return Err(OpenError::Corrupt(format!("sled panicked while opening: {msg}")));
+        }
+    };
+    let data_path = path.join("db");
+    let data_file =
+        File::open(&data_path).map_err(|e| OpenError::Fatal(JournalError::access(&data_path, "open", e)))?;
+    Ok((db, data_file))
+}
+
+/// sled 0.34's `flush` ends in `sync_file_range`, which does not reach the drive cache
+/// (sled #1452, #654): follow it with a real `fdatasync` of the data file.
+pub(crate) fn durable_sync(db: &sled::Db, data_file: &File) -> Result<(), JournalError> {
+    db.flush().map_err(|e| JournalError::Storage(format!("sled flush: {e}")))?;
+    data_file.sync_data().map_err(|e| JournalError::Storage(format!("fdatasync: {e}")))
 }
 
 pub fn storage(e: sled::Error) -> JournalError {

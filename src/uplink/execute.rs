@@ -1,0 +1,163 @@
+//! Executing a cloud command: validate, refuse repeats, apply once, journal the audit
+//! events, remember the request id — and produce the reply.
+//!
+//! Order of effects for an accepted command: the audit events are journaled first (so the
+//! cloud's record never misses an applied change), then the order change and the request id
+//! are committed together in the order store, then the reply is sent and the MQTT message
+//! acknowledged. A crash in between means at worst a repeated audit event with the same
+//! `request_id`, never a change applied twice.
+
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use super::commands::{parse_command, Command, CommandError};
+use crate::event::{format_at, NewEvent};
+use crate::journal::Journal;
+use crate::orders::{transition, OrderState, OrderStore, SeenRequest, StateChange, StoredOrder};
+
+/// The outcome of one command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    /// The JSON published on `{prefix}/reply`.
+    pub reply: Value,
+    /// Seqs to re-publish (`resync`): `from..=to`.
+    pub resync: Option<(u64, u64)>,
+}
+
+fn error_reply(request_id: Option<&str>, code: &str, message: &str) -> Value {
+    json!({ "request_id": request_id, "ok": false, "error": { "code": code, "message": message } })
+}
+
+pub async fn execute(journal: &Journal, orders: &OrderStore, name: &str, payload: &[u8]) -> Executed {
+    let req = match parse_command(name, payload) {
+        Ok(r) => r,
+        Err(CommandError { request_id, code, message }) => {
+            warn!(command = name, request_id = request_id.as_deref().unwrap_or("-"), code, %message, "command rejected");
+            return Executed { reply: error_reply(request_id.as_deref(), code, &message), resync: None };
+        }
+    };
+    let rid = req.request_id.clone();
+    match orders.seen(&rid) {
+        Ok(Some(seen)) => {
+            info!(command = name, request_id = %rid, "repeated command; answered, not applied again");
+            let mut reply = seen.reply;
+            reply["duplicate"] = Value::Bool(true);
+            return Executed { reply, resync: None };
+        }
+        Ok(None) => {}
+        Err(e) => return internal(&rid, e),
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let at = format_at(now);
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+
+    // Work out the change without applying it.
+    let mut events = Vec::new();
+    let mut order_write: Option<StoredOrder> = None;
+    let mut resync = None;
+    let mut reply = json!({ "request_id": rid, "ok": true });
+    match &req.command {
+        Command::OrderUpsert { id, state, order } => {
+            let existing = match orders.get(id) {
+                Ok(o) => o,
+                Err(e) => return internal(&rid, e),
+            };
+            let new = match existing {
+                // The station owns an order's progress: an update changes its contents only.
+                Some(old) => StoredOrder { payload: order.clone(), updated_at: at.clone(), ..old },
+                None => StoredOrder {
+                    id: id.clone(),
+                    state: state.as_deref().and_then(OrderState::parse).unwrap_or(OrderState::Released),
+                    held_from: None,
+                    updated_at: at.clone(),
+                    payload: order.clone(),
+                },
+            };
+            reply["state"] = json!(new.state.as_str());
+            let mut ev = NewEvent::new("order.received", json!({ "state": new.state.as_str(), "request_id": rid }));
+            ev.order = Some(id.clone());
+            events.push(ev);
+            order_write = Some(new);
+        }
+        Command::OrderCancel { order, .. } | Command::OrderHold { order, .. } | Command::OrderRelease { order } => {
+            let (change, reason) = match &req.command {
+                Command::OrderCancel { reason, .. } => (StateChange::Cancel, reason.clone()),
+                Command::OrderHold { reason, .. } => (StateChange::Hold, Some(reason.clone())),
+                _ => (StateChange::Release, None),
+            };
+            let current = match orders.get(order) {
+                Ok(Some(o)) => o,
+                Ok(None) => {
+                    let msg = format!("order {order} is not known at this station");
+                    return refuse(&rid, name, "unknown_order", &msg);
+                }
+                Err(e) => return internal(&rid, e),
+            };
+            let (to, held_from) = match transition(&current, change) {
+                Ok(t) => t,
+                Err(msg) => return refuse(&rid, name, "illegal_transition", &msg),
+            };
+            let mut ev = NewEvent::new(
+                "order.state",
+                json!({ "from": current.state.as_str(), "to": to.as_str(), "reason": reason, "by": "cloud", "request_id": rid }),
+            );
+            ev.order = Some(order.clone());
+            events.push(ev);
+            reply["state"] = json!(to.as_str());
+            order_write = Some(StoredOrder { state: to, held_from, updated_at: at.clone(), ..current });
+        }
+        Command::Print { .. } => {
+            let msg = "this station does not drive printers yet; nothing was printed";
+            return refuse(&rid, name, "printing_unavailable", msg);
+        }
+        Command::Resync { from, to } => {
+            let status = match journal.status() {
+                Ok(s) => s,
+                Err(e) => return internal(&rid, e),
+            };
+            let last = status.next_seq.saturating_sub(1);
+            let to = to.unwrap_or(last).min(last);
+            let start = (*from).max(status.retained_from);
+            if start > to {
+                let msg = format!(
+                    "nothing to resend: seqs {from}.. are not in the journal (retained {}..={last})",
+                    status.retained_from
+                );
+                return refuse(&rid, name, "not_retained", &msg);
+            }
+            reply["resent_from"] = json!(start);
+            reply["resent_to"] = json!(to);
+            if start > *from {
+                reply["not_retained_before"] = json!(start);
+            }
+            resync = Some((start, to));
+        }
+    }
+
+    let mut audit = NewEvent::new("command.accepted", json!({ "name": name, "request_id": rid }));
+    audit.order = order_write.as_ref().map(|o| o.id.clone());
+    events.insert(0, audit);
+    for ev in events {
+        if let Err(e) = journal.append(ev).await {
+            return Executed { reply: error_reply(Some(&rid), e.code(), &e.to_string()), resync: None };
+        }
+    }
+    let seen = SeenRequest { at_ms: now_ms, name: name.to_string(), reply: reply.clone() };
+    if let Err(e) = orders.commit(&rid, &seen, order_write.as_ref()) {
+        return internal(&rid, e);
+    }
+    info!(command = name, request_id = %rid, "command executed");
+    Executed { reply, resync }
+}
+
+/// A well-formed command that cannot be carried out now: answered, nothing changed, and not
+/// remembered, so the cloud may retry the same request once the order allows it.
+fn refuse(rid: &str, name: &str, code: &str, message: &str) -> Executed {
+    warn!(command = name, request_id = rid, code, message, "command refused");
+    Executed { reply: error_reply(Some(rid), code, message), resync: None }
+}
+
+fn internal(rid: &str, e: crate::journal::JournalError) -> Executed {
+    warn!(request_id = rid, error = %e, "command failed");
+    Executed { reply: error_reply(Some(rid), e.code(), &e.to_string()), resync: None }
+}

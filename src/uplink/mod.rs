@@ -1,0 +1,153 @@
+//! The MQTT uplink: store-and-forward of journal events to `{prefix}/events`, the retained
+//! station status and device states, and commands from `{prefix}/cmd/+`.
+//!
+//! # Design constraints
+//! - **The journal is the source of truth.** An event is acked in the journal only on the
+//!   broker's PubAck for it. Every connection starts from the journal's first un-acked seq
+//!   and re-sends everything un-acked in seq order: whatever rumqttc or the broker kept or
+//!   dropped across the reconnect does not matter. Duplicates are possible (resends) and
+//!   carry the same `id` and `seq`, so consumers drop them.
+//! - **One publishing task per connection** owns the `AsyncClient` and the `EventLoop`, so
+//!   the `Outgoing::Publish(pkid)` notifications arrive in the order it published and map to
+//!   seqs exactly. A fresh `EventLoop` per connection: no state carries across reconnects.
+//! - The session is persistent (`clean_session = false`), so commands the cloud sends while
+//!   the station is offline are queued by the broker and arrive on reconnect; a command is
+//!   acknowledged (manual PubAck) only after it was executed and answered.
+//! - Reconnects back off exponentially with jitter between `reconnect_min` and
+//!   `reconnect_max`; errors are logged once per kind and then at most once a minute.
+//! - Scans keep being journaled whatever the uplink does: nothing here blocks the workflow.
+
+mod commands;
+mod execute;
+mod session;
+pub mod tls;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use commands::{parse_command, CommandError, CommandRequest, MAX_COMMAND_BYTES};
+
+use crate::config::MqttConfig;
+use crate::journal::Journal;
+use crate::orders::OrderStore;
+
+/// Largest MQTT packet accepted from the broker; commands above [`MAX_COMMAND_BYTES`] but
+/// below this are answered with `payload_too_large` instead of killing the connection.
+pub const MAX_INCOMING_PACKET: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    #[error("mqtt.{key} {path}: {message}")]
+    File { key: &'static str, path: String, message: String },
+}
+
+/// What the status command and page show about the broker connection.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UplinkStatus {
+    /// `connecting`, `connected`, `backoff` or `stopped`.
+    pub state: &'static str,
+    pub broker: String,
+    pub connected_since: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub reconnects: u64,
+    /// Event publishes sent (including resends).
+    pub published: u64,
+    /// Events acked by the broker.
+    pub acked: u64,
+}
+
+pub type SharedStatus = Arc<Mutex<UplinkStatus>>;
+
+/// Handle to the running uplink.
+pub struct Uplink {
+    pub status: SharedStatus,
+    devices: mpsc::UnboundedSender<(String, serde_json::Value)>,
+    pub task: JoinHandle<()>,
+}
+
+impl Uplink {
+    /// Publishes a device's state, retained, on `{prefix}/devices/{device}` (now if
+    /// connected, else on the next connection; only the latest state per device is kept).
+    pub fn device_state(&self, device: &str, state: serde_json::Value) {
+        let _ = self.devices.send((device.to_string(), state));
+    }
+}
+
+/// Everything a connection needs, prepared once.
+pub(crate) struct Setup {
+    pub cfg: MqttConfig,
+    pub options: rumqttc::MqttOptions,
+    pub journal: Journal,
+    pub orders: OrderStore,
+    pub status: SharedStatus,
+    pub started_at: String,
+}
+
+pub fn spawn(
+    cfg: MqttConfig,
+    journal: Journal,
+    orders: OrderStore,
+    shutdown: CancellationToken,
+) -> Result<Uplink, UplinkError> {
+    let options = tls::mqtt_options(&cfg)?;
+    let status =
+        Arc::new(Mutex::new(UplinkStatus { state: "connecting", broker: redact(&cfg.url), ..UplinkStatus::default() }));
+    let (devices, devices_rx) = mpsc::unbounded_channel();
+    let setup = Setup {
+        cfg,
+        options,
+        journal,
+        orders,
+        status: status.clone(),
+        started_at: crate::event::format_at(time::OffsetDateTime::now_utc()),
+    };
+    let task = tokio::spawn(session::run(setup, devices_rx, shutdown));
+    Ok(Uplink { status, devices, task })
+}
+
+/// The broker URL without credentials, for logs and status.
+fn redact(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.to_string()
+}
+
+/// Exponential backoff with jitter: attempt 0 waits about `min`, doubling up to `max`;
+/// the wait is drawn from [50 %, 100 %] of that so a warehouse of stations that lost the
+/// broker together does not reconnect in lockstep.
+pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
+    let base = min.saturating_mul(1u32 << attempt.min(16)).min(max);
+    let jitter = 0.5 + rand::random::<f64>() * 0.5;
+    base.mul_f64(jitter).max(Duration::from_millis(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_is_capped() {
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        for _ in 0..100 {
+            let d0 = backoff(0, min, max);
+            assert!(d0 >= Duration::from_millis(500) && d0 <= min, "{d0:?}");
+            let d3 = backoff(3, min, max);
+            assert!(d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(8), "{d3:?}");
+            let d20 = backoff(20, min, max);
+            assert!(d20 >= Duration::from_secs(30) && d20 <= max, "{d20:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_reach_the_status() {
+        let u = url::Url::parse("mqtts://user:secret@broker.example:8883").unwrap();
+        assert_eq!(redact(&u), "mqtts://broker.example:8883");
+    }
+}

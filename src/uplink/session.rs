@@ -1,0 +1,392 @@
+//! The uplink task: connect, publish from the journal, map PubAcks to seqs, run commands,
+//! and reconnect with backoff when the link is lost.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Outgoing, Packet, QoS};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::execute::execute;
+use super::tls::status_topic;
+use super::{backoff, Setup, SharedStatus};
+use crate::event::format_at;
+use crate::journal::Journal;
+
+/// How long an orderly shutdown waits for the broker to take the offline status.
+const OFFLINE_WAIT: Duration = Duration::from_millis(800);
+/// Seconds rumqttc waits for TCP + TLS + ConnAck.
+const CONNECT_TIMEOUT_S: u64 = 5;
+/// Repeats of the same connection error are logged at most this often.
+const ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// What a publish in flight was, in the order it was handed to rumqttc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Event(u64),
+    Control,
+    Offline,
+}
+
+enum End {
+    Shutdown,
+    Lost(ConnectionError),
+}
+
+pub(super) async fn run(
+    setup: Setup,
+    mut devices_rx: mpsc::UnboundedReceiver<(String, Value)>,
+    shutdown: CancellationToken,
+) {
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
+    let acker = tokio::spawn(ack_task(setup.journal.clone(), ack_rx, setup.status.clone()));
+    let mut devices = BTreeMap::new();
+    let mut errors = ErrorLog::default();
+    let mut attempt = 0u32;
+    while !shutdown.is_cancelled() {
+        set_state(&setup.status, "connecting");
+        match connection(&setup, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await {
+            Ok(End::Shutdown) => break,
+            Ok(End::Lost(e)) => {
+                // It was up: the next attempt starts from the shortest delay.
+                attempt = 0;
+                errors.report(&setup.status, &describe(&e));
+            }
+            Err(e) => errors.report(&setup.status, &describe(&e)),
+        }
+        let delay = backoff(attempt, setup.cfg.reconnect_min, setup.cfg.reconnect_max);
+        attempt = attempt.saturating_add(1);
+        {
+            let mut s = setup.status.lock().expect("uplink status poisoned");
+            s.state = "backoff";
+            s.connected_since = None;
+            s.reconnects += 1;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    drop(ack_tx);
+    let _ = acker.await;
+    set_state(&setup.status, "stopped");
+}
+
+/// One connection, from connect to loss or shutdown. `Err` means it never came up.
+async fn connection(
+    setup: &Setup,
+    devices: &mut BTreeMap<String, Value>,
+    devices_rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    ack_tx: &mpsc::UnboundedSender<u64>,
+    shutdown: &CancellationToken,
+    errors: &mut ErrorLog,
+) -> Result<End, ConnectionError> {
+    let window = setup.cfg.inflight as usize;
+    let (client, mut el) = AsyncClient::new(setup.options.clone(), window + 64);
+    el.network_options.set_connection_timeout(CONNECT_TIMEOUT_S);
+    let connack = tokio::select! {
+        r = el.poll() => r?,
+        _ = shutdown.cancelled() => return Ok(End::Shutdown),
+    };
+    let Event::Incoming(Packet::ConnAck(ack)) = connack else {
+        return Err(ConnectionError::NotConnAck(Packet::Disconnect));
+    };
+    let prefix = &setup.cfg.prefix;
+    let journal = &setup.journal;
+    let backlog = journal.status().map(|s| s.pending).unwrap_or(0);
+    info!(broker = %setup.status.lock().expect("uplink status poisoned").broker, session_present = ack.session_present, backlog, "connected to the broker");
+    errors.connected();
+    {
+        let mut s = setup.status.lock().expect("uplink status poisoned");
+        s.state = "connected";
+        s.connected_since = Some(format_at(time::OffsetDateTime::now_utc()));
+    }
+
+    let mut flight = Flight::new(window, prefix);
+    let cmd_prefix = format!("{prefix}/cmd/");
+    let _ = client.try_subscribe(format!("{cmd_prefix}+"), QoS::AtLeastOnce);
+    let birth = json!({
+        "online": true,
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": setup.started_at,
+        "backlog": backlog,
+    });
+    flight.control(&client, &status_topic(prefix), true, birth.to_string().into_bytes());
+    for (name, state) in devices.iter() {
+        flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
+    }
+    let mut durable = journal.subscribe();
+    let mut journal_open = true;
+    flight.fill(&client, journal, &setup.status);
+
+    loop {
+        tokio::select! {
+            ev = el.poll() => {
+                match ev {
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => flight.on_outgoing(pkid),
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                        if let Some(seq) = flight.on_puback(ack.pkid) {
+                            let _ = ack_tx.send(seq);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
+                            let done = execute(journal, &setup.orders, name, &p.payload).await;
+                            flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_string().into_bytes());
+                            if let Some(range) = done.resync {
+                                info!(from = range.0, to = range.1, "resync: re-publishing retained events");
+                                flight.resync.push_back(range);
+                            }
+                        }
+                        let _ = client.try_ack(&p);
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Ok(End::Lost(e)),
+                }
+            }
+            changed = durable.changed(), if journal_open => {
+                if changed.is_err() {
+                    journal_open = false;
+                }
+            }
+            Some((name, state)) = devices_rx.recv() => {
+                flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
+                devices.insert(name, state);
+            }
+            _ = shutdown.cancelled() => {
+                go_offline(&client, &mut el, &mut flight, prefix).await;
+                return Ok(End::Shutdown);
+            }
+        }
+        flight.fill(&client, journal, &setup.status);
+    }
+}
+
+/// Orderly shutdown: retained offline status, wait (briefly) for the broker to take it,
+/// then disconnect so the last will is not sent.
+async fn go_offline(client: &AsyncClient, el: &mut rumqttc::EventLoop, flight: &mut Flight, prefix: &str) {
+    let offline = json!({ "online": false, "at": format_at(time::OffsetDateTime::now_utc()), "reason": "shutdown" });
+    if client.try_publish(status_topic(prefix), QoS::AtLeastOnce, true, offline.to_string()).is_err() {
+        return;
+    }
+    flight.sent.push_back(Sent::Offline);
+    let mut offline_pkid = None;
+    let deadline = tokio::time::Instant::now() + OFFLINE_WAIT;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, el.poll()).await;
+        match ev {
+            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => {
+                if flight.sent.pop_front() == Some(Sent::Offline) {
+                    offline_pkid = Some(pkid);
+                }
+            }
+            Ok(Ok(Event::Incoming(Packet::PubAck(a)))) if Some(a.pkid) == offline_pkid => break,
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => return,
+        }
+    }
+    let _ = client.try_disconnect();
+    let _ = tokio::time::timeout_at(deadline, async {
+        while let Ok(ev) = el.poll().await {
+            if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
+                break;
+            }
+        }
+    })
+    .await;
+    info!("went offline cleanly (retained status: offline)");
+}
+
+/// In-flight bookkeeping of one connection.
+struct Flight {
+    window: usize,
+    events_topic: String,
+    /// Publishes handed to rumqttc whose pkid is not known yet, in order.
+    sent: VecDeque<Sent>,
+    /// Event publishes awaiting PubAck.
+    by_pkid: HashMap<u16, u64>,
+    inflight: usize,
+    /// Next seq to publish from the pending backlog.
+    next_seq: u64,
+    /// Ranges asked for by `resync`, re-published before new events.
+    resync: VecDeque<(u64, u64)>,
+}
+
+impl Flight {
+    fn new(window: usize, prefix: &str) -> Self {
+        Flight {
+            window,
+            events_topic: format!("{prefix}/events"),
+            sent: VecDeque::new(),
+            by_pkid: HashMap::new(),
+            inflight: 0,
+            next_seq: 0,
+            resync: VecDeque::new(),
+        }
+    }
+
+    fn control(&mut self, client: &AsyncClient, topic: &str, retain: bool, payload: Vec<u8>) {
+        match client.try_publish(topic, QoS::AtLeastOnce, retain, payload) {
+            Ok(()) => self.sent.push_back(Sent::Control),
+            Err(e) => warn!(topic, error = %e, "could not queue a publish"),
+        }
+    }
+
+    fn on_outgoing(&mut self, pkid: u16) {
+        if let Some(Sent::Event(seq)) = self.sent.pop_front() {
+            self.by_pkid.insert(pkid, seq);
+        }
+    }
+
+    fn on_puback(&mut self, pkid: u16) -> Option<u64> {
+        let seq = self.by_pkid.remove(&pkid)?;
+        self.inflight -= 1;
+        Some(seq)
+    }
+
+    /// Publishes from the journal until the window is full or nothing is left.
+    fn fill(&mut self, client: &AsyncClient, journal: &Journal, status: &SharedStatus) {
+        let mut published = 0u64;
+        while self.inflight < self.window {
+            let room = self.window - self.inflight;
+            let records = if let Some(&(from, to)) = self.resync.front() {
+                let recs: Vec<_> = match journal.read_from(from, room) {
+                    Ok(r) => r.into_iter().filter(|r| r.seq <= to).collect(),
+                    Err(e) => {
+                        warn!(error = %e, "reading the journal for resync");
+                        break;
+                    }
+                };
+                match recs.last() {
+                    Some(last) if last.seq < to => self.resync[0].0 = last.seq + 1,
+                    _ => {
+                        self.resync.pop_front();
+                    }
+                }
+                if recs.is_empty() {
+                    continue;
+                }
+                recs
+            } else {
+                match journal.pending(self.next_seq, room) {
+                    Ok(r) if r.is_empty() => break,
+                    Ok(r) => {
+                        self.next_seq = r.last().map_or(self.next_seq, |r| r.seq + 1);
+                        r
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "reading pending events");
+                        break;
+                    }
+                }
+            };
+            for r in records {
+                if client.try_publish(&self.events_topic, QoS::AtLeastOnce, false, r.payload).is_err() {
+                    // The request channel is full; the rest goes out on the next round.
+                    self.next_seq = self.next_seq.min(r.seq);
+                    break;
+                }
+                self.sent.push_back(Sent::Event(r.seq));
+                self.inflight += 1;
+                published += 1;
+            }
+        }
+        if published > 0 {
+            status.lock().expect("uplink status poisoned").published += published;
+        }
+    }
+}
+
+/// Acks delivered events in the journal, batching whatever has arrived meanwhile.
+async fn ack_task(journal: Journal, mut rx: mpsc::UnboundedReceiver<u64>, status: SharedStatus) {
+    while let Some(first) = rx.recv().await {
+        let mut seqs = vec![first];
+        while let Ok(s) = rx.try_recv() {
+            seqs.push(s);
+        }
+        let n = seqs.len() as u64;
+        if let Err(e) = journal.ack(seqs).await {
+            // Not acked means resent later: a duplicate, never a loss.
+            warn!(error = %e, "could not record broker acks; those events will be sent again");
+            continue;
+        }
+        status.lock().expect("uplink status poisoned").acked += n;
+    }
+}
+
+fn set_state(status: &SharedStatus, state: &'static str) {
+    status.lock().expect("uplink status poisoned").state = state;
+}
+
+/// A connection error in words an admin can act on.
+pub(super) fn describe(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(code) => match code {
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized => {
+                format!("the broker refused the credentials ({code:?}); check mqtt.username and mqtt.password_file")
+            }
+            other => format!("the broker refused the connection ({other:?})"),
+        },
+        ConnectionError::NetworkTimeout => {
+            format!("no answer from the broker within {CONNECT_TIMEOUT_S} s (host unreachable or filtered)")
+        }
+        ConnectionError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused: nothing listens at the broker's host:port".into()
+        }
+        ConnectionError::MqttState(rumqttc::StateError::AwaitPingResp) => {
+            "keep-alive: the broker did not answer a ping; the link is presumed dead".into()
+        }
+        ConnectionError::Tls(t) => {
+            let text = t.to_string();
+            let hint = if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
+                "; the broker's certificate is not signed by mqtt.ca_file"
+            } else if text.contains("NotValidForName") || text.contains("not valid for name") {
+                "; the broker's certificate does not name the host in mqtt.url"
+            } else if text.contains("Expired") || text.contains("expired") {
+                "; a certificate has expired (check the box clock too)"
+            } else if text.contains("CertificateRequired") || text.contains("certificate required") {
+                "; the broker requires a client certificate (mqtt.cert_file / key_file)"
+            } else {
+                ""
+            };
+            format!("TLS: {text}{hint}")
+        }
+        other => format!("{other}"),
+    }
+}
+
+/// Logs each kind of connection error once, then at most once a minute with a count.
+#[derive(Default)]
+struct ErrorLog {
+    last: Option<(String, Instant)>,
+    suppressed: u64,
+}
+
+impl ErrorLog {
+    fn report(&mut self, status: &SharedStatus, msg: &str) {
+        {
+            let mut s = status.lock().expect("uplink status poisoned");
+            s.last_error = Some(msg.to_string());
+            s.last_error_at = Some(format_at(time::OffsetDateTime::now_utc()));
+        }
+        let due = match &self.last {
+            Some((m, at)) => m != msg || at.elapsed() >= ERROR_LOG_EVERY,
+            None => true,
+        };
+        if due {
+            warn!(error = msg, repeated = self.suppressed, "broker connection failed; events wait in the journal");
+            self.last = Some((msg.to_string(), Instant::now()));
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    fn connected(&mut self) {
+        self.last = None;
+        self.suppressed = 0;
+    }
+}
