@@ -1,7 +1,7 @@
 //! Command line: the clap definitions and the small commands that are not the daemon.
 //!
 //! Exit codes (also in the README):
-//! 0 success · 1 invalid config or a failed check · 2 usage error ·
+//! 0 success · 1 invalid config or a failed check (`monitor`: gaps remain) · 2 usage error ·
 //! 3 journal unavailable (locked, permissions, another station's) · 4 other runtime failure.
 
 use std::io::Write;
@@ -67,11 +67,96 @@ pub enum Command {
         #[command(subcommand)]
         command: QueueCommand,
     },
+    /// Cloud-side view: subscribe to stations' events, drop duplicates by id, report seq
+    /// gaps, duplicates and lag; exit 0 when complete (no gaps), 1 when not.
+    Monitor(MonitorArgs),
     /// Print the version.
     Version {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Broker URL, mqtt:// or mqtts://.
+    #[arg(long)]
+    pub broker: url::Url,
+    /// Topic filter of the events to watch.
+    #[arg(long, default_value = "wh/+/st/+/events")]
+    pub topic: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Ask a station for `resync` when a gap does not close within --grace.
+    #[arg(long)]
+    pub repair: bool,
+    /// How long a gap may stay open before --repair asks for it.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub grace: std::time::Duration,
+    /// Stop after this long (default: until SIGINT/SIGTERM).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop as soon as every station seen has all seqs 1..=N.
+    #[arg(long)]
+    pub expect: Option<u64>,
+    /// Print each new (deduplicated) event as a JSON line on stdout.
+    #[arg(long)]
+    pub print_events: bool,
+    /// CA bundle for mqtts://.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate for mutual TLS.
+    #[arg(long, requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// Client key for mutual TLS.
+    #[arg(long, requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+    #[arg(long)]
+    pub username: Option<String>,
+    /// File whose first line is the password.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+}
+
+pub fn monitor(a: MonitorArgs) -> i32 {
+    let opts = crate::monitor::MonitorOptions {
+        broker: a.broker,
+        topic: a.topic,
+        json: a.json,
+        repair: a.repair,
+        grace: a.grace,
+        duration: a.duration,
+        expect: a.expect,
+        print_events: a.print_events,
+        ca_file: a.ca_file,
+        cert_file: a.cert_file,
+        key_file: a.key_file,
+        username: a.username,
+        password_file: a.password_file,
+    };
+    let json = opts.json;
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stationd: cannot start the runtime: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    match rt.block_on(crate::monitor::run(opts)) {
+        Ok((summary, complete)) => {
+            crate::monitor::print_summary(&summary, complete, json);
+            if complete {
+                EXIT_OK
+            } else {
+                EXIT_CONFIG
+            }
+        }
+        Err(e) => {
+            eprintln!("stationd: monitor: {e:#}");
+            EXIT_RUNTIME
+        }
+    }
 }
 
 #[derive(Debug, Args)]

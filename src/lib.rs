@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod event;
 pub mod journal;
 pub mod logging;
+pub mod monitor;
 pub mod orders;
 pub mod scanner;
 pub mod station;

@@ -19,6 +19,7 @@ fn main() {
             QueueCommand::Export { config, from } => cli::queue_export(&config.config, from),
             QueueCommand::Salvage { path } => cli::queue_salvage(&path),
         }),
+        Command::Monitor(args) => cli::monitor(args),
         Command::Version { json } => {
             cli::version(json);
             EXIT_OK

@@ -35,6 +35,7 @@ pub fn require_tool(tool: &str, install: &str) -> PathBuf {
     let found = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
         .map(|d| d.join(tool))
         .find(|p| p.is_file());
     match found {
@@ -52,6 +53,14 @@ pub struct StationDir {
 }
 
 impl StationDir {
+    /// A station whose uplink goes to `mqtt://127.0.0.1:{port}` with short reconnect delays.
+    pub fn with_broker(port: u16, mqtt_extra: &str) -> StationDir {
+        let mqtt = format!(
+            "[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\nkeep_alive = \"2s\"\n{mqtt_extra}\n"
+        );
+        StationDir::new("", &mqtt)
+    }
+
     /// A stdin-scanner station; `extra` is appended to the config (more sections or keys).
     pub fn new(journal_extra: &str, extra: &str) -> StationDir {
         let tmp = tempfile::tempdir().expect("temp dir");
@@ -154,6 +163,11 @@ impl Daemon {
         self.stdin.take().expect("stdin still here")
     }
 
+    /// Gives back a stdin taken with [`Daemon::take_stdin`].
+    pub fn give_stdin(&mut self, stdin: ChildStdin) {
+        self.stdin = Some(stdin);
+    }
+
     pub fn close_stdin(&mut self) {
         self.stdin.take();
     }
@@ -230,4 +244,232 @@ pub fn parse_ok(line: &str) -> Option<(u64, String)> {
     let (seq, rest) = rest.split_once(' ')?;
     let code = rest.split_once("code=").map(|(_, c)| c.to_string()).unwrap_or_default();
     Some((seq.parse().ok()?, code))
+}
+
+/// Parses `ok seq=N ...` lines until `n` confirmations arrived; returns them.
+pub fn collect_ok(daemon: &Daemon, n: usize) -> Vec<(u64, String)> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let line = daemon.expect_line();
+        match parse_ok(&line) {
+            Some(ok) => out.push(ok),
+            None if line.starts_with("alert ") => {}
+            None => panic!("unexpected feedback {line:?}"),
+        }
+    }
+    out
+}
+
+/// A free TCP port on loopback (bound and released; fine for tests on one box).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts TCP connections on `port`.
+pub fn wait_port(port: u16) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("nothing listens on port {port} after 10 s");
+}
+
+/// A real Mosquitto broker on a free loopback port, without persistence.
+pub struct Broker {
+    child: Option<Child>,
+    pub port: u16,
+    conf: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        Self::start_on(free_port(), "")
+    }
+
+    /// `listener_extra` goes under the listener line (TLS settings, ...).
+    pub fn start_on(port: u16, listener_extra: &str) -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\n{listener_extra}\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 0\n"),
+        )
+        .unwrap();
+        let mut b = Broker { child: None, port, conf, _dir: dir };
+        b.restart();
+        b
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port.
+    pub fn restart(&mut self) {
+        let mosquitto = require_tool("mosquitto", "apt-get install -y mosquitto");
+        let child = Command::new(mosquitto)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mosquitto");
+        self.child = Some(child);
+        wait_port(self.port);
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// `stationd monitor` as a child; `wait` returns its JSON summary and exit code.
+pub struct Monitor {
+    child: Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Monitor {
+    pub fn spawn(url: &str, args: &[&str]) -> Monitor {
+        let mut child = Command::new(bin())
+            .args(["monitor", "--json", "--broker", url])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn monitor");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Monitor { child, stderr }
+    }
+
+    /// Blocks until the monitor has subscribed.
+    pub fn wait_subscribed(&self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.stderr.lock().unwrap().contains("subscribing") {
+                std::thread::sleep(Duration::from_millis(100));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("monitor did not subscribe:\n{}", self.stderr.lock().unwrap());
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for exit (it exits on --expect / --duration); returns (exit code, summary).
+    pub fn wait(mut self, timeout: Duration) -> (Option<i32>, serde_json::Value) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut out = String::new();
+                use std::io::Read;
+                self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+                let last = out.lines().last().unwrap_or("{}").to_string();
+                let v = serde_json::from_str(&last).unwrap_or_else(|e| panic!("{e}: {out}\n{}", self.stderr()));
+                return (status.code(), v);
+            }
+            if start.elapsed() > timeout {
+                // SAFETY: plain kill(2) on our own child; SIGTERM makes it print its summary.
+                unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy in front of a port, to cut the network: `pass` forwards, `blackhole` keeps
+/// every connection open but drops all bytes both ways (a dead link that never closes).
+pub struct Proxy {
+    pub port: u16,
+    blackhole: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(target: u16) -> Proxy {
+        Self::start_on(free_port(), target)
+    }
+
+    pub fn start_on(port: u16, target: u16) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("proxy bind");
+        let blackhole = std::sync::Arc::new(AtomicBool::new(false));
+        let bh = blackhole.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let bh = bh.clone();
+                std::thread::spawn(move || {
+                    let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else { return };
+                    let pump = |mut from: std::net::TcpStream, mut to: std::net::TcpStream, bh: std::sync::Arc<AtomicBool>| {
+                        std::thread::spawn(move || {
+                            use std::io::Read;
+                            let mut buf = [0u8; 16384];
+                            loop {
+                                match from.read(&mut buf) {
+                                    Ok(0) | Err(_) => {
+                                        let _ = to.shutdown(std::net::Shutdown::Both);
+                                        break;
+                                    }
+                                    Ok(n) => {
+                                        if !bh.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
+                        });
+                    };
+                    pump(client.try_clone().unwrap(), upstream.try_clone().unwrap(), bh.clone());
+                    pump(upstream, client, bh);
+                });
+            }
+        });
+        Proxy { port, blackhole }
+    }
+
+    pub fn set_blackhole(&self, on: bool) {
+        self.blackhole.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `stationd queue status --json` of a station (works while its daemon runs).
+pub fn queue_status(station: &StationDir) -> serde_json::Value {
+    let o = stationd(&["queue", "status", "--json", "--config", station.config_str()]);
+    assert!(o.status.success(), "queue status: {}", stderr_of(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
 }
