@@ -157,6 +157,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     Ok(())
 }
 
+/// Opens the journal; a lock held briefly by a `stationd queue` command is waited out
+/// (up to 3 s) rather than failing start-up.
+fn open_journal(opts: JournalOptions) -> Result<(Journal, OpenOutcome), crate::journal::JournalError> {
+    let start = std::time::Instant::now();
+    loop {
+        match Journal::open(opts.clone()) {
+            Err(crate::journal::JournalError::Locked { .. }) if start.elapsed() < Duration::from_secs(3) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn wait_for_signal(shutdown: &CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
