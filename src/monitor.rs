@@ -295,7 +295,11 @@ pub fn print_summary(summary: &[StationSummary], complete: bool, as_json: bool) 
         let gaps = if s.gaps.is_empty() {
             "none".to_string()
         } else {
-            s.gaps.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect::<Vec<_>>().join(",")
+            s.gaps
+                .iter()
+                .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+                .collect::<Vec<_>>()
+                .join(",")
         };
         println!(
             "{}: {} received, {} unique, {} duplicate(s), max seq {}, missing {} (gaps {gaps}), seq conflicts {}, lag {} ms, resyncs asked {}",

@@ -101,7 +101,8 @@ fn a_black_holed_link_is_noticed_within_keep_alive_and_nothing_is_lost() {
 fn broker_crashes_lose_acked_events_and_monitor_repair_gets_them_back() {
     let mut broker = Broker::start();
     let station = StationDir::with_broker(broker.port, "");
-    let monitor = Monitor::spawn(&broker.url(), &["--expect", "2001", "--repair", "--grace", "1s", "--duration", "120s"]);
+    let monitor =
+        Monitor::spawn(&broker.url(), &["--expect", "2001", "--repair", "--grace", "1s", "--duration", "120s"]);
     monitor.wait_subscribed();
     let mut daemon = station.spawn();
     for round in 0..5 {
@@ -136,5 +137,240 @@ fn wait_for(station: &StationDir, timeout: Duration, ok: impl Fn(&serde_json::Va
         }
         assert!(start.elapsed() < timeout, "condition not met within {timeout:?}: {s}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kinds(station: &StationDir) -> Vec<String> {
+    station.export().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn commands_are_validated_executed_once_and_answered() {
+    use serde_json::json;
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Every bad command: an error reply, and nothing journaled.
+    let bad: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("order.cancel", b"{not json".to_vec(), "bad_json"),
+        ("order.explode", br#"{"request_id":"b1"}"#.to_vec(), "unknown_command"),
+        ("order.cancel", br#"{"request_id":"b2"}"#.to_vec(), "missing_field"),
+        ("order.hold", br#"{"request_id":"b3","order":"SO-1","reason":"x","extra":1}"#.to_vec(), "unknown_field"),
+        (
+            "order.cancel",
+            format!(r#"{{"request_id":"b4","order":"{}"}}"#, "x".repeat(70_000)).into_bytes(),
+            "payload_too_large",
+        ),
+        ("order.cancel", br#"{"request_id":"b5","order":"SO-404"}"#.to_vec(), "unknown_order"),
+        ("print", br#"{"request_id":"b6","document":"label"}"#.to_vec(), "printing_unavailable"),
+    ];
+    for (name, payload, code) in &bad {
+        let r = cloud.send_raw(name, payload);
+        assert_eq!(r["ok"], false, "{name}: {r}");
+        assert_eq!(r["error"]["code"], *code, "{name}: {r}");
+        assert!(!r["error"]["message"].as_str().unwrap().is_empty());
+    }
+    assert!(kinds(&station).is_empty(), "rejected commands change nothing");
+
+    let order = json!({"request_id":"r-1","order":{"id":"SO-1001","lines":[{"line":1,"sku":"SKU-1","qty":2,"barcodes":["4006381333931"]}]}});
+    let r = cloud.send("order.upsert", order.clone());
+    assert_eq!(
+        (r["request_id"].as_str(), r["ok"].as_bool(), r["state"].as_str()),
+        (Some("r-1"), Some(true), Some("released")),
+        "{r}"
+    );
+    let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
+    assert_eq!(r["state"], "held", "{r}");
+    let before = kinds(&station);
+    assert_eq!(before, ["command.accepted", "order.received", "command.accepted", "order.state"]);
+
+    // A repeat of a request is answered again and not applied again.
+    let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
+    assert_eq!((r["ok"].as_bool(), r["duplicate"].as_bool()), (Some(true), Some(true)), "{r}");
+    // An illegal transition is refused with its reason.
+    let r = cloud.send("order.hold", json!({"request_id":"r-3","order":"SO-1001","reason":"again"}));
+    assert_eq!(r["error"]["code"], "illegal_transition", "{r}");
+    assert_eq!(kinds(&station), before, "repeats and refusals journal nothing");
+
+    let r = cloud.send("order.release", json!({"request_id":"r-4","order":"SO-1001"}));
+    assert_eq!(r["state"], "released", "{r}");
+    let events = station.export();
+    let state = events.iter().rev().find(|e| e["kind"] == "order.state").unwrap();
+    assert_eq!((state["data"]["from"].as_str(), state["data"]["to"].as_str()), (Some("held"), Some("released")));
+    assert_eq!(state["order"], "SO-1001");
+
+    // resync re-publishes retained events with their original ids.
+    let r = cloud.send("resync", json!({"request_id":"r-5","from":1}));
+    assert_eq!((r["ok"].as_bool(), r["resent_from"].as_u64()), (Some(true), Some(1)), "{r}");
+
+    // The seen-set is durable: after a crash, a redelivered command is still a repeat.
+    let mut daemon = daemon;
+    daemon.kill9();
+    let daemon = station.spawn();
+    daemon.wait_started();
+    std::thread::sleep(Duration::from_millis(500));
+    let n = kinds(&station).len();
+    let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
+    assert_eq!(r["duplicate"], true, "{r}");
+    assert_eq!(kinds(&station).len(), n);
+    drop(daemon);
+}
+
+/// Test PKI: a CA, a server certificate for localhost/127.0.0.1, a client certificate.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        let ca = |cn: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(DnType::CommonName, cn);
+            let key = KeyPair::generate().unwrap();
+            let cert = p.self_signed(&key).unwrap();
+            (cert, key)
+        };
+        let (ca_cert, ca_key) = ca("stationd test CA");
+        let (other_ca, _) = ca("some other CA");
+        let mut sp = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        sp.distinguished_name.push(DnType::CommonName, "localhost");
+        let skey = KeyPair::generate().unwrap();
+        let scert = sp.signed_by(&skey, &ca_cert, &ca_key).unwrap();
+        let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
+        cp.distinguished_name.push(DnType::CommonName, "PACK-T");
+        let ckey = KeyPair::generate().unwrap();
+        let ccert = cp.signed_by(&ckey, &ca_cert, &ca_key).unwrap();
+        write("ca.pem", ca_cert.pem());
+        write("other-ca.pem", other_ca.pem());
+        write("server.pem", scert.pem());
+        write("server.key", skey.serialize_pem());
+        write("client.pem", ccert.pem());
+        write("client.key", ckey.serialize_pem());
+        // Mosquitto drops root privileges before reading its certificates.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            std::fs::set_permissions(f.unwrap().path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn broker(&self, require_client_cert: bool) -> Broker {
+        let conf = format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_client_cert}\n",
+            self.path("ca.pem"),
+            self.path("server.pem"),
+            self.path("server.key")
+        );
+        Broker::start_on(support::free_port(), &conf)
+    }
+
+    fn station(&self, port: u16, ca: &str, client_cert: bool) -> StationDir {
+        let mut mqtt = format!(
+            "[mqtt]\nurl = \"mqtts://localhost:{port}\"\nca_file = \"{}\"\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n",
+            self.path(ca)
+        );
+        if client_cert {
+            mqtt +=
+                &format!("cert_file = \"{}\"\nkey_file = \"{}\"\n", self.path("client.pem"), self.path("client.key"));
+        }
+        StationDir::new("", &mqtt)
+    }
+}
+
+fn deliver_over_tls(pki: &Pki, broker: &Broker, station: &StationDir) {
+    let url = format!("mqtts://localhost:{}", broker.port);
+    let (ca, cert, key) = (pki.path("ca.pem"), pki.path("client.pem"), pki.path("client.key"));
+    let monitor = Monitor::spawn(
+        &url,
+        &["--expect", "20", "--duration", "30s", "--ca-file", &ca, "--cert-file", &cert, "--key-file", &key],
+    );
+    monitor.wait_subscribed();
+    let mut daemon = station.spawn();
+    feed(&mut daemon, "TLS", 0..20);
+    collect_ok(&daemon, 20);
+    let (code, summary) = monitor.wait(Duration::from_secs(40));
+    assert_eq!(code, Some(0), "{summary}\n{}", daemon.stderr());
+    assert_eq!(summary["stations"][0]["unique"], 20);
+}
+
+#[test]
+fn events_flow_over_tls_and_mutual_tls() {
+    let pki = Pki::new();
+    let broker = pki.broker(false);
+    deliver_over_tls(&pki, &broker, &pki.station(broker.port, "ca.pem", false));
+    let mtls = pki.broker(true);
+    deliver_over_tls(&pki, &mtls, &pki.station(mtls.port, "ca.pem", true));
+}
+
+#[test]
+fn a_wrong_ca_or_a_missing_client_cert_is_refused_precisely_and_scans_go_on() {
+    let pki = Pki::new();
+    let broker = pki.broker(true);
+    for (ca, cert, expect) in
+        [("other-ca.pem", true, "not signed by mqtt.ca_file"), ("ca.pem", false, "requires a client certificate")]
+    {
+        let station = pki.station(broker.port, ca, cert);
+        let mut daemon = station.spawn();
+        feed(&mut daemon, "OFFLINE", 0..10);
+        collect_ok(&daemon, 10);
+        let start = std::time::Instant::now();
+        let status = loop {
+            let s = queue_status(&station);
+            if s["uplink"]["last_error"].is_string() || start.elapsed() > Duration::from_secs(10) {
+                break s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let err = status["uplink"]["last_error"].as_str().unwrap_or_default();
+        assert!(err.contains(expect), "{ca}, client cert {cert}: {status}");
+        assert_ne!(status["uplink"]["state"], "connected");
+        assert_eq!(status["pending"], 10, "scans are kept for later");
+        assert!(daemon.stderr().contains("broker connection failed"), "{}", daemon.stderr());
+    }
+}
+
+#[test]
+fn refused_credentials_and_an_unreachable_broker_are_reported_once_and_precisely() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    let tool = support::require_tool("mosquitto_passwd", "apt-get install -y mosquitto");
+    let ok =
+        std::process::Command::new(tool).arg("-c").arg("-b").arg(&passwd).args(["pack07", "right"]).status().unwrap();
+    assert!(ok.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let broker =
+        Broker::start_on(support::free_port(), &format!("allow_anonymous false\npassword_file {}", passwd.display()));
+    let secret = dir.path().join("mqtt.pass");
+    std::fs::write(&secret, "wrong\n").unwrap();
+    let extra = format!("username = \"pack07\"\npassword_file = \"{}\"", secret.display());
+    let nobody = support::free_port();
+    for (port, expect) in [(broker.port, "refused the credentials"), (nobody, "nothing listens")] {
+        let station = StationDir::with_broker(port, &extra);
+        let mut daemon = station.spawn();
+        feed(&mut daemon, "X", 0..5);
+        collect_ok(&daemon, 5);
+        // Several reconnect attempts (100 ms .. 1 s backoff), one log line.
+        std::thread::sleep(Duration::from_millis(2500));
+        let status = queue_status(&station);
+        assert!(status["uplink"]["last_error"].as_str().unwrap_or_default().contains(expect), "{status}");
+        assert!(status["uplink"]["reconnects"].as_u64().unwrap() >= 3, "{status}");
+        let logged = daemon.stderr().matches("broker connection failed").count();
+        assert_eq!(logged, 1, "rate-limited:\n{}", daemon.stderr());
+        assert_eq!(status["pending"], 5);
     }
 }

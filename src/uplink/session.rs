@@ -339,8 +339,10 @@ pub(super) fn describe(e: &ConnectionError) -> String {
         ConnectionError::MqttState(rumqttc::StateError::AwaitPingResp) => {
             "keep-alive: the broker did not answer a ping; the link is presumed dead".into()
         }
-        ConnectionError::Tls(t) => {
-            let text = t.to_string();
+        // TLS failures surface as `Tls` during the handshake, or (TLS 1.3 alerts after it)
+        // inside a read error: recognise them by their text.
+        other => {
+            let text = other.to_string();
             let hint = if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
                 "; the broker's certificate is not signed by mqtt.ca_file"
             } else if text.contains("NotValidForName") || text.contains("not valid for name") {
@@ -349,12 +351,13 @@ pub(super) fn describe(e: &ConnectionError) -> String {
                 "; a certificate has expired (check the box clock too)"
             } else if text.contains("CertificateRequired") || text.contains("certificate required") {
                 "; the broker requires a client certificate (mqtt.cert_file / key_file)"
+            } else if text.contains("BadCertificate") || text.contains("UnknownCA") {
+                "; the broker does not accept our client certificate (mqtt.cert_file)"
             } else {
                 ""
             };
-            format!("TLS: {text}{hint}")
+            format!("{text}{hint}")
         }
-        other => format!("{other}"),
     }
 }
 

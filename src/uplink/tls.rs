@@ -40,7 +40,8 @@ pub(crate) fn client_options(cfg: &MqttConfig) -> Result<MqttOptions, UplinkErro
     let port = cfg.url.port().unwrap_or(if tls { 8883 } else { 1883 });
     let mut o = MqttOptions::new(cfg.client_id.clone(), host, port);
     o.set_keep_alive(cfg.keep_alive).set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET);
-    let user = cfg.username.clone().or_else(|| (!cfg.url.username().is_empty()).then(|| cfg.url.username().to_string()));
+    let user =
+        cfg.username.clone().or_else(|| (!cfg.url.username().is_empty()).then(|| cfg.url.username().to_string()));
     if let Some(user) = user {
         let password = match &cfg.password_file {
             Some(p) => read_secret(p)?,

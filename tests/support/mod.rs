@@ -296,7 +296,10 @@ impl Broker {
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\n{listener_extra}\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 0\n"),
+            format!(
+                "listener {port} 127.0.0.1\n{listener_extra}\n{}persistence false\nmax_queued_messages 100000\nmax_inflight_messages 0\n",
+                if listener_extra.contains("allow_anonymous") { "" } else { "allow_anonymous true\n" }
+            ),
         )
         .unwrap();
         let mut b = Broker { child: None, port, conf, _dir: dir };
@@ -435,25 +438,26 @@ impl Proxy {
                 let bh = bh.clone();
                 std::thread::spawn(move || {
                     let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else { return };
-                    let pump = |mut from: std::net::TcpStream, mut to: std::net::TcpStream, bh: std::sync::Arc<AtomicBool>| {
-                        std::thread::spawn(move || {
-                            use std::io::Read;
-                            let mut buf = [0u8; 16384];
-                            loop {
-                                match from.read(&mut buf) {
-                                    Ok(0) | Err(_) => {
-                                        let _ = to.shutdown(std::net::Shutdown::Both);
-                                        break;
-                                    }
-                                    Ok(n) => {
-                                        if !bh.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                    let pump =
+                        |mut from: std::net::TcpStream, mut to: std::net::TcpStream, bh: std::sync::Arc<AtomicBool>| {
+                            std::thread::spawn(move || {
+                                use std::io::Read;
+                                let mut buf = [0u8; 16384];
+                                loop {
+                                    match from.read(&mut buf) {
+                                        Ok(0) | Err(_) => {
+                                            let _ = to.shutdown(std::net::Shutdown::Both);
                                             break;
+                                        }
+                                        Ok(n) => {
+                                            if !bh.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                                                break;
+                                            }
                                         }
                                     }
                                 }
-                            }
-                        });
-                    };
+                            });
+                        };
                     pump(client.try_clone().unwrap(), upstream.try_clone().unwrap(), bh.clone());
                     pump(upstream, client, bh);
                 });
@@ -472,4 +476,53 @@ pub fn queue_status(station: &StationDir) -> serde_json::Value {
     let o = stationd(&["queue", "status", "--json", "--config", station.config_str()]);
     assert!(o.status.success(), "queue status: {}", stderr_of(&o));
     serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The cloud side of the command topic: sends commands to a station and reads its replies.
+pub struct Cloud {
+    client: rumqttc::Client,
+    replies: Receiver<serde_json::Value>,
+    prefix: String,
+}
+
+impl Cloud {
+    pub fn connect(port: u16, prefix: &str) -> Cloud {
+        let mut opts = rumqttc::MqttOptions::new(format!("cloud-{}", std::process::id()), "127.0.0.1", port);
+        opts.set_max_packet_size(4 << 20, 4 << 20);
+        let (client, mut conn) = rumqttc::Client::new(opts, 100);
+        client.subscribe(format!("{prefix}/reply"), rumqttc::QoS::AtLeastOnce).unwrap();
+        let (tx, replies) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            for ev in conn.iter() {
+                match ev {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        if let Ok(v) = serde_json::from_slice(&p.payload) {
+                            if tx.send(v).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        });
+        ready.recv_timeout(Duration::from_secs(10)).expect("cloud client subscribed");
+        Cloud { client, replies, prefix: prefix.to_string() }
+    }
+
+    /// Publishes raw bytes to `{prefix}/cmd/{name}` and returns the next reply.
+    pub fn send_raw(&self, name: &str, payload: &[u8]) -> serde_json::Value {
+        let topic = format!("{}/cmd/{name}", self.prefix);
+        self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).unwrap();
+        self.replies.recv_timeout(Duration::from_secs(10)).expect("a reply within 10 s")
+    }
+
+    pub fn send(&self, name: &str, payload: serde_json::Value) -> serde_json::Value {
+        self.send_raw(name, payload.to_string().as_bytes())
+    }
 }
