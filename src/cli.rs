@@ -47,6 +47,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Run the daemon. Feedback lines for the packer go to stdout, logs to stderr.
     Run {

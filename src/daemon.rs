@@ -85,7 +85,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
 
     let opts = JournalOptions::from_config(&config);
     let (journal, outcome) =
-        tokio::task::spawn_blocking(move || Journal::open(opts)).await.context("journal open task")??;
+        tokio::task::spawn_blocking(move || open_journal(opts)).await.context("journal open task")??;
     let out = FeedbackOut;
     if let OpenOutcome::Recovered { quarantined, reason, may_be_lost } = &outcome {
         let lost = may_be_lost.map(|(a, b)| format!("seq {a}..={b}")).unwrap_or_else(|| "none".into());
