@@ -242,9 +242,14 @@ impl Journal {
 
     /// Durable events not yet acked, in seq order, starting at `from` (at most `max`).
     pub fn pending(&self, from: u64, max: usize) -> Result<Vec<Record>, JournalError> {
-        let m = self.shared.marks.lock().expect("journal marks poisoned").clone();
-        let start = from.max(m.acked_below);
-        self.shared.store.records(start, m.durable_next, max, |seq| !m.acked_above.contains(&seq))
+        // Copy only what the read needs: acks above the watermark are usually none.
+        let (start, end, acked) = {
+            let m = self.shared.marks.lock().expect("journal marks poisoned");
+            let start = from.max(m.acked_below);
+            let acked: BTreeSet<u64> = m.acked_above.range(start..).copied().collect();
+            (start, m.durable_next, acked)
+        };
+        self.shared.store.records(start, end, max, |seq| !acked.contains(&seq))
     }
 
     /// Every stored durable event (acked-and-retained ones too) from `from`, at most `max`.

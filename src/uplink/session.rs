@@ -20,6 +20,8 @@ use crate::journal::Journal;
 const OFFLINE_WAIT: Duration = Duration::from_millis(800);
 /// Seconds rumqttc waits for TCP + TLS + ConnAck.
 const CONNECT_TIMEOUT_S: u64 = 5;
+/// How long the ack task gathers PubAcks before committing them.
+const ACK_GATHER: Duration = Duration::from_millis(10);
 /// Repeats of the same connection error are logged at most this often.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -87,6 +89,8 @@ async fn connection(
     let window = setup.cfg.inflight as usize;
     let (client, mut el) = AsyncClient::new(setup.options.clone(), window + 64);
     el.network_options.set_connection_timeout(CONNECT_TIMEOUT_S);
+    // Publishes go out in bursts; Nagle would hold them for the broker's delayed ACK.
+    el.network_options.set_tcp_nodelay(true);
     let connack = tokio::select! {
         r = el.poll() => r?,
         _ = shutdown.cancelled() => return Ok(End::Shutdown),
@@ -118,21 +122,36 @@ async fn connection(
     for (name, state) in devices.iter() {
         flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
     }
+    // rumqttc's `poll` is not cancel-safe, so it runs in a loop of its own and hands events
+    // over a channel, in order; this task stays the only publisher.
+    let (events_tx, mut events) = mpsc::channel(1024);
+    let poller = tokio::spawn(async move {
+        loop {
+            let ev = el.poll().await;
+            let failed = ev.is_err();
+            if events_tx.send(ev).await.is_err() || failed {
+                break;
+            }
+        }
+    });
     let mut durable = journal.subscribe();
     let mut journal_open = true;
     flight.fill(&client, journal, &setup.status);
 
-    loop {
+    let end = 'session: loop {
         tokio::select! {
-            ev = el.poll() => {
+            first = events.recv() => {
+                // Handle everything already queued, then refill the window once.
+                let mut next = Some(first);
+                while let Some(ev) = next.take() {
                 match ev {
-                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => flight.on_outgoing(pkid),
-                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    Some(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => flight.on_outgoing(pkid),
+                    Some(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
                         if let Some(seq) = flight.on_puback(ack.pkid) {
                             let _ = ack_tx.send(seq);
                         }
                     }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                    Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
                             let done = execute(journal, &setup.orders, name, &p.payload).await;
                             flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_string().into_bytes());
@@ -143,8 +162,11 @@ async fn connection(
                         }
                         let _ = client.try_ack(&p);
                     }
-                    Ok(_) => {}
-                    Err(e) => return Ok(End::Lost(e)),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break 'session End::Lost(e),
+                    None => break 'session End::Lost(ConnectionError::RequestsDone),
+                }
+                next = events.try_recv().ok().map(Some);
                 }
             }
             changed = durable.changed(), if journal_open => {
@@ -157,17 +179,24 @@ async fn connection(
                 devices.insert(name, state);
             }
             _ = shutdown.cancelled() => {
-                go_offline(&client, &mut el, &mut flight, prefix).await;
-                return Ok(End::Shutdown);
+                go_offline(&client, &mut events, &mut flight, prefix).await;
+                break 'session End::Shutdown;
             }
         }
         flight.fill(&client, journal, &setup.status);
-    }
+    };
+    poller.abort();
+    Ok(end)
 }
 
 /// Orderly shutdown: retained offline status, wait (briefly) for the broker to take it,
 /// then disconnect so the last will is not sent.
-async fn go_offline(client: &AsyncClient, el: &mut rumqttc::EventLoop, flight: &mut Flight, prefix: &str) {
+async fn go_offline(
+    client: &AsyncClient,
+    events: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
+    flight: &mut Flight,
+    prefix: &str,
+) {
     let offline = json!({ "online": false, "at": format_at(time::OffsetDateTime::now_utc()), "reason": "shutdown" });
     if client.try_publish(status_topic(prefix), QoS::AtLeastOnce, true, offline.to_string()).is_err() {
         return;
@@ -176,21 +205,21 @@ async fn go_offline(client: &AsyncClient, el: &mut rumqttc::EventLoop, flight: &
     let mut offline_pkid = None;
     let deadline = tokio::time::Instant::now() + OFFLINE_WAIT;
     loop {
-        let ev = tokio::time::timeout_at(deadline, el.poll()).await;
+        let ev = tokio::time::timeout_at(deadline, events.recv()).await;
         match ev {
-            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => {
+            Ok(Some(Ok(Event::Outgoing(Outgoing::Publish(pkid))))) => {
                 if flight.sent.pop_front() == Some(Sent::Offline) {
                     offline_pkid = Some(pkid);
                 }
             }
-            Ok(Ok(Event::Incoming(Packet::PubAck(a)))) if Some(a.pkid) == offline_pkid => break,
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) | Err(_) => return,
+            Ok(Some(Ok(Event::Incoming(Packet::PubAck(a))))) if Some(a.pkid) == offline_pkid => break,
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_))) | Ok(None) | Err(_) => return,
         }
     }
     let _ = client.try_disconnect();
     let _ = tokio::time::timeout_at(deadline, async {
-        while let Ok(ev) = el.poll().await {
+        while let Some(Ok(ev)) = events.recv().await {
             if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
                 break;
             }
@@ -247,8 +276,13 @@ impl Flight {
         Some(seq)
     }
 
-    /// Publishes from the journal until the window is full or nothing is left.
+    /// Publishes from the journal until the window is full or nothing is left. The window is
+    /// refilled as soon as there is room: holding publishes back to send bigger bursts stalls
+    /// on brokers that leave Nagle on (their PubAcks then wait for our delayed TCP ACKs).
     fn fill(&mut self, client: &AsyncClient, journal: &Journal, status: &SharedStatus) {
+        if self.inflight >= self.window {
+            return;
+        }
         let mut published = 0u64;
         while self.inflight < self.window {
             let room = self.window - self.inflight;
@@ -300,9 +334,12 @@ impl Flight {
     }
 }
 
-/// Acks delivered events in the journal, batching whatever has arrived meanwhile.
+/// Acks delivered events in the journal in batches. Each batch is a durable commit, so
+/// the task gathers acks for [`ACK_GATHER`] first: an ack that is late or lost in a crash
+/// only means a resend, while a commit per PubAck would cost the uplink throughput.
 async fn ack_task(journal: Journal, mut rx: mpsc::UnboundedReceiver<u64>, status: SharedStatus) {
     while let Some(first) = rx.recv().await {
+        tokio::time::sleep(ACK_GATHER).await;
         let mut seqs = vec![first];
         while let Ok(s) = rx.try_recv() {
             seqs.push(s);
