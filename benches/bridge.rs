@@ -68,6 +68,16 @@ fn mosquitto(dir: &Path, name: &str, conf: &str, port: u16) -> Proc {
     Proc(child)
 }
 
+/// The cloud broker with a subscriber on `topic` already in place.
+fn cloud(dir: &Path, topic: &str) -> (u16, Proc, mpsc::Receiver<String>, rumqttc::Client) {
+    let port = free_port();
+    let conf =
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n");
+    let broker = mosquitto(dir, "cloud", &conf, port);
+    let (rx, sub) = cloud_subscriber(port, topic);
+    (port, broker, rx, sub)
+}
+
 /// A subscriber on the cloud broker collecting message bodies.
 fn cloud_subscriber(port: u16, topic: &str) -> (mpsc::Receiver<String>, rumqttc::Client) {
     let mut o = rumqttc::MqttOptions::new(format!("cloud-sub-{}", std::process::id()), "127.0.0.1", port);
@@ -122,18 +132,9 @@ fn drain(rx: &mpsc::Receiver<String>, quiet: Duration, into: &mut HashSet<String
 }
 
 fn bridge_round(dir: &Path, n: usize) -> (usize, usize) {
-    let cloud_port = free_port();
+    let (cloud_port, _cloud, rx, _sub) = cloud(dir, "edge/#");
     let link = free_port();
     let edge_port = free_port();
-    let _cloud = mosquitto(
-        dir,
-        "cloud",
-        &format!(
-            "listener {cloud_port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n"
-        ),
-        cloud_port,
-    );
-    let (rx, _sub) = cloud_subscriber(cloud_port, "edge/#");
     let edge_conf = format!(
         "listener {edge_port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 1000000\n\
          connection cloud\naddress 127.0.0.1:{link}\ntopic edge/# out 1\ncleansession false\nclientid edge-bridge\nrestart_timeout 1\n",
@@ -199,17 +200,8 @@ fn bridge_round(dir: &Path, n: usize) -> (usize, usize) {
 }
 
 fn stationd_round(dir: &Path, n: usize) -> (usize, usize) {
-    let cloud_port = free_port();
+    let (cloud_port, _cloud, rx, _sub) = cloud(dir, "wh/#");
     let link = free_port();
-    let _cloud = mosquitto(
-        dir,
-        "cloud",
-        &format!(
-            "listener {cloud_port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n"
-        ),
-        cloud_port,
-    );
-    let (rx, _sub) = cloud_subscriber(cloud_port, "wh/#");
     let config = dir.join("stationd.toml");
     std::fs::write(
         &config,
