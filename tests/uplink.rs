@@ -374,3 +374,67 @@ fn refused_credentials_and_an_unreachable_broker_are_reported_once_and_precisely
         assert_eq!(status["pending"], 5);
     }
 }
+
+#[test]
+fn a_command_over_the_packet_limit_cannot_wedge_the_station() {
+    use serde_json::json;
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
+    std::thread::sleep(Duration::from_millis(300));
+    // 2 MiB: above the 1 MiB packet limit. No reply can come for it.
+    let huge = format!(r#"{{"request_id":"huge","order":"{}"}}"#, "x".repeat(2 << 20));
+    cloud.publish_only("order.cancel", huge.as_bytes());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(daemon.stderr().contains("reconnecting with a clean session"), "{}", daemon.stderr());
+    // The station is connected again and works: commands and events.
+    let r = cloud.send("resync", json!({"request_id":"after","from":1}));
+    assert_eq!(r["request_id"], "after", "{r}");
+    feed(&mut daemon, "AFTER", 0..3);
+    collect_ok(&daemon, 3);
+    let start = std::time::Instant::now();
+    while queue_status(&station)["pending"] != 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "events do not flow after the poison packet");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn device_states_are_published_retained_and_again_after_a_broker_restart() {
+    use serde_json::json;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (journal, _) =
+        stationd::journal::Journal::open(stationd::journal::JournalOptions::new(dir.path(), "WH1", "DEV")).unwrap();
+    let orders = stationd::orders::OrderStore::open(dir.path()).unwrap();
+    let cfg = stationd::config::Config::parse(
+        &format!("[station]\nwarehouse = \"WH1\"\nid = \"DEV\"\nrole = \"pack\"\n[journal]\npath = \"j\"\n[mqtt]\nurl = \"{}\"\nreconnect_min = \"100ms\"\nreconnect_max = \"500ms\"\n", broker.url()),
+        std::path::Path::new("/tmp/x.toml"),
+    )
+    .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _guard = rt.enter();
+    let uplink = stationd::uplink::spawn(cfg.mqtt.unwrap(), journal, orders, stop.clone()).unwrap();
+    let state = json!({"kind": "printer", "state": "paper_out", "at": "2026-11-24T10:00:00.000Z"});
+    uplink.device_state("label", state.clone());
+    let topic = "wh/WH1/st/DEV/devices/label";
+    let retained = |port: u16| {
+        // A subscriber that arrives later still gets the state: it is retained.
+        let (_c, rx) = support::subscriber(port, topic);
+        let (t, p) = rx.recv_timeout(Duration::from_secs(10)).expect("retained device state");
+        (t, serde_json::from_slice::<serde_json::Value>(&p).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(retained(broker.port), (topic.to_string(), state.clone()));
+    // A broker without persistence forgets retained messages; the station publishes again.
+    broker.kill9();
+    broker.restart();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(retained(broker.port).1, state);
+    stop.cancel();
+    rt.block_on(uplink.task).unwrap();
+}

@@ -8,7 +8,7 @@ use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Outgoing, 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::execute::execute;
 use super::tls::status_topic;
@@ -48,14 +48,23 @@ pub(super) async fn run(
     let mut devices = BTreeMap::new();
     let mut errors = ErrorLog::default();
     let mut attempt = 0u32;
+    let mut clean = false;
     while !shutdown.is_cancelled() {
         set_state(&setup.status, "connecting");
-        match connection(&setup, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await {
+        let result = connection(&setup, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
+        clean = false;
+        match result {
             Ok(End::Shutdown) => break,
             Ok(End::Lost(e)) => {
                 // It was up: the next attempt starts from the shortest delay.
                 attempt = 0;
                 errors.report(&setup.status, &describe(&e));
+                if oversized(&e) {
+                    // The broker would redeliver the same packet into the persistent session
+                    // forever: drop that session once, with the messages queued in it.
+                    error!("the broker delivered a packet over 1 MiB; reconnecting with a clean session (commands queued for this station are dropped)");
+                    clean = true;
+                }
             }
             Err(e) => errors.report(&setup.status, &describe(&e)),
         }
@@ -77,9 +86,19 @@ pub(super) async fn run(
     set_state(&setup.status, "stopped");
 }
 
+fn oversized(e: &ConnectionError) -> bool {
+    matches!(
+        e,
+        ConnectionError::MqttState(rumqttc::StateError::Deserialization(rumqttc::Error::PayloadSizeLimitExceeded(_)))
+    )
+}
+
 /// One connection, from connect to loss or shutdown. `Err` means it never came up.
+/// `clean` asks for a clean session (used once after a poison packet).
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     setup: &Setup,
+    clean: bool,
     devices: &mut BTreeMap<String, Value>,
     devices_rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
     ack_tx: &mpsc::UnboundedSender<u64>,
@@ -87,7 +106,11 @@ async fn connection(
     errors: &mut ErrorLog,
 ) -> Result<End, ConnectionError> {
     let window = setup.cfg.inflight as usize;
-    let (client, mut el) = AsyncClient::new(setup.options.clone(), window + 64);
+    let mut options = setup.options.clone();
+    if clean {
+        options.set_clean_session(true);
+    }
+    let (client, mut el) = AsyncClient::new(options, window + 64);
     el.network_options.set_connection_timeout(CONNECT_TIMEOUT_S);
     // Publishes go out in bursts; Nagle would hold them for the broker's delayed ACK.
     el.network_options.set_tcp_nodelay(true);

@@ -485,33 +485,49 @@ pub struct Cloud {
     prefix: String,
 }
 
+/// An MQTT client on the test broker subscribed to `topic`; messages arrive on the receiver
+/// as (topic, payload). Returns once the subscription is acknowledged.
+pub fn subscriber(port: u16, topic: &str) -> (rumqttc::Client, Receiver<(String, Vec<u8>)>) {
+    let id = format!("test-sub-{}-{}", std::process::id(), free_port());
+    let mut opts = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
+    opts.set_max_packet_size(4 << 20, 4 << 20);
+    let (client, mut conn) = rumqttc::Client::new(opts, 100);
+    client.subscribe(topic, rumqttc::QoS::AtLeastOnce).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let (ready_tx, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        for ev in conn.iter() {
+            match ev {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                    let _ = ready_tx.send(());
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    if tx.send((p.topic.clone(), p.payload.to_vec())).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    });
+    ready.recv_timeout(Duration::from_secs(10)).expect("subscribed");
+    (client, rx)
+}
+
 impl Cloud {
     pub fn connect(port: u16, prefix: &str) -> Cloud {
-        let mut opts = rumqttc::MqttOptions::new(format!("cloud-{}", std::process::id()), "127.0.0.1", port);
-        opts.set_max_packet_size(4 << 20, 4 << 20);
-        let (client, mut conn) = rumqttc::Client::new(opts, 100);
-        client.subscribe(format!("{prefix}/reply"), rumqttc::QoS::AtLeastOnce).unwrap();
+        let (client, raw) = subscriber(port, &format!("{prefix}/reply"));
         let (tx, replies) = mpsc::channel();
-        let (ready_tx, ready) = mpsc::channel();
         std::thread::spawn(move || {
-            for ev in conn.iter() {
-                match ev {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
-                        let _ = ready_tx.send(());
+            for (_, payload) in raw {
+                if let Ok(v) = serde_json::from_slice(&payload) {
+                    if tx.send(v).is_err() {
+                        break;
                     }
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                        if let Ok(v) = serde_json::from_slice(&p.payload) {
-                            if tx.send(v).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
                 }
             }
         });
-        ready.recv_timeout(Duration::from_secs(10)).expect("cloud client subscribed");
         Cloud { client, replies, prefix: prefix.to_string() }
     }
 
@@ -520,6 +536,12 @@ impl Cloud {
         let topic = format!("{}/cmd/{name}", self.prefix);
         self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).unwrap();
         self.replies.recv_timeout(Duration::from_secs(10)).expect("a reply within 10 s")
+    }
+
+    /// Publishes without waiting for a reply.
+    pub fn publish_only(&self, name: &str, payload: &[u8]) {
+        let topic = format!("{}/cmd/{name}", self.prefix);
+        self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).unwrap();
     }
 
     pub fn send(&self, name: &str, payload: serde_json::Value) -> serde_json::Value {
