@@ -1,7 +1,9 @@
 //! Scanner and printer transports for stationd, with the byte-level protocol code
-//! (framing, status decoding, rendering) kept free of I/O so it is unit- and
-//! property-tested on its own.
+//! (framing, barcode classification, printer status decoding, rendering) kept free of I/O
+//! so it is unit- and property-tested on its own.
 //!
 //! Architecture invariant: this crate knows nothing of orders, the journal or MQTT.
 
+pub mod barcode;
 pub mod framing;
+pub mod printer_status;

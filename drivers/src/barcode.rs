@@ -1,0 +1,286 @@
+//! Product barcode classification, without I/O: EAN-8, EAN-13 and UPC-A with their check
+//! digits, and GS1 element strings (GS1-128, GS1 DataMatrix, GS1 QR) parsed into
+//! application identifiers with check digits and dates validated.
+//!
+//! Scanners may send an AIM symbology identifier first (`]C1` GS1-128, `]d2` GS1
+//! DataMatrix, `]Q3` GS1 QR, `]E0` EAN/UPC); it is recognised and removed. Variable-length
+//! fields end at the group separator (0x1D) that the scanner framing keeps.
+
+use std::fmt;
+
+use crate::framing::GS;
+
+/// A classified product code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductCode {
+    Ean8(String),
+    Ean13(String),
+    UpcA(String),
+    Gs1(Gs1),
+}
+
+impl ProductCode {
+    /// The GTIN-14 this code identifies a trade item by, if it does (EAN/UPC padded with
+    /// zeros; GS1 AI 01 or 02): the key to compare against an order line.
+    pub fn gtin14(&self) -> Option<String> {
+        match self {
+            ProductCode::Ean8(c) | ProductCode::Ean13(c) | ProductCode::UpcA(c) => Some(format!("{c:0>14}")),
+            ProductCode::Gs1(g) => g.get("01").or_else(|| g.get("02")).map(str::to_string),
+        }
+    }
+}
+
+/// Why a code that looked like a product code was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BarcodeError {
+    #[error("check digit of {what} {code} is wrong (expected {expected})")]
+    CheckDigit { what: &'static str, code: String, expected: u8 },
+    #[error("GS1 AI ({ai}) {problem}")]
+    Gs1Field { ai: String, problem: String },
+    #[error("unknown GS1 application identifier at \"{rest}\"")]
+    UnknownAi { rest: String },
+}
+
+/// A parsed GS1 element string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gs1 {
+    /// (AI, value) in the order they appear.
+    pub elements: Vec<(String, String)>,
+}
+
+impl Gs1 {
+    pub fn get(&self, ai: &str) -> Option<&str> {
+        self.elements.iter().find(|(a, _)| a == ai).map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Display for Gs1 {
+    /// Human-readable form: `(01)09501101020917(17)190508(10)ABCD`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (ai, v) in &self.elements {
+            write!(f, "({ai}){v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// GS1 mod-10 check digit of `digits` (without the check digit).
+pub fn gs1_check_digit(digits: &[u8]) -> u8 {
+    let sum: u32 =
+        digits.iter().rev().enumerate().map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+fn check(what: &'static str, code: &str) -> Result<(), BarcodeError> {
+    let b = code.as_bytes();
+    let expected = gs1_check_digit(&b[..b.len() - 1]);
+    if b[b.len() - 1] - b'0' == expected {
+        Ok(())
+    } else {
+        Err(BarcodeError::CheckDigit { what, code: code.to_string(), expected })
+    }
+}
+
+/// Classifies a scanned code as a product code. `Ok(None)`: not a product code at all
+/// (a badge, an order id, a command, …); `Err`: it claims to be one but is invalid (a
+/// misread or a damaged label — reject it, do not guess).
+pub fn classify(raw: &str) -> Result<Option<ProductCode>, BarcodeError> {
+    let (gs1_symbology, code) = match raw.get(..3) {
+        Some("]C1") | Some("]d2") | Some("]Q3") | Some("]e0") => (true, &raw[3..]),
+        Some("]E0") | Some("]E4") | Some("]X0") => (false, &raw[3..]),
+        _ => (false, raw),
+    };
+    if gs1_symbology || code.as_bytes().contains(&GS) {
+        return parse_gs1(code).map(|g| Some(ProductCode::Gs1(g)));
+    }
+    if !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()) {
+        return match code.len() {
+            8 => check("EAN-8", code).map(|_| Some(ProductCode::Ean8(code.to_string()))),
+            12 => check("UPC-A", code).map(|_| Some(ProductCode::UpcA(code.to_string()))),
+            13 => check("EAN-13", code).map(|_| Some(ProductCode::Ean13(code.to_string()))),
+            // A bare GTIN-14 or an SSCC element string without symbology identifier.
+            14 => check("GTIN-14", code)
+                .map(|_| Some(ProductCode::Gs1(Gs1 { elements: vec![("01".into(), code.into())] }))),
+            _ if code.starts_with("00") || code.starts_with("01") => parse_gs1(code).map(|g| Some(ProductCode::Gs1(g))),
+            _ => Ok(None),
+        };
+    }
+    if code.starts_with("01") && code.len() > 16 && code.as_bytes()[..16].iter().all(u8::is_ascii_digit) {
+        return parse_gs1(code).map(|g| Some(ProductCode::Gs1(g)));
+    }
+    Ok(None)
+}
+
+/// How an AI's value is shaped.
+#[derive(Clone, Copy)]
+enum Field {
+    /// Exactly n digits, with a GS1 check digit.
+    DigitsCheck(usize),
+    /// Exactly n digits.
+    Digits(usize),
+    /// A date YYMMDD.
+    Date,
+    /// Up to n digits, ended by GS or the end.
+    VarDigits(usize),
+    /// Up to n characters of GS1's character set 82, ended by GS or the end.
+    VarText(usize),
+}
+
+fn field_of(ai: &str) -> Option<Field> {
+    Some(match ai {
+        "00" => Field::DigitsCheck(18),
+        "01" | "02" => Field::DigitsCheck(14),
+        "10" | "21" | "22" => Field::VarText(20),
+        "11" | "12" | "13" | "15" | "16" | "17" => Field::Date,
+        "20" => Field::Digits(2),
+        "30" | "37" => Field::VarDigits(8),
+        "240" | "241" | "400" | "401" => Field::VarText(30),
+        "410" | "411" | "412" | "413" | "414" | "415" => Field::DigitsCheck(13),
+        "420" => Field::VarText(20),
+        a if a.len() == 4 && (a.starts_with("310") || a.starts_with("330")) => Field::Digits(6),
+        _ => return None,
+    })
+}
+
+/// Parses a GS1 element string (no symbology identifier).
+pub fn parse_gs1(s: &str) -> Result<Gs1, BarcodeError> {
+    let mut elements = Vec::new();
+    let mut rest = s.trim_start_matches('\u{1d}');
+    while !rest.is_empty() {
+        let (ai, field) = (2..=4)
+            .filter_map(|n| rest.get(..n).and_then(|ai| field_of(ai).map(|f| (ai, f))))
+            .next()
+            .ok_or_else(|| BarcodeError::UnknownAi { rest: rest.chars().take(12).collect() })?;
+        let body = &rest[ai.len()..];
+        let bad = |problem: String| BarcodeError::Gs1Field { ai: ai.to_string(), problem };
+        let (value, next) = match field {
+            Field::DigitsCheck(n) | Field::Digits(n) => {
+                take_fixed(body, n).ok_or_else(|| bad(format!("needs {n} digits")))?
+            }
+            Field::Date => take_fixed(body, 6).ok_or_else(|| bad("needs a date YYMMDD".into()))?,
+            Field::VarDigits(n) | Field::VarText(n) => {
+                let end = body.find('\u{1d}').unwrap_or(body.len());
+                let v = &body[..end];
+                if v.is_empty() || v.len() > n {
+                    return Err(bad(format!("must hold 1 to {n} characters")));
+                }
+                let ok = match field {
+                    Field::VarDigits(_) => v.bytes().all(|b| b.is_ascii_digit()),
+                    _ => v.bytes().all(|b| b.is_ascii_graphic() && b != b'\\'),
+                };
+                if !ok {
+                    return Err(bad(format!("has characters not allowed: {v:?}")));
+                }
+                (v, &body[end..])
+            }
+        };
+        match field {
+            Field::DigitsCheck(_) => check("GS1 key", value).map_err(|_| {
+                let expected = gs1_check_digit(&value.as_bytes()[..value.len() - 1]);
+                bad(format!("check digit of {value} is wrong (expected {expected})"))
+            })?,
+            Field::Date => {
+                let month: u32 = value[2..4].parse().unwrap_or(0);
+                let day: u32 = value[4..6].parse().unwrap_or(99);
+                // Day 00 means "end of the month" in GS1.
+                if !(1..=12).contains(&month) || day > 31 {
+                    return Err(bad(format!("{value} is not a date YYMMDD")));
+                }
+            }
+            _ => {}
+        }
+        elements.push((ai.to_string(), value.to_string()));
+        rest = next.trim_start_matches('\u{1d}');
+    }
+    if elements.is_empty() {
+        return Err(BarcodeError::UnknownAi { rest: String::new() });
+    }
+    Ok(Gs1 { elements })
+}
+
+fn take_fixed(s: &str, n: usize) -> Option<(&str, &str)> {
+    let v = s.get(..n)?;
+    v.bytes().all(|b| b.is_ascii_digit()).then(|| (v, &s[n..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ean_and_upc_with_check_digits() {
+        assert_eq!(classify("4006381333931").unwrap(), Some(ProductCode::Ean13("4006381333931".into())));
+        assert_eq!(classify("96385074").unwrap(), Some(ProductCode::Ean8("96385074".into())));
+        assert_eq!(classify("036000291452").unwrap(), Some(ProductCode::UpcA("036000291452".into())));
+        let e = classify("4006381333932").unwrap_err();
+        assert_eq!(e.to_string(), "check digit of EAN-13 4006381333932 is wrong (expected 1)");
+        assert_eq!(classify("]E04006381333931").unwrap().unwrap().gtin14().unwrap(), "04006381333931");
+    }
+
+    #[test]
+    fn codes_that_are_not_products_are_left_alone() {
+        for code in ["OP:0017", "SO-1001", "CMD:HOLD", "JJD0001234567", "12345", ""] {
+            assert_eq!(classify(code).unwrap(), None, "{code}");
+        }
+    }
+
+    #[test]
+    fn gs1_128_with_fixed_and_variable_fields() {
+        let g = parse_gs1("01095011010209171719050810ABCD1234\u{1d}2112345").unwrap();
+        assert_eq!(g.to_string(), "(01)09501101020917(17)190508(10)ABCD1234(21)12345");
+        let ProductCode::Gs1(g2) = classify("]C101095011010209171719050810ABCD1234\u{1d}2112345").unwrap().unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(g2, g);
+        assert_eq!(g.get("10"), Some("ABCD1234"));
+    }
+
+    #[test]
+    fn sscc_and_count_and_datamatrix() {
+        let ProductCode::Gs1(g) = classify("]d2000012345678900000123712\u{1d}0209501101020917").unwrap().unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(g.get("00"), Some("001234567890000012"));
+        assert_eq!(g.elements.len(), 3);
+        assert_eq!(g.get("37"), Some("12"));
+    }
+
+    #[test]
+    fn bad_gs1_strings_say_what_is_wrong() {
+        let e = parse_gs1("0109501101020918").unwrap_err();
+        assert_eq!(e.to_string(), "GS1 AI (01) check digit of 09501101020918 is wrong (expected 7)");
+        assert!(parse_gs1("17191308").unwrap_err().to_string().contains("is not a date"));
+        assert!(parse_gs1("99ABC").unwrap_err().to_string().starts_with("unknown GS1 application identifier"));
+        assert!(parse_gs1(&format!("10{}", "A".repeat(21))).unwrap_err().to_string().contains("1 to 20"));
+        assert!(parse_gs1("0109501").unwrap_err().to_string().contains("needs 14 digits"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_never_panics(s in "\\PC{0,60}") {
+            let _ = classify(&s);
+        }
+
+        #[test]
+        fn any_12_digits_plus_the_right_check_digit_is_an_ean13(d in "[0-9]{12}") {
+            let check = gs1_check_digit(d.as_bytes());
+            let code = format!("{d}{check}");
+            prop_assert_eq!(classify(&code).unwrap(), Some(ProductCode::Ean13(code.clone())));
+            let wrong = format!("{d}{}", (check + 1) % 10);
+            prop_assert!(classify(&wrong).is_err());
+        }
+
+        #[test]
+        fn built_gs1_strings_parse_back(gtin in "[0-9]{13}", lot in "[A-Z0-9]{1,20}", serial in "[0-9]{1,20}") {
+            let gtin = format!("{gtin}{}", gs1_check_digit(gtin.as_bytes()));
+            let s = format!("01{gtin}10{lot}\u{1d}21{serial}");
+            let g = parse_gs1(&s).unwrap();
+            prop_assert_eq!(g.get("01"), Some(gtin.as_str()));
+            prop_assert_eq!(g.get("10"), Some(lot.as_str()));
+            prop_assert_eq!(g.get("21"), Some(serial.as_str()));
+        }
+    }
+}
