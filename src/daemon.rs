@@ -66,9 +66,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         warn!("no [[scanner]] configured: nothing will be scanned at this station");
     }
     for s in &config.scanners {
-        if !matches!(s.kind, ScannerKind::Stdin { .. }) {
+        if matches!(s.kind, ScannerKind::Hid { .. }) {
             return Err(RunError::Config(format!(
-                "scanner {:?}: kind {} is not supported by this build yet (only stdin)",
+                "scanner {:?}: kind {} is not supported by this build yet (serial, tcp and stdin are)",
                 s.name,
                 scanner::kind_name(&s.kind)
             )));
@@ -124,9 +124,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .context("starting the control socket")?;
 
     let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(256);
+    let devices = uplink.as_ref().map(|u| u.devices());
+    let on_state: scanner::StateSink = std::sync::Arc::new(move |name: &str, state: serde_json::Value| {
+        if let Some(d) = &devices {
+            d.device_state(name, state);
+        }
+    });
     let mut scanners = Vec::new();
     for s in &config.scanners {
-        scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone()));
+        scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone(), on_state.clone()));
     }
     drop(inputs_tx);
     let workflow = tokio::spawn(workflow_loop(journal.clone(), inputs_rx, shutdown.clone()));

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use stationd_drivers::framing::{Frame, ScanFramer};
+use stationd_drivers::scanner::{ScannerEvent, ScannerLink, ScannerSpec};
 
 use crate::config::{ScannerConfig, ScannerKind};
 use crate::station::Input;
@@ -21,8 +22,34 @@ pub fn kind_name(kind: &ScannerKind) -> &'static str {
     }
 }
 
-pub fn spawn(cfg: ScannerConfig, tx: mpsc::Sender<Input>, shutdown: CancellationToken) -> JoinHandle<()> {
+/// Called with `(scanner name, state JSON)` whenever a scanner becomes ready or offline.
+pub type StateSink = std::sync::Arc<dyn Fn(&str, serde_json::Value) + Send + Sync>;
+
+pub fn spawn(
+    cfg: ScannerConfig,
+    tx: mpsc::Sender<Input>,
+    shutdown: CancellationToken,
+    on_state: StateSink,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let link = match &cfg.kind {
+            ScannerKind::Serial { path, baud, parity } => {
+                Some(ScannerLink::Serial { path: path.clone(), baud: *baud, parity: *parity })
+            }
+            ScannerKind::Tcp { address, listen: false } => Some(ScannerLink::TcpConnect { address: address.clone() }),
+            ScannerKind::Tcp { address, listen: true } => Some(ScannerLink::TcpListen { address: address.clone() }),
+            _ => None,
+        };
+        if let Some(link) = link {
+            let spec = ScannerSpec {
+                name: cfg.name.clone(),
+                link,
+                max_len: cfg.max_len,
+                inter_key_timeout: cfg.inter_key_timeout,
+            };
+            device_scanner(spec, tx, shutdown, on_state).await;
+            return;
+        }
         match cfg.kind {
             ScannerKind::Stdin { shutdown_on_eof } => {
                 stdin_scanner(&cfg.name, cfg.max_len, &tx, &shutdown).await;
@@ -36,6 +63,33 @@ pub fn spawn(cfg: ScannerConfig, tx: mpsc::Sender<Input>, shutdown: Cancellation
             other => warn!(scanner = %cfg.name, kind = kind_name(&other), "scanner kind not available in this build"),
         }
     })
+}
+
+/// Runs a device scanner from the drivers crate and turns its events into inputs.
+async fn device_scanner(spec: ScannerSpec, tx: mpsc::Sender<Input>, shutdown: CancellationToken, on_state: StateSink) {
+    let (events_tx, mut events) = mpsc::channel(64);
+    let name = spec.name.clone();
+    let task = tokio::spawn(stationd_drivers::scanner::run(spec, events_tx, shutdown.clone()));
+    while let Some(ev) = events.recv().await {
+        match ev {
+            ScannerEvent::Frame(frame) => {
+                if tx.send(to_input(&name, frame)).await.is_err() {
+                    break;
+                }
+            }
+            ScannerEvent::State { ready, detail } => {
+                let state = if ready { "ready" } else { "offline" };
+                if ready {
+                    info!(scanner = %name, %detail, "scanner ready");
+                } else {
+                    warn!(scanner = %name, %detail, "scanner offline; reopening with backoff");
+                }
+                let at = crate::event::format_at(time::OffsetDateTime::now_utc());
+                on_state(&name, serde_json::json!({ "kind": "scanner", "state": state, "detail": detail, "at": at }));
+            }
+        }
+    }
+    let _ = task.await;
 }
 
 /// Every line typed (or piped) on stdin is a scan. Returns at EOF or shutdown.

@@ -7,3 +7,4 @@
 pub mod barcode;
 pub mod framing;
 pub mod printer_status;
+pub mod scanner;

@@ -99,11 +99,13 @@ pub struct MqttConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScannerKind {
-    Serial { path: PathBuf, baud: u32 },
+    Serial { path: PathBuf, baud: u32, parity: Parity },
     Hid { path: PathBuf },
-    Tcp { address: String },
+    Tcp { address: String, listen: bool },
     Stdin { shutdown_on_eof: bool },
 }
+
+pub use stationd_drivers::scanner::Parity;
 
 #[derive(Debug, Clone)]
 pub struct ScannerConfig {
@@ -112,6 +114,8 @@ pub struct ScannerConfig {
     /// Accepted frame terminators as bytes (CR, LF, CRLF, TAB).
     pub suffix: Vec<u8>,
     pub max_len: usize,
+    /// End a scan after this long without bytes (scanners without a suffix).
+    pub inter_key_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,10 +453,18 @@ fn read_scanner(cx: &mut Ctx, mut s: Section) -> Option<Spanned<ScannerConfig>> 
         Some("serial") => {
             let path = required_path(cx, &mut s);
             let baud = s.integer(cx, "baud", 50..4_000_001).unwrap_or(9600) as u32;
-            path.map(|path| ScannerKind::Serial { path, baud })
+            let parity = match s.choice(cx, "parity", &["none", "even", "odd"]) {
+                Some("even") => Parity::Even,
+                Some("odd") => Parity::Odd,
+                _ => Parity::None,
+            };
+            path.map(|path| ScannerKind::Serial { path, baud, parity })
         }
         Some("hid") => required_path(cx, &mut s).map(|path| ScannerKind::Hid { path }),
-        Some("tcp") => read_address(cx, &mut s).map(|address| ScannerKind::Tcp { address }),
+        Some("tcp") => {
+            let listen = s.choice(cx, "mode", &["connect", "listen"]) == Some("listen");
+            read_address(cx, &mut s).map(|address| ScannerKind::Tcp { address, listen })
+        }
         Some(_) => {
             let on_eof = s.choice(cx, "on_eof", &["shutdown", "ignore"]).unwrap_or("shutdown");
             Some(ScannerKind::Stdin { shutdown_on_eof: on_eof == "shutdown" })
@@ -466,8 +478,9 @@ fn read_scanner(cx: &mut Ctx, mut s: Section) -> Option<Spanned<ScannerConfig>> 
     };
     let suffix = read_suffix(cx, &mut s);
     let max_len = s.integer(cx, "max_len", 1..65_536).map(|n| n as usize).unwrap_or(DEFAULT_SCAN_MAX_LEN);
+    let inter_key_timeout = s.duration(cx, "inter_key_timeout").filter(|d| !d.is_zero());
     s.finish(cx);
-    Some((ScannerConfig { name: name?, kind: kind?, suffix, max_len }, span))
+    Some((ScannerConfig { name: name?, kind: kind?, suffix, max_len, inter_key_timeout }, span))
 }
 
 fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> {

@@ -71,7 +71,22 @@ pub struct Uplink {
     pub task: JoinHandle<()>,
 }
 
+/// A cheap handle for publishing device states, for the device tasks.
+#[derive(Clone)]
+pub struct DeviceStates(mpsc::UnboundedSender<(String, serde_json::Value)>);
+
+impl DeviceStates {
+    /// See [`Uplink::device_state`].
+    pub fn device_state(&self, device: &str, state: serde_json::Value) {
+        let _ = self.0.send((device.to_string(), state));
+    }
+}
+
 impl Uplink {
+    pub fn devices(&self) -> DeviceStates {
+        DeviceStates(self.devices.clone())
+    }
+
     /// Publishes a device's state, retained, on `{prefix}/devices/{device}` (now if
     /// connected, else on the next connection; only the latest state per device is kept).
     pub fn device_state(&self, device: &str, state: serde_json::Value) {

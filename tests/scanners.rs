@@ -1,0 +1,90 @@
+//! Serial scanners on PTYs made by the test: framing by every suffix, garbage, and a
+//! scanner that vanishes and comes back under the same by-id style path.
+
+mod support;
+
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use support::{parse_ok, StationDir};
+
+/// A PTY pair: the test writes to `master`; the daemon opens the slave via a symlink.
+struct Pty {
+    master: std::fs::File,
+    _slave: OwnedFd,
+}
+
+fn pty(link: &Path) -> Pty {
+    let (mut m, mut s) = (0, 0);
+    // SAFETY: openpty fills two fds we then own.
+    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty failed");
+    // Not inherited by the daemon we spawn: it must see the PTY go away when we close it.
+    // SAFETY: fcntl on fds we own.
+    unsafe {
+        libc::fcntl(m, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(s, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    // SAFETY: `s` is a valid open fd returned by openpty.
+    let name = unsafe { std::ffi::CStr::from_ptr(libc::ttyname(s)) }.to_string_lossy().into_owned();
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(&name, link).unwrap();
+    // SAFETY: both fds come from openpty and are owned from here on.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    Pty { master, _slave: slave }
+}
+
+fn station_with_serial(link: &Path) -> StationDir {
+    let extra =
+        format!("[[scanner]]\nname = \"gun\"\nkind = \"serial\"\npath = \"{}\"\nbaud = 115200\n", link.display());
+    StationDir::new("", &extra)
+}
+
+#[test]
+fn a_pty_scanner_frames_every_suffix_rejects_garbage_and_survives_replugging() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-Honeywell_1900-if00");
+    let mut p = pty(&link);
+    let station = station_with_serial(&link);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let ready = std::time::Instant::now();
+    while !daemon.stderr().contains("scanner ready") {
+        assert!(ready.elapsed() < Duration::from_secs(5), "{}", daemon.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    for (code, suffix) in [("4006381333931", "\r"), ("96385074", "\n"), ("036000291452", "\r\n"), ("SKU-9", "\t")] {
+        p.master.write_all(format!("{code}{suffix}").as_bytes()).unwrap();
+        let (_, got) = parse_ok(&daemon.expect_line()).unwrap_or_else(|| panic!("{code}"));
+        assert_eq!(got, code);
+    }
+    let mut long = vec![b'7'; 10 * 1024];
+    long.push(b'\r');
+    p.master.write_all(&long).unwrap();
+    assert!(daemon.expect_line().starts_with("error scan_too_long"));
+    p.master.write_all(b"\x01\x02noise\x7f\r").unwrap();
+    assert!(daemon.expect_line().starts_with("error scan_noise"));
+    p.master.write_all(b"AFTER-NOISE\r").unwrap();
+    assert_eq!(parse_ok(&daemon.expect_line()).unwrap().1, "AFTER-NOISE");
+
+    // Unplug: the PTY goes away; the daemon says so and keeps trying.
+    drop(p);
+    let gone = std::time::Instant::now();
+    while !daemon.stderr().contains("scanner offline") {
+        assert!(gone.elapsed() < Duration::from_secs(5), "unplug not noticed:\n{}", daemon.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A new device appears under the same stable path.
+    let mut p = pty(&link);
+    let back = std::time::Instant::now();
+    while daemon.stderr().matches("scanner ready").count() < 2 {
+        assert!(back.elapsed() < Duration::from_secs(10), "not reopened:\n{}", daemon.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.master.write_all(b"REPLUGGED\r").unwrap();
+    assert_eq!(parse_ok(&daemon.expect_line()).unwrap().1, "REPLUGGED");
+    assert!(!daemon.stderr().contains("panicked"));
+}
