@@ -8,3 +8,4 @@ pub mod barcode;
 pub mod framing;
 pub mod printer_status;
 pub mod scanner;
+pub mod zpl;
