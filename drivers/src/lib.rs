@@ -6,6 +6,8 @@
 
 pub mod barcode;
 pub mod framing;
+pub mod printer;
 pub mod printer_status;
 pub mod scanner;
+pub mod sim;
 pub mod zpl;

@@ -1,0 +1,281 @@
+//! Printer transports and the send protocol: read the status before sending (refuse while
+//! the printer cannot print), write every byte, read the status after (confirm).
+//!
+//! The outcome says exactly how far a job got, because a job whose bytes may have reached
+//! the printer must never be resent automatically (no double labels):
+//! [`SendOutcome::NotSent`] is safe to retry; everything else is not.
+//!
+//! Transports here: raw TCP (port 9100, bidirectional: status is read), a device file such
+//! as `/dev/usb/lp0` (write-only: jobs end `sent`), and a folder that receives one file per
+//! job (the demo's virtual printer).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::printer_status::{escpos, zpl, PrinterStatus, StatusReader};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Zpl,
+    Escpos,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterLink {
+    Tcp {
+        address: String,
+    },
+    /// A character device (`/dev/usb/lp0`) written without read-back.
+    Device {
+        path: PathBuf,
+    },
+    /// A folder receiving one file per job.
+    Folder {
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct PrinterSpec {
+    pub name: String,
+    pub link: PrinterLink,
+    pub language: Language,
+    /// How long a status answer may take before the printer counts as offline.
+    pub status_timeout: Duration,
+}
+
+/// How far a job got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Every byte written and the printer reported ready afterwards.
+    Confirmed,
+    /// Every byte written; no read-back on this link (or no answer after): not confirmed.
+    Sent { detail: String },
+    /// Nothing was written: the printer is not ready or not reachable. Safe to retry.
+    NotSent { status: PrinterStatus, detail: String },
+    /// Failed after bytes may have reached the printer. Never resend automatically.
+    Failed { detail: String },
+}
+
+fn query(language: Language) -> &'static [u8] {
+    match language {
+        Language::Zpl => zpl::QUERY,
+        Language::Escpos => &escpos::QUERY,
+    }
+}
+
+fn reader(language: Language) -> Box<dyn StatusReader + Send> {
+    match language {
+        Language::Zpl => Box::new(zpl::Reader::default()),
+        Language::Escpos => Box::new(escpos::Reader::default()),
+    }
+}
+
+/// Sends a status query on `stream` and reads the answer; no (valid) answer in time is
+/// `offline`, never `ready`.
+async fn read_status<S>(stream: &mut S, spec: &PrinterSpec) -> PrinterStatus
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if stream.write_all(query(spec.language)).await.is_err() {
+        return PrinterStatus::offline();
+    }
+    let mut r = reader(spec.language);
+    let mut buf = [0u8; 512];
+    let answer = tokio::time::timeout(spec.status_timeout, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return PrinterStatus::offline(),
+                Ok(n) => {
+                    if let Some(s) = r.push(&buf[..n]) {
+                        return s;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    answer.unwrap_or_else(|_| PrinterStatus::offline())
+}
+
+async fn connect(address: &str, timeout: Duration) -> Result<tokio::net::TcpStream, String> {
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(format!("cannot connect to {address}: {e}")),
+        Err(_) => Err(format!("no answer from {address} within {timeout:?}")),
+    }
+}
+
+/// The printer's status right now.
+pub async fn status(spec: &PrinterSpec) -> PrinterStatus {
+    match &spec.link {
+        PrinterLink::Tcp { address } => match connect(address, spec.status_timeout).await {
+            Ok(mut s) => read_status(&mut s, spec).await,
+            Err(_) => PrinterStatus::offline(),
+        },
+        PrinterLink::Device { path } => {
+            if std::fs::metadata(path).is_ok() {
+                PrinterStatus::default()
+            } else {
+                PrinterStatus::offline()
+            }
+        }
+        PrinterLink::Folder { path } => {
+            if path.is_dir() {
+                PrinterStatus::default()
+            } else {
+                PrinterStatus::offline()
+            }
+        }
+    }
+}
+
+/// Sends one job; see [`SendOutcome`] for what each result allows.
+pub async fn send(spec: &PrinterSpec, job_id: &str, bytes: &[u8]) -> SendOutcome {
+    match &spec.link {
+        PrinterLink::Tcp { address } => {
+            let mut s = match connect(address, spec.status_timeout).await {
+                Ok(s) => s,
+                Err(detail) => return SendOutcome::NotSent { status: PrinterStatus::offline(), detail },
+            };
+            let before = read_status(&mut s, spec).await;
+            if !before.is_ready() {
+                return SendOutcome::NotSent { detail: format!("printer is {before}"), status: before };
+            }
+            // From the first byte on, the job may print: no automatic resend past here.
+            if let Err(e) = s.write_all(bytes).await.and(s.flush().await) {
+                return SendOutcome::Failed { detail: format!("connection failed mid-job: {e}") };
+            }
+            let after = read_status(&mut s, spec).await;
+            match after.state() {
+                "ready" | "paper_near_end" => SendOutcome::Confirmed,
+                "offline" => SendOutcome::Sent { detail: "all bytes written; no status answer afterwards".into() },
+                _ => SendOutcome::Failed { detail: format!("printer reported {after} after the job") },
+            }
+        }
+        PrinterLink::Device { path } => {
+            let write = async {
+                let mut f = tokio::fs::OpenOptions::new().write(true).open(path).await?;
+                f.write_all(bytes).await?;
+                f.flush().await
+            };
+            match write.await {
+                Ok(()) => SendOutcome::Sent { detail: format!("written to {} (no read-back)", path.display()) },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => SendOutcome::NotSent {
+                    status: PrinterStatus::offline(),
+                    detail: format!("{} is not there (unplugged?)", path.display()),
+                },
+                Err(e) => SendOutcome::Failed { detail: format!("writing {}: {e}", path.display()) },
+            }
+        }
+        PrinterLink::Folder { path } => {
+            let ext = match spec.language {
+                Language::Zpl => "zpl",
+                Language::Escpos => "escpos",
+            };
+            let file = path.join(format!("{job_id}.{ext}"));
+            let tmp = path.join(format!(".{job_id}.{ext}.tmp"));
+            let write = async {
+                let mut f = tokio::fs::File::create(&tmp).await?;
+                f.write_all(bytes).await?;
+                f.sync_all().await?;
+                tokio::fs::rename(&tmp, &file).await
+            };
+            match write.await {
+                Ok(()) => SendOutcome::Confirmed,
+                Err(e) => SendOutcome::NotSent {
+                    status: PrinterStatus::offline(),
+                    detail: format!("cannot write {}: {e}", file.display()),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{PrinterSim, SimState};
+
+    fn spec(sim: &PrinterSim, language: Language) -> PrinterSpec {
+        PrinterSpec {
+            name: "label".into(),
+            link: PrinterLink::Tcp { address: sim.addr.to_string() },
+            language,
+            status_timeout: Duration::from_millis(300),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_ready_printer_confirms_and_records_the_job() {
+        let sim = PrinterSim::start();
+        for lang in [Language::Zpl, Language::Escpos] {
+            assert_eq!(send(&spec(&sim, lang), "j1", b"^XA^FDhello^FS^XZ").await, SendOutcome::Confirmed);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(sim.jobs(), vec![b"^XA^FDhello^FS^XZ".to_vec(), b"^XA^FDhello^FS^XZ".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn paper_out_or_no_answer_is_never_ready_and_nothing_is_sent() {
+        let sim = PrinterSim::start();
+        // ZPL's ~HS has no cover flag: an open cover shows as the head being up.
+        let cases = [
+            (SimState::PaperOut, Language::Zpl, "paper_out"),
+            (SimState::PaperOut, Language::Escpos, "paper_out"),
+            (SimState::CoverOpen, Language::Zpl, "head_open"),
+            (SimState::CoverOpen, Language::Escpos, "cover_open"),
+            (SimState::Silent, Language::Zpl, "offline"),
+            (SimState::Silent, Language::Escpos, "offline"),
+        ];
+        for (state, lang, word) in cases {
+            sim.set_state(state);
+            {
+                let out = send(&spec(&sim, lang), "j", b"^XA^XZ").await;
+                let SendOutcome::NotSent { status, .. } = out else { panic!("{state:?} {lang:?}: {out:?}") };
+                assert_eq!(status.state(), word, "{state:?} {lang:?}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(sim.jobs().is_empty(), "no job bytes reached a printer that was not ready");
+    }
+
+    #[tokio::test]
+    async fn a_connection_dropped_mid_job_is_failed_not_retryable() {
+        let sim = PrinterSim::start();
+        sim.set_state(SimState::DropAfter(1000));
+        let big = vec![b'A'; 1_000_000];
+        let out = send(&spec(&sim, Language::Zpl), "j", &big).await;
+        assert!(matches!(out, SendOutcome::Failed { .. } | SendOutcome::Sent { .. }), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_offline_and_retryable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let s = PrinterSpec {
+            name: "x".into(),
+            link: PrinterLink::Tcp { address: format!("127.0.0.1:{port}") },
+            language: Language::Zpl,
+            status_timeout: Duration::from_millis(300),
+        };
+        assert_eq!(status(&s).await.state(), "offline");
+        assert!(matches!(send(&s, "j", b"^XA^XZ").await, SendOutcome::NotSent { .. }));
+    }
+
+    #[tokio::test]
+    async fn the_folder_printer_writes_one_file_per_job() {
+        let dir = std::env::temp_dir().join(format!("stationd-folder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = PrinterSpec {
+            name: "virtual".into(),
+            link: PrinterLink::Folder { path: dir.clone() },
+            language: Language::Zpl,
+            status_timeout: Duration::from_millis(300),
+        };
+        assert_eq!(send(&s, "job-7", b"^XA^XZ").await, SendOutcome::Confirmed);
+        assert_eq!(std::fs::read(dir.join("job-7.zpl")).unwrap(), b"^XA^XZ");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
