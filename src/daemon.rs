@@ -79,9 +79,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             warn!(section, "configured but not active in this build");
         }
     }
-    if let Some(p) = config.printers.first() {
-        warn!(printer = %p.name, "printers are configured but this build does not drive printers yet; no labels will print");
-    }
+    let printers = crate::print::printers_from_config(&config).map_err(RunError::Config)?;
 
     let opts = JournalOptions::from_config(&config);
     let (journal, outcome) =
@@ -108,10 +106,36 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         let dir = config.journal.path.clone();
         tokio::task::spawn_blocking(move || OrderStore::open(&dir)).await.context("order store open task")??
     };
+    // Device states go to the uplink (retained topics) when there is one.
+    let (devices, devices_rx) = uplink::device_channel();
+    let device_sink = config.mqtt.as_ref().map(|_| devices.clone());
+    let printing = if printers.is_empty() {
+        None
+    } else {
+        let (dir, j, sink, station, stop) = (
+            config.journal.path.clone(),
+            journal.clone(),
+            device_sink.clone(),
+            config.station_identity(),
+            shutdown.clone(),
+        );
+        let p =
+            tokio::task::spawn_blocking(move || crate::print::Printing::start(&dir, j, printers, sink, station, stop))
+                .await
+                .context("print store open task")??;
+        Some(p)
+    };
     let uplink = match &config.mqtt {
         Some(m) => {
-            let u = uplink::spawn(m.clone(), journal.clone(), orders.clone(), shutdown.clone())
-                .map_err(|e| RunError::Config(e.to_string()))?;
+            let u = uplink::spawn_with(
+                m.clone(),
+                journal.clone(),
+                orders.clone(),
+                printing.clone(),
+                (devices, devices_rx),
+                shutdown.clone(),
+            )
+            .map_err(|e| RunError::Config(e.to_string()))?;
             Some(u)
         }
         None => {
@@ -124,9 +148,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .context("starting the control socket")?;
 
     let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(256);
-    let devices = uplink.as_ref().map(|u| u.devices());
     let on_state: scanner::StateSink = std::sync::Arc::new(move |name: &str, state: serde_json::Value| {
-        if let Some(d) = &devices {
+        if let Some(d) = &device_sink {
             d.device_state(name, state);
         }
     });

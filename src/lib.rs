@@ -9,6 +9,7 @@ pub mod journal;
 pub mod logging;
 pub mod monitor;
 pub mod orders;
+pub mod print;
 pub mod scanner;
 pub mod station;
 pub mod uplink;

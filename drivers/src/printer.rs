@@ -102,7 +102,11 @@ where
 
 async fn connect(address: &str, timeout: Duration) -> Result<tokio::net::TcpStream, String> {
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await {
-        Ok(Ok(s)) => Ok(s),
+        Ok(Ok(s)) => {
+            // A status query right after a job must not wait for the printer's delayed ACK.
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
         Ok(Err(e)) => Err(format!("cannot connect to {address}: {e}")),
         Err(_) => Err(format!("no answer from {address} within {timeout:?}")),
     }

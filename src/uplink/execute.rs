@@ -14,6 +14,7 @@ use super::commands::{parse_command, Command, CommandError};
 use crate::event::{format_at, NewEvent};
 use crate::journal::Journal;
 use crate::orders::{transition, OrderState, OrderStore, SeenRequest, StateChange, StoredOrder};
+use crate::print::Printing;
 
 /// The outcome of one command.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +29,13 @@ fn error_reply(request_id: Option<&str>, code: &str, message: &str) -> Value {
     json!({ "request_id": request_id, "ok": false, "error": { "code": code, "message": message } })
 }
 
-pub async fn execute(journal: &Journal, orders: &OrderStore, name: &str, payload: &[u8]) -> Executed {
+pub async fn execute(
+    journal: &Journal,
+    orders: &OrderStore,
+    printing: Option<&Printing>,
+    name: &str,
+    payload: &[u8],
+) -> Executed {
     let req = match parse_command(name, payload) {
         Ok(r) => r,
         Err(CommandError { request_id, code, message }) => {
@@ -55,6 +62,7 @@ pub async fn execute(journal: &Journal, orders: &OrderStore, name: &str, payload
     let mut events = Vec::new();
     let mut order_write: Option<StoredOrder> = None;
     let mut resync = None;
+    let mut print_job = None;
     let mut reply = json!({ "request_id": rid, "ok": true });
     match &req.command {
         Command::OrderUpsert { id, state, order } => {
@@ -106,9 +114,27 @@ pub async fn execute(journal: &Journal, orders: &OrderStore, name: &str, payload
             reply["state"] = json!(to.as_str());
             order_write = Some(StoredOrder { state: to, held_from, updated_at: at.clone(), ..current });
         }
-        Command::Print { .. } => {
-            let msg = "this station does not drive printers yet; nothing was printed";
-            return refuse(&rid, name, "printing_unavailable", msg);
+        Command::Print { printer, order, document, copies } => {
+            let Some(printing) = printing else {
+                return refuse(&rid, name, "printing_unavailable", "no printer is configured at this station");
+            };
+            let stored = match order {
+                Some(id) => match orders.get(id) {
+                    Ok(Some(o)) => Some(o),
+                    Ok(None) => {
+                        return refuse(&rid, name, "unknown_order", &format!("order {id} is not known at this station"))
+                    }
+                    Err(e) => return internal(&rid, e),
+                },
+                None => None,
+            };
+            let job = match printing.prepare(printer.as_deref(), document, stored.as_ref()) {
+                Ok(j) => j,
+                Err((code, msg)) => return refuse(&rid, name, code, &msg),
+            };
+            reply["printer"] = json!(job.printer);
+            reply["copies"] = json!(copies);
+            print_job = Some((job, *copies));
         }
         Command::Resync { from, to } => {
             let status = match journal.status() {
@@ -145,6 +171,17 @@ pub async fn execute(journal: &Journal, orders: &OrderStore, name: &str, payload
     let seen = SeenRequest { at_ms: now_ms, name: name.to_string(), reply: reply.clone() };
     if let Err(e) = orders.commit(&rid, &seen, order_write.as_ref()) {
         return internal(&rid, e);
+    }
+    // Queued only after the request id is durably remembered: a redelivered command can
+    // never print twice.
+    if let (Some((job, copies)), Some(printing)) = (print_job, printing) {
+        for _ in 0..copies {
+            if let Err(e) =
+                printing.submit(&job.printer, &job.document, job.order.clone(), job.bytes.clone(), None).await
+            {
+                warn!(request_id = %rid, error = %e, "could not queue a print job");
+            }
+        }
     }
     info!(command = name, request_id = %rid, "command executed");
     Executed { reply, resync }

@@ -35,6 +35,7 @@ pub use commands::{parse_command, CommandError, CommandRequest, MAX_COMMAND_BYTE
 use crate::config::MqttConfig;
 use crate::journal::Journal;
 use crate::orders::OrderStore;
+use crate::print::Printing;
 
 /// Largest MQTT packet accepted from the broker; commands above [`MAX_COMMAND_BYTES`] but
 /// below this are answered with `payload_too_large` instead of killing the connection.
@@ -67,8 +68,17 @@ pub type SharedStatus = Arc<Mutex<UplinkStatus>>;
 /// Handle to the running uplink.
 pub struct Uplink {
     pub status: SharedStatus,
-    devices: mpsc::UnboundedSender<(String, serde_json::Value)>,
+    devices: DeviceStates,
     pub task: JoinHandle<()>,
+}
+
+/// The receiving end of [`DeviceStates`], consumed by the uplink.
+pub struct DeviceReceiver(mpsc::UnboundedReceiver<(String, serde_json::Value)>);
+
+/// A channel for device states: device tasks hold the sender, the uplink the receiver.
+pub fn device_channel() -> (DeviceStates, DeviceReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (DeviceStates(tx), DeviceReceiver(rx))
 }
 
 /// A cheap handle for publishing device states, for the device tasks.
@@ -84,13 +94,13 @@ impl DeviceStates {
 
 impl Uplink {
     pub fn devices(&self) -> DeviceStates {
-        DeviceStates(self.devices.clone())
+        self.devices.clone()
     }
 
     /// Publishes a device's state, retained, on `{prefix}/devices/{device}` (now if
     /// connected, else on the next connection; only the latest state per device is kept).
     pub fn device_state(&self, device: &str, state: serde_json::Value) {
-        let _ = self.devices.send((device.to_string(), state));
+        self.devices.device_state(device, state);
     }
 }
 
@@ -102,18 +112,32 @@ pub(crate) struct Setup {
     pub orders: OrderStore,
     pub status: SharedStatus,
     pub started_at: String,
+    pub printing: Option<Printing>,
 }
 
+/// Starts the uplink with its own device channel and no printers (tests, benchmarks).
 pub fn spawn(
     cfg: MqttConfig,
     journal: Journal,
     orders: OrderStore,
     shutdown: CancellationToken,
 ) -> Result<Uplink, UplinkError> {
+    let (devices, rx) = device_channel();
+    spawn_with(cfg, journal, orders, None, (devices, rx), shutdown)
+}
+
+/// Starts the uplink; `print` commands go to `printing`, device states come over `devices`.
+pub fn spawn_with(
+    cfg: MqttConfig,
+    journal: Journal,
+    orders: OrderStore,
+    printing: Option<Printing>,
+    (devices, devices_rx): (DeviceStates, DeviceReceiver),
+    shutdown: CancellationToken,
+) -> Result<Uplink, UplinkError> {
     let options = tls::mqtt_options(&cfg)?;
     let status =
         Arc::new(Mutex::new(UplinkStatus { state: "connecting", broker: redact(&cfg.url), ..UplinkStatus::default() }));
-    let (devices, devices_rx) = mpsc::unbounded_channel();
     let setup = Setup {
         cfg,
         options,
@@ -121,8 +145,9 @@ pub fn spawn(
         orders,
         status: status.clone(),
         started_at: crate::event::format_at(time::OffsetDateTime::now_utc()),
+        printing,
     };
-    let task = tokio::spawn(session::run(setup, devices_rx, shutdown));
+    let task = tokio::spawn(session::run(setup, devices_rx.0, shutdown));
     Ok(Uplink { status, devices, task })
 }
 

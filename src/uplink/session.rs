@@ -176,7 +176,7 @@ async fn connection(
                     }
                     Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
-                            let done = execute(journal, &setup.orders, name, &p.payload).await;
+                            let done = execute(journal, &setup.orders, setup.printing.as_ref(), name, &p.payload).await;
                             flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_string().into_bytes());
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");

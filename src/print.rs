@@ -1,0 +1,474 @@
+//! Print jobs: persisted in sled (`<journal.path>/print`), one queue task per printer.
+//!
+//! # Design constraints
+//! - States: `queued -> sending -> sent -> confirmed | failed | expired`. A job is marked
+//!   `sending` durably *before* its first byte leaves; from then on it is never sent again
+//!   automatically (no double labels). A job found `sending` at start-up was interrupted by a
+//!   crash and becomes `failed` ("reprint if needed"). Reprinting is an explicit new job.
+//! - Before sending, the printer's status is read: not ready (paper out, cover open,
+//!   offline) keeps the job `queued`, raises the device state and retries with backoff.
+//! - Queued jobs expire after the TTL. One queue per printer: a dead printer blocks only
+//!   its own jobs.
+//! - Every state change is journaled (`print.queued`, `print.confirmed`, ...).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use stationd_drivers::printer::{self, Language, PrinterLink, PrinterSpec, SendOutcome};
+use stationd_drivers::zpl::{Template, DEFAULT_LABEL};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::PrinterRole;
+use crate::event::{format_at, parse_at, NewEvent};
+use crate::journal::store::{durable_sync, open_sled, storage, OpenError};
+use crate::journal::{Journal, JournalError};
+use crate::orders::StoredOrder;
+use crate::uplink::DeviceStates;
+
+/// How long a queued job waits for its printer before it expires.
+pub const JOB_TTL: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Sending,
+    Sent,
+    Confirmed,
+    Failed,
+    Expired,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Sending => "sending",
+            JobState::Sent => "sent",
+            JobState::Confirmed => "confirmed",
+            JobState::Failed => "failed",
+            JobState::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub printer: String,
+    /// `label`, `slip`, `test`.
+    pub document: String,
+    pub order: Option<String>,
+    pub state: JobState,
+    pub created_at: String,
+    pub updated_at: String,
+    pub attempts: u32,
+    pub detail: Option<String>,
+    /// The job this one reprints, if any.
+    pub reprint_of: Option<String>,
+}
+
+/// The persisted jobs and their bytes.
+#[derive(Clone)]
+pub struct JobStore {
+    db: sled::Db,
+    jobs: sled::Tree,
+    data: sled::Tree,
+    file: Arc<std::fs::File>,
+}
+
+impl JobStore {
+    pub fn open(journal_dir: &Path) -> Result<JobStore, JournalError> {
+        let path = journal_dir.join("print");
+        let (db, file) = match open_sled(&path, 2 * 1024 * 1024) {
+            Ok(x) => x,
+            Err(OpenError::Fatal(e)) => return Err(e),
+            Err(OpenError::Corrupt(m)) => return Err(JournalError::Storage(format!("print job store: {m}"))),
+        };
+        let jobs = db.open_tree("jobs").map_err(storage)?;
+        let data = db.open_tree("data").map_err(storage)?;
+        Ok(JobStore { db, jobs, data, file: Arc::new(file) })
+    }
+
+    fn put(&self, job: &Job) -> Result<(), JournalError> {
+        let bytes = serde_json::to_vec(job).map_err(|e| JournalError::Storage(e.to_string()))?;
+        self.jobs.insert(job.id.as_bytes(), bytes).map_err(storage)?;
+        durable_sync(&self.db, &self.file)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Job>, JournalError> {
+        match self.jobs.get(id.as_bytes()).map_err(storage)? {
+            Some(v) => Ok(serde_json::from_slice(&v).ok()),
+            None => Ok(None),
+        }
+    }
+
+    pub fn bytes(&self, id: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        Ok(self.data.get(id.as_bytes()).map_err(storage)?.map(|v| v.to_vec()))
+    }
+
+    /// Every job, oldest first (ids are UUIDv7, so key order is creation order).
+    pub fn all(&self) -> Vec<Job> {
+        self.jobs.iter().values().flatten().filter_map(|v| serde_json::from_slice(&v).ok()).collect()
+    }
+
+    fn create(&self, job: &Job, bytes: &[u8]) -> Result<(), JournalError> {
+        self.data.insert(job.id.as_bytes(), bytes).map_err(storage)?;
+        self.put(job)
+    }
+}
+
+/// Queues and printer tasks.
+#[derive(Clone)]
+pub struct Printing {
+    store: JobStore,
+    journal: Journal,
+    wake: Arc<HashMap<String, Arc<Notify>>>,
+    printers: Arc<Vec<ConfiguredPrinter>>,
+    label_template: Arc<Template>,
+    station: String,
+}
+
+/// A printer as configured: how to reach it and what it is for.
+#[derive(Debug, Clone)]
+pub struct ConfiguredPrinter {
+    pub spec: PrinterSpec,
+    pub role: PrinterRole,
+}
+
+/// A job ready to queue.
+#[derive(Debug, Clone)]
+pub struct PreparedJob {
+    pub printer: String,
+    pub document: String,
+    pub order: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Builds printer specs from the config; kinds this build cannot drive are refused here.
+pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<ConfiguredPrinter>, String> {
+    use crate::config::{PrinterKind, PrinterLanguage};
+    let mut out = Vec::new();
+    for p in &config.printers {
+        let link = match &p.kind {
+            PrinterKind::Tcp { address } => PrinterLink::Tcp { address: address.clone() },
+            PrinterKind::File { path } => {
+                // A character device (/dev/usb/lp0) is written as is; anything else is a folder.
+                use std::os::unix::fs::FileTypeExt;
+                let is_device = std::fs::metadata(path).map(|m| m.file_type().is_char_device()).unwrap_or(false);
+                if is_device {
+                    PrinterLink::Device { path: path.clone() }
+                } else {
+                    std::fs::create_dir_all(path)
+                        .map_err(|e| format!("printer {:?}: cannot create {}: {e}", p.name, path.display()))?;
+                    PrinterLink::Folder { path: path.clone() }
+                }
+            }
+            PrinterKind::Usb { .. } | PrinterKind::Serial { .. } => {
+                return Err(format!(
+                    "printer {:?}: kind {} is not supported by this build yet (tcp and file are)",
+                    p.name,
+                    match p.kind {
+                        PrinterKind::Usb { .. } => "usb",
+                        _ => "serial",
+                    }
+                ))
+            }
+        };
+        let language = match p.language {
+            PrinterLanguage::Zpl => Language::Zpl,
+            PrinterLanguage::Escpos => Language::Escpos,
+        };
+        out.push(ConfiguredPrinter {
+            spec: PrinterSpec { name: p.name.clone(), link, language, status_timeout: Duration::from_secs(2) },
+            role: p.role,
+        });
+    }
+    Ok(out)
+}
+
+impl Printing {
+    /// Opens the store, fails jobs a crash interrupted mid-send, starts one task per printer.
+    pub fn start(
+        journal_dir: &Path,
+        journal: Journal,
+        printers: Vec<ConfiguredPrinter>,
+        devices: Option<DeviceStates>,
+        station: String,
+        shutdown: CancellationToken,
+    ) -> Result<Printing, JournalError> {
+        let store = JobStore::open(journal_dir)?;
+        for mut job in store.all().into_iter().filter(|j| j.state == JobState::Sending) {
+            warn!(job = %job.id, printer = %job.printer, "print job was interrupted while sending; it may have printed, so it is not resent (reprint if needed)");
+            job.state = JobState::Failed;
+            job.detail = Some("interrupted while sending (crash or power loss); reprint if it did not print".into());
+            job.updated_at = format_at(time::OffsetDateTime::now_utc());
+            store.put(&job)?;
+        }
+        let mut wake = HashMap::new();
+        for p in &printers {
+            wake.insert(p.spec.name.clone(), Arc::new(Notify::new()));
+        }
+        let label_template = Arc::new(Template::parse(DEFAULT_LABEL).expect("built-in label template is valid"));
+        let specs: Vec<PrinterSpec> = printers.iter().map(|p| p.spec.clone()).collect();
+        let printing =
+            Printing { store, journal, wake: Arc::new(wake), printers: Arc::new(printers), label_template, station };
+        for spec in specs {
+            let p = printing.clone();
+            let devices = devices.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { p.printer_task(spec, devices, shutdown).await });
+        }
+        Ok(printing)
+    }
+
+    /// Picks the printer and renders the bytes for a `print` command. Errors are
+    /// `(code, message)` for the reply.
+    pub fn prepare(
+        &self,
+        printer: Option<&str>,
+        document: &str,
+        order: Option<&StoredOrder>,
+    ) -> Result<PreparedJob, (&'static str, String)> {
+        let wanted = if document == "slip" { PrinterRole::Slip } else { PrinterRole::Label };
+        let chosen = match printer {
+            Some(name) => self.printers.iter().find(|p| p.spec.name == name),
+            None => self.printers.iter().find(|p| p.role == wanted).or_else(|| self.printers.first()),
+        };
+        let Some(p) = chosen else {
+            let msg = match printer {
+                Some(n) => format!("no printer named {n:?} is configured"),
+                None => "no printer is configured".to_string(),
+            };
+            return Err(("unknown_printer", msg));
+        };
+        let bytes = match (document, p.spec.language) {
+            ("test", lang) => test_page(lang, &self.station),
+            ("label", Language::Zpl) => {
+                let Some(o) = order else {
+                    return Err(("missing_field", "a label needs `order`".into()));
+                };
+                match o.payload["label"]["data"].as_str() {
+                    // Carrier-supplied ZPL goes through as it came.
+                    Some(data) if o.payload["label"]["format"] == "zpl" => data.as_bytes().to_vec(),
+                    _ => self.label_template.render(&label_values(o)),
+                }
+            }
+            ("label", Language::Escpos) => {
+                return Err((
+                    "invalid_field",
+                    format!("printer {:?} speaks ESC/POS; labels need a ZPL printer", p.spec.name),
+                ));
+            }
+            _ => return Err(("printing_unavailable", "packing slips are not rendered yet".into())),
+        };
+        Ok(PreparedJob {
+            printer: p.spec.name.clone(),
+            document: document.to_string(),
+            order: order.map(|o| o.id.clone()),
+            bytes,
+        })
+    }
+
+    pub fn store(&self) -> &JobStore {
+        &self.store
+    }
+
+    pub fn has_printer(&self, name: &str) -> bool {
+        self.wake.contains_key(name)
+    }
+
+    /// Queues a job (durably) and wakes its printer.
+    pub async fn submit(
+        &self,
+        printer: &str,
+        document: &str,
+        order: Option<String>,
+        bytes: Vec<u8>,
+        reprint_of: Option<String>,
+    ) -> Result<Job, JournalError> {
+        let Some(wake) = self.wake.get(printer) else {
+            return Err(JournalError::Storage(format!("no printer named {printer:?} is configured")));
+        };
+        let now = format_at(time::OffsetDateTime::now_utc());
+        let job = Job {
+            id: uuid::Uuid::now_v7().to_string(),
+            printer: printer.to_string(),
+            document: document.to_string(),
+            order,
+            state: JobState::Queued,
+            created_at: now.clone(),
+            updated_at: now,
+            attempts: 0,
+            detail: None,
+            reprint_of,
+        };
+        let store = self.store.clone();
+        let (j, b) = (job.clone(), bytes);
+        tokio::task::spawn_blocking(move || store.create(&j, &b))
+            .await
+            .map_err(|e| JournalError::Storage(e.to_string()))??;
+        self.event("print.queued", &job).await;
+        wake.notify_one();
+        Ok(job)
+    }
+
+    /// An explicit reprint of an earlier job: a new job with the same bytes.
+    pub async fn reprint(&self, id: &str) -> Result<Job, JournalError> {
+        let old = self.store.get(id)?.ok_or_else(|| JournalError::Storage(format!("no print job {id}")))?;
+        let bytes =
+            self.store.bytes(id)?.ok_or_else(|| JournalError::Storage(format!("print job {id} has no data")))?;
+        self.submit(&old.printer, &old.document, old.order.clone(), bytes, Some(old.id)).await
+    }
+
+    async fn event(&self, kind: &str, job: &Job) {
+        let mut ev = NewEvent::new(
+            kind,
+            json!({ "job": job.id, "printer": job.printer, "document": job.document, "attempts": job.attempts,
+                    "detail": job.detail, "reprint_of": job.reprint_of }),
+        );
+        ev.order = job.order.clone();
+        if let Err(e) = self.journal.append(ev).await {
+            error!(job = %job.id, error = %e, "could not journal a print event");
+        }
+    }
+
+    async fn set(&self, job: &mut Job, state: JobState, detail: Option<String>) -> Result<(), JournalError> {
+        job.state = state;
+        job.detail = detail;
+        job.updated_at = format_at(time::OffsetDateTime::now_utc());
+        let store = self.store.clone();
+        let j = job.clone();
+        tokio::task::spawn_blocking(move || store.put(&j)).await.map_err(|e| JournalError::Storage(e.to_string()))?
+    }
+
+    async fn printer_task(self, spec: PrinterSpec, devices: Option<DeviceStates>, shutdown: CancellationToken) {
+        let wake = self.wake.get(&spec.name).cloned().expect("printer registered");
+        let mut last_state = String::new();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let next = self.store.all().into_iter().find(|j| j.printer == spec.name && j.state == JobState::Queued);
+            let Some(mut job) = next else {
+                tokio::select! {
+                    _ = wake.notified() => continue,
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => continue,
+                    _ = shutdown.cancelled() => return,
+                }
+            };
+            if expired(&job) {
+                let _ = self
+                    .set(
+                        &mut job,
+                        JobState::Expired,
+                        Some(format!("not printed within {} min", JOB_TTL.as_secs() / 60)),
+                    )
+                    .await;
+                self.event("print.expired", &job).await;
+                continue;
+            }
+            let Some(bytes) = self.store.bytes(&job.id).ok().flatten() else {
+                let _ = self.set(&mut job, JobState::Failed, Some("job data missing".into())).await;
+                continue;
+            };
+            // Durably `sending` before the first byte: after this, no automatic resend.
+            job.attempts += 1;
+            if let Err(e) = self.set(&mut job, JobState::Sending, None).await {
+                error!(job = %job.id, error = %e, "cannot record the job as sending; not sending it");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let outcome = printer::send(&spec, &job.id, &bytes).await;
+            let (state, detail, kind, device) = match outcome {
+                SendOutcome::Confirmed => (JobState::Confirmed, None, "print.confirmed", "ready".to_string()),
+                SendOutcome::Sent { detail } => (JobState::Sent, Some(detail), "print.sent", "ready".to_string()),
+                SendOutcome::Failed { detail } => (JobState::Failed, Some(detail), "print.failed", "error".to_string()),
+                SendOutcome::NotSent { status, detail } => {
+                    // Nothing left the station: the job may wait for the printer.
+                    (JobState::Queued, Some(detail), "", status.state().to_string())
+                }
+            };
+            if device != last_state {
+                if device == "ready" {
+                    info!(printer = %spec.name, "printer ready");
+                } else {
+                    warn!(printer = %spec.name, state = %device, detail = ?detail, "printer cannot print");
+                }
+                if let Some(d) = &devices {
+                    let at = format_at(time::OffsetDateTime::now_utc());
+                    d.device_state(
+                        &spec.name,
+                        json!({ "kind": "printer", "state": device, "detail": detail, "at": at }),
+                    );
+                }
+                last_state = device.clone();
+            }
+            if let Err(e) = self.set(&mut job, state, detail).await {
+                error!(job = %job.id, error = %e, "cannot record the job's outcome");
+            }
+            if kind.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            } else {
+                delay = Duration::from_millis(200);
+                info!(job = %job.id, printer = %spec.name, state = job.state.as_str(), "print job done");
+                self.event(kind, &job).await;
+            }
+        }
+    }
+}
+
+/// Template values of an order's shipping label.
+pub fn label_values(o: &StoredOrder) -> HashMap<&'static str, String> {
+    let p = &o.payload;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut v = HashMap::new();
+    v.insert("order.id", o.id.clone());
+    for (key, field) in [("carrier", "carrier"), ("service", "service"), ("tracking", "tracking"), ("sscc", "sscc")] {
+        v.insert(key, text(&p[field]));
+    }
+    for (key, field) in [
+        ("ship_to.name", "name"),
+        ("ship_to.street", "street"),
+        ("ship_to.city", "city"),
+        ("ship_to.postcode", "postcode"),
+        ("ship_to.country", "country"),
+    ] {
+        v.insert(key, text(&p["ship_to"][field]));
+    }
+    v
+}
+
+/// A test page: station and time, in the printer's language.
+pub fn test_page(language: Language, station: &str) -> Vec<u8> {
+    let at = format_at(time::OffsetDateTime::now_utc());
+    match language {
+        Language::Zpl => {
+            let mut out = b"^XA^CI28^FO40,40^A0N,48,48^FDstationd test label^FS^FO40,110^A0N,32,32^FH^FD".to_vec();
+            stationd_drivers::zpl::escape_into(&format!("{station} {at}"), &mut out);
+            out.extend_from_slice(b"^FS^FO40,170^BY2^BCN,100,Y,N,N^FD1234567890^FS^XZ");
+            out
+        }
+        Language::Escpos => {
+            let text: String =
+                format!("{station} {at}").chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
+            let mut out = b"\x1b@stationd test page\n".to_vec();
+            out.extend_from_slice(text.as_bytes());
+            // Feed and cut (GS V 66 n).
+            out.extend_from_slice(b"\n\n\n\x1dVB\x03");
+            out
+        }
+    }
+}
+
+fn expired(job: &Job) -> bool {
+    parse_at(&job.created_at).is_some_and(|t| time::OffsetDateTime::now_utc() - t > JOB_TTL)
+}

@@ -1,0 +1,132 @@
+//! Printing through the daemon to the TCP printer simulator: labels rendered from orders,
+//! printer states, a connection dropped mid-job (never resent), repeats never print twice.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stationd_drivers::sim::{PrinterSim, SimState};
+use support::{Broker, Cloud, StationDir};
+
+const PREFIX: &str = "wh/WH1/st/PACK-T";
+
+fn station(broker: &Broker, sim: &PrinterSim) -> StationDir {
+    StationDir::with_broker(
+        broker.port,
+        &format!(
+            "\n[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\nlanguage = \"zpl\"\nrole = \"label\"\n",
+            sim.addr
+        ),
+    )
+}
+
+fn wait_until(what: &str, timeout: Duration, ok: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "{what} not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kinds(station: &StationDir, prefix: &str) -> Vec<String> {
+    station
+        .export()
+        .iter()
+        .filter_map(|e| e["kind"].as_str().filter(|k| k.starts_with(prefix)).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn an_order_label_is_rendered_escaped_printed_once_and_confirmed() {
+    let broker = Broker::start();
+    let sim = PrinterSim::start();
+    let station = station(&broker, &sim);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    let order = json!({"request_id":"u1","order":{"id":"SO-1001","carrier":"DHL","service":"parcel","tracking":"JJD0001234567",
+        "ship_to":{"name":"Evil ^XZ Customer","street":"Hauptstr. 5","city":"Berlin","postcode":"10115","country":"DE"},
+        "lines":[{"line":1,"sku":"SKU-1","qty":1}]}});
+    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    let r = cloud.send("print", json!({"request_id":"p1","document":"label","order":"SO-1001"}));
+    assert_eq!((r["ok"].as_bool(), r["printer"].as_str()), (Some(true), Some("label")), "{r}");
+    wait_until("label at the printer", Duration::from_secs(10), || sim.jobs().len() == 1);
+    let zpl = String::from_utf8(sim.jobs()[0].clone()).unwrap();
+    assert!(zpl.starts_with("^XA") && zpl.trim_end().ends_with("^XZ"), "{zpl}");
+    assert!(zpl.contains("Evil _5EXZ Customer"), "the address cannot end the label early: {zpl}");
+    assert!(zpl.contains("JJD0001234567") && zpl.contains("SO-1001"));
+    wait_until("print.confirmed journaled", Duration::from_secs(10), || {
+        kinds(&station, "print.").contains(&"print.confirmed".to_string())
+    });
+
+    // The same request again: answered as a repeat, nothing printed.
+    let r = cloud.send("print", json!({"request_id":"p1","document":"label","order":"SO-1001"}));
+    assert_eq!(r["duplicate"], true, "{r}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sim.jobs().len(), 1, "a repeated command never prints twice");
+
+    // Unknown printers and orders are refused.
+    let r = cloud.send("print", json!({"request_id":"p2","document":"label","order":"SO-404"}));
+    assert_eq!(r["error"]["code"], "unknown_order", "{r}");
+    let r = cloud.send("print", json!({"request_id":"p3","document":"test","printer":"nope"}));
+    assert_eq!(r["error"]["code"], "unknown_printer", "{r}");
+}
+
+#[test]
+fn paper_out_holds_the_job_and_it_prints_once_when_paper_is_back() {
+    let broker = Broker::start();
+    let sim = PrinterSim::start();
+    sim.set_state(SimState::PaperOut);
+    let station = station(&broker, &sim);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    let (_c, devices) = support::subscriber(broker.port, &format!("{PREFIX}/devices/label"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cloud.send("print", json!({"request_id":"t1","document":"test"}))["ok"], true);
+    let (_, state) = devices.recv_timeout(Duration::from_secs(10)).expect("device state published");
+    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    assert_eq!((state["kind"].as_str(), state["state"].as_str()), (Some("printer"), Some("paper_out")), "{state}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sim.jobs().is_empty(), "nothing sent to a printer without paper");
+    assert!(daemon.stderr().contains("printer cannot print"), "{}", daemon.stderr());
+
+    sim.set_state(SimState::Ready);
+    wait_until("the job after paper is loaded", Duration::from_secs(10), || sim.jobs().len() == 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sim.jobs().len(), 1);
+    let (_, state) = devices.recv_timeout(Duration::from_secs(10)).expect("ready again");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&state).unwrap()["state"], "ready");
+}
+
+#[test]
+fn a_connection_dropped_mid_job_is_never_resent_and_100_labels_all_print() {
+    let broker = Broker::start();
+    let sim = PrinterSim::start();
+    sim.set_state(SimState::DropAfter(40));
+    let station = station(&broker, &sim);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cloud.send("print", json!({"request_id":"d1","document":"test"}))["ok"], true);
+    wait_until("the outcome journaled", Duration::from_secs(10), || {
+        let k = kinds(&station, "print.");
+        k.contains(&"print.failed".to_string()) || k.contains(&"print.sent".to_string())
+    });
+    sim.set_state(SimState::Ready);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(sim.jobs().len(), 1, "the cut job is not sent a second time");
+    assert!(sim.jobs()[0].len() <= 40);
+
+    let start = Instant::now();
+    for i in 0..10 {
+        let r = cloud.send("print", json!({"request_id":format!("many-{i}"),"document":"test","copies":10}));
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    wait_until("100 labels", Duration::from_secs(30), || sim.jobs().len() == 101);
+    eprintln!("100 labels queued and printed in {:?}", start.elapsed());
+    wait_until("100 confirmations", Duration::from_secs(10), || kinds(&station, "print.confirmed").len() == 100);
+}
