@@ -71,6 +71,15 @@ pub enum Command {
     /// Cloud-side view: subscribe to stations' events, drop duplicates by id, report seq
     /// gaps, duplicates and lag; exit 0 when complete (no gaps), 1 when not.
     Monitor(MonitorArgs),
+    /// Send a test page straight to a configured printer (bypasses the job queue) and say
+    /// what the printer answered. Exit 0 when printed, 4 when not.
+    PrintTest {
+        /// The printer's `name` in the config.
+        #[arg(long)]
+        printer: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Print the version.
     Version {
         #[arg(long)]
@@ -372,4 +381,35 @@ pub fn version(json: bool) {
     } else {
         println!("stationd {v}");
     }
+}
+
+pub fn print_test(config_path: &Path, printer: &str) -> Result<(), Failure> {
+    use stationd_drivers::printer::SendOutcome;
+    let config = load_config(config_path)?;
+    let printers = crate::print::printers_from_config(&config).map_err(|m| Failure::new(EXIT_CONFIG, m))?;
+    let Some(p) = printers.into_iter().find(|p| p.spec.name == printer) else {
+        let names: Vec<&str> = config.printers.iter().map(|p| p.name.as_str()).collect();
+        return Err(Failure::new(
+            EXIT_CONFIG,
+            format!("no printer named {printer:?} (configured: {})", names.join(", ")),
+        ));
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(|e| Failure::new(EXIT_RUNTIME, e.to_string()))?;
+    let bytes = crate::print::test_page(p.spec.language, &config.station_identity());
+    let (before, outcome) = rt.block_on(async {
+        let before = stationd_drivers::printer::status(&p.spec).await;
+        (before, stationd_drivers::printer::send(&p.spec, "print-test", &bytes).await)
+    });
+    println!("{printer}: status before: {before}");
+    match outcome {
+        SendOutcome::Confirmed => println!("{printer}: printed and confirmed"),
+        SendOutcome::Sent { detail } => println!("{printer}: sent ({detail})"),
+        SendOutcome::NotSent { detail, .. } => {
+            return Err(Failure::new(EXIT_RUNTIME, format!("{printer}: not printed: {detail}")))
+        }
+        SendOutcome::Failed { detail } => {
+            return Err(Failure::new(EXIT_RUNTIME, format!("{printer}: failed: {detail}")))
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,9 @@ use crate::journal::{Journal, JournalError};
 use crate::orders::StoredOrder;
 use crate::uplink::DeviceStates;
 
+/// How often an idle printer's status is read.
+const IDLE_POLL: Duration = Duration::from_secs(10);
+
 /// How long a queued job waits for its printer before it expires.
 pub const JOB_TTL: Duration = Duration::from_secs(30 * 60);
 
@@ -131,7 +134,6 @@ pub struct Printing {
     journal: Journal,
     wake: Arc<HashMap<String, Arc<Notify>>>,
     printers: Arc<Vec<ConfiguredPrinter>>,
-    label_template: Arc<Template>,
     station: String,
 }
 
@@ -140,6 +142,8 @@ pub struct Printing {
 pub struct ConfiguredPrinter {
     pub spec: PrinterSpec,
     pub role: PrinterRole,
+    /// The label template: the configured file, or the built-in one.
+    pub template: Arc<Template>,
 }
 
 /// A job ready to queue.
@@ -185,9 +189,18 @@ pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<Config
             PrinterLanguage::Zpl => Language::Zpl,
             PrinterLanguage::Escpos => Language::Escpos,
         };
+        let template = match &p.template {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("printer {:?}: {}: {e}", p.name, path.display()))?;
+                Template::parse(&text).map_err(|e| format!("printer {:?}: {}: {e}", p.name, path.display()))?
+            }
+            None => Template::parse(DEFAULT_LABEL).expect("built-in label template is valid"),
+        };
         out.push(ConfiguredPrinter {
             spec: PrinterSpec { name: p.name.clone(), link, language, status_timeout: Duration::from_secs(2) },
             role: p.role,
+            template: Arc::new(template),
         });
     }
     Ok(out)
@@ -215,10 +228,8 @@ impl Printing {
         for p in &printers {
             wake.insert(p.spec.name.clone(), Arc::new(Notify::new()));
         }
-        let label_template = Arc::new(Template::parse(DEFAULT_LABEL).expect("built-in label template is valid"));
         let specs: Vec<PrinterSpec> = printers.iter().map(|p| p.spec.clone()).collect();
-        let printing =
-            Printing { store, journal, wake: Arc::new(wake), printers: Arc::new(printers), label_template, station };
+        let printing = Printing { store, journal, wake: Arc::new(wake), printers: Arc::new(printers), station };
         for spec in specs {
             let p = printing.clone();
             let devices = devices.clone();
@@ -257,7 +268,7 @@ impl Printing {
                 match o.payload["label"]["data"].as_str() {
                     // Carrier-supplied ZPL goes through as it came.
                     Some(data) if o.payload["label"]["format"] == "zpl" => data.as_bytes().to_vec(),
-                    _ => self.label_template.render(&label_values(o)),
+                    _ => p.template.render(&label_values(o)),
                 }
             }
             ("label", Language::Escpos) => {
@@ -351,13 +362,36 @@ impl Printing {
     async fn printer_task(self, spec: PrinterSpec, devices: Option<DeviceStates>, shutdown: CancellationToken) {
         let wake = self.wake.get(&spec.name).cloned().expect("printer registered");
         let mut last_state = String::new();
+        let mut report = |state: &str, detail: Option<&str>| {
+            if state == last_state {
+                return;
+            }
+            if state == "ready" {
+                info!(printer = %spec.name, "printer ready");
+            } else {
+                warn!(printer = %spec.name, %state, detail = ?detail, "printer cannot print");
+            }
+            if let Some(d) = &devices {
+                let at = format_at(time::OffsetDateTime::now_utc());
+                d.device_state(&spec.name, json!({ "kind": "printer", "state": state, "detail": detail, "at": at }));
+            }
+            last_state = state.to_string();
+        };
         let mut delay = Duration::from_millis(200);
+        let mut idle_poll = tokio::time::Instant::now();
         loop {
             let next = self.store.all().into_iter().find(|j| j.printer == spec.name && j.state == JobState::Queued);
             let Some(mut job) = next else {
+                // Idle: watch the printer anyway, so an unplugged or paper-out printer shows
+                // before the next job needs it.
+                if tokio::time::Instant::now() >= idle_poll {
+                    let status = printer::status(&spec).await;
+                    report(status.state(), None);
+                    idle_poll = tokio::time::Instant::now() + IDLE_POLL;
+                }
                 tokio::select! {
                     _ = wake.notified() => continue,
-                    _ = tokio::time::sleep(Duration::from_secs(30)) => continue,
+                    _ = tokio::time::sleep_until(idle_poll) => continue,
                     _ = shutdown.cancelled() => return,
                 }
             };
@@ -393,21 +427,7 @@ impl Printing {
                     (JobState::Queued, Some(detail), "", status.state().to_string())
                 }
             };
-            if device != last_state {
-                if device == "ready" {
-                    info!(printer = %spec.name, "printer ready");
-                } else {
-                    warn!(printer = %spec.name, state = %device, detail = ?detail, "printer cannot print");
-                }
-                if let Some(d) = &devices {
-                    let at = format_at(time::OffsetDateTime::now_utc());
-                    d.device_state(
-                        &spec.name,
-                        json!({ "kind": "printer", "state": device, "detail": detail, "at": at }),
-                    );
-                }
-                last_state = device.clone();
-            }
+            report(&device, detail.as_deref());
             if let Err(e) = self.set(&mut job, state, detail).await {
                 error!(job = %job.id, error = %e, "cannot record the job's outcome");
             }

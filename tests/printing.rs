@@ -130,3 +130,66 @@ fn a_connection_dropped_mid_job_is_never_resent_and_100_labels_all_print() {
     eprintln!("100 labels queued and printed in {:?}", start.elapsed());
     wait_until("100 confirmations", Duration::from_secs(10), || kinds(&station, "print.confirmed").len() == 100);
 }
+
+#[test]
+fn print_test_reports_what_the_printer_said() {
+    let sim = PrinterSim::start();
+    let station =
+        StationDir::new("", &format!("[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\n", sim.addr));
+    let o = support::stationd(&["print-test", "--printer", "label", "--config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr_of(&o));
+    assert!(support::stdout_of(&o).contains("label: printed and confirmed"), "{}", support::stdout_of(&o));
+    assert!(String::from_utf8_lossy(&sim.jobs()[0]).contains("stationd test label"));
+    sim.set_state(SimState::PaperOut);
+    let o = support::stationd(&["print-test", "--printer", "label", "--config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(support::stderr_of(&o).contains("not printed: printer is paper_out"), "{}", support::stderr_of(&o));
+    let o = support::stationd(&["print-test", "--printer", "nope", "--config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(support::stderr_of(&o).contains("no printer named \"nope\" (configured: label)"));
+}
+
+#[test]
+fn a_custom_label_template_is_checked_at_load_and_used() {
+    let broker = Broker::start();
+    let sim = PrinterSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.zpl");
+    std::fs::write(&bad, "^XA\n^FO1,1^FD{{order.id}}^FS\n^XZ\n").unwrap();
+    let station = StationDir::new(
+        "",
+        &format!(
+            "[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\ntemplate = \"{}\"\n",
+            sim.addr,
+            bad.display()
+        ),
+    );
+    let o = support::stationd(&["check-config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        support::stderr_of(&o).contains("line 2: placeholder {{order.id}} is not in a ^FH^FD field"),
+        "{}",
+        support::stderr_of(&o)
+    );
+
+    let good = dir.path().join("mine.zpl");
+    std::fs::write(&good, "^XA\n^FO1,1^FH^FDMY LABEL {{order.id}} {{ship_to.name}}^FS\n^XZ\n").unwrap();
+    let station = StationDir::with_broker(
+        broker.port,
+        &format!(
+            "[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\ntemplate = \"{}\"\n",
+            sim.addr,
+            good.display()
+        ),
+    );
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    let order =
+        json!({"request_id":"u","order":{"id":"SO-7","ship_to":{"name":"Ann"},"lines":[{"line":1,"sku":"A","qty":1}]}});
+    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    assert_eq!(cloud.send("print", json!({"request_id":"p","document":"label","order":"SO-7"}))["ok"], true);
+    wait_until("custom label", Duration::from_secs(10), || sim.jobs().len() == 1);
+    assert_eq!(String::from_utf8_lossy(&sim.jobs()[0]), "^XA\n^FO1,1^FH^FDMY LABEL SO-7 Ann^FS\n^XZ\n");
+}

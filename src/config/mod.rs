@@ -144,6 +144,8 @@ pub struct PrinterConfig {
     pub kind: PrinterKind,
     pub language: PrinterLanguage,
     pub role: PrinterRole,
+    /// A ZPL label template replacing the built-in one (checked at load).
+    pub template: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -522,8 +524,20 @@ fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> 
         Some("slip") => PrinterRole::Slip,
         _ => PrinterRole::Label,
     };
+    let template = s.path(cx, "template", true).filter(|path| {
+        let checked = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| stationd_drivers::zpl::Template::parse(&t).map(|_| ()).map_err(|e| e.to_string()));
+        match checked {
+            Ok(()) => true,
+            Err(e) => {
+                cx.error(s.key_span("template"), s.key_name("template"), format!("{}: {e}", path.display()));
+                false
+            }
+        }
+    });
     s.finish(cx);
-    Some((PrinterConfig { name: name?, kind: kind?, language, role }, span))
+    Some((PrinterConfig { name: name?, kind: kind?, language, role, template }, span))
 }
 
 fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
