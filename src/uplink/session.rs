@@ -307,9 +307,11 @@ impl Flight {
             return;
         }
         let mut published = 0u64;
-        while self.inflight < self.window {
+        'fill: while self.inflight < self.window {
             let room = self.window - self.inflight;
-            let records = if let Some(&(from, to)) = self.resync.front() {
+            // Resync ranges first, then the pending backlog.
+            let (records, resync_to) = if let Some(&(from, to)) = self.resync.front() {
+                self.resync.pop_front();
                 let recs: Vec<_> = match journal.read_from(from, room) {
                     Ok(r) => r.into_iter().filter(|r| r.seq <= to).collect(),
                     Err(e) => {
@@ -317,22 +319,18 @@ impl Flight {
                         break;
                     }
                 };
-                match recs.last() {
-                    Some(last) if last.seq < to => self.resync[0].0 = last.seq + 1,
-                    _ => {
-                        self.resync.pop_front();
+                if let Some(last) = recs.last() {
+                    if last.seq < to {
+                        self.resync.push_front((last.seq + 1, to));
                     }
                 }
-                if recs.is_empty() {
-                    continue;
-                }
-                recs
+                (recs, Some(to))
             } else {
                 match journal.pending(self.next_seq, room) {
                     Ok(r) if r.is_empty() => break,
                     Ok(r) => {
                         self.next_seq = r.last().map_or(self.next_seq, |r| r.seq + 1);
-                        r
+                        (r, None)
                     }
                     Err(e) => {
                         warn!(error = %e, "reading pending events");
@@ -341,12 +339,20 @@ impl Flight {
                 }
             };
             for r in records {
+                let seq = r.seq;
                 if client.try_publish(&self.events_topic, QoS::AtLeastOnce, false, r.payload).is_err() {
-                    // The request channel is full; the rest goes out on the next round.
-                    self.next_seq = self.next_seq.min(r.seq);
-                    break;
+                    // rumqttc's request channel is full (it is waiting for the broker): resume
+                    // from this record on a later round instead of spinning here.
+                    match resync_to {
+                        Some(to) => match self.resync.front_mut() {
+                            Some(front) if front.1 == to => front.0 = seq,
+                            _ => self.resync.push_front((seq, to)),
+                        },
+                        None => self.next_seq = seq,
+                    }
+                    break 'fill;
                 }
-                self.sent.push_back(Sent::Event(r.seq));
+                self.sent.push_back(Sent::Event(seq));
                 self.inflight += 1;
                 published += 1;
             }
