@@ -459,3 +459,29 @@ impl ErrorLog {
         self.suppressed = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::NewEvent;
+    use crate::journal::JournalOptions;
+
+    #[test]
+    fn fill_stops_and_resumes_exactly_when_rumqttc_takes_no_more_requests() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(JournalOptions::new(tmp.path(), "WH1", "T")).unwrap();
+        for i in 0..5 {
+            journal.append_blocking(NewEvent::new("scan.received", json!({ "code": i }))).unwrap();
+        }
+        // A request channel of 2 that nobody drains: the third publish fails.
+        let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 2);
+        let status = SharedStatus::default();
+        let mut f = Flight::new(10, "p");
+        f.fill(&client, &journal, &status);
+        assert_eq!((f.inflight, f.next_seq), (2, 3), "resumes at the first seq not handed over");
+        f.resync.push_back((1, 2));
+        f.fill(&client, &journal, &status);
+        assert_eq!(f.resync.front(), Some(&(1, 2)), "the resync range is kept whole");
+        journal.close();
+    }
+}
