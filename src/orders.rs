@@ -12,16 +12,15 @@
 //!   one started (logged), rather than stopping the station.
 //! - No `sled::` type leaves this module.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sled::Transactional;
-use tracing::error;
 
-use crate::journal::store::{durable_sync, open_sled, storage, OpenError};
+use crate::journal::store::{durable_sync, open_side_db, storage};
 use crate::journal::JournalError;
 
 /// How long a `request_id` is remembered for duplicate detection.
@@ -123,21 +122,12 @@ pub struct OrderStore {
 impl OrderStore {
     /// Opens (or creates) the store under `journal_dir/state`.
     pub fn open(journal_dir: &Path) -> Result<OrderStore, JournalError> {
-        let path = journal_dir.join("state");
-        let (db, file) = match open_sled(&path, 4 * 1024 * 1024) {
-            Ok(x) => x,
-            Err(OpenError::Fatal(e)) => return Err(e),
-            Err(OpenError::Corrupt(reason)) => {
-                let aside = aside_path(&path);
-                error!(path = %path.display(), moved_to = %aside.display(), %reason, "order cache damaged; starting an empty one (orders are re-sent by the cloud)");
-                std::fs::rename(&path, &aside).map_err(|e| JournalError::access(&path, "move aside", e))?;
-                match open_sled(&path, 4 * 1024 * 1024) {
-                    Ok(x) => x,
-                    Err(OpenError::Fatal(e)) => return Err(e),
-                    Err(OpenError::Corrupt(m)) => return Err(JournalError::Storage(m)),
-                }
-            }
-        };
+        let (db, file) = open_side_db(
+            &journal_dir.join("state"),
+            4 * 1024 * 1024,
+            "order cache",
+            "orders are re-sent by the cloud; remembered request ids are lost",
+        )?;
         let orders = db.open_tree("orders").map_err(storage)?;
         let requests = db.open_tree("requests").map_err(storage)?;
         Ok(OrderStore { db, orders, requests, data_file: Arc::new(file) })
@@ -208,11 +198,6 @@ impl OrderStore {
     }
 }
 
-fn aside_path(path: &Path) -> PathBuf {
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    path.with_file_name(format!("state.damaged-{stamp}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +236,25 @@ mod tests {
         );
         assert!(transition(&order(OrderState::Held), StateChange::Hold).is_err());
         assert_eq!(transition(&order(OrderState::Held), StateChange::Cancel).unwrap().0, OrderState::Cancelled);
+    }
+
+    #[test]
+    fn a_damaged_order_cache_is_moved_aside_and_an_empty_one_started() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = OrderStore::open(tmp.path()).unwrap();
+        let seen = SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: serde_json::json!({}) };
+        store.commit("r-1", &seen, Some(&order(OrderState::Released))).unwrap();
+        drop(store);
+        // sled refuses a configuration file it cannot read: a database it will not open.
+        std::fs::write(tmp.path().join("state").join("conf"), b"\xff\x00garbage").unwrap();
+        let store = OrderStore::open(tmp.path()).unwrap();
+        assert!(store.is_empty());
+        let aside: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("state.damaged-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "damaged files kept");
     }
 
     #[test]

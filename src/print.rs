@@ -26,7 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::config::PrinterRole;
 use crate::event::{format_at, parse_at, NewEvent};
-use crate::journal::store::{durable_sync, open_sled, storage, OpenError};
+use crate::journal::store::{durable_sync, open_side_db, storage};
 use crate::journal::{Journal, JournalError};
 use crate::orders::StoredOrder;
 use crate::uplink::DeviceStates;
@@ -88,12 +88,12 @@ pub struct JobStore {
 
 impl JobStore {
     pub fn open(journal_dir: &Path) -> Result<JobStore, JournalError> {
-        let path = journal_dir.join("print");
-        let (db, file) = match open_sled(&path, 2 * 1024 * 1024) {
-            Ok(x) => x,
-            Err(OpenError::Fatal(e)) => return Err(e),
-            Err(OpenError::Corrupt(m)) => return Err(JournalError::Storage(format!("print job store: {m}"))),
-        };
+        let (db, file) = open_side_db(
+            &journal_dir.join("print"),
+            2 * 1024 * 1024,
+            "print job store",
+            "jobs that were still queued must be printed again",
+        )?;
         let jobs = db.open_tree("jobs").map_err(storage)?;
         let data = db.open_tree("data").map_err(storage)?;
         Ok(JobStore { db, jobs, data, file: Arc::new(file) })

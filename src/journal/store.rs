@@ -191,6 +191,32 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
     Ok((db, data_file))
 }
 
+/// Opens a side database (order cache, print jobs). If it is damaged it is moved aside
+/// (kept, never deleted) and an empty one started, so the station keeps working; `what`
+/// and `consequence` go into the error log.
+pub(crate) fn open_side_db(
+    path: &Path,
+    cache_bytes: u64,
+    what: &str,
+    consequence: &str,
+) -> Result<(sled::Db, File), JournalError> {
+    match open_sled(path, cache_bytes) {
+        Ok(x) => Ok(x),
+        Err(OpenError::Fatal(e)) => Err(e),
+        Err(OpenError::Corrupt(reason)) => {
+            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let aside = path.with_file_name(format!("{name}.damaged-{stamp}"));
+            tracing::error!(path = %path.display(), moved_to = %aside.display(), %reason, "{what} damaged; starting an empty one ({consequence})");
+            std::fs::rename(path, &aside).map_err(|e| JournalError::access(path, "move aside", e))?;
+            open_sled(path, cache_bytes).map_err(|e| match e {
+                OpenError::Fatal(e) => e,
+                OpenError::Corrupt(m) => JournalError::Storage(m),
+            })
+        }
+    }
+}
+
 /// sled 0.34's `flush` ends in `sync_file_range`, which does not reach the drive cache
 /// (sled #1452, #654): follow it with a real `fdatasync` of the data file.
 pub(crate) fn durable_sync(db: &sled::Db, data_file: &File) -> Result<(), JournalError> {
