@@ -71,6 +71,14 @@ pub enum Command {
     /// Cloud-side view: subscribe to stations' events, drop duplicates by id, report seq
     /// gaps, duplicates and lag; exit 0 when complete (no gaps), 1 when not.
     Monitor(MonitorArgs),
+    /// List USB devices and serial ports (with their stable by-id names), marking the ones
+    /// the config uses.
+    Devices {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Send a test page straight to a configured printer (bypasses the job queue) and say
     /// what the printer answered. Exit 0 when printed, 4 when not.
     PrintTest {
@@ -409,6 +417,101 @@ pub fn print_test(config_path: &Path, printer: &str) -> Result<(), Failure> {
         }
         SendOutcome::Failed { detail } => {
             return Err(Failure::new(EXIT_RUNTIME, format!("{printer}: failed: {detail}")))
+        }
+    }
+    Ok(())
+}
+
+/// Which configured device (if any) uses a discovered USB device or serial port.
+fn used_by(
+    config: Option<&Config>,
+    usb_id: Option<(&str, Option<&str>)>,
+    port: Option<(&Path, &Path)>,
+) -> Option<String> {
+    use crate::config::{PrinterKind, ScannerKind};
+    let config = config?;
+    for p in &config.printers {
+        match (&p.kind, usb_id, port) {
+            (PrinterKind::Usb { device }, Some((id, serial)), _) => {
+                let mut parts = device.splitn(3, ':');
+                let want = format!("{}:{}", parts.next()?, parts.next()?).to_lowercase();
+                let serial_ok = parts.next().is_none_or(|s| Some(s) == serial);
+                if want == id && serial_ok {
+                    return Some(format!("printer {}", p.name));
+                }
+            }
+            (PrinterKind::Serial { path, .. }, _, Some((a, b))) if path == a || path == b => {
+                return Some(format!("printer {}", p.name))
+            }
+            _ => {}
+        }
+    }
+    for s in &config.scanners {
+        if let (ScannerKind::Serial { path, .. } | ScannerKind::Hid { path }, Some((a, b))) = (&s.kind, port) {
+            if path == a || path == b {
+                return Some(format!("scanner {}", s.name));
+            }
+        }
+    }
+    None
+}
+
+pub fn devices(config_path: &Path, json: bool) -> Result<(), Failure> {
+    use stationd_drivers::discovery::{serial_ports, usb_devices, UsbScan};
+    // The config is optional here: without it nothing is marked.
+    let config = if config_path.exists() { Some(load_config(config_path)?) } else { None };
+    let usb = usb_devices();
+    let ports = serial_ports();
+    if json {
+        let usb_json = match &usb {
+            UsbScan::Available { devices } => serde_json::json!({
+                "status": "available",
+                "devices": devices.iter().map(|d| {
+                    let mut v = serde_json::to_value(d).unwrap_or_default();
+                    v["used_by"] = serde_json::json!(used_by(config.as_ref(), Some((&d.id, d.serial.as_deref())), None));
+                    v
+                }).collect::<Vec<_>>(),
+            }),
+            UsbScan::Unavailable { reason } => serde_json::json!({ "status": "unavailable", "reason": reason }),
+        };
+        let serial_json: Vec<_> = ports
+            .iter()
+            .map(|p| {
+                serde_json::json!({ "path": p.path, "device": p.device,
+                    "used_by": used_by(config.as_ref(), None, Some((&p.path, &p.device))) })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "usb": usb_json, "serial": serial_json }));
+        return Ok(());
+    }
+    match &usb {
+        UsbScan::Available { devices } if devices.is_empty() => println!("USB: no devices"),
+        UsbScan::Available { devices } => {
+            println!("USB:");
+            for d in devices {
+                let name = [d.manufacturer.as_deref(), d.product.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let serial = d.serial.as_deref().map(|s| format!(" serial {s}")).unwrap_or_default();
+                let used = used_by(config.as_ref(), Some((&d.id, d.serial.as_deref())), None)
+                    .map(|u| format!("   <- {u}"))
+                    .unwrap_or_default();
+                println!("  {} {:<14} {name}{serial} (bus {} addr {}){used}", d.id, d.class, d.bus, d.address);
+            }
+        }
+        UsbScan::Unavailable { reason } => println!("USB: unavailable: {reason}"),
+    }
+    if ports.is_empty() {
+        println!("serial: no ports");
+    } else {
+        println!("serial:");
+        for p in &ports {
+            let used = used_by(config.as_ref(), None, Some((&p.path, &p.device)))
+                .map(|u| format!("   <- {u}"))
+                .unwrap_or_default();
+            println!("  {} -> {}{used}", p.path.display(), p.device.display());
         }
     }
     Ok(())

@@ -290,3 +290,20 @@ fn a_damaged_journal_is_quarantined_and_the_station_keeps_working() {
     assert!(o.status.success(), "{}", stderr_of(&o));
     assert!(stderr_of(&o).contains("salvaged"), "{}", stderr_of(&o));
 }
+
+#[test]
+fn devices_lists_usb_and_serial_or_says_plainly_why_not() {
+    let station = StationDir::new("", "");
+    let o = stationd(&["devices", "--json", "--config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    match v["usb"]["status"].as_str() {
+        Some("available") => assert!(v["usb"]["devices"].is_array()),
+        Some("unavailable") => assert!(v["usb"]["reason"].as_str().unwrap().contains("libusb"), "{v}"),
+        other => panic!("usb status {other:?}: {v}"),
+    }
+    assert!(v["serial"].is_array());
+    let o = stationd(&["devices", "--config", "/nonexistent.toml"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout_of(&o).contains("USB"), "{}", stdout_of(&o));
+}
