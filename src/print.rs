@@ -174,14 +174,11 @@ pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<Config
                     PrinterLink::Folder { path: path.clone() }
                 }
             }
-            PrinterKind::Usb { .. } | PrinterKind::Serial { .. } => {
+            PrinterKind::Serial { path, baud } => PrinterLink::Serial { path: path.clone(), baud: *baud },
+            PrinterKind::Usb { .. } => {
                 return Err(format!(
-                    "printer {:?}: kind {} is not supported by this build yet (tcp and file are)",
-                    p.name,
-                    match p.kind {
-                        PrinterKind::Usb { .. } => "usb",
-                        _ => "serial",
-                    }
+                    "printer {:?}: kind usb is not supported by this build yet (tcp, serial and file are; a usblp device file works with kind = \"file\")",
+                    p.name
                 ))
             }
         };

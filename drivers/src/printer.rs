@@ -5,9 +5,9 @@
 //! the printer must never be resent automatically (no double labels):
 //! [`SendOutcome::NotSent`] is safe to retry; everything else is not.
 //!
-//! Transports here: raw TCP (port 9100, bidirectional: status is read), a device file such
-//! as `/dev/usb/lp0` (write-only: jobs end `sent`), and a folder that receives one file per
-//! job (the demo's virtual printer).
+//! Transports here: raw TCP (port 9100) and serial ports (both bidirectional: status is
+//! read), a device file such as `/dev/usb/lp0` (write-only: jobs end `sent`), and a folder
+//! that receives one file per job (the demo's virtual printer).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +26,11 @@ pub enum Language {
 pub enum PrinterLink {
     Tcp {
         address: String,
+    },
+    /// A serial port (RS-232 or USB CDC), bidirectional: status is read.
+    Serial {
+        path: PathBuf,
+        baud: u32,
     },
     /// A character device (`/dev/usb/lp0`) written without read-back.
     Device {
@@ -119,6 +124,10 @@ pub async fn status(spec: &PrinterSpec) -> PrinterStatus {
             Ok(mut s) => read_status(&mut s, spec).await,
             Err(_) => PrinterStatus::offline(),
         },
+        PrinterLink::Serial { path, baud } => match open_serial(path, *baud) {
+            Ok(mut s) => read_status(&mut s, spec).await,
+            Err(_) => PrinterStatus::offline(),
+        },
         PrinterLink::Device { path } => {
             if std::fs::metadata(path).is_ok() {
                 PrinterStatus::default()
@@ -136,29 +145,45 @@ pub async fn status(spec: &PrinterSpec) -> PrinterStatus {
     }
 }
 
+fn open_serial(path: &std::path::Path, baud: u32) -> Result<tokio_serial::SerialStream, String> {
+    use tokio_serial::SerialPortBuilderExt;
+    tokio_serial::new(path.to_string_lossy(), baud)
+        .open_native_async()
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+/// Status before, every byte, status after, on a bidirectional stream.
+async fn send_checked<S>(mut s: S, spec: &PrinterSpec, bytes: &[u8]) -> SendOutcome
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let before = read_status(&mut s, spec).await;
+    if !before.is_ready() {
+        return SendOutcome::NotSent { detail: format!("printer is {before}"), status: before };
+    }
+    // From the first byte on, the job may print: no automatic resend past here.
+    if let Err(e) = s.write_all(bytes).await.and(s.flush().await) {
+        return SendOutcome::Failed { detail: format!("connection failed mid-job: {e}") };
+    }
+    let after = read_status(&mut s, spec).await;
+    match after.state() {
+        "ready" | "paper_near_end" => SendOutcome::Confirmed,
+        "offline" => SendOutcome::Sent { detail: "all bytes written; no status answer afterwards".into() },
+        _ => SendOutcome::Failed { detail: format!("printer reported {after} after the job") },
+    }
+}
+
 /// Sends one job; see [`SendOutcome`] for what each result allows.
 pub async fn send(spec: &PrinterSpec, job_id: &str, bytes: &[u8]) -> SendOutcome {
     match &spec.link {
-        PrinterLink::Tcp { address } => {
-            let mut s = match connect(address, spec.status_timeout).await {
-                Ok(s) => s,
-                Err(detail) => return SendOutcome::NotSent { status: PrinterStatus::offline(), detail },
-            };
-            let before = read_status(&mut s, spec).await;
-            if !before.is_ready() {
-                return SendOutcome::NotSent { detail: format!("printer is {before}"), status: before };
-            }
-            // From the first byte on, the job may print: no automatic resend past here.
-            if let Err(e) = s.write_all(bytes).await.and(s.flush().await) {
-                return SendOutcome::Failed { detail: format!("connection failed mid-job: {e}") };
-            }
-            let after = read_status(&mut s, spec).await;
-            match after.state() {
-                "ready" | "paper_near_end" => SendOutcome::Confirmed,
-                "offline" => SendOutcome::Sent { detail: "all bytes written; no status answer afterwards".into() },
-                _ => SendOutcome::Failed { detail: format!("printer reported {after} after the job") },
-            }
-        }
+        PrinterLink::Tcp { address } => match connect(address, spec.status_timeout).await {
+            Ok(s) => send_checked(s, spec, bytes).await,
+            Err(detail) => SendOutcome::NotSent { status: PrinterStatus::offline(), detail },
+        },
+        PrinterLink::Serial { path, baud } => match open_serial(path, *baud) {
+            Ok(s) => send_checked(s, spec, bytes).await,
+            Err(detail) => SendOutcome::NotSent { status: PrinterStatus::offline(), detail },
+        },
         PrinterLink::Device { path } => {
             let write = async {
                 let mut f = tokio::fs::OpenOptions::new().write(true).open(path).await?;
@@ -266,6 +291,61 @@ mod tests {
         };
         assert_eq!(status(&s).await.state(), "offline");
         assert!(matches!(send(&s, "j", b"^XA^XZ").await, SendOutcome::NotSent { .. }));
+    }
+
+    /// A serial printer on a PTY: the test plays an ESC/POS printer on the master side.
+    #[tokio::test]
+    async fn a_serial_printer_is_checked_before_and_after_the_job() {
+        use std::io::{Read, Write};
+        use std::os::fd::FromRawFd;
+        let (mut m, mut s) = (0, 0);
+        // SAFETY: openpty fills two fds that we own from here on.
+        let name = unsafe {
+            assert_eq!(libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()), 0);
+            let mut t: libc::termios = std::mem::zeroed();
+            libc::tcgetattr(s, &mut t);
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(s, libc::TCSANOW, &t);
+            std::ffi::CStr::from_ptr(libc::ttyname(s)).to_string_lossy().into_owned()
+        };
+        // SAFETY: fds from openpty.
+        let (mut master, _slave) = unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s)) };
+        let printer = std::thread::spawn(move || {
+            // Answer every DLE EOT n with "ready"; collect everything else as the job.
+            let mut job = Vec::new();
+            let mut pending = Vec::new();
+            let mut buf = [0u8; 4096];
+            let mut queries = 0;
+            while queries < 6 {
+                let n = master.read(&mut buf).unwrap();
+                pending.extend_from_slice(&buf[..n]);
+                let mut i = 0;
+                while i < pending.len() {
+                    if pending[i] == 0x10 {
+                        if pending.len() - i < 3 {
+                            break;
+                        }
+                        master.write_all(&[0x12]).unwrap();
+                        master.flush().unwrap();
+                        queries += 1;
+                        i += 3;
+                    } else {
+                        job.push(pending[i]);
+                        i += 1;
+                    }
+                }
+                pending.drain(..i);
+            }
+            job
+        });
+        let spec = PrinterSpec {
+            name: "slip".into(),
+            link: PrinterLink::Serial { path: name.into(), baud: 115_200 },
+            language: Language::Escpos,
+            status_timeout: Duration::from_secs(2),
+        };
+        assert_eq!(send(&spec, "j", b"\x1b@hello\n").await, SendOutcome::Confirmed);
+        assert_eq!(printer.join().unwrap(), b"\x1b@hello\n");
     }
 
     #[tokio::test]
