@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, ScannerKind};
+use crate::config::Config;
 use crate::journal::{Journal, JournalOptions, OpenOutcome};
 use crate::orders::OrderStore;
 use crate::scanner;
@@ -64,15 +64,6 @@ impl FeedbackOut {
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     if config.scanners.is_empty() {
         warn!("no [[scanner]] configured: nothing will be scanned at this station");
-    }
-    for s in &config.scanners {
-        if matches!(s.kind, ScannerKind::Hid { .. }) {
-            return Err(RunError::Config(format!(
-                "scanner {:?}: kind {} is not supported by this build yet (serial, tcp and stdin are)",
-                s.name,
-                scanner::kind_name(&s.kind)
-            )));
-        }
     }
     for (section, active) in [("[orders] url", config.orders.url.is_some()), ("[http]", config.http.is_some())] {
         if active {

@@ -38,6 +38,7 @@ pub fn spawn(
             }
             ScannerKind::Tcp { address, listen: false } => Some(ScannerLink::TcpConnect { address: address.clone() }),
             ScannerKind::Tcp { address, listen: true } => Some(ScannerLink::TcpListen { address: address.clone() }),
+            ScannerKind::Hid { path } => Some(ScannerLink::Hid { path: path.clone() }),
             _ => None,
         };
         if let Some(link) = link {

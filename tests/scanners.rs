@@ -88,3 +88,19 @@ fn a_pty_scanner_frames_every_suffix_rejects_garbage_and_survives_replugging() {
     assert_eq!(parse_ok(&daemon.expect_line()).unwrap().1, "REPLUGGED");
     assert!(!daemon.stderr().contains("panicked"));
 }
+
+#[test]
+fn a_missing_hid_scanner_is_reported_offline_and_the_station_keeps_working() {
+    let extra = "[[scanner]]\nname = \"wedge\"\nkind = \"hid\"\npath = \"/dev/input/by-id/usb-nothing-event-kbd\"\n";
+    let station = StationDir::new("", extra);
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let start = std::time::Instant::now();
+    while !daemon.stderr().contains("scanner offline") {
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", daemon.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(daemon.stderr().contains("cannot open /dev/input/by-id/usb-nothing-event-kbd"), "{}", daemon.stderr());
+    daemon.scan("STILL-SCANNING");
+    assert_eq!(parse_ok(&daemon.expect_line()).unwrap().1, "STILL-SCANNING");
+}

@@ -7,6 +7,7 @@
 pub mod barcode;
 pub mod discovery;
 pub mod framing;
+pub mod hid;
 pub mod printer;
 pub mod printer_status;
 pub mod scanner;

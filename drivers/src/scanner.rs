@@ -30,6 +30,11 @@ pub enum ScannerLink {
     TcpListen {
         address: String,
     },
+    /// A USB HID keyboard-wedge scanner (`/dev/input/by-id/...-event-kbd`), grabbed so its
+    /// keystrokes never reach a console.
+    Hid {
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,12 +112,49 @@ fn describe(link: &ScannerLink) -> String {
         ScannerLink::Serial { path, baud, .. } => format!("{} at {baud} baud", path.display()),
         ScannerLink::TcpConnect { address } => format!("tcp {address}"),
         ScannerLink::TcpListen { address } => format!("listening on {address}"),
+        ScannerLink::Hid { path } => format!("HID {}", path.display()),
     }
 }
 
-type Stream = Box<dyn AsyncRead + Unpin + Send>;
+/// An open scanner: a byte stream, or key events from an input device.
+enum Stream {
+    Bytes(Box<dyn AsyncRead + Unpin + Send>),
+    Keys(Box<evdev::EventStream>, crate::hid::HidDecoder),
+}
+
+impl Stream {
+    /// Reads some bytes (HID: the byte of the next key that produces one); 0 means closed.
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Bytes(s) => s.read(buf).await,
+            Stream::Keys(events, decoder) => loop {
+                let ev = events.next_event().await?;
+                if ev.event_type() == evdev::EventType::KEY {
+                    if let Some(b) = decoder.key(ev.code(), ev.value()) {
+                        buf[0] = b;
+                        return Ok(1);
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn open_hid(path: &std::path::Path) -> Result<Stream, String> {
+    let mut dev = evdev::Device::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    dev.grab().map_err(|e| format!("cannot grab {} (another program holds it?): {e}", path.display()))?;
+    let events = dev.into_event_stream().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(Stream::Keys(Box::new(events), crate::hid::HidDecoder::default()))
+}
 
 async fn open(link: &ScannerLink) -> Result<Stream, String> {
+    Ok(Stream::Bytes(match link {
+        ScannerLink::Hid { path } => return open_hid(path),
+        other => open_bytes(other).await?,
+    }))
+}
+
+async fn open_bytes(link: &ScannerLink) -> Result<Box<dyn AsyncRead + Unpin + Send>, String> {
     match link {
         ScannerLink::Serial { path, baud, parity } => {
             use tokio_serial::SerialPortBuilderExt;
@@ -140,6 +182,7 @@ async fn open(link: &ScannerLink) -> Result<Stream, String> {
             let (s, _) = l.accept().await.map_err(|e| format!("accept on {address}: {e}"))?;
             Ok(Box::new(s))
         }
+        ScannerLink::Hid { .. } => Err("not a byte stream".into()),
     }
 }
 
