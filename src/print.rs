@@ -175,12 +175,10 @@ pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<Config
                 }
             }
             PrinterKind::Serial { path, baud } => PrinterLink::Serial { path: path.clone(), baud: *baud },
-            PrinterKind::Usb { .. } => {
-                return Err(format!(
-                    "printer {:?}: kind usb is not supported by this build yet (tcp, serial and file are; a usblp device file works with kind = \"file\")",
-                    p.name
-                ))
-            }
+            PrinterKind::Usb { device } => PrinterLink::Usb {
+                target: stationd_drivers::usb_printer::UsbTarget::parse(device)
+                    .ok_or_else(|| format!("printer {:?}: {device:?} is not vid:pid[:serial]", p.name))?,
+            },
         };
         let language = match p.language {
             PrinterLanguage::Zpl => Language::Zpl,

@@ -193,3 +193,14 @@ fn a_custom_label_template_is_checked_at_load_and_used() {
     wait_until("custom label", Duration::from_secs(10), || sim.jobs().len() == 1);
     assert_eq!(String::from_utf8_lossy(&sim.jobs()[0]), "^XA\n^FO1,1^FH^FDMY LABEL SO-7 Ann^FS\n^XZ\n");
 }
+
+#[test]
+fn an_absent_usb_printer_is_offline_and_the_station_runs() {
+    let station = StationDir::new("", "[[printer]]\nname = \"zebra\"\nkind = \"usb\"\ndevice = \"dead:beef\"\n");
+    let daemon = station.spawn();
+    daemon.wait_started();
+    wait_until("printer reported offline", Duration::from_secs(10), || {
+        daemon.stderr().contains("printer cannot print")
+    });
+    assert!(daemon.stderr().contains("state=offline"), "{}", daemon.stderr());
+}

@@ -12,4 +12,5 @@ pub mod printer;
 pub mod printer_status;
 pub mod scanner;
 pub mod sim;
+pub mod usb_printer;
 pub mod zpl;

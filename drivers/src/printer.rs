@@ -27,6 +27,10 @@ pub enum PrinterLink {
     Tcp {
         address: String,
     },
+    /// A USB printer-class device through libusb, by `vid:pid[:serial]`.
+    Usb {
+        target: crate::usb_printer::UsbTarget,
+    },
     /// A serial port (RS-232 or USB CDC), bidirectional: status is read.
     Serial {
         path: PathBuf,
@@ -128,6 +132,12 @@ pub async fn status(spec: &PrinterSpec) -> PrinterStatus {
             Ok(mut s) => read_status(&mut s, spec).await,
             Err(_) => PrinterStatus::offline(),
         },
+        PrinterLink::Usb { target } => {
+            let (t, lang, timeout) = (target.clone(), spec.language, spec.status_timeout);
+            tokio::task::spawn_blocking(move || crate::usb_printer::status_blocking(&t, lang, timeout))
+                .await
+                .unwrap_or_else(|_| PrinterStatus::offline())
+        }
         PrinterLink::Device { path } => {
             if std::fs::metadata(path).is_ok() {
                 PrinterStatus::default()
@@ -184,6 +194,13 @@ pub async fn send(spec: &PrinterSpec, job_id: &str, bytes: &[u8]) -> SendOutcome
             Ok(s) => send_checked(s, spec, bytes).await,
             Err(detail) => SendOutcome::NotSent { status: PrinterStatus::offline(), detail },
         },
+        PrinterLink::Usb { target } => {
+            // libusb calls block: keep them off the async runtime.
+            let (t, lang, timeout, job) = (target.clone(), spec.language, spec.status_timeout, bytes.to_vec());
+            tokio::task::spawn_blocking(move || crate::usb_printer::send_blocking(&t, lang, timeout, &job))
+                .await
+                .unwrap_or_else(|e| SendOutcome::Failed { detail: format!("USB send task failed: {e}") })
+        }
         PrinterLink::Device { path } => {
             let write = async {
                 let mut f = tokio::fs::OpenOptions::new().write(true).open(path).await?;
