@@ -272,7 +272,19 @@ impl Printing {
                     format!("printer {:?} speaks ESC/POS; labels need a ZPL printer", p.spec.name),
                 ));
             }
-            _ => return Err(("printing_unavailable", "packing slips are not rendered yet".into())),
+            ("slip", Language::Escpos) => {
+                let Some(o) = order else {
+                    return Err(("missing_field", "a packing slip needs `order`".into()));
+                };
+                stationd_drivers::slip::render(&slip_for(o, &self.station)).map_err(|e| ("render_failed", e))?
+            }
+            ("slip", Language::Zpl) => {
+                return Err((
+                    "invalid_field",
+                    format!("printer {:?} speaks ZPL; packing slips need an ESC/POS printer", p.spec.name),
+                ));
+            }
+            (other, _) => return Err(("invalid_field", format!("unknown document {other:?}"))),
         };
         Ok(PreparedJob {
             printer: p.spec.name.clone(),
@@ -460,6 +472,36 @@ pub fn label_values(o: &StoredOrder) -> HashMap<&'static str, String> {
         v.insert(key, text(&p["ship_to"][field]));
     }
     v
+}
+
+/// The packing slip of an order.
+pub fn slip_for(o: &StoredOrder, station: &str) -> stationd_drivers::slip::Slip {
+    let p = &o.payload;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let st = &p["ship_to"];
+    let ship_to: Vec<String> = [
+        text(&st["name"]),
+        text(&st["street"]),
+        format!("{} {}", text(&st["postcode"]), text(&st["city"])).trim().to_string(),
+        text(&st["country"]),
+    ]
+    .into_iter()
+    .filter(|l| !l.is_empty())
+    .collect();
+    let lines = p["lines"]
+        .as_array()
+        .map(|ls| {
+            ls.iter().map(|l| (l["qty"].as_u64().unwrap_or(0) as u32, text(&l["sku"]), text(&l["name"]))).collect()
+        })
+        .unwrap_or_default();
+    stationd_drivers::slip::Slip {
+        title: "Packing slip".into(),
+        order: o.id.clone(),
+        ship_to,
+        lines,
+        qr: o.id.clone(),
+        footer: format!("Packed at {station}"),
+    }
 }
 
 /// A test page: station and time, in the printer's language.

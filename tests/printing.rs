@@ -204,3 +204,31 @@ fn an_absent_usb_printer_is_offline_and_the_station_runs() {
     });
     assert!(daemon.stderr().contains("state=offline"), "{}", daemon.stderr());
 }
+
+#[test]
+fn a_packing_slip_goes_to_the_escpos_slip_printer() {
+    let broker = Broker::start();
+    let labels = PrinterSim::start();
+    let slips = PrinterSim::start();
+    let station = StationDir::with_broker(
+        broker.port,
+        &format!(
+            "[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\n[[printer]]\nname = \"slip\"\nkind = \"tcp\"\naddress = \"{}\"\nlanguage = \"escpos\"\nrole = \"slip\"\n",
+            labels.addr, slips.addr
+        ),
+    );
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    let order = json!({"request_id":"u","order":{"id":"SO-9","ship_to":{"name":"Ann","city":"Berlin"},
+        "lines":[{"line":1,"sku":"SKU-1","name":"Müg","qty":2}]}});
+    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    let r = cloud.send("print", json!({"request_id":"s","document":"slip","order":"SO-9"}));
+    assert_eq!(r["printer"], "slip", "{r}");
+    wait_until("slip printed", Duration::from_secs(10), || slips.jobs().len() == 1);
+    let slip = slips.jobs()[0].clone();
+    let text = String::from_utf8_lossy(&slip);
+    assert!(text.contains("Order SO-9") && text.contains("  2 x SKU-1") && text.contains("M?g"), "{text:?}");
+    assert!(labels.jobs().is_empty());
+}

@@ -12,5 +12,6 @@ pub mod printer;
 pub mod printer_status;
 pub mod scanner;
 pub mod sim;
+pub mod slip;
 pub mod usb_printer;
 pub mod zpl;
