@@ -149,7 +149,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone(), on_state.clone()));
     }
     drop(inputs_tx);
-    let workflow = tokio::spawn(workflow_loop(journal.clone(), inputs_rx, shutdown.clone()));
+    let workflow =
+        tokio::spawn(workflow_loop(journal.clone(), Station::new(config.class_rules()), inputs_rx, shutdown.clone()));
 
     wait_for_signal(&shutdown).await;
     info!("shutting down");
@@ -206,8 +207,12 @@ async fn wait_for_signal(shutdown: &CancellationToken) {
 }
 
 /// Feeds inputs to the pure station and performs its effects, in order.
-async fn workflow_loop(journal: Journal, mut inputs: mpsc::Receiver<Input>, shutdown: CancellationToken) {
-    let mut station = Station::new();
+async fn workflow_loop(
+    journal: Journal,
+    mut station: Station,
+    mut inputs: mpsc::Receiver<Input>,
+    shutdown: CancellationToken,
+) {
     let out = FeedbackOut;
     // After cancellation the scanners stop; inputs already read are still recorded, and
     // the loop ends when every scanner has dropped its sender.

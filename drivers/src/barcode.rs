@@ -284,3 +284,96 @@ mod tests {
         }
     }
 }
+
+/// What a scanned code is, for the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanClass {
+    /// An operator badge (`OP:0017` with the default prefix); the whole code is the badge.
+    Badge(String),
+    /// A command barcode; the name after the prefix (`CMD:HOLD` → `HOLD`).
+    Command(String),
+    Order(String),
+    Product(ProductCode),
+    Tracking(String),
+    Unknown(String),
+}
+
+impl ScanClass {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScanClass::Badge(_) => "badge",
+            ScanClass::Command(_) => "command",
+            ScanClass::Order(_) => "order",
+            ScanClass::Product(_) => "product",
+            ScanClass::Tracking(_) => "tracking",
+            ScanClass::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// The configurable classes: prefixes for badges and commands, patterns for order ids and
+/// tracking numbers. Checked in that order, then product codes, then `unknown`.
+#[derive(Debug, Clone)]
+pub struct ClassRules {
+    pub badge_prefix: String,
+    pub command_prefix: String,
+    pub order: Option<regex::Regex>,
+    pub tracking: Option<regex::Regex>,
+}
+
+impl Default for ClassRules {
+    fn default() -> Self {
+        ClassRules { badge_prefix: "OP:".into(), command_prefix: "CMD:".into(), order: None, tracking: None }
+    }
+}
+
+impl ClassRules {
+    /// Classifies a code. `known_order` says whether a code is an order id the station knows
+    /// (cached orders are orders even when they match no pattern). A code that claims to be a
+    /// product code but fails its check digits is an error, not a guess.
+    pub fn classify(&self, code: &str, known_order: impl Fn(&str) -> bool) -> Result<ScanClass, BarcodeError> {
+        if !self.badge_prefix.is_empty() && code.starts_with(&self.badge_prefix) {
+            return Ok(ScanClass::Badge(code.to_string()));
+        }
+        if let Some(name) = code.strip_prefix(&self.command_prefix).filter(|_| !self.command_prefix.is_empty()) {
+            return Ok(ScanClass::Command(name.to_string()));
+        }
+        if known_order(code) || self.order.as_ref().is_some_and(|r| r.is_match(code)) {
+            return Ok(ScanClass::Order(code.to_string()));
+        }
+        if self.tracking.as_ref().is_some_and(|r| r.is_match(code)) {
+            return Ok(ScanClass::Tracking(code.to_string()));
+        }
+        Ok(match classify(code)? {
+            Some(p) => ScanClass::Product(p),
+            None => ScanClass::Unknown(code.to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+
+    fn rules() -> ClassRules {
+        ClassRules {
+            order: Some(regex::Regex::new("^SO-[0-9]+$").unwrap()),
+            tracking: Some(regex::Regex::new("^JJD[0-9]{10}$").unwrap()),
+            ..ClassRules::default()
+        }
+    }
+
+    #[test]
+    fn each_class_is_recognised_in_order() {
+        let r = rules();
+        let none = |_: &str| false;
+        assert_eq!(r.classify("OP:0017", none).unwrap(), ScanClass::Badge("OP:0017".into()));
+        assert_eq!(r.classify("CMD:HOLD", none).unwrap(), ScanClass::Command("HOLD".into()));
+        assert_eq!(r.classify("SO-1001", none).unwrap(), ScanClass::Order("SO-1001".into()));
+        assert_eq!(r.classify("JJD0001234567", none).unwrap(), ScanClass::Tracking("JJD0001234567".into()));
+        assert_eq!(r.classify("4006381333931", none).unwrap().name(), "product");
+        assert_eq!(r.classify("hello", none).unwrap(), ScanClass::Unknown("hello".into()));
+        assert_eq!(r.classify("A-77", |c| c == "A-77").unwrap(), ScanClass::Order("A-77".into()), "cached order ids");
+        assert!(r.classify("4006381333932", none).is_err(), "a misread EAN is an error, not unknown");
+    }
+}

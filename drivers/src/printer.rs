@@ -326,7 +326,10 @@ mod tests {
             std::ffi::CStr::from_ptr(libc::ttyname(s)).to_string_lossy().into_owned()
         };
         // SAFETY: fds from openpty.
-        let (mut master, _slave) = unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s)) };
+        let (master_keep, _slave) = unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s)) };
+        // The thread works on a clone: closing the master before our side has read the last
+        // answer would hang up the PTY and discard it.
+        let mut master = master_keep.try_clone().unwrap();
         let printer = std::thread::spawn(move || {
             // Answer every DLE EOT n with "ready"; collect everything else as the job.
             let mut job = Vec::new();
@@ -363,6 +366,7 @@ mod tests {
         };
         assert_eq!(send(&spec, "j", b"\x1b@hello\n").await, SendOutcome::Confirmed);
         assert_eq!(printer.join().unwrap(), b"\x1b@hello\n");
+        drop(master_keep);
     }
 
     #[tokio::test]

@@ -175,6 +175,34 @@ pub struct HttpConfig {
     pub token_file: Option<PathBuf>,
 }
 
+/// How scans are classified (docs/DESIGN.md, barcode classes).
+#[derive(Debug, Clone)]
+pub struct BarcodeConfig {
+    pub badge_prefix: String,
+    pub command_prefix: String,
+    /// Tracking numbers (ship stations), a regular expression.
+    pub tracking_pattern: Option<String>,
+}
+
+impl Default for BarcodeConfig {
+    fn default() -> Self {
+        BarcodeConfig { badge_prefix: "OP:".into(), command_prefix: "CMD:".into(), tracking_pattern: None }
+    }
+}
+
+impl Config {
+    /// The classification rules of this config (patterns were checked at load).
+    pub fn class_rules(&self) -> stationd_drivers::barcode::ClassRules {
+        let re = |p: &Option<String>| p.as_deref().and_then(|p| regex::Regex::new(p).ok());
+        stationd_drivers::barcode::ClassRules {
+            badge_prefix: self.barcodes.badge_prefix.clone(),
+            command_prefix: self.barcodes.command_prefix.clone(),
+            order: re(&self.orders.id_pattern),
+            tracking: re(&self.barcodes.tracking_pattern),
+        }
+    }
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -188,6 +216,7 @@ pub struct Config {
     pub orders: OrdersConfig,
     pub operators: Vec<OperatorConfig>,
     pub http: Option<HttpConfig>,
+    pub barcodes: BarcodeConfig,
 }
 
 impl Config {
@@ -261,6 +290,7 @@ fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> 
     let orders = table(cx, root, "orders").map(|s| read_orders(cx, s));
     let operators: Vec<_> = array_of_tables(cx, root, "operator").into_iter().map(|s| read_operator(cx, s)).collect();
     let http = table(cx, root, "http").map(|s| read_http(cx, s));
+    let barcodes = table(cx, root, "barcodes").map(|s| read_barcodes(cx, s)).unwrap_or_default();
 
     check_unique(cx, root, "scanner", scanners.iter().flatten().map(|s| (s.0.name.as_str(), s.1.clone())));
     check_unique(cx, root, "printer", printers.iter().flatten().map(|p| (p.0.name.as_str(), p.1.clone())));
@@ -277,6 +307,7 @@ fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> 
         orders: orders.unwrap_or(Some(default_orders))?,
         operators: collect_all(operators)?,
         http: http.flatten(),
+        barcodes,
     })
 }
 
@@ -551,9 +582,35 @@ fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
     });
     let token_file = s.path(cx, "token_file", true);
     let cache_hours = s.integer(cx, "cache_hours", 1..24 * 30).unwrap_or(24) as u32;
-    let id_pattern = s.string(cx, "id_pattern");
+    let id_pattern = regex_key(cx, &mut s, "id_pattern");
     s.finish(cx);
     Some(OrdersConfig { url, token_file, cache_hours, id_pattern })
+}
+
+/// A regular expression, compiled once here so a bad one is a config error with its line.
+fn regex_key(cx: &mut Ctx, s: &mut Section, key: &'static str) -> Option<String> {
+    let pattern = s.string(cx, key)?;
+    match regex::Regex::new(&pattern) {
+        Ok(_) => Some(pattern),
+        Err(e) => {
+            let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+            cx.error(
+                s.key_span(key),
+                s.key_name(key),
+                format!("{pattern:?} is not a valid regular expression: {first}"),
+            );
+            None
+        }
+    }
+}
+
+fn read_barcodes(cx: &mut Ctx, mut s: Section) -> BarcodeConfig {
+    let d = BarcodeConfig::default();
+    let badge_prefix = s.string(cx, "badge_prefix").unwrap_or(d.badge_prefix);
+    let command_prefix = s.string(cx, "command_prefix").unwrap_or(d.command_prefix);
+    let tracking_pattern = regex_key(cx, &mut s, "tracking_pattern");
+    s.finish(cx);
+    BarcodeConfig { badge_prefix, command_prefix, tracking_pattern }
 }
 
 fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>> {

@@ -191,3 +191,17 @@ fn the_shipped_example_and_demo_configs_pass() {
         }
     }
 }
+
+#[test]
+fn barcode_classes_default_and_bad_patterns_are_refused_with_their_line() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!((c.barcodes.badge_prefix.as_str(), c.barcodes.command_prefix.as_str()), ("OP:", "CMD:"));
+    let e = one_error(&format!("{GOOD}[barcodes]\ntracking_pattern = \"^(JJD\"\n"));
+    assert!(e.starts_with("10: barcodes.tracking_pattern: \"^(JJD\" is not a valid regular expression"), "{e}");
+    let e = one_error(&format!("{GOOD}[orders]\nid_pattern = \"[\"\n"));
+    assert!(e.starts_with("10: orders.id_pattern:"), "{e}");
+    let c = parse(&format!("{GOOD}[barcodes]\nbadge_prefix = \"B-\"\ntracking_pattern = \"^1Z\"\n")).unwrap();
+    let r = c.class_rules();
+    assert_eq!(r.classify("B-7", |_| false).unwrap().name(), "badge");
+    assert_eq!(r.classify("1Z999", |_| false).unwrap().name(), "tracking");
+}

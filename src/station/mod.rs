@@ -4,11 +4,14 @@
 //!
 //! Architecture invariant: nothing here touches the disk, the network or the clock.
 //!
-//! What it does today: every good scan becomes a `scan.received` event and every rejected
-//! frame a `scan.rejected` event, each confirmed to the packer only once durable. Barcode
+//! What it does today: every good scan is classified (badge, command, order, product with
+//! its GTIN / GS1 fields, tracking, unknown) and becomes a `scan.received` event; rejected
+//! frames and misread product codes become `scan.rejected`; each is confirmed to the packer
+//! only once durable. Barcode
 //! classification and the pick / pack / ship order flow build on this same interface.
 
 use serde_json::json;
+use stationd_drivers::barcode::{ClassRules, ProductCode, ScanClass};
 use stationd_drivers::framing::{display_code, FrameError};
 use time::OffsetDateTime;
 
@@ -42,22 +45,63 @@ pub enum Effect {
 /// The workflow state of one station.
 #[derive(Debug, Default)]
 pub struct Station {
+    rules: ClassRules,
     scans: u64,
 }
 
+/// What the event records about a classified code.
+fn class_data(class: &ScanClass) -> serde_json::Value {
+    match class {
+        ScanClass::Product(p) => {
+            let mut d = json!({ "class": "product", "symbology": match p {
+                ProductCode::Ean8(_) => "ean8",
+                ProductCode::Ean13(_) => "ean13",
+                ProductCode::UpcA(_) => "upca",
+                ProductCode::Gs1(_) => "gs1",
+            }});
+            if let Some(g) = p.gtin14() {
+                d["gtin"] = json!(g);
+            }
+            if let ProductCode::Gs1(g) = p {
+                d["ai"] =
+                    g.elements.iter().map(|(a, v)| (a.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
+            }
+            d
+        }
+        ScanClass::Command(name) => json!({ "class": "command", "command": name }),
+        other => json!({ "class": other.name() }),
+    }
+}
+
 impl Station {
-    pub fn new() -> Self {
-        Station::default()
+    pub fn new(rules: ClassRules) -> Self {
+        Station { rules, scans: 0 }
     }
 
     pub fn handle(&mut self, input: Input, _now: OffsetDateTime) -> Vec<Effect> {
         match input {
-            Input::Scan { scanner, code } => {
-                self.scans += 1;
-                let what = format!("scan.received code={}", display_code(&code));
-                let event = NewEvent::new("scan.received", json!({ "scanner": scanner, "code": code }));
-                vec![Effect::Record { event, feedback: Feedback::Ok { what } }]
-            }
+            Input::Scan { scanner, code } => match self.rules.classify(&code, |_| false) {
+                Ok(class) => {
+                    self.scans += 1;
+                    let what = format!("scan.received class={} code={}", class.name(), display_code(&code));
+                    let mut data = class_data(&class);
+                    data["scanner"] = json!(scanner);
+                    data["code"] = json!(code);
+                    let event = NewEvent::new("scan.received", data);
+                    vec![Effect::Record { event, feedback: Feedback::Ok { what } }]
+                }
+                Err(e) => {
+                    // A product code with a wrong check digit is a misread: reject, never guess.
+                    let event = NewEvent::new(
+                        "scan.rejected",
+                        json!({ "scanner": scanner, "code": code, "error": { "code": "bad_barcode", "message": e.to_string() } }),
+                    );
+                    vec![Effect::Record {
+                        event,
+                        feedback: Feedback::Error { code: "bad_barcode", message: e.to_string() },
+                    }]
+                }
+            },
             Input::BadScan { scanner, error } => {
                 let event = NewEvent::new(
                     "scan.rejected",
@@ -85,18 +129,37 @@ mod tests {
 
     #[test]
     fn a_good_scan_is_recorded_then_confirmed() {
-        let mut s = Station::new();
+        let mut s = Station::new(ClassRules::default());
         let fx = s.handle(Input::Scan { scanner: "gun".into(), code: "4006381333931".into() }, now());
         let [Effect::Record { event, feedback }] = fx.as_slice() else { panic!("{fx:?}") };
         assert_eq!(event.kind, "scan.received");
         assert_eq!(event.data["code"], "4006381333931");
-        assert_eq!(feedback, &Feedback::Ok { what: "scan.received code=4006381333931".into() });
+        assert_eq!(
+            (event.data["class"].as_str(), event.data["gtin"].as_str()),
+            (Some("product"), Some("04006381333931"))
+        );
+        assert_eq!(feedback, &Feedback::Ok { what: "scan.received class=product code=4006381333931".into() });
         assert_eq!(s.scans(), 1);
     }
 
     #[test]
+    fn a_misread_product_code_is_rejected_not_guessed() {
+        let mut s = Station::new(ClassRules::default());
+        let fx = s.handle(Input::Scan { scanner: "gun".into(), code: "4006381333932".into() }, now());
+        let [Effect::Record { event, feedback }] = fx.as_slice() else { panic!("{fx:?}") };
+        assert_eq!(event.kind, "scan.rejected");
+        assert_eq!(event.data["error"]["code"], "bad_barcode");
+        assert!(matches!(feedback, Feedback::Error { code: "bad_barcode", .. }));
+        let fx =
+            s.handle(Input::Scan { scanner: "gun".into(), code: "]C10109501101020917172512311012AB".into() }, now());
+        let [Effect::Record { event, .. }] = fx.as_slice() else { panic!() };
+        assert_eq!(event.data["ai"]["17"], "251231");
+        assert_eq!(event.data["ai"]["10"], "12AB");
+    }
+
+    #[test]
     fn a_bad_frame_is_recorded_as_an_error_event_with_error_feedback() {
-        let mut s = Station::new();
+        let mut s = Station::new(ClassRules::default());
         let error = FrameError::TooLong { len: 10_240, max: 512 };
         let fx = s.handle(Input::BadScan { scanner: "gun".into(), error }, now());
         let [Effect::Record { event, feedback }] = fx.as_slice() else { panic!("{fx:?}") };
