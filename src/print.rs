@@ -529,3 +529,80 @@ pub fn test_page(language: Language, station: &str) -> Vec<u8> {
 fn expired(job: &Job) -> bool {
     parse_at(&job.created_at).is_some_and(|t| time::OffsetDateTime::now_utc() - t > JOB_TTL)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::JournalOptions;
+
+    fn job(id: &str, state: JobState, created_at: &str) -> Job {
+        Job {
+            id: id.into(),
+            printer: "label".into(),
+            document: "test".into(),
+            order: None,
+            state,
+            created_at: created_at.into(),
+            updated_at: created_at.into(),
+            attempts: 1,
+            detail: None,
+            reprint_of: None,
+        }
+    }
+
+    fn folder_printer(dir: &Path) -> ConfiguredPrinter {
+        ConfiguredPrinter {
+            spec: PrinterSpec {
+                name: "label".into(),
+                link: PrinterLink::Folder { path: dir.join("out") },
+                language: Language::Zpl,
+                status_timeout: Duration::from_millis(200),
+            },
+            role: PrinterRole::Label,
+            template: Arc::new(Template::parse(DEFAULT_LABEL).unwrap()),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_interrupted_while_sending_is_failed_at_start_and_never_resent() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("out")).unwrap();
+        let store = JobStore::open(tmp.path()).unwrap();
+        let now = format_at(time::OffsetDateTime::now_utc());
+        store.create(&job("j-crashed", JobState::Sending, &now), b"^XA^XZ").unwrap();
+        drop(store);
+        let dir = tmp.path().to_path_buf();
+        let (journal, _) = tokio::task::spawn_blocking(move || Journal::open(JournalOptions::new(dir, "WH1", "T")))
+            .await
+            .unwrap()
+            .unwrap();
+        let stop = CancellationToken::new();
+        let p =
+            Printing::start(tmp.path(), journal, vec![folder_printer(tmp.path())], None, "WH1/T".into(), stop.clone())
+                .unwrap();
+        let j = p.store().get("j-crashed").unwrap().unwrap();
+        assert_eq!(j.state, JobState::Failed);
+        assert!(j.detail.unwrap().contains("reprint if it did not print"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!tmp.path().join("out/j-crashed.zpl").exists(), "not sent again");
+        // An explicit reprint is a new job that prints.
+        let again = p.reprint("j-crashed").await.unwrap();
+        assert_eq!(again.reprint_of.as_deref(), Some("j-crashed"));
+        for _ in 0..100 {
+            if p.store().get(&again.id).unwrap().unwrap().state == JobState::Confirmed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(tmp.path().join(format!("out/{}.zpl", again.id)).exists());
+        stop.cancel();
+    }
+
+    #[test]
+    fn queued_jobs_expire_after_the_ttl() {
+        let old = format_at(time::OffsetDateTime::now_utc() - JOB_TTL - Duration::from_secs(1));
+        assert!(expired(&job("a", JobState::Queued, &old)));
+        let fresh = format_at(time::OffsetDateTime::now_utc());
+        assert!(!expired(&job("b", JobState::Queued, &fresh)));
+    }
+}
