@@ -15,6 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let n: usize = if quick { 2_000 } else { 10_000 };
@@ -78,31 +81,17 @@ fn cloud(dir: &Path, topic: &str) -> (u16, Proc, mpsc::Receiver<String>, rumqttc
     (port, broker, rx, sub)
 }
 
-/// A subscriber on the cloud broker collecting message bodies.
+/// A subscriber on the cloud broker collecting message bodies (the tests' subscriber).
 fn cloud_subscriber(port: u16, topic: &str) -> (mpsc::Receiver<String>, rumqttc::Client) {
-    let mut o = rumqttc::MqttOptions::new(format!("cloud-sub-{}", std::process::id()), "127.0.0.1", port);
-    o.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut conn) = rumqttc::Client::new(o, 1000);
-    client.subscribe(topic, rumqttc::QoS::AtLeastOnce).unwrap();
+    let (client, raw) = support::subscriber(port, topic);
     let (tx, rx) = mpsc::channel();
-    let (ready_tx, ready) = mpsc::channel();
     std::thread::spawn(move || {
-        for ev in conn.iter() {
-            match ev {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
-                    let _ = ready_tx.send(());
-                }
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    if tx.send(String::from_utf8_lossy(&p.payload).into_owned()).is_err() {
-                        break;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        for (_, payload) in raw {
+            if tx.send(String::from_utf8_lossy(&payload).into_owned()).is_err() {
+                break;
             }
         }
     });
-    ready.recv_timeout(Duration::from_secs(10)).unwrap();
     (rx, client)
 }
 
