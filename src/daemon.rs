@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::journal::{Journal, JournalOptions, OpenOutcome};
 use crate::orders::OrderStore;
 use crate::scanner;
+use crate::service::{self, Heartbeat};
 use crate::station::{Effect, Feedback, Input, Station};
 use crate::uplink;
 
@@ -149,11 +150,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone(), on_state.clone()));
     }
     drop(inputs_tx);
+    let heartbeat = Heartbeat::default();
     let workflow =
-        tokio::spawn(workflow_loop(journal.clone(), Station::new(config.class_rules()), inputs_rx, shutdown.clone()));
+        tokio::spawn(workflow_loop(journal.clone(), Station::new(config.class_rules()), inputs_rx, heartbeat.clone()));
+    let watchdog = service::spawn_watchdog(heartbeat, shutdown.clone());
+    service::ready(&format!("station {} ready; {} event(s) pending", config.station_identity(), status.pending));
 
     wait_for_signal(&shutdown).await;
     info!("shutting down");
+    service::stopping();
     shutdown.cancel();
     let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
     let drained = tokio::time::timeout_at(deadline, async {
@@ -167,6 +172,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         warn!("inputs still in flight at shutdown were not recorded (their scans were never confirmed)");
     }
     let _ = control.await;
+    if let Some(w) = watchdog {
+        let _ = w.await;
+    }
     if let Some(u) = uplink {
         // The uplink publishes the retained offline status and disconnects (bounded wait).
         if tokio::time::timeout_at(deadline, u.task).await.is_err() {
@@ -211,12 +219,21 @@ async fn workflow_loop(
     journal: Journal,
     mut station: Station,
     mut inputs: mpsc::Receiver<Input>,
-    shutdown: CancellationToken,
+    heartbeat: Heartbeat,
 ) {
     let out = FeedbackOut;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     // After cancellation the scanners stop; inputs already read are still recorded, and
     // the loop ends when every scanner has dropped its sender.
-    while let Some(input) = inputs.recv().await {
+    loop {
+        heartbeat.beat();
+        let input = tokio::select! {
+            input = inputs.recv() => match input {
+                Some(i) => i,
+                None => break,
+            },
+            _ = tick.tick() => continue,
+        };
         for effect in station.handle(input, time::OffsetDateTime::now_utc()) {
             match effect {
                 Effect::Record { event, feedback } => {
@@ -235,5 +252,4 @@ async fn workflow_loop(
             }
         }
     }
-    let _ = shutdown;
 }

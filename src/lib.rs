@@ -11,5 +11,6 @@ pub mod monitor;
 pub mod orders;
 pub mod print;
 pub mod scanner;
+pub mod service;
 pub mod station;
 pub mod uplink;

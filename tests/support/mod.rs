@@ -104,9 +104,15 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(config: &Path) -> Daemon {
+        Self::spawn_with_env(config, &[])
+    }
+
+    /// Like [`Daemon::spawn`], with extra environment variables.
+    pub fn spawn_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(bin())
             .args(["run", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
