@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # tool:package pairs the tests use (brokers, PTY/TCP helpers, privilege drop).
-required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux)
+required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux systemd-analyze:systemd)
 missing=()
 for pair in "${required[@]}"; do
   tool=${pair%%:*} pkg=${pair##*:}
@@ -39,3 +39,10 @@ cargo test --workspace --locked
 echo "== demo config"
 cargo run --locked --quiet -- check-config config/demo.toml
 cargo run --locked --quiet -- check-config config/stationd.example.toml
+echo "== systemd unit"
+unit_dir=$(mktemp -d)
+cp target/debug/stationd "$unit_dir/stationd"
+sed "s#/usr/bin/stationd#$unit_dir/stationd#g" systemd/stationd.service > "$unit_dir/stationd.service"
+systemd-analyze verify "$unit_dir/stationd.service"
+systemd-analyze security --offline=true "$unit_dir/stationd.service" | tail -1
+rm -rf "$unit_dir"
