@@ -71,6 +71,14 @@ pub enum Command {
     /// Cloud-side view: subscribe to stations' events, drop duplicates by id, report seq
     /// gaps, duplicates and lag; exit 0 when complete (no gaps), 1 when not.
     Monitor(MonitorArgs),
+    /// Check this box: config, journal folder and disk, devices, broker, order system,
+    /// systemd unit; each finding with its fix. Exit 0 only when nothing failed.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// List USB devices and serial ports (with their stable by-id names), marking the ones
     /// the config uses.
     Devices {
@@ -515,4 +523,17 @@ pub fn devices(config_path: &Path, json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+pub fn doctor(config_path: &Path, json: bool) -> i32 {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => {
+            let findings = rt.block_on(crate::doctor::run(config_path));
+            crate::doctor::report(&findings, json)
+        }
+        Err(e) => {
+            eprintln!("stationd: cannot start the runtime: {e}");
+            EXIT_RUNTIME
+        }
+    }
 }

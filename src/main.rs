@@ -20,6 +20,7 @@ fn main() {
             QueueCommand::Salvage { path } => cli::queue_salvage(&path),
         }),
         Command::Monitor(args) => cli::monitor(args),
+        Command::Doctor { json, config } => cli::doctor(&config.config, json),
         Command::Devices { json, config } => report(cli::devices(&config.config, json)),
         Command::PrintTest { printer, config } => report(cli::print_test(&config.config, &printer)),
         Command::Version { json } => {

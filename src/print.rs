@@ -212,6 +212,12 @@ impl Printing {
         shutdown: CancellationToken,
     ) -> Result<Printing, JournalError> {
         let store = JobStore::open(journal_dir)?;
+        for p in &printers {
+            if let PrinterLink::Folder { path } = &p.spec.link {
+                std::fs::create_dir_all(path)
+                    .map_err(|e| JournalError::access(path, "create the printer folder", e))?;
+            }
+        }
         for mut job in store.all().into_iter().filter(|j| j.state == JobState::Sending) {
             warn!(job = %job.id, printer = %job.printer, "print job was interrupted while sending; it may have printed, so it is not resent (reprint if needed)");
             job.state = JobState::Failed;

@@ -307,3 +307,38 @@ fn devices_lists_usb_and_serial_or_says_plainly_why_not() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout_of(&o).contains("USB"), "{}", stdout_of(&o));
 }
+
+#[test]
+fn doctor_passes_a_healthy_box_and_names_each_problem_with_its_fix() {
+    let broker = support::Broker::start();
+    let sim = stationd_drivers::sim::PrinterSim::start();
+    let healthy = StationDir::with_broker(
+        broker.port,
+        &format!("[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\n", sim.addr),
+    );
+    let o = stationd(&["doctor", "--config", healthy.config_str()]);
+    let out = stdout_of(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("ok    broker") && out.contains("connected (TLS and credentials accepted)"), "{out}");
+    assert!(out.contains("ok    printer label") && out.contains("all checks passed"), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+
+    let dead_port = support::free_port();
+    let sick = StationDir::with_broker(
+        dead_port,
+        "[[scanner]]\nname = \"gun\"\nkind = \"serial\"\npath = \"/dev/serial/by-id/usb-gone-if00\"\n",
+    );
+    let o = stationd(&["doctor", "--json", "--config", sick.config_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let find = |check: &str| v["findings"].as_array().unwrap().iter().find(|f| f["check"] == check).cloned().unwrap();
+    assert_eq!(find("scanner gun")["verdict"], "fail");
+    assert!(find("scanner gun")["fix"].as_str().unwrap().contains("stationd devices"));
+    assert_eq!(find("broker")["verdict"], "fail");
+    assert!(find("broker")["detail"].as_str().unwrap().contains("nothing listens"), "{v}");
+    assert_eq!(find("clock")["verdict"], "skip", "unchecked is never ok");
+
+    let o = stationd(&["doctor", "--config", "/nonexistent.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout_of(&o).contains("FAIL  config"), "{}", stdout_of(&o));
+}

@@ -151,6 +151,11 @@ pub fn spawn_with(
     Ok(Uplink { status, devices, task })
 }
 
+/// A connection error in words an admin can act on (also used by `stationd doctor`).
+pub fn describe_error(e: &rumqttc::ConnectionError) -> String {
+    session::describe(e)
+}
+
 /// The broker URL without credentials, for logs and status.
 fn redact(url: &url::Url) -> String {
     let mut u = url.clone();

@@ -1,0 +1,321 @@
+//! `stationd doctor`: checks a box the way an IT admin would, and says how to fix each
+//! problem. Exit 0 only when nothing failed.
+//!
+//! Checks: the config, the journal folder (writable, free space, held by a running
+//! daemon?), every configured device (present, permissions, printer status), the broker
+//! (TCP, TLS and credentials, with its own client id so a running daemon is not kicked off),
+//! the order system (reachable), and the systemd unit. What this build cannot check is
+//! reported as `skip`, never as `ok`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use stationd_drivers::printer;
+
+use crate::config::{Config, PrinterKind, ScannerKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub verdict: Verdict,
+    pub detail: String,
+    /// What to do about it (empty when nothing is wrong).
+    pub fix: String,
+}
+
+fn finding(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding { check: check.into(), verdict, detail: detail.into(), fix: fix.into() }
+}
+
+/// Runs every check. A config that does not load is the only finding then.
+pub async fn run(config_path: &Path) -> Vec<Finding> {
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(errs) => {
+            return vec![finding(
+                "config",
+                Verdict::Fail,
+                errs.to_string(),
+                format!("fix the lines above; `stationd check-config {}` repeats this check", config_path.display()),
+            )]
+        }
+    };
+    let mut out = vec![finding("config", Verdict::Ok, format!("{} is valid", config_path.display()), "")];
+    out.extend(journal_folder(&config));
+    for s in &config.scanners {
+        out.push(scanner(s).await);
+    }
+    for p in &config.printers {
+        out.push(printer_check(&config, p).await);
+    }
+    out.push(broker(&config).await);
+    out.push(order_system(&config).await);
+    out.push(finding(
+        "clock",
+        Verdict::Skip,
+        "not checked: needs a time source (the order system's HTTP Date), which this build does not query",
+        "",
+    ));
+    out.push(systemd_unit());
+    out
+}
+
+fn journal_folder(config: &Config) -> Vec<Finding> {
+    let dir = &config.journal.path;
+    let mut out = Vec::new();
+    let probe_dir = if dir.exists() { dir.clone() } else { dir.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let probe = probe_dir.join(".stationd-doctor");
+    match std::fs::write(&probe, b"x") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            out.push(finding("journal folder", Verdict::Ok, format!("{} is writable", dir.display()), ""));
+        }
+        Err(e) => out.push(finding(
+            "journal folder",
+            Verdict::Fail,
+            format!("cannot write to {}: {e}", probe_dir.display()),
+            format!(
+                "create it and give it to the service user: install -d -o stationd -g stationd -m 0750 {}",
+                dir.display()
+            ),
+        )),
+    }
+    if let Some(free) = free_bytes(&probe_dir) {
+        let need = config.journal.max_bytes.saturating_mul(2);
+        let detail = format!(
+            "{} free; the journal may use up to about {} (2 × journal.max_bytes)",
+            bytesize::ByteSize(free),
+            bytesize::ByteSize(need)
+        );
+        let verdict = if free >= need { Verdict::Ok } else { Verdict::Warn };
+        let fix = if verdict == Verdict::Ok { String::new() } else { "free space or lower journal.max_bytes".into() };
+        out.push(finding("disk space", verdict, detail, fix));
+    }
+    let lock = dir.join("journal.lock");
+    if let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(&lock) {
+        if let Err(std::fs::TryLockError::WouldBlock) = f.try_lock() {
+            let pid = std::fs::read_to_string(&lock).unwrap_or_default();
+            out.push(finding(
+                "daemon",
+                Verdict::Ok,
+                format!("stationd is running (pid {}) and holds the journal", pid.trim()),
+                "",
+            ));
+        } else {
+            out.push(finding(
+                "daemon",
+                Verdict::Warn,
+                "no stationd process holds the journal",
+                "start it: systemctl start stationd",
+            ));
+        }
+    }
+    out
+}
+
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs on a valid C string with a zeroed out-struct.
+    unsafe {
+        let mut s: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(c.as_ptr(), &mut s) == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
+    }
+}
+
+/// Read and write access for this process (run doctor as the service user to see theirs).
+fn device_access(check: String, path: &Path, group_hint: &str) -> Finding {
+    use std::os::unix::ffi::OsStrExt;
+    if !path.exists() {
+        return finding(
+            check,
+            Verdict::Fail,
+            format!("{} does not exist (unplugged, or another by-id name?)", path.display()),
+            "plug it in; `stationd devices` lists what is there",
+        );
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+    // SAFETY: access(2) on a valid C string.
+    let rw = unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::W_OK) } == 0;
+    if rw {
+        finding(check, Verdict::Ok, format!("{} is present and accessible", path.display()), "")
+    } else {
+        finding(
+            check,
+            Verdict::Fail,
+            format!("{} is present but not readable and writable by this user", path.display()),
+            format!("add the service user to group {group_hint} (systemd/udev/60-stationd.rules)"),
+        )
+    }
+}
+
+async fn tcp_reachable(address: &str) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(address)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("cannot connect to {address}: {e}")),
+        Err(_) => Err(format!("no answer from {address} within 2 s")),
+    }
+}
+
+async fn scanner(s: &crate::config::ScannerConfig) -> Finding {
+    let check = format!("scanner {}", s.name);
+    match &s.kind {
+        ScannerKind::Serial { path, .. } => device_access(check, path, "dialout"),
+        ScannerKind::Hid { path } => device_access(check, path, "input"),
+        ScannerKind::Tcp { address, listen: false } => match tcp_reachable(address).await {
+            Ok(()) => finding(check, Verdict::Ok, format!("{address} answers"), ""),
+            Err(e) => finding(check, Verdict::Fail, e, "check the scanner's network settings and power"),
+        },
+        ScannerKind::Tcp { address, listen: true } => finding(
+            check,
+            Verdict::Skip,
+            format!("listens on {address}; the scanner connects when it has something to send"),
+            "",
+        ),
+        ScannerKind::Stdin { .. } => finding(check, Verdict::Skip, "stdin scanner (demo/tests)", ""),
+    }
+}
+
+async fn printer_check(config: &Config, p: &crate::config::PrinterConfig) -> Finding {
+    let check = format!("printer {}", p.name);
+    let printers = match crate::print::printers_from_config(config) {
+        Ok(ps) => ps,
+        Err(e) => return finding(check, Verdict::Fail, e, "fix the [[printer]] entry"),
+    };
+    let Some(cp) = printers.into_iter().find(|c| c.spec.name == p.name) else {
+        return finding(check, Verdict::Fail, "not configured", "");
+    };
+    if let PrinterKind::Serial { path, .. } = &p.kind {
+        let access = device_access(check.clone(), path, "dialout");
+        if access.verdict != Verdict::Ok {
+            return access;
+        }
+    }
+    let status = printer::status(&cp.spec).await;
+    if status.is_ready() {
+        finding(check, Verdict::Ok, format!("answers: {status}"), "")
+    } else {
+        let fix = match status.state() {
+            "offline" => "check power, cable / network address, and (USB) the udev rule for group lp",
+            "paper_out" => "load paper",
+            "cover_open" | "head_open" => "close the cover / print head",
+            "ribbon_out" => "load a ribbon",
+            _ => "see the printer's display",
+        };
+        finding(check, Verdict::Fail, format!("printer is {status}"), fix)
+    }
+}
+
+async fn broker(config: &Config) -> Finding {
+    let Some(m) = &config.mqtt else {
+        return finding("broker", Verdict::Skip, "no [mqtt] configured: events stay in the journal", "");
+    };
+    // Our own client id and a clean session: a running daemon keeps its connection.
+    let mut cfg = m.clone();
+    cfg.client_id = format!("{}-doctor", m.client_id);
+    let mut options = match crate::uplink::tls::client_options(&cfg) {
+        Ok(o) => o,
+        Err(e) => return finding("broker", Verdict::Fail, e.to_string(), "fix the file named above"),
+    };
+    options.set_clean_session(true);
+    let (client, mut el) = rumqttc::AsyncClient::new(options, 10);
+    el.network_options.set_connection_timeout(5);
+    let result = tokio::time::timeout(Duration::from_secs(8), el.poll()).await;
+    let _ = client.try_disconnect();
+    let url = m.url.as_str();
+    match result {
+        Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))) => {
+            finding("broker", Verdict::Ok, format!("{url}: connected (TLS and credentials accepted)"), "")
+        }
+        Ok(Ok(other)) => finding("broker", Verdict::Fail, format!("{url}: unexpected answer {other:?}"), ""),
+        Ok(Err(e)) => finding(
+            "broker",
+            Verdict::Fail,
+            format!("{url}: {}", crate::uplink::describe_error(&e)),
+            "check [mqtt] url, ca_file, cert_file/key_file, username/password_file and the network path",
+        ),
+        Err(_) => finding(
+            "broker",
+            Verdict::Fail,
+            format!("{url}: no answer within 8 s"),
+            "check the network path and firewall",
+        ),
+    }
+}
+
+async fn order_system(config: &Config) -> Finding {
+    let Some(url) = &config.orders.url else {
+        return finding("order system", Verdict::Skip, "no [orders] url configured", "");
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return finding("order system", Verdict::Fail, format!("{url} has no host"), "fix [orders] url");
+    };
+    match tcp_reachable(&format!("{host}:{port}")).await {
+        Ok(()) => finding(
+            "order system",
+            Verdict::Ok,
+            format!("{host}:{port} accepts connections (HTTP itself not checked)"),
+            "",
+        ),
+        Err(e) => finding("order system", Verdict::Fail, e, "check the network path; orders then come only over MQTT"),
+    }
+}
+
+fn systemd_unit() -> Finding {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return finding("systemd unit", Verdict::Skip, "this box does not run systemd", "");
+    }
+    match std::process::Command::new("systemctl").args(["is-active", "stationd"]).output() {
+        Ok(o) => {
+            let state = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if state == "active" {
+                finding("systemd unit", Verdict::Ok, "stationd.service is active", "")
+            } else {
+                finding(
+                    "systemd unit",
+                    Verdict::Fail,
+                    format!("stationd.service is {state}"),
+                    "systemctl enable --now stationd; journalctl -u stationd shows why it stopped",
+                )
+            }
+        }
+        Err(e) => finding("systemd unit", Verdict::Skip, format!("systemctl not usable: {e}"), ""),
+    }
+}
+
+/// Prints findings; returns the exit code (0 only when nothing failed).
+pub fn report(findings: &[Finding], json: bool) -> i32 {
+    let failed = findings.iter().any(|f| f.verdict == Verdict::Fail);
+    if json {
+        println!("{}", serde_json::json!({ "ok": !failed, "findings": findings }));
+    } else {
+        for f in findings {
+            let tag = match f.verdict {
+                Verdict::Ok => "ok  ",
+                Verdict::Warn => "warn",
+                Verdict::Fail => "FAIL",
+                Verdict::Skip => "skip",
+            };
+            println!("{tag}  {:<20} {}", f.check, f.detail);
+            if !f.fix.is_empty() {
+                println!("      {:<20} fix: {}", "", f.fix);
+            }
+        }
+        println!("{}", if failed { "some checks failed" } else { "all checks passed" });
+    }
+    if failed {
+        crate::cli::EXIT_CONFIG
+    } else {
+        crate::cli::EXIT_OK
+    }
+}
