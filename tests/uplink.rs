@@ -260,6 +260,8 @@ impl Pki {
         for f in std::fs::read_dir(dir.path()).unwrap() {
             std::fs::set_permissions(f.unwrap().path(), std::fs::Permissions::from_mode(0o644)).unwrap();
         }
+        // The station's own key is a secret: stationd refuses one readable by others.
+        std::fs::set_permissions(dir.path().join("client.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
         Pki { dir }
     }
 
@@ -357,6 +359,7 @@ fn refused_credentials_and_an_unreachable_broker_are_reported_once_and_precisely
         Broker::start_on(support::free_port(), &format!("allow_anonymous false\npassword_file {}", passwd.display()));
     let secret = dir.path().join("mqtt.pass");
     std::fs::write(&secret, "wrong\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let extra = format!("username = \"pack07\"\npassword_file = \"{}\"", secret.display());
     let nobody = support::free_port();
     for (port, expect) in [(broker.port, "refused the credentials"), (nobody, "nothing listens")] {
@@ -437,4 +440,31 @@ fn device_states_are_published_retained_and_again_after_a_broker_restart() {
     assert_eq!(retained(broker.port).1, state);
     stop.cancel();
     rt.block_on(uplink.task).unwrap();
+}
+
+#[test]
+fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
+    use serde_json::json;
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..300 {
+        let body = json!({"request_id": format!("flood-{i}"), "order": "SO-1", "reason": "x"}).to_string();
+        cloud.publish_only("order.hold", body.as_bytes());
+    }
+    let replies = cloud.replies(300);
+    let limited = replies.iter().filter(|r| r["error"]["code"] == "rate_limited").count();
+    let executed = replies.iter().filter(|r| r["error"]["code"] == "unknown_order").count();
+    assert_eq!(limited + executed, 300, "every command answered");
+    assert!(limited > 0 && executed >= 50, "limited {limited}, executed {executed}");
+    assert!(replies.iter().all(|r| r["request_id"].as_str().is_some_and(|id| id.starts_with("flood-"))));
+    assert!(daemon.stderr().contains("command flood"), "{}", daemon.stderr());
+    feed(&mut daemon, "DURING", 0..5);
+    collect_ok(&daemon, 5);
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = cloud.send("resync", json!({"request_id":"after-flood","from":1}));
+    assert_eq!(r["ok"], true, "{r}");
 }

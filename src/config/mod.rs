@@ -392,10 +392,10 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
     let default_client_id = station.map(|st| format!("stationd-{}-{}", st.warehouse, st.id)).unwrap_or_default();
     let client_id = s.string(cx, "client_id").unwrap_or(default_client_id);
     let username = s.string(cx, "username");
-    let password_file = s.path(cx, "password_file", true);
+    let password_file = s.secret_path(cx, "password_file");
     let ca_file = s.path(cx, "ca_file", true);
     let cert_file = s.path(cx, "cert_file", true);
-    let key_file = s.path(cx, "key_file", true);
+    let key_file = s.secret_path(cx, "key_file");
     if cert_file.is_some() != key_file.is_some() {
         cx.error(s.span.clone(), s.key_name("cert_file"), "cert_file and key_file go together (mutual TLS)");
     }
@@ -580,7 +580,7 @@ fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
             None
         }
     });
-    let token_file = s.path(cx, "token_file", true);
+    let token_file = s.secret_path(cx, "token_file");
     let cache_hours = s.integer(cx, "cache_hours", 1..24 * 30).unwrap_or(24) as u32;
     let id_pattern = regex_key(cx, &mut s, "id_pattern");
     s.finish(cx);
@@ -635,7 +635,7 @@ fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {
             None
         }
     };
-    let token_file = s.path(cx, "token_file", true);
+    let token_file = s.secret_path(cx, "token_file");
     if let Some(addr) = listen {
         if !addr.ip().is_loopback() && token_file.is_none() {
             let msg = format!("{addr} is not loopback: set token_file so the API is not open to the LAN");

@@ -224,6 +224,25 @@ impl<'a> Section<'a> {
         Some(path)
     }
 
+    /// A file holding a secret (password, private key, token): it must exist and must not
+    /// be readable by others, or anyone with a shell on the box could read it.
+    pub fn secret_path(&mut self, cx: &mut Ctx, key: &'static str) -> Option<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(cx, key, true)?;
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode()).unwrap_or(0);
+        if mode & 0o007 != 0 {
+            let msg = format!(
+                "{} is readable by others (mode {:04o}); a secret must not be: chmod o-rwx {}",
+                path.display(),
+                mode & 0o7777,
+                path.display()
+            );
+            cx.error(self.key_span(key), self.key_name(key), msg);
+            return None;
+        }
+        Some(path)
+    }
+
     /// Reports keys this section does not know.
     pub fn finish(self, cx: &mut Ctx) {
         for (key, _) in self.table.iter() {

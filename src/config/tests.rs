@@ -205,3 +205,18 @@ fn barcode_classes_default_and_bad_patterns_are_refused_with_their_line() {
     assert_eq!(r.classify("B-7", |_| false).unwrap().name(), "badge");
     assert_eq!(r.classify("1Z999", |_| false).unwrap().name(), "tracking");
 }
+
+#[test]
+fn secrets_readable_by_others_are_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("mqtt.pass");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let src = format!("{GOOD}[mqtt]\nurl = \"mqtts://b:8883\"\npassword_file = \"{}\"\n", secret.display());
+    let e = one_error(&src);
+    assert!(e.starts_with("11: mqtt.password_file:") && e.contains("readable by others (mode 0644)"), "{e}");
+    assert!(e.contains("chmod o-rwx"), "{e}");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o640)).unwrap();
+    parse(&src).unwrap();
+}

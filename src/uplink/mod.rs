@@ -18,7 +18,7 @@
 //! - Scans keep being journaled whatever the uplink does: nothing here blocks the workflow.
 
 mod commands;
-mod execute;
+pub(crate) mod execute;
 mod session;
 pub mod tls;
 

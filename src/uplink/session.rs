@@ -16,6 +16,9 @@ use super::{backoff, Setup, SharedStatus};
 use crate::event::format_at;
 use crate::journal::Journal;
 
+/// Room in rumqttc's request queue for replies, status and device states on top of the
+/// event window, so a burst of commands does not lose replies.
+const CONTROL_QUEUE: usize = 1024;
 /// How long an orderly shutdown waits for the broker to take the offline status.
 const OFFLINE_WAIT: Duration = Duration::from_millis(800);
 /// Seconds rumqttc waits for TCP + TLS + ConnAck.
@@ -110,7 +113,7 @@ async fn connection(
     if clean {
         options.set_clean_session(true);
     }
-    let (client, mut el) = AsyncClient::new(options, window + 64);
+    let (client, mut el) = AsyncClient::new(options, window + CONTROL_QUEUE);
     el.network_options.set_connection_timeout(CONNECT_TIMEOUT_S);
     // Publishes go out in bursts; Nagle would hold them for the broker's delayed ACK.
     el.network_options.set_tcp_nodelay(true);
@@ -159,6 +162,7 @@ async fn connection(
     });
     let mut durable = journal.subscribe();
     let mut journal_open = true;
+    let mut limiter = CommandLimiter::new();
     flight.fill(&client, journal, &setup.status);
 
     let end = 'session: loop {
@@ -176,7 +180,11 @@ async fn connection(
                     }
                     Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
-                            let done = execute(journal, &setup.orders, setup.printing.as_ref(), name, &p.payload).await;
+                            let done = if limiter.take() {
+                                execute(journal, &setup.orders, setup.printing.as_ref(), name, &p.payload).await
+                            } else {
+                                limiter.refused(name, &p.payload)
+                            };
                             flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_string().into_bytes());
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");
@@ -250,6 +258,59 @@ async fn go_offline(
     })
     .await;
     info!("went offline cleanly (retained status: offline)");
+}
+
+/// Commands per second a station executes; a flood beyond the burst is answered
+/// `rate_limited` and not executed, so it cannot starve event delivery.
+const COMMANDS_PER_SECOND: f64 = 20.0;
+const COMMAND_BURST: f64 = 50.0;
+
+/// A token bucket over cloud commands.
+struct CommandLimiter {
+    tokens: f64,
+    at: Instant,
+    refused: u64,
+    last_log: Option<Instant>,
+}
+
+impl CommandLimiter {
+    fn new() -> Self {
+        CommandLimiter { tokens: COMMAND_BURST, at: Instant::now(), refused: 0, last_log: None }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * COMMANDS_PER_SECOND).min(COMMAND_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn refused(&mut self, name: &str, payload: &[u8]) -> super::execute::Executed {
+        self.refused += 1;
+        if self.last_log.is_none_or(|t| t.elapsed() >= ERROR_LOG_EVERY) {
+            warn!(
+                command = name,
+                refused_so_far = self.refused,
+                "command flood: commands over {COMMANDS_PER_SECOND}/s are refused"
+            );
+            self.last_log = Some(Instant::now());
+        }
+        let msg = format!("more than {COMMANDS_PER_SECOND} commands per second; retry later");
+        let rid = (payload.len() <= super::MAX_COMMAND_BYTES)
+            .then(|| serde_json::from_slice::<Value>(payload).ok())
+            .flatten()
+            .and_then(|v| v["request_id"].as_str().map(str::to_string));
+        super::execute::Executed {
+            reply: json!({ "request_id": rid, "ok": false, "error": { "code": "rate_limited", "message": msg } }),
+            resync: None,
+        }
+    }
 }
 
 /// In-flight bookkeeping of one connection.

@@ -550,6 +550,11 @@ impl Cloud {
         self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).unwrap();
     }
 
+    /// The next `n` replies (panics if they do not come within 20 s).
+    pub fn replies(&self, n: usize) -> Vec<serde_json::Value> {
+        (0..n).map(|_| self.replies.recv_timeout(Duration::from_secs(20)).expect("reply")).collect()
+    }
+
     pub fn send(&self, name: &str, payload: serde_json::Value) -> serde_json::Value {
         self.send_raw(name, payload.to_string().as_bytes())
     }
