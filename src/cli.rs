@@ -30,7 +30,8 @@ pub const DEFAULT_CONFIG: &str = "/etc/stationd/stationd.toml";
     after_help = "Exit codes: 0 ok, 1 invalid config or failed check, 2 usage, 3 journal unavailable, 4 runtime failure."
 )]
 pub struct Cli {
-    /// Log format on stderr: `human` on a terminal, `json` for log shippers.
+    /// Log format on stderr: `human`, `json` for log shippers, `journald` for native journal
+    /// entries (chosen automatically under systemd when left at `human`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
     /// Log filter, e.g. `info` or `stationd=debug` (RUST_LOG overrides).
@@ -44,6 +45,7 @@ pub struct Cli {
 pub enum LogFormat {
     Human,
     Json,
+    Journald,
 }
 
 #[derive(Debug, Subcommand)]
