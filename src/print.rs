@@ -77,12 +77,14 @@ pub struct Job {
     pub reprint_of: Option<String>,
 }
 
-/// The persisted jobs and their bytes.
+/// The persisted jobs and their bytes, plus an index of the queued ones (job id → printer)
+/// so a printer finds its next job without reading the whole job history.
 #[derive(Clone)]
 pub struct JobStore {
     db: sled::Db,
     jobs: sled::Tree,
     data: sled::Tree,
+    queued: sled::Tree,
     file: Arc<std::fs::File>,
 }
 
@@ -96,13 +98,42 @@ impl JobStore {
         )?;
         let jobs = db.open_tree("jobs").map_err(storage)?;
         let data = db.open_tree("data").map_err(storage)?;
-        Ok(JobStore { db, jobs, data, file: Arc::new(file) })
+        let queued = db.open_tree("queued").map_err(storage)?;
+        let store = JobStore { db, jobs, data, queued, file: Arc::new(file) };
+        // Rebuilt from the jobs once per start, so the index can never drift from them.
+        store.queued.clear().map_err(storage)?;
+        for job in store.all().into_iter().filter(|j| j.state == JobState::Queued) {
+            store.queued.insert(job.id.as_bytes(), job.printer.as_bytes()).map_err(storage)?;
+        }
+        Ok(store)
     }
 
     fn put(&self, job: &Job) -> Result<(), JournalError> {
+        use sled::Transactional;
         let bytes = serde_json::to_vec(job).map_err(|e| JournalError::Storage(e.to_string()))?;
-        self.jobs.insert(job.id.as_bytes(), bytes).map_err(storage)?;
+        (&self.jobs, &self.queued)
+            .transaction(|(jobs, queued)| {
+                jobs.insert(job.id.as_bytes(), bytes.as_slice())?;
+                if job.state == JobState::Queued {
+                    queued.insert(job.id.as_bytes(), job.printer.as_bytes())?;
+                } else {
+                    queued.remove(job.id.as_bytes())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| JournalError::Storage(format!("print job store transaction: {e:?}")))?;
         durable_sync(&self.db, &self.file)
+    }
+
+    /// The oldest queued job of `printer`.
+    pub fn next_queued(&self, printer: &str) -> Result<Option<Job>, JournalError> {
+        for kv in self.queued.iter() {
+            let (id, p) = kv.map_err(storage)?;
+            if p.as_ref() == printer.as_bytes() {
+                return self.get(&String::from_utf8_lossy(&id));
+            }
+        }
+        Ok(None)
     }
 
     pub fn get(&self, id: &str) -> Result<Option<Job>, JournalError> {
@@ -393,7 +424,7 @@ impl Printing {
         let mut delay = Duration::from_millis(200);
         let mut idle_poll = tokio::time::Instant::now();
         loop {
-            let next = self.store.all().into_iter().find(|j| j.printer == spec.name && j.state == JobState::Queued);
+            let next = self.store.next_queued(&spec.name).ok().flatten();
             let Some(mut job) = next else {
                 // Idle: watch the printer anyway, so an unplugged or paper-out printer shows
                 // before the next job needs it.

@@ -71,6 +71,11 @@ fn keypad_digit(code: u16) -> Option<u8> {
     })
 }
 
+/// Counts a modifier held on either side (left and right may overlap).
+fn hold(count: &mut u8, down: bool) {
+    *count = if down { count.saturating_add(1) } else { count.saturating_sub(1) };
+}
+
 /// Turns key events into bytes.
 #[derive(Debug, Default, Clone)]
 pub struct HidDecoder {
@@ -89,11 +94,11 @@ impl HidDecoder {
         let down = value != RELEASE;
         match code {
             KEY_LEFTSHIFT | KEY_RIGHTSHIFT => {
-                self.shift = if down { self.shift.saturating_add(1) } else { self.shift.saturating_sub(1) };
+                hold(&mut self.shift, down);
                 return None;
             }
             KEY_LEFTCTRL | KEY_RIGHTCTRL => {
-                self.ctrl = if down { self.ctrl.saturating_add(1) } else { self.ctrl.saturating_sub(1) };
+                hold(&mut self.ctrl, down);
                 return None;
             }
             KEY_LEFTALT | KEY_RIGHTALT => {

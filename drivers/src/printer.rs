@@ -162,25 +162,35 @@ fn open_serial(path: &std::path::Path, baud: u32) -> Result<tokio_serial::Serial
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
+/// The status read before a job: `NotSent` (safe to retry) unless the printer can print.
+pub(crate) fn refuse_unless_ready(before: PrinterStatus) -> Option<SendOutcome> {
+    (!before.is_ready()).then(|| SendOutcome::NotSent { detail: format!("printer is {before}"), status: before })
+}
+
+/// The status read after every byte of a job was written.
+pub(crate) fn outcome_after_job(after: PrinterStatus) -> SendOutcome {
+    match after.state() {
+        "ready" | "paper_near_end" => SendOutcome::Confirmed,
+        "offline" => SendOutcome::Sent { detail: "all bytes written; no status answer afterwards".into() },
+        _ => SendOutcome::Failed { detail: format!("printer reported {after} after the job") },
+    }
+}
+
 /// Status before, every byte, status after, on a bidirectional stream.
 async fn send_checked<S>(mut s: S, spec: &PrinterSpec, bytes: &[u8]) -> SendOutcome
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let before = read_status(&mut s, spec).await;
-    if !before.is_ready() {
-        return SendOutcome::NotSent { detail: format!("printer is {before}"), status: before };
+    if let Some(refused) = refuse_unless_ready(before) {
+        return refused;
     }
     // From the first byte on, the job may print: no automatic resend past here.
     if let Err(e) = s.write_all(bytes).await.and(s.flush().await) {
         return SendOutcome::Failed { detail: format!("connection failed mid-job: {e}") };
     }
     let after = read_status(&mut s, spec).await;
-    match after.state() {
-        "ready" | "paper_near_end" => SendOutcome::Confirmed,
-        "offline" => SendOutcome::Sent { detail: "all bytes written; no status answer afterwards".into() },
-        _ => SendOutcome::Failed { detail: format!("printer reported {after} after the job") },
-    }
+    outcome_after_job(after)
 }
 
 /// Sends one job; see [`SendOutcome`] for what each result allows.

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rusb::{Direction, TransferType, UsbContext};
 
-use crate::printer::{Language, SendOutcome};
+use crate::printer::{outcome_after_job, refuse_unless_ready, Language, SendOutcome};
 use crate::printer_status::{escpos, zpl, Condition, PrinterStatus, StatusReader};
 
 /// Which USB printer.
@@ -175,8 +175,8 @@ pub fn send_blocking(target: &UsbTarget, language: Language, timeout: Duration, 
         Err(detail) => return SendOutcome::NotSent { status: PrinterStatus::offline(), detail },
     };
     let before = read_status(&p, language, timeout);
-    if !before.is_ready() {
-        return SendOutcome::NotSent { detail: format!("printer is {before}"), status: before };
+    if let Some(refused) = refuse_unless_ready(before) {
+        return refused;
     }
     let mut written = 0;
     while written < bytes.len() {
@@ -207,11 +207,7 @@ pub fn send_blocking(target: &UsbTarget, language: Language, timeout: Duration, 
         }
     }
     let after = read_status(&p, language, timeout);
-    match after.state() {
-        "ready" | "paper_near_end" => SendOutcome::Confirmed,
-        "offline" => SendOutcome::Sent { detail: "all bytes written; no status answer afterwards".into() },
-        _ => SendOutcome::Failed { detail: format!("printer reported {after} after the job") },
-    }
+    outcome_after_job(after)
 }
 
 #[cfg(test)]

@@ -268,10 +268,16 @@ impl Journal {
         self.shared.durable.subscribe()
     }
 
+    /// Durable events not yet acked; from memory, no disk access.
+    pub fn pending_count(&self) -> u64 {
+        let m = self.shared.marks.lock().expect("journal marks poisoned");
+        pending_of(&m)
+    }
+
     pub fn status(&self) -> Result<QueueStatus, JournalError> {
         let m = self.shared.marks.lock().expect("journal marks poisoned").clone();
         let first_pending = (m.acked_below..m.durable_next).find(|s| !m.acked_above.contains(s));
-        let pending = (m.durable_next - m.acked_below).saturating_sub(m.acked_above.len() as u64);
+        let pending = pending_of(&m);
         let oldest_at = match first_pending {
             Some(seq) => self.shared.store.record_at(seq)?,
             None => None,
@@ -310,6 +316,10 @@ impl Journal {
     pub fn options(&self) -> &JournalOptions {
         &self.shared.opts
     }
+}
+
+fn pending_of(m: &Watermarks) -> u64 {
+    (m.durable_next - m.acked_below).saturating_sub(m.acked_above.len() as u64)
 }
 
 /// Bytes a folder takes on disk (allocated blocks, so sparse files count as they cost).

@@ -169,7 +169,13 @@ pub async fn execute(
         }
     }
     let seen = SeenRequest { at_ms: now_ms, name: name.to_string(), reply: reply.clone() };
-    if let Err(e) = orders.commit(&rid, &seen, order_write.as_ref()) {
+    // The commit ends in an fdatasync: keep it off the async runtime, like print jobs.
+    let store = orders.clone();
+    let (commit_rid, commit_seen, commit_order) = (rid.clone(), seen, order_write.clone());
+    let committed = tokio::task::spawn_blocking(move || store.commit(&commit_rid, &commit_seen, commit_order.as_ref()))
+        .await
+        .unwrap_or_else(|e| Err(crate::journal::JournalError::Storage(format!("order store task: {e}"))));
+    if let Err(e) = committed {
         return internal(&rid, e);
     }
     // Queued only after the request id is durably remembered: a redelivered command can

@@ -126,7 +126,8 @@ async fn connection(
     };
     let prefix = &setup.cfg.prefix;
     let journal = &setup.journal;
-    let backlog = journal.status().map(|s| s.pending).unwrap_or(0);
+    // Counted from memory: a reconnect must not walk the journal folder.
+    let backlog = journal.pending_count();
     info!(broker = %setup.status.lock().expect("uplink status poisoned").broker, session_present = ack.session_present, backlog, "connected to the broker");
     errors.connected();
     {
