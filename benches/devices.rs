@@ -117,6 +117,7 @@ fn labels() {
             vec![printer],
             None,
             "WH1/BENCH".into(),
+            None,
             stop.clone(),
         )
         .unwrap();

@@ -1,12 +1,12 @@
 //! `stationd run`: wires the parts together with tokio tasks and one cancellation token.
 //!
-//! scanners ──Input──▶ station (pure) ──Effect::Record──▶ journal.append (durable) ──▶ feedback
+//! scanners ──Input──▶ workflow (station, pure) ──Effect──▶ journal (durable) ─▶ order store ─▶ feedback
+//! uplink ──order commands──▶ workflow ──reply──▶ uplink; printers / order system ──results──▶ workflow
 //!
 //! Shutdown (SIGTERM, SIGINT, or the stdin scanner closing) happens in one place: scanners
 //! stop, inputs already read are still recorded, the journal is closed (flushed), and the
 //! process exits, all within [`SHUTDOWN_BUDGET`].
 
-use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,8 +19,9 @@ use crate::journal::{Journal, JournalOptions, OpenOutcome};
 use crate::orders::OrderStore;
 use crate::scanner;
 use crate::service::{self, Heartbeat};
-use crate::station::{Effect, Feedback, Input, Station};
+use crate::station::Settings;
 use crate::uplink;
+use crate::workflow;
 
 /// Longest an orderly shutdown may take (systemd's stop timeout is larger).
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(1700);
@@ -42,41 +43,20 @@ impl From<tokio::task::JoinError> for RunError {
     }
 }
 
-/// Writes feedback lines for the packer to stdout (see README, "Feedback lines").
-/// A line is written only after the event behind it is durable.
-pub struct FeedbackOut;
-
-impl FeedbackOut {
-    pub fn line(&self, line: &str) {
-        let mut out = std::io::stdout().lock();
-        // A closed stdout must not take the daemon down; the journal has the event.
-        let _ = writeln!(out, "{line}").and_then(|_| out.flush());
-    }
-
-    pub fn ok(&self, seq: u64, what: &str) {
-        self.line(&format!("ok seq={seq} {what}"));
-    }
-
-    pub fn error(&self, code: &str, message: &str) {
-        self.line(&format!("error {code}: {message}"));
-    }
-}
-
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     if config.scanners.is_empty() {
         warn!("no [[scanner]] configured: nothing will be scanned at this station");
     }
-    for (section, active) in [("[orders] url", config.orders.url.is_some()), ("[http]", config.http.is_some())] {
-        if active {
-            warn!(section, "configured but not active in this build");
-        }
+    if config.http.is_some() {
+        warn!(section = "[http]", "configured but not active in this build");
     }
+    let oms = crate::oms::Oms::from_config(&config.orders).map_err(RunError::Config)?;
     let printers = crate::print::printers_from_config(&config).map_err(RunError::Config)?;
 
     let opts = JournalOptions::from_config(&config);
     let (journal, outcome) =
         tokio::task::spawn_blocking(move || open_journal(opts)).await.context("journal open task")??;
-    let out = FeedbackOut;
+    let out = workflow::FeedbackOut;
     if let OpenOutcome::Recovered { quarantined, reason, may_be_lost } = &outcome {
         let lost = may_be_lost.map(|(a, b)| format!("seq {a}..={b}")).unwrap_or_else(|| "none".into());
         error!(quarantined = %quarantined.display(), %reason, may_be_lost = %lost, "journal recovered from a damaged database");
@@ -101,8 +81,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // Device states go to the uplink (retained topics) when there is one.
     let (devices, devices_rx) = uplink::device_channel();
     let device_sink = config.mqtt.as_ref().map(|_| devices.clone());
-    let printing = if printers.is_empty() {
-        None
+    let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
+    let (printing, print_outcomes) = if printers.is_empty() {
+        (None, None)
     } else {
         let (dir, j, sink, station, stop) = (
             config.journal.path.clone(),
@@ -111,12 +92,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             config.station_identity(),
             shutdown.clone(),
         );
-        let p =
-            tokio::task::spawn_blocking(move || crate::print::Printing::start(&dir, j, printers, sink, station, stop))
-                .await
-                .context("print store open task")??;
-        Some(p)
+        let p = tokio::task::spawn_blocking(move || {
+            crate::print::Printing::start(&dir, j, printers, sink, station, Some(outcome_tx), stop)
+        })
+        .await
+        .context("print store open task")??;
+        (Some(p), Some(outcome_rx))
     };
+    let station = {
+        let (settings, store) = (Settings::from_config(&config), orders.clone());
+        tokio::task::spawn_blocking(move || workflow::restore(settings, &store)).await.context("order cache load")??
+    };
+    let (inputs_tx, workflow_handle, channels) = workflow::channels();
     let uplink = match &config.mqtt {
         Some(m) => {
             let u = uplink::spawn_with(
@@ -124,6 +111,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 journal.clone(),
                 orders.clone(),
                 printing.clone(),
+                Some(workflow_handle),
                 (devices, devices_rx),
                 shutdown.clone(),
             )
@@ -139,7 +127,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let control = crate::control::serve(journal.clone(), uplink_status, &config.journal.path, shutdown.clone())
         .context("starting the control socket")?;
 
-    let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(256);
     let on_state: scanner::StateSink = std::sync::Arc::new(move |name: &str, state: serde_json::Value| {
         if let Some(d) = &device_sink {
             d.device_state(name, state);
@@ -151,8 +138,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     }
     drop(inputs_tx);
     let heartbeat = Heartbeat::default();
-    let workflow =
-        tokio::spawn(workflow_loop(journal.clone(), Station::new(config.class_rules()), inputs_rx, heartbeat.clone()));
+    let (view_tx, _view_rx) = tokio::sync::watch::channel(station.view());
+    let parts = workflow::Parts {
+        journal: journal.clone(),
+        orders: orders.clone(),
+        printing: printing.clone(),
+        oms,
+        heartbeat: heartbeat.clone(),
+        view: view_tx,
+    };
+    let workflow = tokio::spawn(workflow::run(parts, station, channels, print_outcomes, shutdown.clone()));
     let watchdog = service::spawn_watchdog(heartbeat, shutdown.clone());
     service::ready(&format!("station {} ready; {} event(s) pending", config.station_identity(), status.pending));
 
@@ -211,46 +206,5 @@ async fn wait_for_signal(shutdown: &CancellationToken) {
         _ = term.recv() => info!("SIGTERM received"),
         _ = int.recv() => info!("SIGINT received"),
         _ = shutdown.cancelled() => {}
-    }
-}
-
-/// Feeds inputs to the pure station and performs its effects, in order.
-async fn workflow_loop(
-    journal: Journal,
-    mut station: Station,
-    mut inputs: mpsc::Receiver<Input>,
-    heartbeat: Heartbeat,
-) {
-    let out = FeedbackOut;
-    // Idle ticks keep the heartbeat fresh for the systemd watchdog (any period ≥ 0.5 s).
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    // After cancellation the scanners stop; inputs already read are still recorded, and
-    // the loop ends when every scanner has dropped its sender.
-    loop {
-        heartbeat.beat();
-        let input = tokio::select! {
-            input = inputs.recv() => match input {
-                Some(i) => i,
-                None => break,
-            },
-            _ = tick.tick() => continue,
-        };
-        for effect in station.handle(input, time::OffsetDateTime::now_utc()) {
-            match effect {
-                Effect::Record { event, feedback } => {
-                    let kind = event.kind.clone();
-                    match journal.append(event).await {
-                        Ok(a) => match feedback {
-                            Feedback::Ok { what } => out.ok(a.seq, &what),
-                            Feedback::Error { code, message } => out.error(code, &format!("{message} (seq={})", a.seq)),
-                        },
-                        Err(e) => {
-                            error!(alert = e.code(), %kind, error = %e, "event not recorded; scan refused");
-                            out.error(e.code(), &e.to_string());
-                        }
-                    }
-                }
-            }
-        }
     }
 }

@@ -1,10 +1,10 @@
-//! The local order cache and the command seen-set, in a sled database of their own
-//! (`<journal.path>/state`), plus the order state rules.
+//! The persistence of the workflow: the order cache, the operator session and the command
+//! seen-set, in a sled database of their own (`<journal.path>/state`). The workflow
+//! (`crate::station`) owns the data and the rules; this module only stores what it hands out.
 //!
 //! # Design constraints
-//! - Orders arrive by `order.upsert` and change by `order.cancel` / `hold` / `release`;
-//!   state transitions are enforced by [`transition`] (pure): an illegal one is refused with
-//!   a reason and never applied.
+//! - One writer: the workflow task. Everything one input changed is saved in one
+//!   transaction ([`OrderStore::save`]) after its events are journaled.
 //! - A command's effect and its `request_id` are written in one sled transaction and made
 //!   durable before the reply, so a command redelivered after a crash is answered as a
 //!   duplicate and not applied twice. Request ids are kept for [`SEEN_WINDOW`].
@@ -26,82 +26,8 @@ use crate::journal::JournalError;
 /// How long a `request_id` is remembered for duplicate detection.
 pub const SEEN_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderState {
-    Released,
-    Picking,
-    Picked,
-    Packing,
-    Packed,
-    Labelled,
-    Shipped,
-    Held,
-    Cancelled,
-}
-
-impl OrderState {
-    pub fn parse(s: &str) -> Option<OrderState> {
-        serde_json::from_value(Value::String(s.to_string())).ok()
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderState::Released => "released",
-            OrderState::Picking => "picking",
-            OrderState::Picked => "picked",
-            OrderState::Packing => "packing",
-            OrderState::Packed => "packed",
-            OrderState::Labelled => "labelled",
-            OrderState::Shipped => "shipped",
-            OrderState::Held => "held",
-            OrderState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, OrderState::Shipped | OrderState::Cancelled)
-    }
-}
-
-/// A cached order: the payload from the cloud plus the station's view of its state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredOrder {
-    pub id: String,
-    pub state: OrderState,
-    /// The state a held order returns to on release.
-    #[serde(default)]
-    pub held_from: Option<OrderState>,
-    pub updated_at: String,
-    pub payload: Value,
-}
-
-/// A change of order state asked for by a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateChange {
-    Cancel,
-    Hold,
-    Release,
-}
-
-/// The order state rules of docs/DESIGN.md: any non-terminal state may be held or
-/// cancelled; a held order is released back to the state it left.
-pub fn transition(order: &StoredOrder, change: StateChange) -> Result<(OrderState, Option<OrderState>), String> {
-    let from = order.state;
-    match change {
-        StateChange::Cancel if from.is_terminal() => Err(format!("order {} is already {}", order.id, from.as_str())),
-        StateChange::Cancel => Ok((OrderState::Cancelled, None)),
-        StateChange::Hold if from == OrderState::Held => Err(format!("order {} is already held", order.id)),
-        StateChange::Hold if from.is_terminal() => {
-            Err(format!("order {} is {} and cannot be held", order.id, from.as_str()))
-        }
-        StateChange::Hold => Ok((OrderState::Held, Some(from))),
-        StateChange::Release if from != OrderState::Held => {
-            Err(format!("order {} is {}, not held", order.id, from.as_str()))
-        }
-        StateChange::Release => Ok((order.held_from.unwrap_or(OrderState::Released), None)),
-    }
-}
+use crate::station::Session;
+pub use crate::station::{OrderState, StoredOrder};
 
 /// A remembered command: when it was executed and what was answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,7 +42,15 @@ pub struct OrderStore {
     db: sled::Db,
     orders: sled::Tree,
     requests: sled::Tree,
+    /// The operator session (one key).
+    meta: sled::Tree,
     data_file: Arc<std::fs::File>,
+}
+
+const SESSION_KEY: &[u8] = b"session";
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, JournalError> {
+    serde_json::to_vec(v).map_err(|e| JournalError::Storage(e.to_string()))
 }
 
 impl OrderStore {
@@ -126,11 +60,12 @@ impl OrderStore {
             &journal_dir.join("state"),
             4 * 1024 * 1024,
             "order cache",
-            "orders are re-sent by the cloud; remembered request ids are lost",
+            "orders are re-sent by the cloud; remembered request ids and the open session are lost",
         )?;
         let orders = db.open_tree("orders").map_err(storage)?;
         let requests = db.open_tree("requests").map_err(storage)?;
-        Ok(OrderStore { db, orders, requests, data_file: Arc::new(file) })
+        let meta = db.open_tree("meta").map_err(storage)?;
+        Ok(OrderStore { db, orders, requests, meta, data_file: Arc::new(file) })
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredOrder>, JournalError> {
@@ -140,6 +75,26 @@ impl OrderStore {
             }
             None => Ok(None),
         }
+    }
+
+    /// Every cached order; an entry that no longer parses is skipped with a warning (the
+    /// cloud re-sends orders).
+    pub fn all(&self) -> Result<Vec<StoredOrder>, JournalError> {
+        let mut out = Vec::with_capacity(self.orders.len());
+        for kv in self.orders.iter() {
+            let (k, v) = kv.map_err(storage)?;
+            match serde_json::from_slice(&v) {
+                Ok(o) => out.push(o),
+                Err(e) => {
+                    tracing::warn!(order = %String::from_utf8_lossy(&k), error = %e, "cached order unreadable; skipped")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn session(&self) -> Result<Option<Session>, JournalError> {
+        Ok(self.meta.get(SESSION_KEY).map_err(storage)?.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     pub fn len(&self) -> usize {
@@ -157,25 +112,33 @@ impl OrderStore {
         }
     }
 
-    /// Records a command as executed, with the order it wrote (if any), atomically and
-    /// durably.
-    pub fn commit(
+    /// Writes what the workflow changed — orders, evicted orders, the session and, for a
+    /// cloud command, its request id — in one transaction, durably.
+    pub fn save(
         &self,
-        request_id: &str,
-        seen: &SeenRequest,
-        order: Option<&StoredOrder>,
+        orders: &[StoredOrder],
+        forget: &[String],
+        session: Option<&Session>,
+        request: Option<(&str, &SeenRequest)>,
     ) -> Result<(), JournalError> {
-        let seen_bytes = serde_json::to_vec(seen).map_err(|e| JournalError::Storage(e.to_string()))?;
-        let order_bytes = match order {
-            Some(o) => Some(serde_json::to_vec(o).map_err(|e| JournalError::Storage(e.to_string()))?),
-            None => None,
-        };
-        (&self.orders, &self.requests)
-            .transaction(|(orders, requests)| {
-                if let (Some(o), Some(bytes)) = (order, &order_bytes) {
-                    orders.insert(o.id.as_bytes(), bytes.as_slice())?;
+        let order_bytes: Vec<(&str, Vec<u8>)> =
+            orders.iter().map(|o| Ok((o.id.as_str(), to_json(o)?))).collect::<Result<_, JournalError>>()?;
+        let session_bytes = session.map(to_json).transpose()?;
+        let seen_bytes = request.map(|(rid, seen)| Ok::<_, JournalError>((rid, to_json(seen)?))).transpose()?;
+        (&self.orders, &self.requests, &self.meta)
+            .transaction(|(o, r, m)| {
+                for (id, bytes) in &order_bytes {
+                    o.insert(id.as_bytes(), bytes.as_slice())?;
                 }
-                requests.insert(request_id.as_bytes(), seen_bytes.as_slice())?;
+                for id in forget {
+                    o.remove(id.as_bytes())?;
+                }
+                if let Some(b) = &session_bytes {
+                    m.insert(SESSION_KEY, b.as_slice())?;
+                }
+                if let Some((rid, b)) = &seen_bytes {
+                    r.insert(rid.as_bytes(), b.as_slice())?;
+                }
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| JournalError::Storage(format!("order store transaction: {e:?}")))?;
@@ -202,48 +165,15 @@ impl OrderStore {
 mod tests {
     use super::*;
 
-    fn order(state: OrderState) -> StoredOrder {
-        StoredOrder { id: "SO-1".into(), state, held_from: None, updated_at: String::new(), payload: Value::Null }
-    }
-
-    #[test]
-    fn every_non_terminal_state_can_be_held_and_released_back() {
-        for s in [
-            OrderState::Released,
-            OrderState::Picking,
-            OrderState::Picked,
-            OrderState::Packing,
-            OrderState::Packed,
-            OrderState::Labelled,
-        ] {
-            let (to, from) = transition(&order(s), StateChange::Hold).unwrap();
-            assert_eq!((to, from), (OrderState::Held, Some(s)));
-            let held = StoredOrder { state: to, held_from: from, ..order(s) };
-            assert_eq!(transition(&held, StateChange::Release).unwrap().0, s);
-            assert_eq!(transition(&order(s), StateChange::Cancel).unwrap().0, OrderState::Cancelled);
-        }
-    }
-
-    #[test]
-    fn terminal_orders_and_wrong_releases_are_refused() {
-        for s in [OrderState::Shipped, OrderState::Cancelled] {
-            assert!(transition(&order(s), StateChange::Cancel).is_err());
-            assert!(transition(&order(s), StateChange::Hold).is_err());
-        }
-        assert_eq!(
-            transition(&order(OrderState::Packing), StateChange::Release).unwrap_err(),
-            "order SO-1 is packing, not held"
-        );
-        assert!(transition(&order(OrderState::Held), StateChange::Hold).is_err());
-        assert_eq!(transition(&order(OrderState::Held), StateChange::Cancel).unwrap().0, OrderState::Cancelled);
+    fn order() -> StoredOrder {
+        StoredOrder::new("SO-1".into(), OrderState::Released, String::new(), Value::Null)
     }
 
     #[test]
     fn a_damaged_order_cache_is_moved_aside_and_an_empty_one_started() {
         let tmp = tempfile::tempdir().unwrap();
         let store = OrderStore::open(tmp.path()).unwrap();
-        let seen = SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: serde_json::json!({}) };
-        store.commit("r-1", &seen, Some(&order(OrderState::Released))).unwrap();
+        store.save(&[order()], &[], None, None).unwrap();
         drop(store);
         // sled refuses a configuration file it cannot read: a database it will not open.
         std::fs::write(tmp.path().join("state").join("conf"), b"\xff\x00garbage").unwrap();
@@ -258,14 +188,20 @@ mod tests {
     }
 
     #[test]
-    fn commands_and_orders_are_stored_together_and_survive_reopen() {
+    fn orders_session_and_request_ids_are_stored_together_and_survive_reopen() {
         let tmp = tempfile::tempdir().unwrap();
         let store = OrderStore::open(tmp.path()).unwrap();
         let seen = SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: serde_json::json!({"ok": true}) };
-        store.commit("r-1", &seen, Some(&order(OrderState::Released))).unwrap();
+        let session = Session { order: Some("SO-1".into()), ..Session::default() };
+        let mut other = order();
+        other.id = "SO-2".into();
+        store.save(&[order(), other], &[], Some(&session), Some(("r-1", &seen))).unwrap();
+        store.save(&[], &["SO-2".into()], None, None).unwrap();
         drop(store);
         let store = OrderStore::open(tmp.path()).unwrap();
         assert_eq!(store.get("SO-1").unwrap().unwrap().state, OrderState::Released);
+        assert_eq!(store.all().unwrap().len(), 1, "SO-2 forgotten");
+        assert_eq!(store.session().unwrap().unwrap(), session);
         assert_eq!(store.seen("r-1").unwrap().unwrap(), seen);
         assert_eq!(store.purge_seen(SEEN_WINDOW.as_millis() as i64 + 10).unwrap(), 1);
         assert!(store.seen("r-1").unwrap().is_none());

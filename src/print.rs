@@ -166,6 +166,8 @@ pub struct Printing {
     wake: Arc<HashMap<String, Arc<Notify>>>,
     printers: Arc<Vec<ConfiguredPrinter>>,
     station: String,
+    /// Where finished jobs are reported (the workflow: a confirmed label labels the order).
+    outcomes: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
 }
 
 /// A printer as configured: how to reach it and what it is for.
@@ -240,6 +242,7 @@ impl Printing {
         printers: Vec<ConfiguredPrinter>,
         devices: Option<DeviceStates>,
         station: String,
+        outcomes: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
         shutdown: CancellationToken,
     ) -> Result<Printing, JournalError> {
         let store = JobStore::open(journal_dir)?;
@@ -255,13 +258,17 @@ impl Printing {
             job.detail = Some("interrupted while sending (crash or power loss); reprint if it did not print".into());
             job.updated_at = format_at(time::OffsetDateTime::now_utc());
             store.put(&job)?;
+            if let Some(tx) = &outcomes {
+                let _ = tx.send(job.clone());
+            }
         }
         let mut wake = HashMap::new();
         for p in &printers {
             wake.insert(p.spec.name.clone(), Arc::new(Notify::new()));
         }
         let specs: Vec<PrinterSpec> = printers.iter().map(|p| p.spec.clone()).collect();
-        let printing = Printing { store, journal, wake: Arc::new(wake), printers: Arc::new(printers), station };
+        let printing =
+            Printing { store, journal, wake: Arc::new(wake), printers: Arc::new(printers), station, outcomes };
         for spec in specs {
             let p = printing.clone();
             let devices = devices.clone();
@@ -394,6 +401,12 @@ impl Printing {
         }
     }
 
+    fn report(&self, job: &Job) {
+        if let Some(tx) = &self.outcomes {
+            let _ = tx.send(job.clone());
+        }
+    }
+
     async fn set(&self, job: &mut Job, state: JobState, detail: Option<String>) -> Result<(), JournalError> {
         job.state = state;
         job.detail = detail;
@@ -448,6 +461,7 @@ impl Printing {
                     )
                     .await;
                 self.event("print.expired", &job).await;
+                self.report(&job);
                 continue;
             }
             let Some(bytes) = self.store.bytes(&job.id).ok().flatten() else {
@@ -485,6 +499,7 @@ impl Printing {
                 delay = Duration::from_millis(200);
                 info!(job = %job.id, printer = %spec.name, state = job.state.as_str(), "print job done");
                 self.event(kind, &job).await;
+                self.report(&job);
             }
         }
     }
@@ -614,9 +629,16 @@ mod tests {
             .unwrap()
             .unwrap();
         let stop = CancellationToken::new();
-        let p =
-            Printing::start(tmp.path(), journal, vec![folder_printer(tmp.path())], None, "WH1/T".into(), stop.clone())
-                .unwrap();
+        let p = Printing::start(
+            tmp.path(),
+            journal,
+            vec![folder_printer(tmp.path())],
+            None,
+            "WH1/T".into(),
+            None,
+            stop.clone(),
+        )
+        .unwrap();
         let j = p.store().get("j-crashed").unwrap().unwrap();
         assert_eq!(j.state, JobState::Failed);
         assert!(j.detail.unwrap().contains("reprint if it did not print"));

@@ -293,6 +293,10 @@ pub enum ScanClass {
     /// A command barcode; the name after the prefix (`CMD:HOLD` → `HOLD`).
     Command(String),
     Order(String),
+    /// A tote (`TOTE:17`): a box an order travels in from pick to pack.
+    Tote(String),
+    /// A storage location (`LOC:A-03-2`) at a pick station.
+    Location(String),
     Product(ProductCode),
     Tracking(String),
     Unknown(String),
@@ -304,6 +308,8 @@ impl ScanClass {
             ScanClass::Badge(_) => "badge",
             ScanClass::Command(_) => "command",
             ScanClass::Order(_) => "order",
+            ScanClass::Tote(_) => "tote",
+            ScanClass::Location(_) => "location",
             ScanClass::Product(_) => "product",
             ScanClass::Tracking(_) => "tracking",
             ScanClass::Unknown(_) => "unknown",
@@ -311,19 +317,29 @@ impl ScanClass {
     }
 }
 
-/// The configurable classes: prefixes for badges and commands, patterns for order ids and
-/// tracking numbers. Checked in that order, then product codes, then `unknown`.
+/// The configurable classes: prefixes for badges, commands, totes and locations, patterns
+/// for order ids and tracking numbers. Checked in that order, then product codes, then
+/// `unknown`.
 #[derive(Debug, Clone)]
 pub struct ClassRules {
     pub badge_prefix: String,
     pub command_prefix: String,
+    pub tote_prefix: String,
+    pub location_prefix: String,
     pub order: Option<regex::Regex>,
     pub tracking: Option<regex::Regex>,
 }
 
 impl Default for ClassRules {
     fn default() -> Self {
-        ClassRules { badge_prefix: "OP:".into(), command_prefix: "CMD:".into(), order: None, tracking: None }
+        ClassRules {
+            badge_prefix: "OP:".into(),
+            command_prefix: "CMD:".into(),
+            tote_prefix: "TOTE:".into(),
+            location_prefix: "LOC:".into(),
+            order: None,
+            tracking: None,
+        }
     }
 }
 
@@ -337,6 +353,12 @@ impl ClassRules {
         }
         if let Some(name) = code.strip_prefix(&self.command_prefix).filter(|_| !self.command_prefix.is_empty()) {
             return Ok(ScanClass::Command(name.to_string()));
+        }
+        if !self.tote_prefix.is_empty() && code.starts_with(&self.tote_prefix) {
+            return Ok(ScanClass::Tote(code.to_string()));
+        }
+        if !self.location_prefix.is_empty() && code.starts_with(&self.location_prefix) {
+            return Ok(ScanClass::Location(code.to_string()));
         }
         if known_order(code) || self.order.as_ref().is_some_and(|r| r.is_match(code)) {
             return Ok(ScanClass::Order(code.to_string()));
@@ -370,6 +392,8 @@ mod class_tests {
         assert_eq!(r.classify("OP:0017", none).unwrap(), ScanClass::Badge("OP:0017".into()));
         assert_eq!(r.classify("CMD:HOLD", none).unwrap(), ScanClass::Command("HOLD".into()));
         assert_eq!(r.classify("SO-1001", none).unwrap(), ScanClass::Order("SO-1001".into()));
+        assert_eq!(r.classify("TOTE:17", none).unwrap(), ScanClass::Tote("TOTE:17".into()));
+        assert_eq!(r.classify("LOC:A-03-2", none).unwrap(), ScanClass::Location("LOC:A-03-2".into()));
         assert_eq!(r.classify("JJD0001234567", none).unwrap(), ScanClass::Tracking("JJD0001234567".into()));
         assert_eq!(r.classify("4006381333931", none).unwrap().name(), "product");
         assert_eq!(r.classify("hello", none).unwrap(), ScanClass::Unknown("hello".into()));

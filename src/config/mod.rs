@@ -63,6 +63,17 @@ pub enum StationRole {
     Multi,
 }
 
+impl StationRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StationRole::Pick => "pick",
+            StationRole::Pack => "pack",
+            StationRole::Ship => "ship",
+            StationRole::Multi => "multi",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StationConfig {
     pub warehouse: String,
@@ -154,6 +165,53 @@ pub struct OrdersConfig {
     pub token_file: Option<PathBuf>,
     pub cache_hours: u32,
     pub id_pattern: Option<String>,
+    /// Fetch carrier labels from `{url}/orders/{id}/label` when an order carries none.
+    pub fetch_labels: bool,
+    /// Longest a carrier label fetch may take; per carrier, so one slow carrier delays only its own.
+    pub label_timeout: Duration,
+    /// Label fetches in flight per carrier.
+    pub label_concurrency: u32,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        OrdersConfig {
+            url: None,
+            token_file: None,
+            cache_hours: 24,
+            id_pattern: None,
+            fetch_labels: false,
+            label_timeout: Duration::from_secs(5),
+            label_concurrency: 2,
+        }
+    }
+}
+
+/// One overdue level: an order longer than `after` in `state` raises `order.overdue` with
+/// `level` (once per level; see docs/DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverdueRule {
+    pub state: crate::station::OrderState,
+    pub after: Duration,
+    pub level: String,
+}
+
+/// The levels used when the config lists none.
+pub fn default_overdue() -> Vec<OverdueRule> {
+    use crate::station::OrderState::*;
+    let m = |n: u64| Duration::from_secs(60 * n);
+    [
+        (Picking, 20, "reminder"),
+        (Picking, 40, "escalate"),
+        (Packing, 15, "reminder"),
+        (Packing, 30, "escalate"),
+        (Packed, 10, "reminder"),
+        (Packed, 20, "escalate"),
+        (Held, 60, "reminder"),
+    ]
+    .into_iter()
+    .map(|(state, mins, level)| OverdueRule { state, after: m(mins), level: level.into() })
+    .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,13 +238,21 @@ pub struct HttpConfig {
 pub struct BarcodeConfig {
     pub badge_prefix: String,
     pub command_prefix: String,
+    pub tote_prefix: String,
+    pub location_prefix: String,
     /// Tracking numbers (ship stations), a regular expression.
     pub tracking_pattern: Option<String>,
 }
 
 impl Default for BarcodeConfig {
     fn default() -> Self {
-        BarcodeConfig { badge_prefix: "OP:".into(), command_prefix: "CMD:".into(), tracking_pattern: None }
+        BarcodeConfig {
+            badge_prefix: "OP:".into(),
+            command_prefix: "CMD:".into(),
+            tote_prefix: "TOTE:".into(),
+            location_prefix: "LOC:".into(),
+            tracking_pattern: None,
+        }
     }
 }
 
@@ -197,6 +263,8 @@ impl Config {
         stationd_drivers::barcode::ClassRules {
             badge_prefix: self.barcodes.badge_prefix.clone(),
             command_prefix: self.barcodes.command_prefix.clone(),
+            tote_prefix: self.barcodes.tote_prefix.clone(),
+            location_prefix: self.barcodes.location_prefix.clone(),
             order: re(&self.orders.id_pattern),
             tracking: re(&self.barcodes.tracking_pattern),
         }
@@ -217,6 +285,8 @@ pub struct Config {
     pub operators: Vec<OperatorConfig>,
     pub http: Option<HttpConfig>,
     pub barcodes: BarcodeConfig,
+    /// Overdue levels per order state (`[[overdue]]`), sorted by `after`.
+    pub overdue: Vec<OverdueRule>,
 }
 
 impl Config {
@@ -291,12 +361,16 @@ fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> 
     let operators: Vec<_> = array_of_tables(cx, root, "operator").into_iter().map(|s| read_operator(cx, s)).collect();
     let http = table(cx, root, "http").map(|s| read_http(cx, s));
     let barcodes = table(cx, root, "barcodes").map(|s| read_barcodes(cx, s)).unwrap_or_default();
+    let overdue: Vec<_> = array_of_tables(cx, root, "overdue").into_iter().map(|s| read_overdue(cx, s)).collect();
+    let mut overdue = if overdue.is_empty() { Some(default_overdue()) } else { overdue.into_iter().collect() };
+    if let Some(rules) = &mut overdue {
+        rules.sort_by_key(|r| r.after);
+    }
 
     check_unique(cx, root, "scanner", scanners.iter().flatten().map(|s| (s.0.name.as_str(), s.1.clone())));
     check_unique(cx, root, "printer", printers.iter().flatten().map(|p| (p.0.name.as_str(), p.1.clone())));
     check_unique(cx, root, "operator", operators.iter().flatten().map(|o| (o.0.badge.as_str(), o.1.clone())));
 
-    let default_orders = OrdersConfig { url: None, token_file: None, cache_hours: 24, id_pattern: None };
     Some(Config {
         source: path.to_path_buf(),
         station: station?,
@@ -304,10 +378,11 @@ fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> 
         mqtt: mqtt.flatten(),
         scanners: collect_all(scanners)?,
         printers: collect_all(printers)?,
-        orders: orders.unwrap_or(Some(default_orders))?,
+        orders: orders.unwrap_or(Some(OrdersConfig::default()))?,
         operators: collect_all(operators)?,
         http: http.flatten(),
         barcodes,
+        overdue: overdue?,
     })
 }
 
@@ -583,8 +658,35 @@ fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
     let token_file = s.secret_path(cx, "token_file");
     let cache_hours = s.integer(cx, "cache_hours", 1..24 * 30).unwrap_or(24) as u32;
     let id_pattern = regex_key(cx, &mut s, "id_pattern");
+    let d = OrdersConfig::default();
+    let fetch_labels = s.bool(cx, "fetch_labels").unwrap_or(false);
+    if fetch_labels && url.is_none() && !s.has("url") {
+        cx.error(
+            s.key_span("fetch_labels"),
+            s.key_name("fetch_labels"),
+            "needs `url` (the order system to fetch from)",
+        );
+    }
+    let label_timeout = s.duration(cx, "label_timeout").unwrap_or(d.label_timeout);
+    let label_concurrency = s.integer(cx, "label_concurrency", 1..65).map(|n| n as u32).unwrap_or(d.label_concurrency);
     s.finish(cx);
-    Some(OrdersConfig { url, token_file, cache_hours, id_pattern })
+    Some(OrdersConfig { url, token_file, cache_hours, id_pattern, fetch_labels, label_timeout, label_concurrency })
+}
+
+fn read_overdue(cx: &mut Ctx, mut s: Section) -> Option<OverdueRule> {
+    let names: Vec<&'static str> =
+        crate::station::OrderState::ALL.into_iter().filter(|st| !st.is_terminal()).map(|st| st.as_str()).collect();
+    let state = s.choice(cx, "state", &names).and_then(crate::station::OrderState::parse);
+    if !s.has("state") {
+        s.missing(cx, "state");
+    }
+    let after = s.duration(cx, "after");
+    if !s.has("after") {
+        s.missing(cx, "after");
+    }
+    let level = s.required_string(cx, "level");
+    s.finish(cx);
+    Some(OverdueRule { state: state?, after: after?, level: level? })
 }
 
 /// A regular expression, compiled once here so a bad one is a config error with its line.
@@ -608,9 +710,11 @@ fn read_barcodes(cx: &mut Ctx, mut s: Section) -> BarcodeConfig {
     let d = BarcodeConfig::default();
     let badge_prefix = s.string(cx, "badge_prefix").unwrap_or(d.badge_prefix);
     let command_prefix = s.string(cx, "command_prefix").unwrap_or(d.command_prefix);
+    let tote_prefix = s.string(cx, "tote_prefix").unwrap_or(d.tote_prefix);
+    let location_prefix = s.string(cx, "location_prefix").unwrap_or(d.location_prefix);
     let tracking_pattern = regex_key(cx, &mut s, "tracking_pattern");
     s.finish(cx);
-    BarcodeConfig { badge_prefix, command_prefix, tracking_pattern }
+    BarcodeConfig { badge_prefix, command_prefix, tote_prefix, location_prefix, tracking_pattern }
 }
 
 fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>> {

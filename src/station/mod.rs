@@ -1,21 +1,180 @@
-//! The station workflow as a pure state machine: an [`Input`] (a scan, a rejected frame,
-//! later commands and timer ticks) goes in with the current time, [`Effect`]s come out.
-//! It does no I/O; the daemon performs the effects (journal append, then feedback).
+//! The station workflow as a pure state machine: an [`Input`] (a scan, a cloud order
+//! command, an order lookup result, a print outcome, a clock sample, a timer tick) goes in
+//! with the current time, [`Effect`]s come out. The daemon performs the effects in order:
+//! journal the events, save the orders and the session, then give feedback and replies.
 //!
-//! Architecture invariant: nothing here touches the disk, the network or the clock.
+//! Architecture invariant: nothing here touches the disk, the network or the clock; all
+//! order data the workflow needs is held here (restored from the order store at start).
 //!
-//! What it does today: every good scan is classified (badge, command, order, product with
-//! its GTIN / GS1 fields, tracking, unknown) and becomes a `scan.received` event; rejected
-//! frames and misread product codes become `scan.rejected`; each is confirmed to the packer
-//! only once durable. Barcode
-//! classification and the pick / pack / ship order flow build on this same interface.
+//! What the station owns:
+//! - the operator session (who is logged in, which order is open, an armed command);
+//! - the order cache in memory, with each order's progress (picked / verified quantities,
+//!   state timers, label status) — every change is handed out in one [`Effect::Save`];
+//! - the order state rules ([`order::transition`]): each accepted transition becomes exactly
+//!   one `order.state` event; an illegal one is refused with a reason and never applied;
+//! - overdue levels, clock skew, and the [`View`] for the status page.
+//!
+//! The flow itself (scans by station role, command barcodes) lives in `flow.rs`; cloud
+//! commands, lookups, print outcomes and timers in `events.rs`.
 
-use serde_json::json;
-use stationd_drivers::barcode::{ClassRules, ProductCode, ScanClass};
-use stationd_drivers::framing::{display_code, FrameError};
+mod events;
+mod flow;
+pub mod order;
+#[cfg(test)]
+mod tests;
+mod view;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stationd_drivers::barcode::ClassRules;
+use stationd_drivers::framing::FrameError;
 use time::OffsetDateTime;
 
+pub use crate::config::{OverdueRule, StationRole};
 use crate::event::NewEvent;
+pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
+pub use view::View;
+
+/// Clock differences up to this are normal (NTP slew, network delay).
+pub const SKEW_LIMIT_MS: i64 = 30_000;
+/// Recent alerts kept for the view.
+const ALERTS_KEPT: usize = 20;
+
+/// An operator's role at the station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Packer,
+    Supervisor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Packer => "packer",
+            Role::Supervisor => "supervisor",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub badge: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// What the station is set up for (from the config; fixed while running).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub rules: ClassRules,
+    pub role: StationRole,
+    pub operators: Vec<Operator>,
+    pub allow_unlisted_packers: bool,
+    /// An order system is configured: uncached orders are looked up.
+    pub lookup: bool,
+    pub label_printer: bool,
+    pub slip_printer: bool,
+    /// Sorted by `after`.
+    pub overdue: Vec<OverdueRule>,
+    /// Orders untouched this long are dropped from the cache.
+    pub cache_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rules: ClassRules::default(),
+            role: StationRole::Multi,
+            operators: Vec::new(),
+            allow_unlisted_packers: true,
+            lookup: false,
+            label_printer: false,
+            slip_printer: false,
+            overdue: crate::config::default_overdue(),
+            cache_ms: 24 * 3600 * 1000,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_config(c: &crate::config::Config) -> Settings {
+        use crate::config::{OperatorRole, PrinterRole};
+        Settings {
+            rules: c.class_rules(),
+            role: c.station.role,
+            operators: c
+                .operators
+                .iter()
+                .map(|o| Operator {
+                    badge: o.badge.clone(),
+                    name: o.name.clone(),
+                    role: match o.role {
+                        OperatorRole::Packer => Role::Packer,
+                        OperatorRole::Supervisor => Role::Supervisor,
+                    },
+                })
+                .collect(),
+            allow_unlisted_packers: c.station.allow_unlisted_packers,
+            lookup: c.orders.url.is_some(),
+            label_printer: c.printers.iter().any(|p| p.role == PrinterRole::Label),
+            slip_printer: c.printers.iter().any(|p| p.role == PrinterRole::Slip),
+            overdue: c.overdue.clone(),
+            cache_ms: i64::from(c.orders.cache_hours) * 3600 * 1000,
+        }
+    }
+}
+
+/// An order command from the cloud (already validated by `uplink::commands`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloudOrder {
+    Upsert { id: String, state: Option<OrderState>, order: Value },
+    Cancel { order: String, reason: Option<String> },
+    Hold { order: String, reason: String },
+    Release { order: String },
+}
+
+impl CloudOrder {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CloudOrder::Upsert { .. } => "order.upsert",
+            CloudOrder::Cancel { .. } => "order.cancel",
+            CloudOrder::Hold { .. } => "order.hold",
+            CloudOrder::Release { .. } => "order.release",
+        }
+    }
+}
+
+/// Printed documents the workflow asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Document {
+    Label,
+    Slip,
+}
+
+impl Document {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Document::Label => "label",
+            Document::Slip => "slip",
+        }
+    }
+}
+
+/// How a print job the workflow asked for ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrintOutcome {
+    /// The printer confirmed it.
+    Confirmed,
+    /// Sent to a printer that cannot answer (file, device node): as far as it can get.
+    Unconfirmed,
+    /// Not printed: the reason.
+    Failed(String),
+}
 
 /// Something that happened at the station.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +183,16 @@ pub enum Input {
     Scan { scanner: String, code: String },
     /// A frame the scanner framing rejected (too long, noise, not UTF-8).
     BadScan { scanner: String, error: FrameError },
+    /// An order command from the cloud.
+    Cloud { request_id: String, command: CloudOrder },
+    /// The order system answered a lookup: the order payload (validated) or why not.
+    Looked { id: String, result: Result<Value, (&'static str, String)> },
+    /// A print job the workflow asked for ended.
+    Printed { order: String, document: Document, outcome: PrintOutcome },
+    /// A remote clock reading (`Date` header of the order system, `sent_at` of a command).
+    ClockSample { source: &'static str, remote: OffsetDateTime },
+    /// Time passes (about once a second).
+    Tick,
 }
 
 /// What the packer is told once the effect's event is durable.
@@ -33,139 +202,307 @@ pub enum Feedback {
     Ok { what: String },
     /// Error beep / red: `error <code>: <message>`.
     Error { code: &'static str, message: String },
+    /// Not an answer to a scan: something the packer should notice (`alert <code>: ...`).
+    Alert { code: &'static str, message: String },
 }
 
-/// What the edges must do.
+/// The operator session, saved with the orders so a restart resumes where it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub operator: Option<Operator>,
+    /// The order open at the station.
+    pub order: Option<String>,
+    /// A command waiting for the item it applies to.
+    pub armed: Option<Armed>,
+    /// An order being looked up in the order system.
+    pub lookup: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Armed {
+    CancelLine,
+    Damaged,
+}
+
+/// What the edges must do, in this order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Make `event` durable, then give `feedback` (never before: a confirmed scan is never lost).
-    Record { event: NewEvent, feedback: Feedback },
+    /// Make `event` durable; then (after the whole input's effects) give `feedback`.
+    Record { event: NewEvent, feedback: Option<Feedback> },
+    /// Persist these orders and the session (one commit), forget evicted orders, and for
+    /// a cloud command remember its request id with the reply, in the same commit.
+    Save { orders: Vec<StoredOrder>, forget: Vec<String>, session: Session, remember: Option<(String, Value)> },
+    /// Ask the order system for an order not in the cache.
+    Lookup { id: String },
+    /// Print a document for an order.
+    Print { order: StoredOrder, document: Document, reprint: bool },
+    /// Answer a cloud command.
+    Reply { request_id: String, reply: Value },
+}
+
+/// An order in memory with its parsed lines.
+#[derive(Debug, Clone)]
+struct Entry {
+    order: StoredOrder,
+    lines: Arc<Vec<Line>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub code: &'static str,
+    pub message: String,
+    pub at_ms: i64,
 }
 
 /// The workflow state of one station.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Station {
-    rules: ClassRules,
+    settings: Settings,
+    orders: HashMap<String, Entry>,
+    /// Tracking numbers / SSCCs and totes → order id.
+    tracking: HashMap<String, String>,
+    totes: HashMap<String, String>,
+    session: Session,
+    /// Known clock skew of the box (box minus remote), when over the limit.
+    skew_ms: Option<i64>,
+    alerts: VecDeque<Alert>,
+    last_feedback: Option<(Feedback, i64)>,
     scans: u64,
+    last_evict_ms: i64,
+    // Per-input scratch: effects so far, orders changed, a reply to send last.
+    fx: Vec<Effect>,
+    dirty: BTreeSet<String>,
+    forget: Vec<String>,
+    session_dirty: bool,
+    reply: Option<(String, Value, bool)>,
+    now_ms: i64,
 }
 
-/// What the event records about a classified code.
-fn class_data(class: &ScanClass) -> serde_json::Value {
-    match class {
-        ScanClass::Product(p) => {
-            let mut d = json!({ "class": "product", "symbology": match p {
-                ProductCode::Ean8(_) => "ean8",
-                ProductCode::Ean13(_) => "ean13",
-                ProductCode::UpcA(_) => "upca",
-                ProductCode::Gs1(_) => "gs1",
-            }});
-            if let Some(g) = p.gtin14() {
-                d["gtin"] = json!(g);
-            }
-            if let ProductCode::Gs1(g) = p {
-                d["ai"] =
-                    g.elements.iter().map(|(a, v)| (a.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
-            }
-            d
-        }
-        ScanClass::Command(name) => json!({ "class": "command", "command": name }),
-        other => json!({ "class": other.name() }),
-    }
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Milliseconds since the epoch as an envelope time (`2026-11-24T10:00:00.000Z`).
+fn at_string(ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    crate::event::format_at(t)
 }
 
 impl Station {
-    pub fn new(rules: ClassRules) -> Self {
-        Station { rules, scans: 0 }
-    }
-
-    pub fn handle(&mut self, input: Input, _now: OffsetDateTime) -> Vec<Effect> {
-        match input {
-            Input::Scan { scanner, code } => match self.rules.classify(&code, |_| false) {
-                Ok(class) => {
-                    self.scans += 1;
-                    let what = format!("scan.received class={} code={}", class.name(), display_code(&code));
-                    let mut data = class_data(&class);
-                    data["scanner"] = json!(scanner);
-                    data["code"] = json!(code);
-                    let event = NewEvent::new("scan.received", data);
-                    vec![Effect::Record { event, feedback: Feedback::Ok { what } }]
-                }
-                Err(e) => {
-                    // A product code with a wrong check digit is a misread: reject, never guess.
-                    let event = NewEvent::new(
-                        "scan.rejected",
-                        json!({ "scanner": scanner, "code": code, "error": { "code": "bad_barcode", "message": e.to_string() } }),
-                    );
-                    vec![Effect::Record {
-                        event,
-                        feedback: Feedback::Error { code: "bad_barcode", message: e.to_string() },
-                    }]
-                }
-            },
-            Input::BadScan { scanner, error } => {
-                let event = NewEvent::new(
-                    "scan.rejected",
-                    json!({ "scanner": scanner, "error": { "code": error.code(), "message": error.to_string() } }),
-                );
-                let feedback = Feedback::Error { code: error.code(), message: error.to_string() };
-                vec![Effect::Record { event, feedback }]
-            }
+    pub fn new(settings: Settings) -> Self {
+        Station {
+            settings,
+            orders: HashMap::new(),
+            tracking: HashMap::new(),
+            totes: HashMap::new(),
+            session: Session::default(),
+            skew_ms: None,
+            alerts: VecDeque::new(),
+            last_feedback: None,
+            scans: 0,
+            last_evict_ms: 0,
+            fx: Vec::new(),
+            dirty: BTreeSet::new(),
+            forget: Vec::new(),
+            session_dirty: false,
+            reply: None,
+            now_ms: 0,
         }
     }
 
-    /// Scans accepted since start.
+    /// Loads what the order store kept: the cached orders and the last session.
+    pub fn restore(&mut self, orders: Vec<StoredOrder>, session: Option<Session>) {
+        for o in orders {
+            self.put(o);
+        }
+        if let Some(s) = session {
+            // An open order that is no longer cached cannot be resumed.
+            let order = s.order.filter(|id| self.orders.contains_key(id));
+            self.session = Session { order, ..s };
+        }
+    }
+
+    /// Puts the orders and the session back to what is saved (after an input whose events
+    /// could not all be journaled); alerts and clock state stay.
+    pub fn reload(&mut self, orders: Vec<StoredOrder>, session: Option<Session>) {
+        self.orders.clear();
+        self.tracking.clear();
+        self.totes.clear();
+        self.session = Session::default();
+        self.fx.clear();
+        self.dirty.clear();
+        self.forget.clear();
+        self.reply = None;
+        self.restore(orders, session);
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn order(&self, id: &str) -> Option<&StoredOrder> {
+        self.orders.get(id).map(|e| &e.order)
+    }
+
+    pub fn orders(&self) -> impl Iterator<Item = &StoredOrder> {
+        self.orders.values().map(|e| &e.order)
+    }
+
+    /// Scans taken since start.
     pub fn scans(&self) -> u64 {
         self.scans
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn now() -> OffsetDateTime {
-        time::macros::datetime!(2026-11-24 10:00 UTC)
+    pub fn handle(&mut self, input: Input, now: OffsetDateTime) -> Vec<Effect> {
+        self.now_ms = ms(now);
+        match input {
+            Input::Scan { scanner, code } => {
+                self.scans += 1;
+                self.scan(&scanner, &code);
+            }
+            Input::BadScan { scanner, error } => {
+                let data =
+                    json!({ "scanner": scanner, "error": { "code": error.code(), "message": error.to_string() } });
+                let fb = Feedback::Error { code: error.code(), message: error.to_string() };
+                self.record("scan.rejected", None, data, Some(fb));
+            }
+            Input::Cloud { request_id, command } => self.cloud(request_id, command),
+            Input::Looked { id, result } => self.looked(id, result),
+            Input::Printed { order, document, outcome } => self.printed(&order, document, outcome),
+            Input::ClockSample { source, remote } => self.clock_sample(source, ms(remote)),
+            Input::Tick => self.tick(),
+        }
+        self.finish()
     }
 
-    #[test]
-    fn a_good_scan_is_recorded_then_confirmed() {
-        let mut s = Station::new(ClassRules::default());
-        let fx = s.handle(Input::Scan { scanner: "gun".into(), code: "4006381333931".into() }, now());
-        let [Effect::Record { event, feedback }] = fx.as_slice() else { panic!("{fx:?}") };
-        assert_eq!(event.kind, "scan.received");
-        assert_eq!(event.data["code"], "4006381333931");
-        assert_eq!(
-            (event.data["class"].as_str(), event.data["gtin"].as_str()),
-            (Some("product"), Some("04006381333931"))
-        );
-        assert_eq!(feedback, &Feedback::Ok { what: "scan.received class=product code=4006381333931".into() });
-        assert_eq!(s.scans(), 1);
+    /// Closes one input: the save (if anything changed), then the reply.
+    fn finish(&mut self) -> Vec<Effect> {
+        let remember = match &self.reply {
+            Some((rid, reply, true)) => Some((rid.clone(), reply.clone())),
+            _ => None,
+        };
+        if !self.dirty.is_empty() || !self.forget.is_empty() || self.session_dirty || remember.is_some() {
+            let orders = std::mem::take(&mut self.dirty)
+                .into_iter()
+                .filter_map(|id| self.orders.get(&id).map(|e| e.order.clone()))
+                .collect();
+            self.fx.push(Effect::Save {
+                orders,
+                forget: std::mem::take(&mut self.forget),
+                session: self.session.clone(),
+                remember,
+            });
+            self.session_dirty = false;
+        }
+        if let Some((request_id, reply, _)) = self.reply.take() {
+            self.fx.push(Effect::Reply { request_id, reply });
+        }
+        std::mem::take(&mut self.fx)
     }
 
-    #[test]
-    fn a_misread_product_code_is_rejected_not_guessed() {
-        let mut s = Station::new(ClassRules::default());
-        let fx = s.handle(Input::Scan { scanner: "gun".into(), code: "4006381333932".into() }, now());
-        let [Effect::Record { event, feedback }] = fx.as_slice() else { panic!("{fx:?}") };
-        assert_eq!(event.kind, "scan.rejected");
-        assert_eq!(event.data["error"]["code"], "bad_barcode");
-        assert!(matches!(feedback, Feedback::Error { code: "bad_barcode", .. }));
-        let fx =
-            s.handle(Input::Scan { scanner: "gun".into(), code: "]C10109501101020917172512311012AB".into() }, now());
-        let [Effect::Record { event, .. }] = fx.as_slice() else { panic!() };
-        assert_eq!(event.data["ai"]["17"], "251231");
-        assert_eq!(event.data["ai"]["10"], "12AB");
+    /// Adds or replaces an order in memory and its indexes.
+    fn put(&mut self, order: StoredOrder) {
+        for key in ["tracking", "sscc"] {
+            if let Some(t) = order.text(key) {
+                self.tracking.insert(t.to_string(), order.id.clone());
+            }
+        }
+        for t in [order.text("tote").map(str::to_string), order.progress.tote.clone()].into_iter().flatten() {
+            self.totes.insert(t, order.id.clone());
+        }
+        let lines = Arc::new(lines_of(&order.payload));
+        self.orders.insert(order.id.clone(), Entry { order, lines });
     }
 
-    #[test]
-    fn a_bad_frame_is_recorded_as_an_error_event_with_error_feedback() {
-        let mut s = Station::new(ClassRules::default());
-        let error = FrameError::TooLong { len: 10_240, max: 512 };
-        let fx = s.handle(Input::BadScan { scanner: "gun".into(), error }, now());
-        let [Effect::Record { event, feedback }] = fx.as_slice() else { panic!("{fx:?}") };
-        assert_eq!(event.kind, "scan.rejected");
-        assert_eq!(event.data["error"]["code"], "scan_too_long");
-        assert!(matches!(feedback, Feedback::Error { code: "scan_too_long", .. }));
-        assert_eq!(s.scans(), 0);
+    fn remove(&mut self, id: &str) {
+        if self.orders.remove(id).is_some() {
+            self.tracking.retain(|_, o| o != id);
+            self.totes.retain(|_, o| o != id);
+            self.forget.push(id.to_string());
+        }
+    }
+
+    fn set_session(&mut self, f: impl FnOnce(&mut Session)) {
+        f(&mut self.session);
+        self.session_dirty = true;
+    }
+
+    /// Builds an event stamped with the operator and, when the clock is off, the skew.
+    fn event(&self, kind: &str, order: Option<&str>, mut data: Value) -> NewEvent {
+        if let Some(skew) = self.skew_ms {
+            data["clock"] = json!({ "skew_ms": skew });
+        }
+        NewEvent {
+            kind: kind.to_string(),
+            order: order.map(str::to_string),
+            operator: self.session.operator.as_ref().map(|o| o.badge.clone()),
+            data,
+        }
+    }
+
+    fn record(&mut self, kind: &str, order: Option<&str>, data: Value, feedback: Option<Feedback>) {
+        let event = self.event(kind, order, data);
+        if let Some(fb) = &feedback {
+            if let Feedback::Alert { code, message } = fb {
+                self.alert(code, message.clone());
+            }
+            self.last_feedback = Some((fb.clone(), self.now_ms));
+        }
+        self.fx.push(Effect::Record { event, feedback });
+    }
+
+    fn alert(&mut self, code: &'static str, message: String) {
+        if self.alerts.len() == ALERTS_KEPT {
+            self.alerts.pop_front();
+        }
+        self.alerts.push_back(Alert { code, message, at_ms: self.now_ms });
+    }
+
+    /// Applies a state change to an order: exactly one `order.state` event when accepted,
+    /// an error (nothing applied) when not.
+    fn change_state(
+        &mut self,
+        id: &str,
+        change: StateChange,
+        by: &str,
+        reason: Option<&str>,
+        extra: Value,
+    ) -> Result<OrderState, String> {
+        let entry = self.orders.get(id).ok_or_else(|| format!("order {id} is not known at this station"))?;
+        let from = entry.order.state;
+        let (to, held_from) = transition(&entry.order, change)?;
+        let mut data = json!({ "from": from.as_str(), "to": to.as_str(), "by": by, "reason": reason });
+        if let (Value::Object(d), Value::Object(x)) = (&mut data, extra) {
+            d.extend(x);
+        }
+        self.record("order.state", Some(id), data, None);
+        let (now_ms, at) = (self.now_ms, self.at());
+        let e = self.orders.get_mut(id).expect("checked above");
+        e.order.state = to;
+        e.order.held_from = held_from;
+        e.order.updated_at = at;
+        e.order.progress.since_ms = now_ms;
+        e.order.progress.overdue_level = 0;
+        match change {
+            StateChange::Hold => e.order.progress.hold_reason = reason.map(str::to_string),
+            StateChange::Release => e.order.progress.hold_reason = None,
+            _ => {}
+        }
+        self.dirty.insert(id.to_string());
+        Ok(to)
+    }
+
+    fn operator_role(&self) -> Option<Role> {
+        self.session.operator.as_ref().map(|o| o.role)
+    }
+
+    /// Builds the status page's view of the station.
+    pub fn view(&self) -> View {
+        view::build(self)
     }
 }

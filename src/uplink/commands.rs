@@ -21,6 +21,8 @@ pub struct CommandRequest {
     pub request_id: String,
     pub name: String,
     pub command: Command,
+    /// When the cloud sent it (optional `sent_at`, ISO 8601): a sample of the cloud's clock.
+    pub sent_at: Option<time::OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +186,15 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         None => return Err(err(None, "missing_field", "missing field `request_id`")),
     };
     let rid = Some(request_id.as_str());
+    let mut value = value.clone();
+    let sent_at = match value.as_object_mut().and_then(|o| o.remove("sent_at")) {
+        None => None,
+        Some(Value::String(t)) => match crate::event::parse_at(&t) {
+            Some(t) => Some(t),
+            None => return Err(err(rid, "invalid_field", format!("sent_at {t:?} is not an ISO 8601 time"))),
+        },
+        Some(_) => return Err(err(rid, "invalid_field", "sent_at must be an ISO 8601 time string")),
+    };
     if !COMMAND_NAMES.contains(&name) {
         let msg = format!("unknown command {name:?}; known: {}", COMMAND_NAMES.join(", "));
         return Err(err(rid, "unknown_command", msg));
@@ -236,7 +247,19 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         })
     };
     let command = typed(&value)?;
-    Ok(CommandRequest { request_id, name: name.to_string(), command })
+    Ok(CommandRequest { request_id, name: name.to_string(), command, sent_at })
+}
+
+/// Validates an order object as `order.upsert` carries it (also an order system's lookup
+/// answer); returns its id and initial state.
+pub fn parse_order(order: &Value) -> Result<(String, Option<String>), CommandError> {
+    let shape: OrderShape = serde_json::from_value(order.clone()).map_err(|e| {
+        let mut e = field_error(None, e);
+        e.message = format!("order: {}", e.message);
+        e
+    })?;
+    validate_order(None, &shape)?;
+    Ok((shape.id, shape.state))
 }
 
 fn field_error(rid: Option<&str>, e: serde_json::Error) -> CommandError {

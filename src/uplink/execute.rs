@@ -1,20 +1,22 @@
 //! Executing a cloud command: validate, refuse repeats, apply once, journal the audit
 //! events, remember the request id — and produce the reply.
 //!
-//! Order of effects for an accepted command: the audit events are journaled first (so the
-//! cloud's record never misses an applied change), then the order change and the request id
-//! are committed together in the order store, then the reply is sent and the MQTT message
-//! acknowledged. A crash in between means at worst a repeated audit event with the same
-//! `request_id`, never a change applied twice.
+//! Order commands (`order.*`) are handed to the workflow, the single writer of the order
+//! cache, which journals the audit events first (so the cloud's record never misses an
+//! applied change), then commits the order change and the request id together, then
+//! answers. `print` and `resync` are done here in the same order. A crash in between means
+//! at worst a repeated audit event with the same `request_id`, never a change applied twice.
 
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use super::commands::{parse_command, Command, CommandError};
-use crate::event::{format_at, NewEvent};
+use crate::event::NewEvent;
 use crate::journal::Journal;
-use crate::orders::{transition, OrderState, OrderStore, SeenRequest, StateChange, StoredOrder};
+use crate::orders::{OrderState, OrderStore, SeenRequest};
 use crate::print::Printing;
+use crate::station::CloudOrder;
+use crate::workflow::WorkflowHandle;
 
 /// The outcome of one command.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +35,7 @@ pub async fn execute(
     journal: &Journal,
     orders: &OrderStore,
     printing: Option<&Printing>,
+    workflow: Option<&WorkflowHandle>,
     name: &str,
     payload: &[u8],
 ) -> Executed {
@@ -54,92 +57,76 @@ pub async fn execute(
         Ok(None) => {}
         Err(e) => return internal(&rid, e),
     }
-    let now = time::OffsetDateTime::now_utc();
-    let at = format_at(now);
-    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let command = match req.command {
+        Command::OrderUpsert { id, state, order } => {
+            CloudOrder::Upsert { id, state: state.as_deref().and_then(OrderState::parse), order }
+        }
+        Command::OrderCancel { order, reason } => CloudOrder::Cancel { order, reason },
+        Command::OrderHold { order, reason } => CloudOrder::Hold { order, reason },
+        Command::OrderRelease { order } => CloudOrder::Release { order },
+        ref other => return other_command(journal, orders, printing, name, &rid, other).await,
+    };
+    // Order commands are the workflow's: it journals, applies, remembers the request id
+    // and answers, as the single writer of the order cache.
+    let Some(workflow) = workflow else {
+        return refuse(&rid, name, "workflow_unavailable", "this process runs no station workflow");
+    };
+    match workflow.command(rid.clone(), command, req.sent_at).await {
+        Some(reply) => {
+            if reply["ok"] == true {
+                info!(command = name, request_id = %rid, "command executed");
+            } else {
+                warn!(command = name, request_id = %rid, error = %reply["error"], "command refused");
+            }
+            Executed { reply, resync: None }
+        }
+        None => refuse(&rid, name, "shutting_down", "the station is stopping; send it again later"),
+    }
+}
 
-    // Work out the change without applying it.
-    let mut events = Vec::new();
-    let mut order_write: Option<StoredOrder> = None;
+/// `print` and `resync`: answered here, with the request id remembered for `print`.
+async fn other_command(
+    journal: &Journal,
+    orders: &OrderStore,
+    printing: Option<&Printing>,
+    name: &str,
+    rid: &str,
+    command: &Command,
+) -> Executed {
+    let now = time::OffsetDateTime::now_utc();
+    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let mut reply = json!({ "request_id": rid, "ok": true });
     let mut resync = None;
     let mut print_job = None;
-    let mut reply = json!({ "request_id": rid, "ok": true });
-    match &req.command {
-        Command::OrderUpsert { id, state, order } => {
-            let existing = match orders.get(id) {
-                Ok(o) => o,
-                Err(e) => return internal(&rid, e),
-            };
-            let new = match existing {
-                // The station owns an order's progress: an update changes its contents only.
-                Some(old) => StoredOrder { payload: order.clone(), updated_at: at.clone(), ..old },
-                None => StoredOrder {
-                    id: id.clone(),
-                    state: state.as_deref().and_then(OrderState::parse).unwrap_or(OrderState::Released),
-                    held_from: None,
-                    updated_at: at.clone(),
-                    payload: order.clone(),
-                },
-            };
-            reply["state"] = json!(new.state.as_str());
-            let mut ev = NewEvent::new("order.received", json!({ "state": new.state.as_str(), "request_id": rid }));
-            ev.order = Some(id.clone());
-            events.push(ev);
-            order_write = Some(new);
-        }
-        Command::OrderCancel { order, .. } | Command::OrderHold { order, .. } | Command::OrderRelease { order } => {
-            let (change, reason) = match &req.command {
-                Command::OrderCancel { reason, .. } => (StateChange::Cancel, reason.clone()),
-                Command::OrderHold { reason, .. } => (StateChange::Hold, Some(reason.clone())),
-                _ => (StateChange::Release, None),
-            };
-            let current = match orders.get(order) {
-                Ok(Some(o)) => o,
-                Ok(None) => {
-                    let msg = format!("order {order} is not known at this station");
-                    return refuse(&rid, name, "unknown_order", &msg);
-                }
-                Err(e) => return internal(&rid, e),
-            };
-            let (to, held_from) = match transition(&current, change) {
-                Ok(t) => t,
-                Err(msg) => return refuse(&rid, name, "illegal_transition", &msg),
-            };
-            let mut ev = NewEvent::new(
-                "order.state",
-                json!({ "from": current.state.as_str(), "to": to.as_str(), "reason": reason, "by": "cloud", "request_id": rid }),
-            );
-            ev.order = Some(order.clone());
-            events.push(ev);
-            reply["state"] = json!(to.as_str());
-            order_write = Some(StoredOrder { state: to, held_from, updated_at: at.clone(), ..current });
-        }
+    let mut order_id = None;
+    match command {
         Command::Print { printer, order, document, copies } => {
             let Some(printing) = printing else {
-                return refuse(&rid, name, "printing_unavailable", "no printer is configured at this station");
+                return refuse(rid, name, "printing_unavailable", "no printer is configured at this station");
             };
             let stored = match order {
                 Some(id) => match orders.get(id) {
                     Ok(Some(o)) => Some(o),
                     Ok(None) => {
-                        return refuse(&rid, name, "unknown_order", &format!("order {id} is not known at this station"))
+                        return refuse(rid, name, "unknown_order", &format!("order {id} is not known at this station"))
                     }
-                    Err(e) => return internal(&rid, e),
+                    Err(e) => return internal(rid, e),
                 },
                 None => None,
             };
             let job = match printing.prepare(printer.as_deref(), document, stored.as_ref()) {
                 Ok(j) => j,
-                Err((code, msg)) => return refuse(&rid, name, code, &msg),
+                Err((code, msg)) => return refuse(rid, name, code, &msg),
             };
             reply["printer"] = json!(job.printer);
             reply["copies"] = json!(copies);
+            order_id = order.clone();
             print_job = Some((job, *copies));
         }
         Command::Resync { from, to } => {
             let status = match journal.status() {
                 Ok(s) => s,
-                Err(e) => return internal(&rid, e),
+                Err(e) => return internal(rid, e),
             };
             let last = status.next_seq.saturating_sub(1);
             let to = to.unwrap_or(last).min(last);
@@ -149,7 +136,7 @@ pub async fn execute(
                     "nothing to resend: seqs {from}.. are not in the journal (retained {}..={last})",
                     status.retained_from
                 );
-                return refuse(&rid, name, "not_retained", &msg);
+                return refuse(rid, name, "not_retained", &msg);
             }
             reply["resent_from"] = json!(start);
             reply["resent_to"] = json!(to);
@@ -158,25 +145,23 @@ pub async fn execute(
             }
             resync = Some((start, to));
         }
+        _ => unreachable!("order commands go to the workflow"),
     }
 
     let mut audit = NewEvent::new("command.accepted", json!({ "name": name, "request_id": rid }));
-    audit.order = order_write.as_ref().map(|o| o.id.clone());
-    events.insert(0, audit);
-    for ev in events {
-        if let Err(e) = journal.append(ev).await {
-            return Executed { reply: error_reply(Some(&rid), e.code(), &e.to_string()), resync: None };
-        }
+    audit.order = order_id;
+    if let Err(e) = journal.append(audit).await {
+        return Executed { reply: error_reply(Some(rid), e.code(), &e.to_string()), resync: None };
     }
     let seen = SeenRequest { at_ms: now_ms, name: name.to_string(), reply: reply.clone() };
     // The commit ends in an fdatasync: keep it off the async runtime, like print jobs.
     let store = orders.clone();
-    let (commit_rid, commit_seen, commit_order) = (rid.clone(), seen, order_write.clone());
-    let committed = tokio::task::spawn_blocking(move || store.commit(&commit_rid, &commit_seen, commit_order.as_ref()))
+    let commit_rid = rid.to_string();
+    let committed = tokio::task::spawn_blocking(move || store.save(&[], &[], None, Some((&commit_rid, &seen))))
         .await
         .unwrap_or_else(|e| Err(crate::journal::JournalError::Storage(format!("order store task: {e}"))));
     if let Err(e) = committed {
-        return internal(&rid, e);
+        return internal(rid, e);
     }
     // Queued only after the request id is durably remembered: a redelivered command can
     // never print twice.

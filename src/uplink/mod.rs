@@ -17,7 +17,7 @@
 //!   `reconnect_max`; errors are logged once per kind and then at most once a minute.
 //! - Scans keep being journaled whatever the uplink does: nothing here blocks the workflow.
 
-mod commands;
+pub(crate) mod commands;
 pub(crate) mod execute;
 mod session;
 pub mod tls;
@@ -113,6 +113,7 @@ pub(crate) struct Setup {
     pub status: SharedStatus,
     pub started_at: String,
     pub printing: Option<Printing>,
+    pub workflow: Option<crate::workflow::WorkflowHandle>,
 }
 
 /// Starts the uplink with its own device channel and no printers (tests, benchmarks).
@@ -123,15 +124,17 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> Result<Uplink, UplinkError> {
     let (devices, rx) = device_channel();
-    spawn_with(cfg, journal, orders, None, (devices, rx), shutdown)
+    spawn_with(cfg, journal, orders, None, None, (devices, rx), shutdown)
 }
 
-/// Starts the uplink; `print` commands go to `printing`, device states come over `devices`.
+/// Starts the uplink; order commands go to the `workflow`, `print` commands to `printing`,
+/// device states come over `devices`.
 pub fn spawn_with(
     cfg: MqttConfig,
     journal: Journal,
     orders: OrderStore,
     printing: Option<Printing>,
+    workflow: Option<crate::workflow::WorkflowHandle>,
     (devices, devices_rx): (DeviceStates, DeviceReceiver),
     shutdown: CancellationToken,
 ) -> Result<Uplink, UplinkError> {
@@ -146,6 +149,7 @@ pub fn spawn_with(
         status: status.clone(),
         started_at: crate::event::format_at(time::OffsetDateTime::now_utc()),
         printing,
+        workflow,
     };
     let task = tokio::spawn(session::run(setup, devices_rx.0, shutdown));
     Ok(Uplink { status, devices, task })

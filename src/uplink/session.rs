@@ -182,7 +182,7 @@ async fn connection(
                     Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
                             let done = if limiter.take() {
-                                execute(journal, &setup.orders, setup.printing.as_ref(), name, &p.payload).await
+                                execute(journal, &setup.orders, setup.printing.as_ref(), setup.workflow.as_ref(), name, &p.payload).await
                             } else {
                                 limiter.refused(name, &p.payload)
                             };

@@ -1,0 +1,256 @@
+//! Inputs that are not scans: cloud order commands, order lookups, print outcomes, clock
+//! samples and the timer tick (overdue levels, cache expiry).
+
+use serde_json::{json, Value};
+
+use super::flow::Scan;
+use super::{
+    CloudOrder, Document, Feedback, LabelStatus, OrderState, PrintOutcome, StateChange, Station, StoredOrder,
+    SKEW_LIMIT_MS,
+};
+
+/// How often the cache is swept for expired orders.
+const EVICT_EVERY_MS: i64 = 60_000;
+
+impl Station {
+    pub(super) fn at(&self) -> String {
+        super::at_string(self.now_ms)
+    }
+
+    pub(super) fn cloud(&mut self, rid: String, command: CloudOrder) {
+        let name = command.name();
+        let audit = |s: &Station, order: &str| {
+            s.event("command.accepted", Some(order), json!({ "name": name, "request_id": rid }))
+        };
+        match command {
+            CloudOrder::Upsert { id, state, order } => {
+                let at = self.at();
+                let stored = match self.orders.get(&id) {
+                    // The station owns an order's progress: an update changes its contents only.
+                    Some(e) => StoredOrder { payload: order, updated_at: at, ..e.order.clone() },
+                    None => {
+                        let mut o = StoredOrder::new(id.clone(), state.unwrap_or(OrderState::Released), at, order);
+                        o.progress.since_ms = self.now_ms;
+                        o
+                    }
+                };
+                let st = stored.state;
+                let ev = audit(self, &id);
+                self.fx.push(super::Effect::Record { event: ev, feedback: None });
+                self.record(
+                    "order.received",
+                    Some(&id),
+                    json!({ "state": st.as_str(), "request_id": rid, "source": "cloud" }),
+                    None,
+                );
+                self.put(stored);
+                self.dirty.insert(id);
+                self.reply = Some((rid.clone(), json!({ "request_id": rid, "ok": true, "state": st.as_str() }), true));
+            }
+            CloudOrder::Cancel { order, reason } => self.cloud_change(rid, name, &order, StateChange::Cancel, reason),
+            CloudOrder::Hold { order, reason } => self.cloud_change(rid, name, &order, StateChange::Hold, Some(reason)),
+            CloudOrder::Release { order } => self.cloud_change(rid, name, &order, StateChange::Release, None),
+        }
+    }
+
+    fn cloud_change(&mut self, rid: String, name: &str, id: &str, change: StateChange, reason: Option<String>) {
+        let Some(e) = self.orders.get(id) else {
+            let msg = format!("order {id} is not known at this station");
+            return self.cloud_refuse(rid, name, Some(id), "unknown_order", msg);
+        };
+        if let Err(msg) = super::transition(&e.order, change) {
+            return self.cloud_refuse(rid, name, Some(id), "illegal_transition", msg);
+        }
+        let ev = self.event("command.accepted", Some(id), json!({ "name": name, "request_id": rid }));
+        self.fx.push(super::Effect::Record { event: ev, feedback: None });
+        let to = self
+            .change_state(id, change, "cloud", reason.as_deref(), json!({ "request_id": rid }))
+            .expect("transition checked above");
+        if self.session.order.as_deref() == Some(id) && matches!(to, OrderState::Held | OrderState::Cancelled) {
+            // The packer hears it now; the next scan of this order is refused.
+            let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            let msg = format!("order {id} was {} by the office{why}: stop and put it aside", to.as_str());
+            let code = if to == OrderState::Held { "order_held" } else { "order_cancelled" };
+            self.record(
+                "order.interrupted",
+                Some(id),
+                json!({ "state": to.as_str() }),
+                Some(Feedback::Alert { code, message: msg }),
+            );
+        }
+        self.reply = Some((rid.clone(), json!({ "request_id": rid, "ok": true, "state": to.as_str() }), true));
+    }
+
+    /// A well-formed command that cannot be carried out now: an event and an error reply,
+    /// nothing changed and the request id not remembered, so the cloud may retry it.
+    fn cloud_refuse(&mut self, rid: String, name: &str, order: Option<&str>, code: &'static str, message: String) {
+        self.record(
+            "command.refused",
+            order,
+            json!({ "name": name, "request_id": rid, "error": { "code": code, "message": message } }),
+            None,
+        );
+        let reply = json!({ "request_id": rid, "ok": false, "error": { "code": code, "message": message } });
+        self.reply = Some((rid, reply, false));
+    }
+
+    pub(super) fn looked(&mut self, id: String, result: Result<Value, (&'static str, String)>) {
+        let waiting = self.session.lookup.as_deref() == Some(id.as_str());
+        match result {
+            Ok(payload) => {
+                let state = payload.get("state").and_then(Value::as_str).and_then(OrderState::parse);
+                let at = self.at();
+                let order = match self.orders.get(&id) {
+                    Some(e) => StoredOrder { payload, updated_at: at, ..e.order.clone() },
+                    None => {
+                        let mut o = StoredOrder::new(id.clone(), state.unwrap_or(OrderState::Released), at, payload);
+                        o.progress.since_ms = self.now_ms;
+                        o
+                    }
+                };
+                let st = order.state;
+                self.record("order.received", Some(&id), json!({ "state": st.as_str(), "source": "lookup" }), None);
+                self.put(order);
+                self.dirty.insert(id.clone());
+                if waiting && self.session.operator.is_some() {
+                    let sc = Scan::lookup(&id);
+                    self.open_known(sc, &id);
+                }
+            }
+            Err((code, message)) => {
+                if waiting {
+                    self.set_session(|s| s.lookup = None);
+                }
+                let msg = format!("order {id} could not be found: {message}");
+                let fb = waiting.then(|| Feedback::Error { code: "unknown_order", message: msg.clone() });
+                self.record("order.unknown", Some(&id), json!({ "error": { "code": code, "message": msg } }), fb);
+            }
+        }
+    }
+
+    pub(super) fn printed(&mut self, id: &str, document: Document, outcome: PrintOutcome) {
+        let Some(e) = self.orders.get(id) else { return };
+        let state = e.order.state;
+        let outcome_confirmed = outcome == PrintOutcome::Confirmed;
+        match (document, outcome) {
+            (Document::Label, PrintOutcome::Confirmed | PrintOutcome::Unconfirmed) if state == OrderState::Packed => {
+                self.set_label(id, LabelStatus::Printed);
+                let how = if outcome_confirmed {
+                    "label confirmed by the printer"
+                } else {
+                    "label sent; the printer cannot confirm"
+                };
+                let _ =
+                    self.change_state(id, StateChange::Advance(OrderState::Labelled), "printer", Some(how), json!({}));
+                let msg = format!("order {id} labelled");
+                self.record("label.printed", Some(id), json!({}), Some(Feedback::Ok { what: msg }));
+                if self.session.order.as_deref() == Some(id) {
+                    self.set_session(|s| s.order = None);
+                }
+            }
+            (Document::Label, PrintOutcome::Confirmed | PrintOutcome::Unconfirmed) => {
+                self.set_label(id, LabelStatus::Printed);
+            }
+            (doc, PrintOutcome::Failed(reason)) => {
+                if doc == Document::Label {
+                    self.set_label(id, LabelStatus::Failed);
+                }
+                let kind = if doc == Document::Label { "label.failed" } else { "slip.failed" };
+                let msg = format!(
+                    "{} for order {id} did not print: {reason}; scan CMD:REPRINT after fixing the printer",
+                    doc.as_str()
+                );
+                let code = if doc == Document::Label { "label_failed" } else { "slip_failed" };
+                self.record(kind, Some(id), json!({ "reason": reason }), Some(Feedback::Alert { code, message: msg }));
+            }
+            (Document::Slip, _) => {}
+        }
+    }
+
+    fn set_label(&mut self, id: &str, status: LabelStatus) {
+        if let Some(e) = self.orders.get_mut(id) {
+            e.order.progress.label = status;
+            self.dirty.insert(id.to_string());
+        }
+    }
+
+    pub(super) fn clock_sample(&mut self, source: &'static str, remote_ms: i64) {
+        let skew = self.now_ms - remote_ms;
+        let off = skew.abs() > SKEW_LIMIT_MS;
+        match (self.skew_ms, off) {
+            (None, true) => {
+                self.skew_ms = Some(skew);
+                let msg = format!(
+                    "the box clock is {:.0} s {} {source}'s; check NTP (events carry data.clock)",
+                    (skew.abs() as f64) / 1000.0,
+                    if skew > 0 { "ahead of" } else { "behind" }
+                );
+                self.record(
+                    "clock.skew",
+                    None,
+                    json!({ "source": source, "skew_ms": skew }),
+                    Some(Feedback::Alert { code: "clock_skew", message: msg }),
+                );
+            }
+            (Some(_), true) => self.skew_ms = Some(skew),
+            (Some(_), false) => {
+                self.skew_ms = None;
+                self.record("clock.skew", None, json!({ "source": source, "skew_ms": skew, "resolved": true }), None);
+            }
+            (None, false) => {}
+        }
+    }
+
+    pub(super) fn tick(&mut self) {
+        let now = self.now_ms;
+        let rules = std::mem::take(&mut self.settings.overdue);
+        let mut raised = Vec::new();
+        for (id, e) in &self.orders {
+            let p = &e.order.progress;
+            let state = e.order.state;
+            let elapsed = now - p.since_ms;
+            let levels: Vec<_> = rules.iter().filter(|r| r.state == state).collect();
+            let reached = levels.iter().take_while(|r| elapsed >= r.after.as_millis() as i64).count();
+            if reached > p.overdue_level {
+                for r in &levels[p.overdue_level..reached] {
+                    raised.push((id.clone(), state, r.level.clone(), r.after, reached));
+                }
+            }
+        }
+        self.settings.overdue = rules;
+        raised.sort_by(|a, b| a.0.cmp(&b.0).then(a.3.cmp(&b.3)));
+        for (id, state, level, after, reached) in raised {
+            let mins = after.as_secs() / 60;
+            let msg = format!("order {id} has been {} for over {mins} min ({level})", state.as_str());
+            let data = json!({ "state": state.as_str(), "level": level, "after_s": after.as_secs() });
+            self.record(
+                "order.overdue",
+                Some(&id),
+                data,
+                Some(Feedback::Alert { code: "order_overdue", message: msg }),
+            );
+            if let Some(e) = self.orders.get_mut(&id) {
+                e.order.progress.overdue_level = reached;
+            }
+            self.dirty.insert(id);
+        }
+        if now - self.last_evict_ms >= EVICT_EVERY_MS {
+            self.last_evict_ms = now;
+            let cache_ms = self.settings.cache_ms;
+            let open = self.session.order.clone();
+            let old: Vec<String> = self
+                .orders
+                .values()
+                .filter(|e| Some(&e.order.id) != open.as_ref())
+                .filter(|e| {
+                    let updated = crate::event::parse_at(&e.order.updated_at).map(super::ms).unwrap_or(0);
+                    now - updated.max(e.order.progress.since_ms) > cache_ms
+                })
+                .map(|e| e.order.id.clone())
+                .collect();
+            for id in old {
+                self.remove(&id);
+            }
+        }
+    }
+}

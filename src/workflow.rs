@@ -1,0 +1,318 @@
+//! The edge around the pure station: one task feeds it inputs (scans, cloud order commands,
+//! lookup answers, print outcomes, ticks) and performs its effects in order.
+//!
+//! Per input: every event is journaled (durable), then the changed orders and the session
+//! are saved in one order-store commit, then the packer gets feedback and a cloud command
+//! its reply. Lookups and print jobs run in their own tasks and come back as inputs, so a
+//! slow order system or printer never holds up the next scan.
+//!
+//! This task is the only writer of the order store.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stationd_drivers::framing::display_code;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, info, warn};
+
+use crate::journal::Journal;
+use crate::oms::Oms;
+use crate::orders::{OrderStore, SeenRequest};
+use crate::print::{JobState, Printing};
+use crate::service::Heartbeat;
+use crate::station::{CloudOrder, Document, Effect, Feedback, Input, PrintOutcome, Settings, Station, View};
+
+/// How often time is fed to the station (overdue levels, cache expiry).
+const TICK: Duration = Duration::from_secs(1);
+
+/// A cloud order command on its way to the station, with where to send the reply.
+pub struct CloudRequest {
+    pub request_id: String,
+    pub command: CloudOrder,
+    /// The cloud's clock when it sent the command (`sent_at`), a clock sample.
+    pub sent_at: Option<OffsetDateTime>,
+    pub reply: oneshot::Sender<Value>,
+}
+
+/// How the uplink reaches the workflow.
+#[derive(Clone)]
+pub struct WorkflowHandle {
+    cloud: mpsc::Sender<CloudRequest>,
+}
+
+impl WorkflowHandle {
+    /// Hands a command to the station and waits for its reply (`None` when the workflow
+    /// has stopped).
+    pub async fn command(
+        &self,
+        request_id: String,
+        command: CloudOrder,
+        sent_at: Option<OffsetDateTime>,
+    ) -> Option<Value> {
+        let (tx, rx) = oneshot::channel();
+        self.cloud.send(CloudRequest { request_id, command, sent_at, reply: tx }).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Writes feedback lines for the packer to stdout (see README, "Feedback lines").
+/// A line is written only after the events behind it are durable.
+pub struct FeedbackOut;
+
+impl FeedbackOut {
+    pub fn line(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not take the daemon down; the journal has the event.
+        let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+    }
+
+    /// `ok seq=N what code=X`, `error code: message (seq=N code=X)`, `alert code: message (seq=N)`.
+    pub fn feedback(&self, seq: u64, feedback: &Feedback, scanned: Option<&str>) {
+        let code = scanned.map(|c| format!(" code={}", display_code(c))).unwrap_or_default();
+        self.line(&match feedback {
+            Feedback::Ok { what } => format!("ok seq={seq} {what}{code}"),
+            Feedback::Error { code: e, message } => format!("error {e}: {message} (seq={seq}{code})"),
+            Feedback::Alert { code: e, message } => format!("alert {e}: {message} (seq={seq})"),
+        });
+    }
+
+    pub fn error(&self, code: &str, message: &str) {
+        self.line(&format!("error {code}: {message}"));
+    }
+}
+
+/// What the workflow task needs.
+pub struct Parts {
+    pub journal: Journal,
+    pub orders: OrderStore,
+    pub printing: Option<Printing>,
+    pub oms: Option<Oms>,
+    pub heartbeat: Heartbeat,
+    pub view: watch::Sender<View>,
+}
+
+/// Channels into the workflow: scans go in `scans`; the handle is for the uplink.
+pub struct Channels {
+    pub scans: mpsc::Receiver<Input>,
+    pub cloud: mpsc::Receiver<CloudRequest>,
+}
+
+pub fn channels() -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
+    let (scan_tx, scans) = mpsc::channel(256);
+    let (cloud_tx, cloud) = mpsc::channel(64);
+    (scan_tx, WorkflowHandle { cloud: cloud_tx }, Channels { scans, cloud })
+}
+
+/// Loads the station's orders and session from the store.
+pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate::journal::JournalError> {
+    let mut station = Station::new(settings);
+    station.restore(orders.all()?, orders.session()?);
+    Ok(station)
+}
+
+/// Runs until every scanner has stopped (their senders dropped) after `stop`.
+pub async fn run(
+    parts: Parts,
+    mut station: Station,
+    mut ch: Channels,
+    print_outcomes: Option<mpsc::UnboundedReceiver<crate::print::Job>>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let (internal_tx, mut internal) = mpsc::unbounded_channel::<Input>();
+    if let Some(mut rx) = print_outcomes {
+        let tx = internal_tx.clone();
+        tokio::spawn(async move {
+            while let Some(job) = rx.recv().await {
+                if let Some(input) = print_input(&job) {
+                    let _ = tx.send(input);
+                }
+            }
+        });
+    }
+    let runner = Runner { parts, internal: internal_tx, out: FeedbackOut };
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Idle beats keep the systemd watchdog fed (any period ≥ 0.5 s).
+    let mut beat = tokio::time::interval(Duration::from_millis(250));
+    let mut cloud_open = true;
+    loop {
+        runner.parts.heartbeat.beat();
+        let (input, reply) = tokio::select! {
+            biased;
+            i = ch.scans.recv() => match i {
+                Some(i) => (i, None),
+                // After `stop` the scanners end; inputs already read were recorded.
+                None => break,
+            },
+            Some(i) = internal.recv() => (i, None),
+            c = ch.cloud.recv(), if cloud_open && !stop.is_cancelled() => match c {
+                Some(c) => {
+                    if let Some(t) = c.sent_at {
+                        runner.perform(&mut station, Input::ClockSample { source: "cloud command", remote: t }, None).await;
+                    }
+                    (Input::Cloud { request_id: c.request_id, command: c.command }, Some(c.reply))
+                }
+                None => { cloud_open = false; continue }
+            },
+            _ = tick.tick() => (Input::Tick, None),
+            _ = beat.tick() => continue,
+        };
+        runner.perform(&mut station, input, reply).await;
+    }
+}
+
+/// A finished print job the workflow cares about, as an input.
+fn print_input(job: &crate::print::Job) -> Option<Input> {
+    let order = job.order.clone()?;
+    let document = match job.document.as_str() {
+        "label" => Document::Label,
+        "slip" => Document::Slip,
+        _ => return None,
+    };
+    let outcome = match job.state {
+        JobState::Confirmed => PrintOutcome::Confirmed,
+        JobState::Sent => PrintOutcome::Unconfirmed,
+        JobState::Failed | JobState::Expired => {
+            PrintOutcome::Failed(job.detail.clone().unwrap_or_else(|| job.state.as_str().to_string()))
+        }
+        JobState::Queued | JobState::Sending => return None,
+    };
+    Some(Input::Printed { order, document, outcome })
+}
+
+struct Runner {
+    parts: Parts,
+    internal: mpsc::UnboundedSender<Input>,
+    out: FeedbackOut,
+}
+
+impl Runner {
+    async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<oneshot::Sender<Value>>) {
+        let now = OffsetDateTime::now_utc();
+        let effects = station.handle(input, now);
+        let mut feedback: Vec<(u64, Feedback, Option<String>)> = Vec::new();
+        let mut reply_to = reply_to;
+        for effect in effects {
+            match effect {
+                Effect::Record { event, feedback: fb } => {
+                    let kind = event.kind.clone();
+                    let scanned = event.data.get("code").and_then(Value::as_str).map(str::to_string);
+                    match self.parts.journal.append(event).await {
+                        Ok(a) => {
+                            if let Some(fb) = fb {
+                                feedback.push((a.seq, fb, scanned));
+                            }
+                        }
+                        Err(e) => {
+                            // Nothing of this input may look done: put the station back to
+                            // what is saved, refuse loudly.
+                            error!(alert = e.code(), %kind, error = %e, "event not recorded; input refused");
+                            self.out.error(e.code(), &e.to_string());
+                            if let Some(tx) = reply_to.take() {
+                                let rid = "";
+                                let _ = tx.send(json!({ "request_id": rid, "ok": false,
+                                    "error": { "code": e.code(), "message": e.to_string() } }));
+                            }
+                            self.roll_back(station);
+                            return;
+                        }
+                    }
+                }
+                Effect::Save { orders, forget, session, remember } => {
+                    let store = self.parts.orders.clone();
+                    let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+                    let saved = tokio::task::spawn_blocking(move || {
+                        let seen =
+                            remember.map(|(rid, reply)| (rid, SeenRequest { at_ms, name: String::new(), reply }));
+                        store.save(&orders, &forget, Some(&session), seen.as_ref().map(|(r, s)| (r.as_str(), s)))
+                    })
+                    .await;
+                    match saved {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            error!(alert = "order_store", error = %e, "order state not saved; the journal has the events")
+                        }
+                        Err(e) => error!(error = %e, "order store task failed"),
+                    }
+                }
+                Effect::Lookup { id } => self.lookup(id),
+                Effect::Print { order, document, reprint } => self.print(order, document, reprint),
+                Effect::Reply { request_id, reply } => {
+                    if let Some(tx) = reply_to.take() {
+                        let _ = tx.send(reply);
+                    } else {
+                        warn!(request_id, "reply without a waiting command");
+                    }
+                }
+            }
+        }
+        for (seq, fb, scanned) in &feedback {
+            self.out.feedback(*seq, fb, scanned.as_deref());
+        }
+        let _ = self.parts.view.send(station.view());
+    }
+
+    fn roll_back(&self, station: &mut Station) {
+        match self.parts.orders.all() {
+            Ok(orders) => station.reload(orders, self.parts.orders.session().ok().flatten()),
+            Err(e) => error!(error = %e, "cannot reload the order cache after a refused input"),
+        }
+    }
+
+    fn lookup(&self, id: String) {
+        let tx = self.internal.clone();
+        let Some(oms) = self.parts.oms.clone() else {
+            let _ =
+                tx.send(Input::Looked { id, result: Err(("no_order_system", "no order system is configured".into())) });
+            return;
+        };
+        tokio::spawn(async move {
+            let (result, clock) = oms.lookup(&id).await;
+            if let Some(remote) = clock {
+                let _ = tx.send(Input::ClockSample { source: "order system", remote });
+            }
+            if let Err((code, msg)) = &result {
+                warn!(order = %id, code, %msg, "order lookup failed");
+            } else {
+                info!(order = %id, "order looked up");
+            }
+            let _ = tx.send(Input::Looked { id, result });
+        });
+    }
+
+    fn print(&self, order: crate::station::StoredOrder, document: Document, reprint: bool) {
+        let tx = self.internal.clone();
+        let (printing, oms) = (self.parts.printing.clone(), self.parts.oms.clone());
+        let id = order.id.clone();
+        let fail = move |reason: String| {
+            warn!(order = %id, document = document.as_str(), %reason, "not printed");
+            let _ = tx.send(Input::Printed { order: id.clone(), document, outcome: PrintOutcome::Failed(reason) });
+        };
+        let Some(printing) = printing else {
+            return fail("no printer is configured".into());
+        };
+        tokio::spawn(async move {
+            let mut job = match printing.prepare(None, document.as_str(), Some(&order)) {
+                Ok(j) => j,
+                Err((_, msg)) => return fail(msg),
+            };
+            // No label in the order: the carrier's label from the order system, when so configured.
+            let carrier_label = document == Document::Label && order.payload.get("label").is_none();
+            if let (true, Some(oms)) = (carrier_label, oms.filter(|o| o.fetches_labels())) {
+                let carrier = order.text("carrier").unwrap_or("default").to_string();
+                match oms.fetch_label(&order.id, &carrier).await {
+                    Ok(bytes) => job.bytes = bytes,
+                    Err(e) => return fail(e),
+                }
+            }
+            if reprint {
+                info!(order = %order.id, "label reprint asked for at the station");
+            }
+            if let Err(e) = printing.submit(&job.printer, &job.document, job.order.clone(), job.bytes, None).await {
+                fail(e.to_string());
+            }
+        });
+    }
+}
