@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{parse_ok, stationd, stderr_of, stdout_of, StationDir};
+use support::{parse_confirmed, stationd, stderr_of, stdout_of, StationDir};
 
 #[test]
 fn check_config_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
@@ -110,7 +110,7 @@ fn sigterm_and_sigint_stop_within_2_s_with_every_confirmed_scan_on_disk() {
             assert!(daemon.scan(&format!("SIG-{i}")));
         }
         for _ in 0..50 {
-            confirmed.push(parse_ok(&daemon.expect_line()).unwrap());
+            confirmed.push(parse_confirmed(&daemon.expect_line()).unwrap());
         }
         daemon.signal(sig);
         let (code, took) = daemon.wait_exit(Duration::from_secs(5));
@@ -136,7 +136,7 @@ fn a_second_daemon_on_the_same_journal_is_refused_and_the_first_keeps_working() 
     assert!(err.contains("is in use by another stationd process"), "{err}");
     assert!(err.contains(&format!("pid {}", first.pid())), "{err}");
     assert!(first.scan("STILL-HERE"));
-    assert_eq!(parse_ok(&first.expect_line()).unwrap(), (1, "STILL-HERE".to_string()));
+    assert_eq!(parse_confirmed(&first.expect_line()).unwrap(), (1, "STILL-HERE".to_string()));
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn queue_status_and_export_work_while_the_daemon_runs_and_after() {
     let mut daemon = station.spawn();
     for code in ["A1", "B2", "C3"] {
         daemon.scan(code);
-        parse_ok(&daemon.expect_line()).unwrap();
+        parse_confirmed(&daemon.expect_line()).unwrap();
     }
     // While running: answered over the control socket.
     let o = stationd(&["queue", "status", "--json", "--config", station.config_str()]);
@@ -178,7 +178,7 @@ fn a_full_journal_refuses_scans_loudly_and_keeps_every_accepted_one() {
     let refusal = loop {
         daemon.scan(&format!("FULL-{:04}-{}", accepted.len(), "x".repeat(100)));
         let line = daemon.expect_line();
-        match parse_ok(&line) {
+        match parse_confirmed(&line) {
             Some(ok) => accepted.push(ok),
             None => break line,
         }
@@ -215,12 +215,13 @@ fn scanner_garbage_gets_precise_errors_and_the_next_scan_works() {
     assert!(daemon.expect_line().starts_with("error scan_noise: scan contains control byte 0x00"));
     daemon.scan_bytes(b"\xc3\x28OK\n");
     assert!(daemon.expect_line().starts_with("error scan_not_utf8"));
-    daemon.scan("4006381333931");
-    assert_eq!(parse_ok(&daemon.expect_line()).unwrap(), (4, "4006381333931".into()));
+    daemon.scan("OP:0017");
+    let line = daemon.expect_line();
+    assert!(line.starts_with("ok seq=4 operator.login OP:0017"), "{line}");
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));
     let kinds: Vec<String> = station.export().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds, ["scan.rejected", "scan.rejected", "scan.rejected", "scan.received"]);
+    assert_eq!(kinds, ["scan.rejected", "scan.rejected", "scan.rejected", "operator.login"]);
 }
 
 #[test]
@@ -257,7 +258,7 @@ fn a_damaged_journal_is_quarantined_and_the_station_keeps_working() {
     let mut daemon = station.spawn();
     for i in 0..40 {
         daemon.scan(&format!("PRE-{i}"));
-        parse_ok(&daemon.expect_line()).unwrap();
+        parse_confirmed(&daemon.expect_line()).unwrap();
     }
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));
@@ -273,7 +274,7 @@ fn a_damaged_journal_is_quarantined_and_the_station_keeps_working() {
     let alert = daemon.expect_line();
     assert!(alert.starts_with("alert journal_recovered: damaged journal moved to "), "{alert}");
     daemon.scan("AFTER");
-    let (seq, _) = parse_ok(&daemon.expect_line()).unwrap();
+    let (seq, _) = parse_confirmed(&daemon.expect_line()).unwrap();
     assert!(seq > 41, "seq {seq} continues above every seq issued before");
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));

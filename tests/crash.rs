@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use rand::Rng;
-use support::{parse_ok, StationDir};
+use support::{parse_confirmed, StationDir};
 
 const ROUNDS: usize = 25;
 
@@ -72,7 +72,7 @@ fn every_confirmed_scan_survives_kill_9_at_random_moments() {
 
 fn record(confirmed: &mut BTreeMap<u64, String>, line: &str, daemon: &support::Daemon) {
     let (seq, code) =
-        parse_ok(line).unwrap_or_else(|| panic!("unexpected feedback {line:?}; stderr:\n{}", daemon.stderr()));
+        parse_confirmed(line).unwrap_or_else(|| panic!("unexpected feedback {line:?}; stderr:\n{}", daemon.stderr()));
     if let Some(previous) = confirmed.insert(seq, code.clone()) {
         panic!("seq {seq} confirmed twice: {previous} and {code}");
     }

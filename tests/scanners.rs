@@ -8,7 +8,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
-use support::{parse_ok, StationDir};
+use support::{parse_confirmed, StationDir};
 
 /// A PTY pair: the test writes to `master`; the daemon opens the slave via a symlink.
 struct Pty {
@@ -58,7 +58,7 @@ fn a_pty_scanner_frames_every_suffix_rejects_garbage_and_survives_replugging() {
 
     for (code, suffix) in [("4006381333931", "\r"), ("96385074", "\n"), ("036000291452", "\r\n"), ("SKU-9", "\t")] {
         p.master.write_all(format!("{code}{suffix}").as_bytes()).unwrap();
-        let (_, got) = parse_ok(&daemon.expect_line()).unwrap_or_else(|| panic!("{code}"));
+        let (_, got) = parse_confirmed(&daemon.expect_line()).unwrap_or_else(|| panic!("{code}"));
         assert_eq!(got, code);
     }
     let mut long = vec![b'7'; 10 * 1024];
@@ -68,7 +68,7 @@ fn a_pty_scanner_frames_every_suffix_rejects_garbage_and_survives_replugging() {
     p.master.write_all(b"\x01\x02noise\x7f\r").unwrap();
     assert!(daemon.expect_line().starts_with("error scan_noise"));
     p.master.write_all(b"AFTER-NOISE\r").unwrap();
-    assert_eq!(parse_ok(&daemon.expect_line()).unwrap().1, "AFTER-NOISE");
+    assert_eq!(parse_confirmed(&daemon.expect_line()).unwrap().1, "AFTER-NOISE");
 
     // Unplug: the PTY goes away; the daemon says so and keeps trying.
     drop(p);
@@ -85,7 +85,7 @@ fn a_pty_scanner_frames_every_suffix_rejects_garbage_and_survives_replugging() {
         std::thread::sleep(Duration::from_millis(20));
     }
     p.master.write_all(b"REPLUGGED\r").unwrap();
-    assert_eq!(parse_ok(&daemon.expect_line()).unwrap().1, "REPLUGGED");
+    assert_eq!(parse_confirmed(&daemon.expect_line()).unwrap().1, "REPLUGGED");
     assert!(!daemon.stderr().contains("panicked"));
 }
 
@@ -102,5 +102,5 @@ fn a_missing_hid_scanner_is_reported_offline_and_the_station_keeps_working() {
     }
     assert!(daemon.stderr().contains("cannot open /dev/input/by-id/usb-nothing-event-kbd"), "{}", daemon.stderr());
     daemon.scan("STILL-SCANNING");
-    assert_eq!(parse_ok(&daemon.expect_line()).unwrap().1, "STILL-SCANNING");
+    assert_eq!(parse_confirmed(&daemon.expect_line()).unwrap().1, "STILL-SCANNING");
 }

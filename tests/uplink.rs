@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{collect_ok, queue_status, Broker, Daemon, Monitor, Proxy, StationDir};
+use support::{collect_confirmed, queue_status, Broker, Daemon, Monitor, Proxy, StationDir};
 
 fn feed(daemon: &mut Daemon, prefix: &str, range: std::ops::Range<usize>) {
     let mut stdin = daemon.take_stdin();
@@ -21,7 +21,7 @@ fn scans_confirmed_while_the_broker_is_absent_all_arrive_once_in_order() {
     let station = StationDir::with_broker(link, "");
     let mut daemon = station.spawn();
     feed(&mut daemon, "OFF", 0..10_000);
-    let confirmed = collect_ok(&daemon, 10_000);
+    let confirmed = collect_confirmed(&daemon, 10_000);
     assert_eq!(confirmed.last().unwrap().0, 10_000);
     assert_eq!(queue_status(&station)["pending"], 10_000);
 
@@ -47,14 +47,14 @@ fn a_daemon_killed_mid_stream_loses_no_seq_upstream() {
     monitor.wait_subscribed();
     let mut daemon = station.spawn();
     feed(&mut daemon, "A", 0..1500);
-    let first = collect_ok(&daemon, 700);
+    let first = collect_confirmed(&daemon, 700);
     daemon.kill9();
     let mut daemon = station.spawn();
     daemon.wait_started();
     let before = queue_status(&station)["next_seq"].as_u64().unwrap() - 1;
     assert!(before >= first.len() as u64);
     feed(&mut daemon, "B", 0..(3000 - before as usize));
-    collect_ok(&daemon, 3000 - before as usize);
+    collect_confirmed(&daemon, 3000 - before as usize);
     let (code, summary) = monitor.wait(Duration::from_secs(90));
     let s = &summary["stations"][0];
     assert_eq!(code, Some(0), "{summary}");
@@ -71,13 +71,13 @@ fn a_black_holed_link_is_noticed_within_keep_alive_and_nothing_is_lost() {
     monitor.wait_subscribed();
     let mut daemon = station.spawn();
     feed(&mut daemon, "UP", 0..100);
-    collect_ok(&daemon, 100);
+    collect_confirmed(&daemon, 100);
     wait_for(&station, Duration::from_secs(10), |s| s["pending"] == 0 && s["uplink"]["state"] == "connected");
 
     proxy.set_blackhole(true);
     let cut = std::time::Instant::now();
     feed(&mut daemon, "DARK", 0..200);
-    collect_ok(&daemon, 200);
+    collect_confirmed(&daemon, 200);
     // keep_alive = 2 s: the missing PINGRESP shows within about two keep-alive periods.
     wait_for(&station, Duration::from_secs(8), |s| s["uplink"]["state"] != "connected");
     let noticed = cut.elapsed();
@@ -87,7 +87,7 @@ fn a_black_holed_link_is_noticed_within_keep_alive_and_nothing_is_lost() {
 
     proxy.set_blackhole(false);
     feed(&mut daemon, "BACK", 0..100);
-    collect_ok(&daemon, 100);
+    collect_confirmed(&daemon, 100);
     let (code, summary) = monitor.wait(Duration::from_secs(60));
     assert_eq!(code, Some(0), "{summary}");
     assert_eq!(summary["stations"][0]["missing"], 0, "{summary}");
@@ -104,7 +104,7 @@ fn broker_crashes_lose_acked_events_and_monitor_repair_gets_them_back() {
     let mut daemon = station.spawn();
     for round in 0..5 {
         feed(&mut daemon, &format!("R{round}"), 0..400);
-        collect_ok(&daemon, 400);
+        collect_confirmed(&daemon, 400);
         broker.kill9();
         std::thread::sleep(Duration::from_millis(200));
         broker.restart();
@@ -113,7 +113,7 @@ fn broker_crashes_lose_acked_events_and_monitor_repair_gets_them_back() {
     wait_for(&station, Duration::from_secs(20), |s| s["uplink"]["state"] == "connected");
     std::thread::sleep(Duration::from_millis(500));
     daemon.scan("LAST");
-    collect_ok(&daemon, 1);
+    collect_confirmed(&daemon, 1);
     let (code, summary) = monitor.wait(Duration::from_secs(120));
     let s = &summary["stations"][0];
     assert_eq!(code, Some(0), "{summary}\n{}", daemon.stderr());
@@ -151,7 +151,8 @@ fn commands_are_validated_executed_once_and_answered() {
     let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
     std::thread::sleep(Duration::from_millis(300));
 
-    // Every bad command: an error reply, and nothing journaled.
+    // Every bad command: an error reply; malformed ones journal nothing, a well-formed one
+    // that cannot be carried out (unknown order) leaves a `command.refused` event.
     let bad: Vec<(&str, Vec<u8>, &str)> = vec![
         ("order.cancel", b"{not json".to_vec(), "bad_json"),
         ("order.explode", br#"{"request_id":"b1"}"#.to_vec(), "unknown_command"),
@@ -171,7 +172,7 @@ fn commands_are_validated_executed_once_and_answered() {
         assert_eq!(r["error"]["code"], *code, "{name}: {r}");
         assert!(!r["error"]["message"].as_str().unwrap().is_empty());
     }
-    assert!(kinds(&station).is_empty(), "rejected commands change nothing");
+    assert_eq!(kinds(&station), ["command.refused"], "rejected commands change nothing");
 
     let order = json!({"request_id":"r-1","order":{"id":"SO-1001","lines":[{"line":1,"sku":"SKU-1","qty":2,"barcodes":["4006381333931"]}]}});
     let r = cloud.send("order.upsert", order.clone());
@@ -183,15 +184,17 @@ fn commands_are_validated_executed_once_and_answered() {
     let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
     assert_eq!(r["state"], "held", "{r}");
     let before = kinds(&station);
-    assert_eq!(before, ["command.accepted", "order.received", "command.accepted", "order.state"]);
+    assert_eq!(before, ["command.refused", "command.accepted", "order.received", "command.accepted", "order.state"]);
 
     // A repeat of a request is answered again and not applied again.
     let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
     assert_eq!((r["ok"].as_bool(), r["duplicate"].as_bool()), (Some(true), Some(true)), "{r}");
-    // An illegal transition is refused with its reason.
+    assert_eq!(kinds(&station), before, "a repeat journals nothing");
+    // An illegal transition is refused with its reason and an event, and not applied.
     let r = cloud.send("order.hold", json!({"request_id":"r-3","order":"SO-1001","reason":"again"}));
     assert_eq!(r["error"]["code"], "illegal_transition", "{r}");
-    assert_eq!(kinds(&station), before, "repeats and refusals journal nothing");
+    let refused = station.export().pop().unwrap();
+    assert_eq!((refused["kind"].as_str(), refused["data"]["error"]["code"].as_str()), (Some("command.refused"), Some("illegal_transition")));
 
     let r = cloud.send("order.release", json!({"request_id":"r-4","order":"SO-1001"}));
     assert_eq!(r["state"], "released", "{r}");
@@ -299,7 +302,7 @@ fn deliver_over_tls(pki: &Pki, broker: &Broker, station: &StationDir) {
     monitor.wait_subscribed();
     let mut daemon = station.spawn();
     feed(&mut daemon, "TLS", 0..20);
-    collect_ok(&daemon, 20);
+    collect_confirmed(&daemon, 20);
     let (code, summary) = monitor.wait(Duration::from_secs(40));
     assert_eq!(code, Some(0), "{summary}\n{}", daemon.stderr());
     assert_eq!(summary["stations"][0]["unique"], 20);
@@ -324,7 +327,7 @@ fn a_wrong_ca_or_a_missing_client_cert_is_refused_precisely_and_scans_go_on() {
         let station = pki.station(broker.port, ca, cert);
         let mut daemon = station.spawn();
         feed(&mut daemon, "OFFLINE", 0..10);
-        collect_ok(&daemon, 10);
+        collect_confirmed(&daemon, 10);
         let start = std::time::Instant::now();
         let status = loop {
             let s = queue_status(&station);
@@ -363,7 +366,7 @@ fn refused_credentials_and_an_unreachable_broker_are_reported_once_and_precisely
         let station = StationDir::with_broker(port, &extra);
         let mut daemon = station.spawn();
         feed(&mut daemon, "X", 0..5);
-        collect_ok(&daemon, 5);
+        collect_confirmed(&daemon, 5);
         // Several reconnect attempts (100 ms .. 1 s backoff), one log line.
         std::thread::sleep(Duration::from_millis(2500));
         let status = queue_status(&station);
@@ -393,7 +396,7 @@ fn a_command_over_the_packet_limit_cannot_wedge_the_station() {
     let r = cloud.send("resync", json!({"request_id":"after","from":1}));
     assert_eq!(r["request_id"], "after", "{r}");
     feed(&mut daemon, "AFTER", 0..3);
-    collect_ok(&daemon, 3);
+    collect_confirmed(&daemon, 3);
     // Events flow again after the poison packet.
     wait_for(&station, Duration::from_secs(10), |s| s["pending"] == 0);
 }
@@ -457,7 +460,7 @@ fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
     assert!(replies.iter().all(|r| r["request_id"].as_str().is_some_and(|id| id.starts_with("flood-"))));
     assert!(daemon.stderr().contains("command flood"), "{}", daemon.stderr());
     feed(&mut daemon, "DURING", 0..5);
-    collect_ok(&daemon, 5);
+    collect_confirmed(&daemon, 5);
     std::thread::sleep(Duration::from_millis(1500));
     let r = cloud.send("resync", json!({"request_id":"after-flood","from":1}));
     assert_eq!(r["ok"], true, "{r}");

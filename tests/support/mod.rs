@@ -66,7 +66,7 @@ impl StationDir {
         let tmp = tempfile::tempdir().expect("temp dir");
         let config = tmp.path().join("stationd.toml");
         let text = format!(
-            "[station]\nwarehouse = \"WH1\"\nid = \"PACK-T\"\nrole = \"pack\"\n\n\
+            "[station]\nwarehouse = \"WH1\"\nid = \"PACK-T\"\nrole = \"pack\"\nallow_unlisted_packers = true\n\n\
              [journal]\npath = \"journal\"\n{journal_extra}\n\n\
              [[scanner]]\nname = \"stdin\"\nkind = \"stdin\"\n\n{extra}"
         );
@@ -244,20 +244,29 @@ impl Drop for Daemon {
     }
 }
 
-/// Parses `ok seq=N scan.received code=X` into (N, X).
-pub fn parse_ok(line: &str) -> Option<(u64, String)> {
-    let rest = line.strip_prefix("ok seq=")?;
-    let (seq, rest) = rest.split_once(' ')?;
-    let code = rest.split_once("code=").map(|(_, c)| c.to_string()).unwrap_or_default();
-    Some((seq.parse().ok()?, code))
+/// Parses a feedback line for a durable scan into (seq, scanned code): a good one
+/// (`ok seq=N what code=X`) or a refused one (`error c: message (seq=N code=X)`). Both mean
+/// the scan's event is on disk. Lines without a seq (not recorded) give `None`.
+pub fn parse_confirmed(line: &str) -> Option<(u64, String)> {
+    if let Some(rest) = line.strip_prefix("ok seq=") {
+        let (seq, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+        let code = rest.rsplit_once(" code=").map(|(_, c)| c.to_string()).unwrap_or_default();
+        return Some((seq.parse().ok()?, code));
+    }
+    if line.starts_with("error ") {
+        let tail = line.strip_suffix(')')?.rsplit_once("(seq=")?.1;
+        let (seq, code) = tail.split_once(" code=").unwrap_or((tail, ""));
+        return Some((seq.parse().ok()?, code.to_string()));
+    }
+    None
 }
 
-/// Parses `ok seq=N ...` lines until `n` confirmations arrived; returns them.
-pub fn collect_ok(daemon: &Daemon, n: usize) -> Vec<(u64, String)> {
+/// Reads feedback until `n` durable scans were answered; returns them.
+pub fn collect_confirmed(daemon: &Daemon, n: usize) -> Vec<(u64, String)> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let line = daemon.expect_line();
-        match parse_ok(&line) {
+        match parse_confirmed(&line) {
             Some(ok) => out.push(ok),
             None if line.starts_with("alert ") => {}
             None => panic!("unexpected feedback {line:?}"),
