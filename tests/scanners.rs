@@ -4,37 +4,10 @@
 mod support;
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
-use support::{parse_confirmed, StationDir};
-
-/// A PTY pair: the test writes to `master`; the daemon opens the slave via a symlink.
-struct Pty {
-    master: std::fs::File,
-    _slave: OwnedFd,
-}
-
-fn pty(link: &Path) -> Pty {
-    let (mut m, mut s) = (0, 0);
-    // SAFETY: openpty fills two fds we then own.
-    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-    assert_eq!(rc, 0, "openpty failed");
-    // Not inherited by the daemon we spawn: it must see the PTY go away when we close it.
-    // SAFETY: fcntl on fds we own.
-    unsafe {
-        libc::fcntl(m, libc::F_SETFD, libc::FD_CLOEXEC);
-        libc::fcntl(s, libc::F_SETFD, libc::FD_CLOEXEC);
-    }
-    // SAFETY: `s` is a valid open fd returned by openpty.
-    let name = unsafe { std::ffi::CStr::from_ptr(libc::ttyname(s)) }.to_string_lossy().into_owned();
-    let _ = std::fs::remove_file(link);
-    std::os::unix::fs::symlink(&name, link).unwrap();
-    // SAFETY: both fds come from openpty and are owned from here on.
-    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-    Pty { master, _slave: slave }
-}
+use support::{parse_confirmed, pty, StationDir};
 
 fn station_with_serial(link: &Path) -> StationDir {
     let extra =

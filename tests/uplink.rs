@@ -194,7 +194,10 @@ fn commands_are_validated_executed_once_and_answered() {
     let r = cloud.send("order.hold", json!({"request_id":"r-3","order":"SO-1001","reason":"again"}));
     assert_eq!(r["error"]["code"], "illegal_transition", "{r}");
     let refused = station.export().pop().unwrap();
-    assert_eq!((refused["kind"].as_str(), refused["data"]["error"]["code"].as_str()), (Some("command.refused"), Some("illegal_transition")));
+    assert_eq!(
+        (refused["kind"].as_str(), refused["data"]["error"]["code"].as_str()),
+        (Some("command.refused"), Some("illegal_transition"))
+    );
 
     let r = cloud.send("order.release", json!({"request_id":"r-4","order":"SO-1001"}));
     assert_eq!(r["state"], "released", "{r}");

@@ -122,8 +122,13 @@ impl Station {
                     self.set_session(|s| s.lookup = None);
                 }
                 let msg = format!("order {id} could not be found: {message}");
-                let fb = waiting.then(|| Feedback::Error { code: "unknown_order", message: msg.clone() });
-                self.record("order.unknown", Some(&id), json!({ "error": { "code": code, "message": msg } }), fb);
+                // The packer may have moved on: then it is an alert, not the answer to a scan.
+                let fb = if waiting {
+                    Feedback::Error { code: "unknown_order", message: msg.clone() }
+                } else {
+                    Feedback::Alert { code: "unknown_order", message: msg.clone() }
+                };
+                self.record("order.unknown", Some(&id), json!({ "error": { "code": code, "message": msg } }), Some(fb));
             }
         }
     }

@@ -568,3 +568,126 @@ impl Cloud {
         self.send_raw(name, payload.to_string().as_bytes())
     }
 }
+
+/// A PTY pair: the test writes to `master`; the daemon opens the slave via a symlink
+/// (like `/dev/serial/by-id/...`).
+pub struct Pty {
+    pub master: std::fs::File,
+    _slave: std::os::fd::OwnedFd,
+}
+
+pub fn pty(link: &Path) -> Pty {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut m, mut s) = (0, 0);
+    // SAFETY: openpty fills two fds we then own.
+    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty failed");
+    // Not inherited by the daemon we spawn: it must see the PTY go away when we close it.
+    // SAFETY: fcntl on fds we own.
+    unsafe {
+        libc::fcntl(m, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(s, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    // SAFETY: `s` is a valid open fd returned by openpty.
+    let name = unsafe { std::ffi::CStr::from_ptr(libc::ttyname(s)) }.to_string_lossy().into_owned();
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(&name, link).unwrap();
+    // SAFETY: both fds come from openpty and are owned from here on.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    Pty { master, _slave: slave }
+}
+
+/// How the in-test order system answers one request.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// 200 with this JSON body.
+    Json(serde_json::Value),
+    /// This status, empty body.
+    Status(u16),
+    /// Never answers (holds the connection for 30 s).
+    Stall,
+}
+
+/// An HTTP order system on loopback: per path, a list of answers used in turn (the last
+/// one repeats). Its `Date` header is `clock_offset` seconds off real time.
+pub struct OrderSystem {
+    pub url: String,
+    pub hits: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl OrderSystem {
+    pub fn start(answers: Vec<(&str, Vec<Answer>)>, clock_offset: i64) -> OrderSystem {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let plan: std::collections::HashMap<String, Vec<Answer>> =
+            answers.into_iter().map(|(p, a)| (p.to_string(), a)).collect();
+        let plan = std::sync::Arc::new(std::sync::Mutex::new(plan));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (plan, hits) = (plan.clone(), h.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut request = String::new();
+                    if reader.read_line(&mut request).is_err() {
+                        return;
+                    }
+                    let path = request.split_whitespace().nth(1).unwrap_or("").split('?').next().unwrap().to_string();
+                    let mut auth = String::new();
+                    loop {
+                        let mut l = String::new();
+                        if reader.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                            break;
+                        }
+                        if l.to_ascii_lowercase().starts_with("authorization:") {
+                            auth = l.trim().to_string();
+                        }
+                    }
+                    hits.lock().unwrap().push(format!("{path} {auth}"));
+                    let answer = {
+                        let mut plan = plan.lock().unwrap();
+                        match plan.get_mut(&path) {
+                            Some(list) if list.len() > 1 => list.remove(0),
+                            Some(list) => list[0].clone(),
+                            None => Answer::Status(404),
+                        }
+                    };
+                    let date = std::time::SystemTime::now()
+                        .checked_add_signed(clock_offset)
+                        .unwrap_or_else(std::time::SystemTime::now);
+                    let (status, body) = match answer {
+                        Answer::Stall => {
+                            std::thread::sleep(Duration::from_secs(30));
+                            return;
+                        }
+                        Answer::Status(s) => (s, String::new()),
+                        Answer::Json(v) => (200, v.to_string()),
+                    };
+                    let mut conn = conn;
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nDate: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len(),
+                        httpdate::fmt_http_date(date)
+                    );
+                });
+            }
+        });
+        OrderSystem { url, hits }
+    }
+}
+
+trait AddSigned {
+    fn checked_add_signed(self, secs: i64) -> Option<std::time::SystemTime>;
+}
+
+impl AddSigned for std::time::SystemTime {
+    fn checked_add_signed(self, secs: i64) -> Option<std::time::SystemTime> {
+        if secs >= 0 {
+            self.checked_add(Duration::from_secs(secs as u64))
+        } else {
+            self.checked_sub(Duration::from_secs(secs.unsigned_abs()))
+        }
+    }
+}
