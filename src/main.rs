@@ -5,6 +5,11 @@ use clap::Parser;
 use stationd::cli::{self, Cli, Command, QueueCommand, EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME};
 use stationd::daemon::{self, RunError};
 
+// The workflow allocates a little per scan (event data, feedback text); mimalloc keeps that
+// cheap and keeps a long-running daemon's heap compact. The workflow benchmark uses it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // rumqttc and reqwest build TLS configs from the process-wide provider: ring, only.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -114,15 +114,18 @@ impl OrderStore {
 
     /// Writes what the workflow changed — orders, evicted orders, the session and, for a
     /// cloud command, its request id — in one transaction, durably.
-    pub fn save(
+    pub fn save<O: std::borrow::Borrow<StoredOrder>>(
         &self,
-        orders: &[StoredOrder],
+        orders: &[O],
         forget: &[String],
         session: Option<&Session>,
         request: Option<(&str, &SeenRequest)>,
     ) -> Result<(), JournalError> {
-        let order_bytes: Vec<(&str, Vec<u8>)> =
-            orders.iter().map(|o| Ok((o.id.as_str(), to_json(o)?))).collect::<Result<_, JournalError>>()?;
+        let order_bytes: Vec<(&str, Vec<u8>)> = orders
+            .iter()
+            .map(|o| o.borrow())
+            .map(|o| Ok((o.id.as_str(), to_json(o)?)))
+            .collect::<Result<_, JournalError>>()?;
         let session_bytes = session.map(to_json).transpose()?;
         let seen_bytes = request.map(|(rid, seen)| Ok::<_, JournalError>((rid, to_json(seen)?))).transpose()?;
         (&self.orders, &self.requests, &self.meta)
@@ -196,7 +199,7 @@ mod tests {
         let mut other = order();
         other.id = "SO-2".into();
         store.save(&[order(), other], &[], Some(&session), Some(("r-1", &seen))).unwrap();
-        store.save(&[], &["SO-2".into()], None, None).unwrap();
+        store.save::<StoredOrder>(&[], &["SO-2".into()], None, None).unwrap();
         drop(store);
         let store = OrderStore::open(tmp.path()).unwrap();
         assert_eq!(store.get("SO-1").unwrap().unwrap().state, OrderState::Released);

@@ -226,7 +226,7 @@ impl Runner {
                     let saved = tokio::task::spawn_blocking(move || {
                         let seen =
                             remember.map(|(rid, reply)| (rid, SeenRequest { at_ms, name: String::new(), reply }));
-                        store.save(&orders, &forget, Some(&session), seen.as_ref().map(|(r, s)| (r.as_str(), s)))
+                        store.save(&orders, &forget, session.as_ref(), seen.as_ref().map(|(r, s)| (r.as_str(), s)))
                     })
                     .await;
                     match saved {
@@ -282,7 +282,7 @@ impl Runner {
         });
     }
 
-    fn print(&self, order: crate::station::StoredOrder, document: Document, reprint: bool) {
+    fn print(&self, order: std::sync::Arc<crate::station::StoredOrder>, document: Document, reprint: bool) {
         let tx = self.internal.clone();
         let (printing, oms) = (self.parts.printing.clone(), self.parts.oms.clone());
         let id = order.id.clone();
@@ -294,7 +294,7 @@ impl Runner {
             return fail("no printer is configured".into());
         };
         tokio::spawn(async move {
-            let mut job = match printing.prepare(None, document.as_str(), Some(&order)) {
+            let mut job = match printing.prepare(None, document.as_str(), Some(&*order)) {
                 Ok(j) => j,
                 Err((_, msg)) => return fail(msg),
             };

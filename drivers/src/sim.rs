@@ -27,6 +27,8 @@ pub enum SimState {
 struct Shared {
     state: Option<SimState>,
     jobs: Vec<Vec<u8>>,
+    /// When the first job byte of each job arrived.
+    first_bytes: Vec<std::time::Instant>,
     queries: usize,
 }
 
@@ -71,6 +73,11 @@ impl PrinterSim {
     /// Jobs received so far, in order.
     pub fn jobs(&self) -> Vec<Vec<u8>> {
         self.shared.lock().expect("sim poisoned").jobs.clone()
+    }
+
+    /// When the first byte of each job arrived, in order (for latency measurements).
+    pub fn first_byte_times(&self) -> Vec<std::time::Instant> {
+        self.shared.lock().expect("sim poisoned").first_bytes.clone()
     }
 
     /// Status queries answered or ignored so far.
@@ -138,6 +145,9 @@ async fn serve(mut conn: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) {
                 // A query may be split across reads: wait for the rest.
                 break;
             } else {
+                if job.is_empty() {
+                    shared.lock().expect("sim poisoned").first_bytes.push(std::time::Instant::now());
+                }
                 job.push(pending[i]);
                 i += 1;
                 if let SimState::DropAfter(limit) = state {

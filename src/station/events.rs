@@ -27,7 +27,7 @@ impl Station {
                 let at = self.at();
                 let stored = match self.orders.get(&id) {
                     // The station owns an order's progress: an update changes its contents only.
-                    Some(e) => StoredOrder { payload: order, updated_at: at, ..e.order.clone() },
+                    Some(e) => StoredOrder { payload: order.into(), updated_at: at, ..(*e.order).clone() },
                     None => {
                         let mut o = StoredOrder::new(id.clone(), state.unwrap_or(OrderState::Released), at, order);
                         o.progress.since_ms = self.now_ms;
@@ -101,7 +101,7 @@ impl Station {
                 let state = payload.get("state").and_then(Value::as_str).and_then(OrderState::parse);
                 let at = self.at();
                 let order = match self.orders.get(&id) {
-                    Some(e) => StoredOrder { payload, updated_at: at, ..e.order.clone() },
+                    Some(e) => StoredOrder { payload: payload.into(), updated_at: at, ..(*e.order).clone() },
                     None => {
                         let mut o = StoredOrder::new(id.clone(), state.unwrap_or(OrderState::Released), at, payload);
                         o.progress.since_ms = self.now_ms;
@@ -173,9 +173,8 @@ impl Station {
     }
 
     fn set_label(&mut self, id: &str, status: LabelStatus) {
-        if let Some(e) = self.orders.get_mut(id) {
-            e.order.progress.label = status;
-            self.dirty.insert(id.to_string());
+        if let Some(o) = self.order_mut(id) {
+            o.progress.label = status;
         }
     }
 
@@ -234,10 +233,9 @@ impl Station {
                 data,
                 Some(Feedback::Alert { code: "order_overdue", message: msg }),
             );
-            if let Some(e) = self.orders.get_mut(&id) {
-                e.order.progress.overdue_level = reached;
+            if let Some(o) = self.order_mut(&id) {
+                o.progress.overdue_level = reached;
             }
-            self.dirty.insert(id);
         }
         if now - self.last_evict_ms >= EVICT_EVERY_MS {
             self.last_evict_ms = now;

@@ -33,6 +33,20 @@ fn scan_data(scanner: &str, code: &str, class: Option<&ScanClass>) -> Value {
     d
 }
 
+/// Items a line needs: its quantity at pick; at pack what was picked when the pick was short.
+fn target(p: &super::Progress, l: &Line, step: Step) -> u32 {
+    match step {
+        Step::Pack if p.short => p.picked.get(&l.line).copied().unwrap_or(0),
+        _ => l.qty,
+    }
+}
+
+/// Items of a line picked (at pick) or verified (at pack) so far.
+fn done(p: &super::Progress, line: u32, step: Step) -> u32 {
+    let m = if step == Step::Pick { &p.picked } else { &p.verified };
+    m.get(&line).copied().unwrap_or(0)
+}
+
 /// Which part of the flow an order is in at this station.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -245,9 +259,8 @@ impl Station {
                         needs_supervisor("reprinting a label that was already printed"),
                     );
                 }
-                let order = e.order.clone();
                 self.accept(sc, "command.scanned", Some(id), data, format!("reprinting the label of {id}"));
-                self.request_print(order, Document::Label, true);
+                self.request_print(id, Document::Label, true);
             }
             "CANCEL-LINE" if !supervisor => {
                 self.refuse_scan(sc, "supervisor_required", needs_supervisor("cancelling a line"))
@@ -292,9 +305,9 @@ impl Station {
                     );
                 }
                 let mut data = data;
-                data["short"] = json!(short);
-                if let Some(e) = self.orders.get_mut(id) {
-                    e.order.progress.short = true;
+                data["short"] = Value::Array(short.clone());
+                if let Some(o) = self.order_mut(id) {
+                    o.progress.short = true;
                 }
                 self.accept(
                     sc,
@@ -388,7 +401,12 @@ impl Station {
             sc,
             "order.opened",
             Some(id),
-            json!({ "step": if step == Step::Pick { "pick" } else { "pack" }, "lines": lines }),
+            {
+                // `lines` moves in as it is: inside `json!` it would be serialised all over again.
+                let mut d = json!({ "step": if step == Step::Pick { "pick" } else { "pack" } });
+                d["lines"] = Value::Array(lines);
+                d
+            },
             what,
         );
         if let Some(to) = start {
@@ -398,37 +416,22 @@ impl Station {
 
     fn line_summary(&self, id: &str, step: Step) -> Vec<Value> {
         let e = &self.orders[id];
+        let p = &e.order.progress;
         e.lines
             .iter()
             .map(|l| {
-                json!({ "line": l.line, "sku": l.sku, "qty": self.expected(id, l),
-                        "done": self.done(id, l.line, step),
-                        "cancelled": e.order.progress.cancelled_lines.contains(&l.line) })
+                json!({ "line": l.line, "sku": l.sku, "qty": target(p, l, step), "done": done(p, l.line, step),
+                        "cancelled": p.cancelled_lines.contains(&l.line) })
             })
             .collect()
     }
 
-    /// Items expected of a line at pack: what was picked when the pick was short.
-    fn expected(&self, id: &str, l: &Line) -> u32 {
-        let p = &self.orders[id].order.progress;
-        if p.short {
-            p.picked.get(&l.line).copied().unwrap_or(0)
-        } else {
-            l.qty
-        }
-    }
-
-    fn done(&self, id: &str, line: u32, step: Step) -> u32 {
-        let p = &self.orders[id].order.progress;
-        let m = if step == Step::Pick { &p.picked } else { &p.verified };
-        m.get(&line).copied().unwrap_or(0)
-    }
-
+    /// Items done and items to do over the live lines of an order.
     fn counts(&self, id: &str, step: Step) -> (u32, u32) {
         let e = &self.orders[id];
-        let live = e.lines.iter().filter(|l| !e.order.progress.cancelled_lines.contains(&l.line));
-        let target = |l: &Line| if step == Step::Pick { l.qty } else { self.expected(id, l) };
-        live.fold((0, 0), |(d, t), l| (d + self.done(id, l.line, step).min(target(l)), t + target(l)))
+        let p = &e.order.progress;
+        let live = e.lines.iter().filter(|l| !p.cancelled_lines.contains(&l.line));
+        live.fold((0, 0), |(d, t), l| (d + done(p, l.line, step).min(target(p, l, step)), t + target(p, l, step)))
     }
 
     fn location(&mut self, sc: Scan, loc: &str) {
@@ -474,10 +477,9 @@ impl Station {
             if step != Step::Pick {
                 return self.refuse_scan(sc, "unknown_barcode", format!("tote {tote} is not the tote of order {id}"));
             }
-            let e = self.orders.get_mut(&id).expect("state read above");
-            e.order.progress.tote = Some(tote.to_string());
+            let o = self.order_mut(&id).expect("state read above");
+            o.progress.tote = Some(tote.to_string());
             self.totes.insert(tote.to_string(), id.clone());
-            self.dirty.insert(id.clone());
             return self.accept(
                 sc,
                 "pick.tote",
@@ -490,14 +492,16 @@ impl Station {
         let is_product = sc.data["class"] == "product";
         let e = &self.orders[&id];
         let lines = e.lines.clone();
-        let cancelled = e.order.progress.cancelled_lines.clone();
-        let matching: Vec<&Line> = lines
-            .iter()
-            .filter(|l| l.codes.iter().any(|c| *c == code || gtin.as_deref() == Some(c.as_str())))
-            .collect();
+        let cancelled_lines = &e.order.progress.cancelled_lines;
+        let is_item = |l: &&Line| l.codes.iter().any(|c| *c == code || gtin.as_deref() == Some(c.as_str()));
+        let any_match = lines.iter().any(|l| is_item(&l));
+        // The lines this item may count for: those not cancelled.
+        let live: Vec<&Line> = lines.iter().filter(is_item).filter(|l| !cancelled_lines.contains(&l.line)).collect();
         let armed = self.session.armed;
-        if matching.is_empty() {
-            self.set_session(|s| s.armed = None);
+        if !any_match {
+            if armed.is_some() {
+                self.set_session(|s| s.armed = None);
+            }
             let shown = display_code(&code);
             return if is_product {
                 self.refuse_in(sc, Some(&id), "item.rejected", "wrong_item", format!("{shown} is not on order {id}"))
@@ -506,16 +510,14 @@ impl Station {
                 self.refuse_in(sc, Some(&id), "item.rejected", "unknown_barcode", msg)
             };
         }
-        let live: Vec<&Line> = matching.iter().copied().filter(|l| !cancelled.contains(&l.line)).collect();
         if let Some(Armed::CancelLine) = armed {
             self.set_session(|s| s.armed = None);
             let Some(l) = live.first() else {
                 return self.refuse_scan(sc, "line_cancelled", format!("that line of order {id} is already cancelled"));
             };
             let line = l.line;
-            let e = self.orders.get_mut(&id).expect("present");
-            e.order.progress.cancelled_lines.insert(line);
-            self.dirty.insert(id.clone());
+            let o = self.order_mut(&id).expect("present");
+            o.progress.cancelled_lines.insert(line);
             let what = format!("line {line} ({}) of order {id} cancelled", l.sku);
             self.accept(sc, "line.cancelled", Some(&id), json!({ "line": line, "sku": l.sku }), what);
             return self.complete_if_done(&id, step);
@@ -526,11 +528,10 @@ impl Station {
                 return self.refuse_scan(sc, "line_cancelled", format!("that line of order {id} is cancelled"));
             };
             let (line, sku) = (l.line, l.sku.clone());
-            let e = self.orders.get_mut(&id).expect("present");
-            let n = e.order.progress.damaged.entry(line).or_insert(0);
+            let o = self.order_mut(&id).expect("present");
+            let n = o.progress.damaged.entry(line).or_insert(0);
             *n += 1;
             let damaged = *n;
-            self.dirty.insert(id.clone());
             let what = format!("damaged {sku} on line {line} recorded; scan a replacement");
             return self.accept(
                 sc,
@@ -544,26 +545,25 @@ impl Station {
             let msg = format!("{} belongs to a cancelled line of order {id}", display_code(&code));
             return self.refuse_in(sc, Some(&id), "item.rejected", "line_cancelled", msg);
         }
-        let target = |s: &Station, l: &Line| if step == Step::Pick { l.qty } else { s.expected(&id, l) };
-        let open = live.iter().find(|l| self.done(&id, l.line, step) < target(self, l));
+        let p = &self.orders[&id].order.progress;
+        let open = live.iter().find(|l| done(p, l.line, step) < target(p, l, step));
         let Some(l) = open else {
             let l = live[0];
             let msg = format!(
                 "over quantity: line {} ({}) of order {id} already has {} of {}",
                 l.line,
                 l.sku,
-                self.done(&id, l.line, step),
-                target(self, l)
+                done(p, l.line, step),
+                target(p, l, step)
             );
             return self.refuse_in(sc, Some(&id), "item.rejected", "over_quantity", msg);
         };
-        let (line, sku, of) = (l.line, l.sku.clone(), target(self, l));
-        let e = self.orders.get_mut(&id).expect("present");
-        let m = if step == Step::Pick { &mut e.order.progress.picked } else { &mut e.order.progress.verified };
+        let (line, sku, of) = (l.line, l.sku.clone(), target(p, l, step));
+        let o = self.order_mut(&id).expect("present");
+        let m = if step == Step::Pick { &mut o.progress.picked } else { &mut o.progress.verified };
         let n = m.entry(line).or_insert(0);
         *n += 1;
         let count = *n;
-        self.dirty.insert(id.clone());
         let kind = if step == Step::Pick { "item.picked" } else { "item.verified" };
         let what = format!("{kind} {sku} line {line} ({count}/{of})");
         self.accept(sc, kind, Some(&id), json!({ "line": line, "sku": sku, "qty": count, "of": of }), what);
@@ -591,13 +591,16 @@ impl Station {
                 {
                     return;
                 }
-                let order = self.orders[id].order.clone();
-                if self.settings.slip_printer {
-                    self.request_print(order.clone(), Document::Slip, false);
-                }
                 if self.settings.label_printer {
-                    self.request_print(order, Document::Label, false);
+                    // Label first: its status changes the order, which the slip job then shares.
+                    self.request_print(id, Document::Label, false);
+                    if self.settings.slip_printer {
+                        self.request_print(id, Document::Slip, false);
+                    }
                 } else {
+                    if self.settings.slip_printer {
+                        self.request_print(id, Document::Slip, false);
+                    }
                     let msg = format!("order {id} is packed but no label printer is configured here");
                     self.record(
                         "label.failed",
@@ -610,14 +613,15 @@ impl Station {
         }
     }
 
-    pub(super) fn request_print(&mut self, order: super::StoredOrder, document: Document, reprint: bool) {
+    pub(super) fn request_print(&mut self, id: &str, document: Document, reprint: bool) {
         if document == Document::Label {
-            if let Some(e) = self.orders.get_mut(&order.id) {
-                e.order.progress.label = LabelStatus::Requested;
-                self.dirty.insert(order.id.clone());
+            if let Some(o) = self.order_mut(id) {
+                o.progress.label = LabelStatus::Requested;
             }
         }
-        self.fx.push(super::Effect::Print { order, document, reprint });
+        if let Some(e) = self.orders.get(id) {
+            self.fx.push(super::Effect::Print { order: e.order.clone(), document, reprint });
+        }
     }
 
     /// A tracking number / label scan: a labelled order ships.

@@ -24,7 +24,9 @@ pub mod order;
 mod tests;
 mod view;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -232,19 +234,26 @@ pub enum Effect {
     Record { event: NewEvent, feedback: Option<Feedback> },
     /// Persist these orders and the session (one commit), forget evicted orders, and for
     /// a cloud command remember its request id with the reply, in the same commit.
-    Save { orders: Vec<StoredOrder>, forget: Vec<String>, session: Session, remember: Option<(String, Value)> },
+    /// `session` is there when it changed.
+    Save {
+        orders: Vec<Arc<StoredOrder>>,
+        forget: Vec<String>,
+        session: Option<Session>,
+        remember: Option<(String, Value)>,
+    },
     /// Ask the order system for an order not in the cache.
     Lookup { id: String },
     /// Print a document for an order.
-    Print { order: StoredOrder, document: Document, reprint: bool },
+    Print { order: Arc<StoredOrder>, document: Document, reprint: bool },
     /// Answer a cloud command.
     Reply { request_id: String, reply: Value },
 }
 
-/// An order in memory with its parsed lines.
+/// An order in memory with its parsed lines. Shared with the effects that carry it (saved
+/// and printed without copying); changed copy-on-write through [`Station::order_mut`].
 #[derive(Debug, Clone)]
 struct Entry {
-    order: StoredOrder,
+    order: Arc<StoredOrder>,
     lines: Arc<Vec<Line>>,
 }
 
@@ -259,10 +268,12 @@ pub struct Alert {
 #[derive(Debug)]
 pub struct Station {
     settings: Settings,
-    orders: HashMap<String, Entry>,
+    // Fx hashing: ids are short and come from the station's own cloud; lookups sit on the
+    // path of every scan.
+    orders: FxHashMap<String, Entry>,
     /// Tracking numbers / SSCCs and totes → order id.
-    tracking: HashMap<String, String>,
-    totes: HashMap<String, String>,
+    tracking: FxHashMap<String, String>,
+    totes: FxHashMap<String, String>,
     session: Session,
     /// Known clock skew of the box (box minus remote), when over the limit.
     skew_ms: Option<i64>,
@@ -293,9 +304,9 @@ impl Station {
     pub fn new(settings: Settings) -> Self {
         Station {
             settings,
-            orders: HashMap::new(),
-            tracking: HashMap::new(),
-            totes: HashMap::new(),
+            orders: FxHashMap::default(),
+            tracking: FxHashMap::default(),
+            totes: FxHashMap::default(),
             session: Session::default(),
             skew_ms: None,
             alerts: VecDeque::new(),
@@ -346,11 +357,11 @@ impl Station {
     }
 
     pub fn order(&self, id: &str) -> Option<&StoredOrder> {
-        self.orders.get(id).map(|e| &e.order)
+        self.orders.get(id).map(|e| &*e.order)
     }
 
     pub fn orders(&self) -> impl Iterator<Item = &StoredOrder> {
-        self.orders.values().map(|e| &e.order)
+        self.orders.values().map(|e| &*e.order)
     }
 
     /// Scans taken since start.
@@ -394,7 +405,7 @@ impl Station {
             self.fx.push(Effect::Save {
                 orders,
                 forget: std::mem::take(&mut self.forget),
-                session: self.session.clone(),
+                session: self.session_dirty.then(|| self.session.clone()),
                 remember,
             });
             self.session_dirty = false;
@@ -416,7 +427,16 @@ impl Station {
             self.totes.insert(t, order.id.clone());
         }
         let lines = Arc::new(lines_of(&order.payload));
-        self.orders.insert(order.id.clone(), Entry { order, lines });
+        self.orders.insert(order.id.clone(), Entry { order: Arc::new(order), lines });
+    }
+
+    /// The order to change; marks it for the save at the end of this input.
+    fn order_mut(&mut self, id: &str) -> Option<&mut StoredOrder> {
+        let e = self.orders.get_mut(id)?;
+        if !self.dirty.contains(id) {
+            self.dirty.insert(id.to_string());
+        }
+        Some(Arc::make_mut(&mut e.order))
     }
 
     fn remove(&mut self, id: &str) {
@@ -482,15 +502,15 @@ impl Station {
         }
         self.record("order.state", Some(id), data, None);
         let (now_ms, at) = (self.now_ms, self.at());
-        let e = self.orders.get_mut(id).expect("checked above");
-        e.order.state = to;
-        e.order.held_from = held_from;
-        e.order.updated_at = at;
-        e.order.progress.since_ms = now_ms;
-        e.order.progress.overdue_level = 0;
+        let o = self.order_mut(id).expect("checked above");
+        o.state = to;
+        o.held_from = held_from;
+        o.updated_at = at;
+        o.progress.since_ms = now_ms;
+        o.progress.overdue_level = 0;
         match change {
-            StateChange::Hold => e.order.progress.hold_reason = reason.map(str::to_string),
-            StateChange::Release => e.order.progress.hold_reason = None,
+            StateChange::Hold => o.progress.hold_reason = reason.map(str::to_string),
+            StateChange::Release => o.progress.hold_reason = None,
             _ => {}
         }
         self.dirty.insert(id.to_string());

@@ -126,13 +126,15 @@ pub struct StoredOrder {
     #[serde(default)]
     pub held_from: Option<OrderState>,
     pub updated_at: String,
-    pub payload: Value,
+    /// Shared: the workflow hands orders out for saving and printing without copying it.
+    pub payload: std::sync::Arc<Value>,
     #[serde(default)]
     pub progress: Progress,
 }
 
 impl StoredOrder {
     pub fn new(id: String, state: OrderState, updated_at: String, payload: Value) -> StoredOrder {
+        let payload = std::sync::Arc::new(payload);
         StoredOrder { id, state, held_from: None, updated_at, payload, progress: Progress::default() }
     }
 

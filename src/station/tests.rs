@@ -42,15 +42,41 @@ struct T {
     s: Station,
     now: OffsetDateTime,
     rid: u32,
+    /// What the order store would hold: every save applied.
+    saved: HashMap<String, StoredOrder>,
+    saved_session: Option<Session>,
 }
 
 impl T {
     fn new(role: StationRole) -> T {
-        T { s: Station::new(settings(role)), now: datetime!(2026-11-24 10:00 UTC), rid: 0 }
+        T::with(Station::new(settings(role)))
+    }
+
+    fn with(s: Station) -> T {
+        T { s, now: datetime!(2026-11-24 10:00 UTC), rid: 0, saved: HashMap::new(), saved_session: None }
     }
 
     fn input(&mut self, i: Input) -> Vec<Effect> {
-        self.s.handle(i, self.now)
+        let fx = self.s.handle(i, self.now);
+        for e in &fx {
+            if let Effect::Save { orders, forget, session, .. } = e {
+                self.saved.extend(orders.iter().map(|o| (o.id.clone(), (**o).clone())));
+                for id in forget {
+                    self.saved.remove(id);
+                }
+                if let Some(s) = session {
+                    self.saved_session = Some(s.clone());
+                }
+            }
+        }
+        fx
+    }
+
+    /// A new station from what was saved, as after a restart.
+    fn restart(&self) -> T {
+        let mut s = Station::new(self.s.settings().clone());
+        s.restore(self.saved.values().cloned().collect(), self.saved_session.clone());
+        T { now: self.now, ..T::with(s) }
     }
 
     fn scan(&mut self, code: &str) -> Vec<Effect> {
@@ -197,7 +223,7 @@ fn a_pack_runs_from_order_scan_to_label_with_each_bad_item_refused_distinctly() 
     let fx = t.scan("SKU-B");
     assert_eq!(kinds(&fx), ["item.verified", "order.state"]);
     assert_eq!(transitions(&fx), [("packing".into(), "packed".into())]);
-    assert_eq!(prints(&fx), [(Document::Slip, false), (Document::Label, false)]);
+    assert_eq!(prints(&fx), [(Document::Label, false), (Document::Slip, false)]);
     assert_eq!(t.s.order("SO-1").unwrap().progress.label, LabelStatus::Requested);
     // Effects come in order: events, then one save, and nothing after the save but a reply.
     let save_at = fx.iter().position(|e| matches!(e, Effect::Save { .. })).unwrap();
@@ -402,9 +428,7 @@ fn overdue_levels_are_raised_once_each_and_survive_a_restart() {
     assert!(matches!(feedback(&fx)[..], [Feedback::Alert { code: "order_overdue", .. }]));
     assert!(kinds(&t.later(1)).is_empty(), "once per level");
     // Restart: the stored times and levels come back; only the next level is raised.
-    let saved: Vec<StoredOrder> = t.s.orders().cloned().collect();
-    let mut r = T { s: Station::new(settings(StationRole::Pack)), now: t.now, rid: 0 };
-    r.s.restore(saved, Some(t.s.session().clone()));
+    let mut r = t.restart();
     assert!(kinds(&r.later(1)).is_empty());
     let fx = r.later(20);
     assert_eq!(event(&fx, "order.overdue").data["level"], "escalate");
@@ -496,19 +520,11 @@ fn the_view_shows_operator_order_lines_feedback_and_alerts() {
 #[test]
 fn a_restart_resumes_the_session_and_the_progress_from_what_was_saved() {
     let mut t = packing();
-    let mut saved: HashMap<String, StoredOrder> = HashMap::new();
-    let mut session = None;
-    // Keep what the last scan handed out for saving, as the order store would.
-    for e in t.scan(EAN_A) {
-        if let Effect::Save { orders, session: s, .. } = e {
-            saved.extend(orders.into_iter().map(|o| (o.id.clone(), o)));
-            session = Some(s);
-        }
-    }
-    let mut r = Station::new(settings(StationRole::Pack));
-    r.restore(saved.into_values().collect(), session);
-    assert_eq!(r.session().operator.as_ref().unwrap().badge, "OP:0017");
-    let fx = r.handle(Input::Scan { scanner: "gun".into(), code: EAN_A.into() }, t.now);
+    t.scan(EAN_A);
+    let mut r = t.restart();
+    assert_eq!(r.s.session().operator.as_ref().unwrap().badge, "OP:0017");
+    assert_eq!(r.s.session().order.as_deref(), Some("SO-1"));
+    let fx = r.scan(EAN_A);
     assert_eq!(event(&fx, "item.verified").data["qty"], 2, "the first verified item was kept");
 }
 
@@ -586,7 +602,6 @@ proptest! {
         let mut t = T::new(role);
         let mut chain: HashMap<String, String> = HashMap::new();
         let mut verified: HashMap<(String, u64), u64> = HashMap::new();
-        let mut saved: HashMap<String, StoredOrder> = HashMap::new();
         for st in steps {
             let is_scan = matches!(st, Step::Scan(_));
             let fx = match st {
@@ -629,11 +644,9 @@ proptest! {
                         let key = (event.order.clone().unwrap(), event.data["line"].as_u64().unwrap());
                         *verified.entry(key).or_insert(0) += 1;
                     }
-                    Effect::Save { orders, forget, .. } => {
+                    Effect::Save { forget, .. } => {
                         saves += 1;
-                        for o in orders { saved.insert(o.id.clone(), o.clone()); }
                         for id in forget {
-                            saved.remove(id);
                             chain.remove(id);
                             verified.retain(|(o, _), _| o != id);
                         }
@@ -644,9 +657,11 @@ proptest! {
             prop_assert!(saves <= 1, "one save per input");
             // What was saved is what the station holds.
             for o in t.s.orders() {
-                prop_assert_eq!(saved.get(&o.id), Some(o), "unsaved change to {}", o.id);
+                prop_assert_eq!(t.saved.get(&o.id), Some(o), "unsaved change to {}", o.id);
             }
-            prop_assert_eq!(saved.len(), t.s.orders().count());
+            prop_assert_eq!(t.saved.len(), t.s.orders().count());
+            let saved_session = t.saved_session.clone().unwrap_or_default();
+            prop_assert_eq!(&saved_session, t.s.session(), "unsaved session change");
         }
         for o in t.s.orders() {
             prop_assert_eq!(chain.get(&o.id).map(String::as_str), Some(o.state.as_str()));

@@ -157,9 +157,11 @@ async fn other_command(
     // The commit ends in an fdatasync: keep it off the async runtime, like print jobs.
     let store = orders.clone();
     let commit_rid = rid.to_string();
-    let committed = tokio::task::spawn_blocking(move || store.save(&[], &[], None, Some((&commit_rid, &seen))))
-        .await
-        .unwrap_or_else(|e| Err(crate::journal::JournalError::Storage(format!("order store task: {e}"))));
+    let committed = tokio::task::spawn_blocking(move || {
+        store.save::<crate::orders::StoredOrder>(&[], &[], None, Some((&commit_rid, &seen)))
+    })
+    .await
+    .unwrap_or_else(|e| Err(crate::journal::JournalError::Storage(format!("order store task: {e}"))));
     if let Err(e) = committed {
         return internal(rid, e);
     }
