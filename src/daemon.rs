@@ -146,6 +146,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         oms,
         heartbeat: heartbeat.clone(),
         view: view_tx,
+        preload: match &config.orders.preload {
+            Some(p) => crate::config::read_preload(p)
+                .map_err(|e| RunError::Config(format!("[orders] preload {}: {e}", p.display())))?,
+            None => Vec::new(),
+        },
     };
     let workflow = tokio::spawn(workflow::run(parts, station, channels, print_outcomes, shutdown.clone()));
     let watchdog = service::spawn_watchdog(heartbeat, shutdown.clone());

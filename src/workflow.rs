@@ -91,6 +91,8 @@ pub struct Parts {
     pub oms: Option<Oms>,
     pub heartbeat: Heartbeat,
     pub view: watch::Sender<View>,
+    /// Orders to cache before the first scan (`[orders] preload`).
+    pub preload: Vec<Value>,
 }
 
 /// Channels into the workflow: scans go in `scans`; the handle is for the uplink.
@@ -114,7 +116,7 @@ pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate
 
 /// Runs until every scanner has stopped (their senders dropped) after `stop`.
 pub async fn run(
-    parts: Parts,
+    mut parts: Parts,
     mut station: Station,
     mut ch: Channels,
     print_outcomes: Option<mpsc::UnboundedReceiver<crate::print::Job>>,
@@ -131,7 +133,11 @@ pub async fn run(
             }
         });
     }
+    let preload = std::mem::take(&mut parts.preload);
     let runner = Runner { parts, internal: internal_tx, out: FeedbackOut };
+    if !preload.is_empty() {
+        runner.perform(&mut station, Input::Preload(preload), None).await;
+    }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Idle beats keep the systemd watchdog fed (any period ≥ 0.5 s).

@@ -171,6 +171,9 @@ pub struct OrdersConfig {
     pub label_timeout: Duration,
     /// Label fetches in flight per carrier.
     pub label_concurrency: u32,
+    /// A JSON file of orders (an array of `order.upsert` order objects) cached at start when
+    /// not known yet: for demos, training and stations without an order system.
+    pub preload: Option<PathBuf>,
 }
 
 impl Default for OrdersConfig {
@@ -183,6 +186,7 @@ impl Default for OrdersConfig {
             fetch_labels: false,
             label_timeout: Duration::from_secs(5),
             label_concurrency: 2,
+            preload: None,
         }
     }
 }
@@ -669,8 +673,36 @@ fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
     }
     let label_timeout = s.duration(cx, "label_timeout").unwrap_or(d.label_timeout);
     let label_concurrency = s.integer(cx, "label_concurrency", 1..65).map(|n| n as u32).unwrap_or(d.label_concurrency);
+    let preload = s.path(cx, "preload", true);
+    if let Some(p) = &preload {
+        if let Err(e) = read_preload(p) {
+            cx.error(s.key_span("preload"), s.key_name("preload"), format!("{}: {e}", p.display()));
+        }
+    }
     s.finish(cx);
-    Some(OrdersConfig { url, token_file, cache_hours, id_pattern, fetch_labels, label_timeout, label_concurrency })
+    Some(OrdersConfig {
+        url,
+        token_file,
+        cache_hours,
+        id_pattern,
+        fetch_labels,
+        label_timeout,
+        label_concurrency,
+        preload,
+    })
+}
+
+/// The orders of a preload file, each validated like `order.upsert`.
+pub fn read_preload(path: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    let serde_json::Value::Array(orders) = v else {
+        return Err("expected a JSON array of orders".into());
+    };
+    for (i, o) in orders.iter().enumerate() {
+        crate::uplink::commands::parse_order(o).map_err(|e| format!("order {}: {e}", i + 1))?;
+    }
+    Ok(orders)
 }
 
 fn read_overdue(cx: &mut Ctx, mut s: Section) -> Option<OverdueRule> {

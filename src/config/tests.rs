@@ -220,3 +220,36 @@ fn secrets_readable_by_others_are_refused_with_the_fix() {
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o640)).unwrap();
     parse(&src).unwrap();
 }
+
+#[test]
+fn overdue_levels_default_per_state_and_bad_ones_are_refused_with_their_line() {
+    let c = parse(GOOD).unwrap();
+    let packing: Vec<_> = c.overdue.iter().filter(|r| r.state == crate::station::OrderState::Packing).collect();
+    assert_eq!(
+        packing.iter().map(|r| (r.after.as_secs(), r.level.as_str())).collect::<Vec<_>>(),
+        [(900, "reminder"), (1800, "escalate")]
+    );
+    let c =
+        parse(&format!("{GOOD}[[overdue]]\nstate = \"packed\"\nafter = \"5m\"\nlevel = \"call the lead\"\n")).unwrap();
+    assert_eq!(c.overdue.len(), 1, "a configured list replaces the defaults");
+    let e = one_error(&format!("{GOOD}[[overdue]]\nstate = \"shipped\"\nafter = \"5m\"\nlevel = \"x\"\n"));
+    assert!(e.starts_with("10: overdue[1].state: \"shipped\" is not one of released | picking"), "{e}");
+    let e = one_error(&format!("{GOOD}[[overdue]]\nstate = \"packing\"\nlevel = \"x\"\n"));
+    assert!(e.contains("overdue[1].after: missing required key"), "{e}");
+}
+
+#[test]
+fn a_preload_file_is_validated_order_by_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("orders.json");
+    std::fs::write(&file, r#"[{"id":"A-1","lines":[{"line":1,"sku":"S","qty":1}]},{"id":"A-2","lines":[]}]"#).unwrap();
+    let e = one_error(&format!("{GOOD}[orders]\npreload = \"{}\"\n", file.display()));
+    assert!(
+        e.starts_with("10: orders.preload:") && e.contains("order 2: invalid_field: order.lines must hold 1 to"),
+        "{e}"
+    );
+    std::fs::write(&file, r#"{"id":"A-1"}"#).unwrap();
+    assert!(one_error(&format!("{GOOD}[orders]\npreload = \"{}\"\n", file.display())).contains("expected a JSON array"));
+    let e = one_error(&format!("{GOOD}[orders]\nfetch_labels = true\n"));
+    assert!(e.contains("orders.fetch_labels: needs `url`"), "{e}");
+}

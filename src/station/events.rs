@@ -24,27 +24,9 @@ impl Station {
         };
         match command {
             CloudOrder::Upsert { id, state, order } => {
-                let at = self.at();
-                let stored = match self.orders.get(&id) {
-                    // The station owns an order's progress: an update changes its contents only.
-                    Some(e) => StoredOrder { payload: order.into(), updated_at: at, ..(*e.order).clone() },
-                    None => {
-                        let mut o = StoredOrder::new(id.clone(), state.unwrap_or(OrderState::Released), at, order);
-                        o.progress.since_ms = self.now_ms;
-                        o
-                    }
-                };
-                let st = stored.state;
                 let ev = audit(self, &id);
                 self.fx.push(super::Effect::Record { event: ev, feedback: None });
-                self.record(
-                    "order.received",
-                    Some(&id),
-                    json!({ "state": st.as_str(), "request_id": rid, "source": "cloud" }),
-                    None,
-                );
-                self.put(stored);
-                self.dirty.insert(id);
+                let st = self.receive(&id, state, order, json!({ "request_id": rid, "source": "cloud" }));
                 self.reply = Some((rid.clone(), json!({ "request_id": rid, "ok": true, "state": st.as_str() }), true));
             }
             CloudOrder::Cancel { order, reason } => self.cloud_change(rid, name, &order, StateChange::Cancel, reason),
@@ -94,24 +76,45 @@ impl Station {
         self.reply = Some((rid, reply, false));
     }
 
+    /// Caches an order's contents (`order.received`): a known order keeps the station's
+    /// state and progress (the station owns progress); a new one takes `state` (default
+    /// `released`). Returns the order's state.
+    fn receive(&mut self, id: &str, state: Option<OrderState>, payload: Value, mut data: Value) -> OrderState {
+        let at = self.at();
+        let order = match self.orders.get(id) {
+            Some(e) => StoredOrder { payload: payload.into(), updated_at: at, ..(*e.order).clone() },
+            None => {
+                let mut o = StoredOrder::new(id.to_string(), state.unwrap_or(OrderState::Released), at, payload);
+                o.progress.since_ms = self.now_ms;
+                o
+            }
+        };
+        let st = order.state;
+        data["state"] = json!(st.as_str());
+        self.record("order.received", Some(id), data, None);
+        self.put(order);
+        self.dirty.insert(id.to_string());
+        st
+    }
+
+    /// Orders from the config's `preload` file: cached when not known yet.
+    pub(super) fn preload(&mut self, orders: Vec<Value>) {
+        for payload in orders {
+            let Some(id) = payload.get("id").and_then(Value::as_str).map(str::to_string) else { continue };
+            if self.orders.contains_key(&id) {
+                continue;
+            }
+            let state = payload.get("state").and_then(Value::as_str).and_then(OrderState::parse);
+            self.receive(&id, state, payload, json!({ "source": "preload" }));
+        }
+    }
+
     pub(super) fn looked(&mut self, id: String, result: Result<Value, (&'static str, String)>) {
         let waiting = self.session.lookup.as_deref() == Some(id.as_str());
         match result {
             Ok(payload) => {
                 let state = payload.get("state").and_then(Value::as_str).and_then(OrderState::parse);
-                let at = self.at();
-                let order = match self.orders.get(&id) {
-                    Some(e) => StoredOrder { payload: payload.into(), updated_at: at, ..(*e.order).clone() },
-                    None => {
-                        let mut o = StoredOrder::new(id.clone(), state.unwrap_or(OrderState::Released), at, payload);
-                        o.progress.since_ms = self.now_ms;
-                        o
-                    }
-                };
-                let st = order.state;
-                self.record("order.received", Some(&id), json!({ "state": st.as_str(), "source": "lookup" }), None);
-                self.put(order);
-                self.dirty.insert(id.clone());
+                self.receive(&id, state, payload, json!({ "source": "lookup" }));
                 if waiting && self.session.operator.is_some() {
                     let sc = Scan::lookup(&id);
                     self.open_known(sc, &id);

@@ -189,6 +189,8 @@ pub enum Input {
     Cloud { request_id: String, command: CloudOrder },
     /// The order system answered a lookup: the order payload (validated) or why not.
     Looked { id: String, result: Result<Value, (&'static str, String)> },
+    /// Orders to cache at start (`[orders] preload`), validated; known ones are left alone.
+    Preload(Vec<Value>),
     /// A print job the workflow asked for ended.
     Printed { order: String, document: Document, outcome: PrintOutcome },
     /// A remote clock reading (`Date` header of the order system, `sent_at` of a command).
@@ -384,6 +386,7 @@ impl Station {
             }
             Input::Cloud { request_id, command } => self.cloud(request_id, command),
             Input::Looked { id, result } => self.looked(id, result),
+            Input::Preload(orders) => self.preload(orders),
             Input::Printed { order, document, outcome } => self.printed(&order, document, outcome),
             Input::ClockSample { source, remote } => self.clock_sample(source, ms(remote)),
             Input::Tick => self.tick(),
