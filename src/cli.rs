@@ -349,6 +349,32 @@ fn print_status_value(v: &serde_json::Value, json: bool) {
         }
         None => println!("uplink         (daemon not running)"),
     }
+    let w = &v["workflow"];
+    if w.is_object() {
+        let operator =
+            w["operator"]["badge"].as_str().map(|b| format!("{b} ({})", w["operator"]["role"].as_str().unwrap_or("?")));
+        println!("operator       {}", operator.unwrap_or_else(|| "nobody logged in".into()));
+        match w["order"].as_object() {
+            Some(o) => {
+                let lines = o["lines"].as_array().map(Vec::len).unwrap_or(0);
+                println!(
+                    "open order     {} ({}, {lines} line(s))",
+                    o["id"].as_str().unwrap_or("?"),
+                    o["state"].as_str().unwrap_or("?")
+                );
+            }
+            None => println!("open order     none"),
+        }
+        println!("orders cached  {}", w["orders_cached"].as_u64().unwrap_or(0));
+        if let Some(a) = w["alerts"].as_array().and_then(|a| a.first()) {
+            println!(
+                "last alert     {} {}: {}",
+                a["at"].as_str().unwrap_or(""),
+                a["code"].as_str().unwrap_or(""),
+                a["message"].as_str().unwrap_or("")
+            );
+        }
+    }
 }
 
 pub fn queue_export(config_path: &Path, from: u64) -> Result<(), Failure> {

@@ -3,7 +3,8 @@
 //!
 //! Protocol: the client sends one line, the daemon answers and closes.
 //! - `status` → one JSON line: a [`QueueStatus`](crate::journal::QueueStatus) plus `uplink`
-//!   (the broker connection's [`UplinkStatus`](crate::uplink::UplinkStatus));
+//!   (the broker connection's [`UplinkStatus`](crate::uplink::UplinkStatus)) and `workflow`
+//!   (the station's [`View`](crate::station::View): operator, open order, alerts);
 //! - `export FROM` → the stored events from seq FROM as JSON lines.
 //!
 //! The socket sits in the journal folder (mode 0750), so only the service user and its
@@ -19,7 +20,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::journal::Journal;
+use crate::station::View;
 use crate::uplink::SharedStatus;
+
+/// What `status` reports besides the journal.
+#[derive(Clone)]
+pub struct Sources {
+    pub uplink: Option<SharedStatus>,
+    pub workflow: Option<tokio::sync::watch::Receiver<View>>,
+}
 
 pub fn socket_path(journal_dir: &Path) -> PathBuf {
     journal_dir.join("control.sock")
@@ -30,7 +39,7 @@ pub const EXPORT_PAGE: usize = 1000;
 
 pub fn serve(
     journal: Journal,
-    uplink: Option<SharedStatus>,
+    sources: Sources,
     journal_dir: &Path,
     shutdown: CancellationToken,
 ) -> std::io::Result<JoinHandle<()>> {
@@ -51,9 +60,9 @@ pub fn serve(
                 _ = shutdown.cancelled() => break,
             };
             let journal = journal.clone();
-            let uplink = uplink.clone();
+            let sources = sources.clone();
             tokio::spawn(async move {
-                if let Err(e) = handle(journal, uplink, stream).await {
+                if let Err(e) = handle(journal, sources, stream).await {
                     debug!(error = %e, "control client went away");
                 }
             });
@@ -62,7 +71,7 @@ pub fn serve(
     }))
 }
 
-async fn handle(journal: Journal, uplink: Option<SharedStatus>, stream: tokio::net::UnixStream) -> std::io::Result<()> {
+async fn handle(journal: Journal, sources: Sources, stream: tokio::net::UnixStream) -> std::io::Result<()> {
     use tokio::io::AsyncReadExt;
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -74,7 +83,10 @@ async fn handle(journal: Journal, uplink: Option<SharedStatus>, stream: tokio::n
             let reply = match journal.status() {
                 Ok(s) => {
                     let mut v = serde_json::to_value(&s).unwrap_or_default();
-                    v["uplink"] = match &uplink {
+                    if let Some(w) = &sources.workflow {
+                        v["workflow"] = serde_json::to_value(&*w.borrow()).unwrap_or_default();
+                    }
+                    v["uplink"] = match &sources.uplink {
                         Some(u) => {
                             serde_json::to_value(&*u.lock().expect("uplink status poisoned")).unwrap_or_default()
                         }

@@ -124,8 +124,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         }
     };
     let uplink_status = uplink.as_ref().map(|u| u.status.clone());
-    let control = crate::control::serve(journal.clone(), uplink_status, &config.journal.path, shutdown.clone())
-        .context("starting the control socket")?;
 
     let on_state: scanner::StateSink = std::sync::Arc::new(move |name: &str, state: serde_json::Value| {
         if let Some(d) = &device_sink {
@@ -138,7 +136,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     }
     drop(inputs_tx);
     let heartbeat = Heartbeat::default();
-    let (view_tx, _view_rx) = tokio::sync::watch::channel(station.view());
+    let (view_tx, view_rx) = tokio::sync::watch::channel(station.view());
+    let sources = crate::control::Sources { uplink: uplink_status, workflow: Some(view_rx) };
+    let control = crate::control::serve(journal.clone(), sources, &config.journal.path, shutdown.clone())
+        .context("starting the control socket")?;
     let parts = workflow::Parts {
         journal: journal.clone(),
         orders: orders.clone(),

@@ -255,6 +255,10 @@ fn an_order_system_that_stalls_or_fails_gives_unknown_order_and_blocks_nothing()
     let l = scan(&daemon, &mut p, "SO-1");
     assert!(l.contains("order.opened SO-1"), "{l}");
     assert!(opened.elapsed() < Duration::from_secs(1), "not blocked by the lookup");
+    // The station's view (what the status page shows) while the daemon runs.
+    let w = support::queue_status(&station)["workflow"].clone();
+    assert_eq!((w["operator"]["badge"].as_str(), w["order"]["id"].as_str()), (Some("OP:0017"), Some("SO-1")), "{w}");
+    assert_eq!(w["order"]["lines"][0]["qty"], 2, "{w}");
     let l = wait_line(&daemon, Duration::from_secs(15), |l| l.contains("SO-8 could not be found"));
     // The packer moved on: an alert, not an error answer to a scan.
     assert!(
