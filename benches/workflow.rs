@@ -188,7 +188,9 @@ fn scan_during_drain(backlog: usize, rounds: usize) {
     for round in 0..rounds {
         fill_backlog(&station, backlog);
         while events.try_recv().is_ok() {}
-        let mut daemon = station.spawn();
+        let trace = std::env::var_os("STATIOND_BENCH_TRACE").is_some();
+        let log = if trace { "info,stationd::workflow=debug" } else { "info" };
+        let mut daemon = support::Daemon::spawn_with_env(&station.config, &[("RUST_LOG", log)]);
         daemon.wait_started();
         let started = Instant::now();
         if round == 0 {
@@ -217,8 +219,17 @@ fn scan_during_drain(backlog: usize, rounds: usize) {
             let l = daemon_line(&daemon);
             assert!(l.starts_with("ok ") && l.contains("item.verified"), "{l}");
             during.push(t.elapsed().as_secs_f64() * 1e3);
+            if std::env::var_os("STATIOND_BENCH_TRACE").is_some() {
+                eprintln!("round {round} +{:.3}s {:.2} ms", started.elapsed().as_secs_f64(), during.last().unwrap());
+            }
         };
         drain_secs.push((end - started).as_secs_f64());
+        if std::env::var_os("STATIOND_BENCH_TRACE").is_some() {
+            eprintln!(
+                "{}",
+                daemon.stderr().lines().filter(|l| l.contains("slow input")).collect::<Vec<_>>().join("\n")
+            );
+        }
         daemon.close_stdin();
         daemon.wait_exit(Duration::from_secs(5));
     }

@@ -153,7 +153,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             None => Vec::new(),
         },
     };
-    let workflow = tokio::spawn(workflow::run(parts, station, channels, print_outcomes, shutdown.clone()));
+    let workflow = workflow::spawn_thread(parts, station, channels, print_outcomes, shutdown.clone())
+        .context("starting the workflow thread")?;
     let watchdog = service::spawn_watchdog(heartbeat, shutdown.clone());
     service::ready(&format!("station {} ready; {} event(s) pending", config.station_identity(), status.pending));
 

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use stationd_drivers::framing::display_code;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::journal::Journal;
 use crate::oms::Oms;
@@ -23,6 +23,9 @@ use crate::orders::{OrderStore, SeenRequest};
 use crate::print::{JobState, Printing};
 use crate::service::Heartbeat;
 use crate::station::{CloudOrder, Document, Effect, Feedback, Input, PrintOutcome, Settings, Station, View};
+
+/// Inputs slower than this are logged (debug) with where the time went.
+const SLOW_INPUT: Duration = Duration::from_millis(5);
 
 /// How often time is fed to the station (overdue levels, cache expiry).
 const TICK: Duration = Duration::from_secs(1);
@@ -114,6 +117,27 @@ pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate
     Ok(station)
 }
 
+/// Runs the workflow on a thread of its own (with its own single-threaded runtime), so the
+/// packer's feedback never queues behind the uplink draining a backlog on the shared
+/// runtime. The receiver fires when it has stopped.
+pub fn spawn_thread(
+    parts: Parts,
+    station: Station,
+    ch: Channels,
+    print_outcomes: Option<mpsc::UnboundedReceiver<crate::print::Job>>,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<oneshot::Receiver<()>> {
+    let (done, stopped) = oneshot::channel();
+    std::thread::Builder::new().name("workflow".into()).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(run(parts, station, ch, print_outcomes, stop)),
+            Err(e) => error!(error = %e, "cannot start the workflow runtime"),
+        }
+        let _ = done.send(());
+    })?;
+    Ok(stopped)
+}
+
 /// Runs until every scanner has stopped (their senders dropped) after `stop`.
 pub async fn run(
     mut parts: Parts,
@@ -197,6 +221,8 @@ struct Runner {
 impl Runner {
     async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<oneshot::Sender<Value>>) {
         let now = OffsetDateTime::now_utc();
+        let started = std::time::Instant::now();
+        let (mut journal_time, mut save_time) = (Duration::ZERO, Duration::ZERO);
         let effects = station.handle(input, now);
         let mut feedback: Vec<(u64, Feedback, Option<String>)> = Vec::new();
         let mut reply_to = reply_to;
@@ -205,7 +231,10 @@ impl Runner {
                 Effect::Record { event, feedback: fb } => {
                     let kind = event.kind.clone();
                     let scanned = event.data.get("code").and_then(Value::as_str).map(str::to_string);
-                    match self.parts.journal.append(event).await {
+                    let t = std::time::Instant::now();
+                    let appended = self.parts.journal.append(event).await;
+                    journal_time += t.elapsed();
+                    match appended {
                         Ok(a) => {
                             if let Some(fb) = fb {
                                 feedback.push((a.seq, fb, scanned));
@@ -229,12 +258,14 @@ impl Runner {
                 Effect::Save { orders, forget, session, remember } => {
                     let store = self.parts.orders.clone();
                     let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+                    let t = std::time::Instant::now();
                     let saved = tokio::task::spawn_blocking(move || {
                         let seen =
                             remember.map(|(rid, reply)| (rid, SeenRequest { at_ms, name: String::new(), reply }));
                         store.save(&orders, &forget, session.as_ref(), seen.as_ref().map(|(r, s)| (r.as_str(), s)))
                     })
                     .await;
+                    save_time += t.elapsed();
                     match saved {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => {
@@ -256,6 +287,15 @@ impl Runner {
         }
         for (seq, fb, scanned) in &feedback {
             self.out.feedback(*seq, fb, scanned.as_deref());
+        }
+        let took = started.elapsed();
+        if took > SLOW_INPUT {
+            debug!(
+                took_ms = took.as_secs_f64() * 1e3,
+                journal_ms = journal_time.as_secs_f64() * 1e3,
+                save_ms = save_time.as_secs_f64() * 1e3,
+                "slow input"
+            );
         }
         let _ = self.parts.view.send(station.view());
     }
