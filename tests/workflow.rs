@@ -104,13 +104,26 @@ fn pack_and_ship(daemon: &Daemon, p: &mut Pty, sim: &PrinterSim, id: &str, track
     assert!(scan(daemon, p, tracking).contains(&format!("order {id} shipped")));
 }
 
+/// The station's devices: a label printer simulator and a PTY scanner under a by-id style
+/// link in `dir`.
+struct Devices {
+    sim: PrinterSim,
+    dir: tempfile::TempDir,
+    link: std::path::PathBuf,
+    pty: Pty,
+}
+
+fn devices() -> Devices {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-Honeywell_1900-if00");
+    let pty = pty(&link);
+    Devices { sim: PrinterSim::start(), dir, link, pty }
+}
+
 #[test]
 fn a_packer_packs_and_ships_an_order_and_the_cloud_sees_each_step_in_order() {
     let broker = Broker::start();
-    let sim = PrinterSim::start();
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("usb-Honeywell_1900-if00");
-    let mut p = pty(&link);
+    let Devices { sim, dir: _dir, link, pty: mut p } = devices();
     let station = station(broker.port, &sim, &link, "");
     let (_sub, events) = support::subscriber(broker.port, &format!("{PREFIX}/events"));
     let daemon = station.spawn();
@@ -167,10 +180,7 @@ fn a_packer_packs_and_ships_an_order_and_the_cloud_sees_each_step_in_order() {
 fn with_the_broker_down_throughout_the_station_works_from_its_cache_and_the_order_system_and_catches_up() {
     let broker = Broker::start();
     let proxy = Proxy::start(broker.port);
-    let sim = PrinterSim::start();
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("usb-scanner");
-    let mut p = pty(&link);
+    let Devices { sim, dir, link, pty: mut p } = devices();
     // The order system fails twice with 500 before answering, and its clock is 90 s behind.
     let oms = OrderSystem::start(
         vec![(
@@ -230,10 +240,7 @@ fn with_the_broker_down_throughout_the_station_works_from_its_cache_and_the_orde
 #[test]
 fn an_order_system_that_stalls_or_fails_gives_unknown_order_and_blocks_nothing() {
     let broker = Broker::start();
-    let sim = PrinterSim::start();
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("usb-scanner");
-    let mut p = pty(&link);
+    let Devices { sim, dir: _dir, link, pty: mut p } = devices();
     let oms = OrderSystem::start(
         vec![("/api/orders/SO-8", vec![Answer::Stall]), ("/api/orders/SO-9", vec![Answer::Status(503)])],
         0,
