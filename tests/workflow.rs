@@ -183,21 +183,24 @@ fn with_the_broker_down_throughout_the_station_works_from_its_cache_and_the_orde
     let Devices { sim, dir, link, pty: mut p } = devices();
     // The order system fails twice with 500 before answering, and its clock is 90 s behind.
     let oms = OrderSystem::start(
-        vec![(
-            "/api/orders/SO-7",
-            vec![
-                Answer::Status(500),
-                Answer::Status(500),
-                Answer::Json(json!({"order": order("SO-7", "picked", "JJD0000000007")})),
-            ],
-        )],
+        vec![
+            (
+                "/api/orders/SO-7",
+                vec![
+                    Answer::Status(500),
+                    Answer::Status(500),
+                    Answer::Json(json!({"order": order("SO-7", "picked", "JJD0000000007")})),
+                ],
+            ),
+            ("/api/orders/SO-7/label", vec![Answer::Text("^XA^FO50,50^FDCARRIER LABEL SO-7^FS^XZ".into())]),
+        ],
         -90,
     );
     let token = dir.path().join("oms.token");
     std::fs::write(&token, "s3cret\n").unwrap();
     std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let orders = format!(
-        "[orders]\nurl = \"{}\"\ntoken_file = \"{}\"\nid_pattern = \"^SO-[0-9]+$\"\n",
+        "[orders]\nurl = \"{}\"\ntoken_file = \"{}\"\nid_pattern = \"^SO-[0-9]+$\"\nfetch_labels = true\n",
         oms.url,
         token.display()
     );
@@ -216,12 +219,15 @@ fn with_the_broker_down_throughout_the_station_works_from_its_cache_and_the_orde
     let l = wait_line(&daemon, Duration::from_secs(10), |l| l.contains("order.opened"));
     assert!(l.contains("order.opened SO-7 for packing"), "{l}");
     let hits = oms.hits.lock().unwrap().clone();
-    assert_eq!(hits.len(), 3, "two 500s retried: {hits:?}");
+    assert_eq!(hits.iter().filter(|h| h.starts_with("/api/orders/SO-7 ")).count(), 3, "two 500s retried: {hits:?}");
     assert!(hits.iter().all(|h| h.ends_with("Bearer s3cret")), "{hits:?}");
     for code in [EAN, EAN, "SKU-B"] {
         assert!(scan(&daemon, &mut p, code).starts_with("ok "));
     }
     wait_line(&daemon, Duration::from_secs(10), |l| l.contains("order SO-7 labelled"));
+    // The order carried no label: the carrier's came from the order system.
+    let label = String::from_utf8_lossy(sim.jobs().last().unwrap()).to_string();
+    assert_eq!(label, "^XA^FO50,50^FDCARRIER LABEL SO-7^FS^XZ");
     assert!(scan(&daemon, &mut p, "JJD0000000007").contains("order SO-7 shipped"));
     assert!(support::queue_status(&station)["pending"].as_u64().unwrap() > 10, "all of it waits in the journal");
 
@@ -281,4 +287,49 @@ fn an_order_system_that_stalls_or_fails_gives_unknown_order_and_blocks_nothing()
     assert!(scan(&daemon, &mut p, EAN).contains("item.verified"), "SO-1 is still open");
     let kinds: Vec<String> = station.export().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
     assert_eq!(kinds.iter().filter(|k| *k == "order.unknown").count(), 2, "{kinds:?}");
+}
+
+/// Carrier label fetches are limited per carrier: a carrier whose service stalls uses up its
+/// own slots and times out; another carrier's label comes at once.
+#[test]
+fn one_stalling_carrier_never_delays_another_carriers_labels() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let oms_server = OrderSystem::start(
+        vec![
+            ("/api/orders/SLOW-1/label", vec![Answer::Stall]),
+            ("/api/orders/SLOW-2/label", vec![Answer::Stall]),
+            ("/api/orders/SLOW-3/label", vec![Answer::Stall]),
+            ("/api/orders/FAST-1/label", vec![Answer::Text("^XA^FDfast^FS^XZ".into())]),
+            ("/api/orders/BAD-1/label", vec![Answer::Text("<html>oops</html>".into())]),
+        ],
+        0,
+    );
+    let cfg = stationd::config::OrdersConfig {
+        url: Some(oms_server.url.parse().unwrap()),
+        fetch_labels: true,
+        label_timeout: Duration::from_millis(1500),
+        label_concurrency: 2,
+        ..Default::default()
+    };
+    let oms = stationd::oms::Oms::from_config(&cfg).unwrap().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let start = Instant::now();
+        let slow: Vec<_> = (1..=3)
+            .map(|i| {
+                let oms = oms.clone();
+                tokio::spawn(async move { oms.fetch_label(&format!("SLOW-{i}"), "SLOWPOST").await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let fast = oms.fetch_label("FAST-1", "DHL").await;
+        assert_eq!(fast.unwrap(), b"^XA^FDfast^FS^XZ");
+        assert!(start.elapsed() < Duration::from_millis(800), "not held up by the stalling carrier");
+        for s in slow {
+            let e = s.await.unwrap().unwrap_err();
+            assert!(e.starts_with("SLOWPOST label: no answer within"), "{e}");
+        }
+        let e = oms.fetch_label("BAD-1", "DHL").await.unwrap_err();
+        assert!(e.contains("not a ZPL label"), "{e}");
+    });
 }

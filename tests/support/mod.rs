@@ -602,6 +602,8 @@ pub fn pty(link: &Path) -> Pty {
 pub enum Answer {
     /// 200 with this JSON body.
     Json(serde_json::Value),
+    /// 200 with this text body (a ZPL label).
+    Text(String),
     /// This status, empty body.
     Status(u16),
     /// Never answers (holds the connection for 30 s).
@@ -663,6 +665,7 @@ impl OrderSystem {
                         }
                         Answer::Status(s) => (s, String::new()),
                         Answer::Json(v) => (200, v.to_string()),
+                        Answer::Text(t) => (200, t),
                     };
                     let mut conn = conn;
                     let _ = write!(
