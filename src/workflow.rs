@@ -182,7 +182,7 @@ pub async fn run(
                     if let Some(t) = c.sent_at {
                         runner.perform(&mut station, Input::ClockSample { source: "cloud command", remote: t }, None).await;
                     }
-                    (Input::Cloud { request_id: c.request_id, command: c.command }, Some(c.reply))
+                    (Input::Cloud { request_id: c.request_id.clone(), command: c.command }, Some((c.request_id, c.reply)))
                 }
                 None => { cloud_open = false; continue }
             },
@@ -219,42 +219,53 @@ struct Runner {
 }
 
 impl Runner {
-    async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<oneshot::Sender<Value>>) {
+    async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<(String, oneshot::Sender<Value>)>) {
         let now = OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
-        let (mut journal_time, mut save_time) = (Duration::ZERO, Duration::ZERO);
+        let mut save_time = Duration::ZERO;
         let effects = station.handle(input, now);
-        let mut feedback: Vec<(u64, Feedback, Option<String>)> = Vec::new();
-        let mut reply_to = reply_to;
+        // The input's events first, handed to the journal together: one commit for all.
+        let mut events = Vec::new();
+        let mut answers = Vec::new();
+        let mut rest = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Record { event, feedback: fb } => {
-                    let kind = event.kind.clone();
+                Effect::Record { event, feedback } => {
                     let scanned = event.data.get("code").and_then(Value::as_str).map(str::to_string);
-                    let t = std::time::Instant::now();
-                    let appended = self.parts.journal.append(event).await;
-                    journal_time += t.elapsed();
-                    match appended {
-                        Ok(a) => {
-                            if let Some(fb) = fb {
-                                feedback.push((a.seq, fb, scanned));
-                            }
-                        }
-                        Err(e) => {
-                            // Nothing of this input may look done: put the station back to
-                            // what is saved, refuse loudly.
-                            error!(alert = e.code(), %kind, error = %e, "event not recorded; input refused");
-                            self.out.error(e.code(), &e.to_string());
-                            if let Some(tx) = reply_to.take() {
-                                let rid = "";
-                                let _ = tx.send(json!({ "request_id": rid, "ok": false,
-                                    "error": { "code": e.code(), "message": e.to_string() } }));
-                            }
-                            self.roll_back(station);
-                            return;
-                        }
+                    answers.push((event.kind.clone(), feedback, scanned));
+                    events.push(event);
+                }
+                other => rest.push(other),
+            }
+        }
+        let mut feedback: Vec<(u64, Feedback, Option<String>)> = Vec::new();
+        let mut reply_to = reply_to;
+        let appended = self.parts.journal.append_all(events).await;
+        let journal_time = started.elapsed();
+        for (result, (kind, fb, scanned)) in appended.into_iter().zip(answers) {
+            match result {
+                Ok(a) => {
+                    if let Some(fb) = fb {
+                        feedback.push((a.seq, fb, scanned));
                     }
                 }
+                Err(e) => {
+                    // Nothing of this input may look done: put the station back to what is
+                    // saved, refuse loudly.
+                    error!(alert = e.code(), %kind, error = %e, "event not recorded; input refused");
+                    self.out.error(e.code(), &e.to_string());
+                    if let Some((rid, tx)) = reply_to.take() {
+                        let _ = tx.send(json!({ "request_id": rid, "ok": false,
+                            "error": { "code": e.code(), "message": e.to_string() } }));
+                    }
+                    self.roll_back(station);
+                    return;
+                }
+            }
+        }
+        for effect in rest {
+            match effect {
+                Effect::Record { .. } => unreachable!("events were journaled above"),
                 Effect::Save { orders, forget, session, remember } => {
                     let store = self.parts.orders.clone();
                     let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -277,7 +288,7 @@ impl Runner {
                 Effect::Lookup { id } => self.lookup(id),
                 Effect::Print { order, document, reprint } => self.print(order, document, reprint),
                 Effect::Reply { request_id, reply } => {
-                    if let Some(tx) = reply_to.take() {
+                    if let Some((_, tx)) = reply_to.take() {
                         let _ = tx.send(reply);
                     } else {
                         warn!(request_id, "reply without a waiting command");

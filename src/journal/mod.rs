@@ -210,6 +210,24 @@ impl Journal {
         rx.await.map_err(|_| JournalError::Closed)?
     }
 
+    /// Appends events in this order, handing them to the committer together so they share
+    /// one commit; returns each one's outcome once all are durable (or refused).
+    pub async fn append_all(&self, events: Vec<NewEvent>) -> Vec<Result<Appended, JournalError>> {
+        let mut pending = Vec::with_capacity(events.len());
+        for event in events {
+            let (reply, rx) = oneshot::channel();
+            pending.push(self.send(Request::Append { event, reply }).map(|()| rx));
+        }
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            out.push(match p {
+                Ok(rx) => rx.await.unwrap_or(Err(JournalError::Closed)),
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
     /// Blocking [`Journal::append`], for threads outside the runtime.
     pub fn append_blocking(&self, event: NewEvent) -> Result<Appended, JournalError> {
         let (reply, rx) = oneshot::channel();

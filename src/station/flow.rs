@@ -338,7 +338,7 @@ impl Station {
                     s.armed = None;
                 });
                 self.accept(sc, "order.lookup", Some(id), json!({}), format!("looking up order {id}"));
-                self.fx.push(super::Effect::Lookup { id: id.to_string() });
+                self.after.push(super::Effect::Lookup { id: id.to_string() });
                 return;
             }
             let msg = format!("order {id} is not in this station's cache and no order system is configured");
@@ -620,7 +620,7 @@ impl Station {
             }
         }
         if let Some(e) = self.orders.get(id) {
-            self.fx.push(super::Effect::Print { order: e.order.clone(), document, reprint });
+            self.after.push(super::Effect::Print { order: e.order.clone(), document, reprint });
         }
     }
 

@@ -229,7 +229,8 @@ pub enum Armed {
     Damaged,
 }
 
-/// What the edges must do, in this order.
+/// What the edges must do, in this order: the events (`Record`), one `Save`, then the
+/// actions that must only follow a saved change (`Print`, `Lookup`), then the `Reply`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Make `event` durable; then (after the whole input's effects) give `feedback`.
@@ -283,8 +284,10 @@ pub struct Station {
     last_feedback: Option<(Feedback, i64)>,
     scans: u64,
     last_evict_ms: i64,
-    // Per-input scratch: effects so far, orders changed, a reply to send last.
+    // Per-input scratch: events so far, actions to take once the input is saved (print,
+    // lookup), orders changed, a reply to send last.
     fx: Vec<Effect>,
+    after: Vec<Effect>,
     dirty: BTreeSet<String>,
     forget: Vec<String>,
     session_dirty: bool,
@@ -316,6 +319,7 @@ impl Station {
             scans: 0,
             last_evict_ms: 0,
             fx: Vec::new(),
+            after: Vec::new(),
             dirty: BTreeSet::new(),
             forget: Vec::new(),
             session_dirty: false,
@@ -344,6 +348,7 @@ impl Station {
         self.totes.clear();
         self.session = Session::default();
         self.fx.clear();
+        self.after.clear();
         self.dirty.clear();
         self.forget.clear();
         self.reply = None;
@@ -413,6 +418,9 @@ impl Station {
             });
             self.session_dirty = false;
         }
+        // Only once the change is saved: a label printed for an order whose packing a crash
+        // then forgot would be printed again when the packer redoes it.
+        self.fx.append(&mut self.after);
         if let Some((request_id, reply, _)) = self.reply.take() {
             self.fx.push(Effect::Reply { request_id, reply });
         }

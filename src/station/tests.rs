@@ -225,10 +225,10 @@ fn a_pack_runs_from_order_scan_to_label_with_each_bad_item_refused_distinctly() 
     assert_eq!(transitions(&fx), [("packing".into(), "packed".into())]);
     assert_eq!(prints(&fx), [(Document::Label, false), (Document::Slip, false)]);
     assert_eq!(t.s.order("SO-1").unwrap().progress.label, LabelStatus::Requested);
-    // Effects come in order: events, then one save, and nothing after the save but a reply.
+    // Effects come in order: events, then one save, then the prints (never before the save).
     let save_at = fx.iter().position(|e| matches!(e, Effect::Save { .. })).unwrap();
-    assert!(fx[..save_at].iter().all(|e| !matches!(e, Effect::Save { .. })));
-    assert!(fx[save_at + 1..].iter().all(|e| matches!(e, Effect::Reply { .. })));
+    assert!(fx[..save_at].iter().all(|e| matches!(e, Effect::Record { .. })));
+    assert!(fx[save_at + 1..].iter().all(|e| matches!(e, Effect::Print { .. })));
 
     let fx =
         t.input(Input::Printed { order: "SO-1".into(), document: Document::Label, outcome: PrintOutcome::Confirmed });
@@ -655,6 +655,11 @@ proptest! {
                 }
             }
             prop_assert!(saves <= 1, "one save per input");
+            // Prints and lookups only after the save, events only before it.
+            if let Some(at) = fx.iter().position(|e| matches!(e, Effect::Save { .. })) {
+                prop_assert!(fx[..at].iter().all(|e| matches!(e, Effect::Record { .. })), "{:?}", fx);
+                prop_assert!(fx[at..].iter().all(|e| !matches!(e, Effect::Record { .. })), "{:?}", fx);
+            }
             // What was saved is what the station holds.
             for o in t.s.orders() {
                 prop_assert_eq!(t.saved.get(&o.id), Some(o), "unsaved change to {}", o.id);
