@@ -32,7 +32,7 @@ fn main() {
         state_machine(if quick { 2_000 } else { 20_000 });
     }
     if run("drain") {
-        scan_during_drain(if quick { 20_000 } else { 100_000 }, if quick { 2 } else { 5 });
+        scan_during_drain(if quick { 20_000 } else { 100_000 }, if quick { 2 } else { 10 });
     }
     if run("label") {
         packed_to_label(if quick { 20 } else { 60 });
