@@ -47,9 +47,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     if config.scanners.is_empty() {
         warn!("no [[scanner]] configured: nothing will be scanned at this station");
     }
-    if config.http.is_some() {
-        warn!(section = "[http]", "configured but not active in this build");
-    }
     let oms = crate::oms::Oms::from_config(&config.orders).map_err(RunError::Config)?;
     let printers = crate::print::printers_from_config(&config).map_err(RunError::Config)?;
 
@@ -78,9 +75,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         let dir = config.journal.path.clone();
         tokio::task::spawn_blocking(move || OrderStore::open(&dir)).await.context("order store open task")??
     };
-    // Device states go to the uplink (retained topics) when there is one.
+    // Device states go to the uplink (retained topics) when there is one, and to the screen.
     let (devices, devices_rx) = uplink::device_channel();
-    let device_sink = config.mqtt.as_ref().map(|_| devices.clone());
+    let device_sink = Some(devices.clone());
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
     let (printing, print_outcomes) = if printers.is_empty() {
         (None, None)
@@ -112,7 +109,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 orders.clone(),
                 printing.clone(),
                 Some(workflow_handle),
-                (devices, devices_rx),
+                (devices.clone(), devices_rx),
                 shutdown.clone(),
             )
             .map_err(|e| RunError::Config(e.to_string()))?;
@@ -120,6 +117,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         }
         None => {
             info!("no [mqtt] configured: events wait in the journal");
+            drop(devices_rx);
             None
         }
     };
@@ -130,6 +128,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
             d.device_state(name, state);
         }
     });
+    let screen_devices = devices;
     let mut scanners = Vec::new();
     for s in &config.scanners {
         scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone(), on_state.clone()));
@@ -137,7 +136,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     drop(inputs_tx);
     let heartbeat = Heartbeat::default();
     let (view_tx, view_rx) = tokio::sync::watch::channel(station.view());
-    let sources = crate::control::Sources { uplink: uplink_status, workflow: Some(view_rx) };
+    let sources = crate::control::Sources { uplink: uplink_status.clone(), workflow: Some(view_rx.clone()) };
     let control = crate::control::serve(journal.clone(), sources, &config.journal.path, shutdown.clone())
         .context("starting the control socket")?;
     let parts = workflow::Parts {
@@ -152,6 +151,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 .map_err(|e| RunError::Config(format!("[orders] preload {}: {e}", p.display())))?,
             None => Vec::new(),
         },
+    };
+    let http = match &config.http {
+        Some(h) => {
+            let sources = crate::http::Sources {
+                station: config.station_identity(),
+                journal: journal.clone(),
+                orders: orders.clone(),
+                view: view_rx,
+                uplink: uplink_status,
+                devices: screen_devices,
+                printing: printing.clone(),
+                heartbeat: heartbeat.clone(),
+            };
+            Some(crate::http::serve(h, sources, shutdown.clone()).await.map_err(RunError::Config)?)
+        }
+        None => None,
     };
     let workflow = workflow::spawn_thread(parts, station, channels, print_outcomes, shutdown.clone())
         .context("starting the workflow thread")?;
@@ -174,6 +189,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         warn!("inputs still in flight at shutdown were not recorded (their scans were never confirmed)");
     }
     let _ = control.await;
+    if let Some(h) = http {
+        let _ = tokio::time::timeout_at(deadline, h).await;
+    }
     if let Some(w) = watchdog {
         let _ = w.await;
     }

@@ -6,6 +6,7 @@ pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod event;
+pub mod http;
 pub mod journal;
 pub mod logging;
 pub mod monitor;

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tool:package pairs the tests use (brokers, PTY/TCP helpers, privilege drop).
-required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux systemd-analyze:systemd)
+# tool:package pairs the tests use (brokers, PTY/TCP helpers, privilege drop, a browser for the station screen).
+required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium)
 missing=()
 for pair in "${required[@]}"; do
   tool=${pair%%:*} pkg=${pair##*:}

@@ -283,6 +283,8 @@ pub struct Station {
     alerts: VecDeque<Alert>,
     last_feedback: Option<(Feedback, i64)>,
     scans: u64,
+    /// Answers given, by result: `ok` or the refusal's code (for metrics).
+    results: std::collections::BTreeMap<&'static str, u64>,
     last_evict_ms: i64,
     // Per-input scratch: events so far, actions to take once the input is saved (print,
     // lookup), orders changed, a reply to send last.
@@ -317,6 +319,7 @@ impl Station {
             alerts: VecDeque::new(),
             last_feedback: None,
             scans: 0,
+            results: std::collections::BTreeMap::new(),
             last_evict_ms: 0,
             fx: Vec::new(),
             after: Vec::new(),
@@ -479,8 +482,10 @@ impl Station {
     fn record(&mut self, kind: &str, order: Option<&str>, data: Value, feedback: Option<Feedback>) {
         let event = self.event(kind, order, data);
         if let Some(fb) = &feedback {
-            if let Feedback::Alert { code, message } = fb {
-                self.alert(code, message.clone());
+            match fb {
+                Feedback::Alert { code, message } => self.alert(code, message.clone()),
+                Feedback::Ok { .. } => *self.results.entry("ok").or_insert(0) += 1,
+                Feedback::Error { code, .. } => *self.results.entry(code).or_insert(0) += 1,
             }
             self.last_feedback = Some((fb.clone(), self.now_ms));
         }

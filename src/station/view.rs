@@ -22,6 +22,8 @@ pub struct View {
     /// Non-terminal orders per state.
     pub orders_by_state: std::collections::BTreeMap<&'static str, usize>,
     pub scans: u64,
+    /// Answers given, by result: `ok` or the refusal's code.
+    pub scan_results: std::collections::BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -132,5 +134,6 @@ pub(super) fn build(s: &Station) -> View {
         orders_cached: s.orders.len(),
         orders_by_state: by_state,
         scans: s.scans,
+        scan_results: s.results.clone(),
     }
 }

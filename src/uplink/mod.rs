@@ -78,17 +78,28 @@ pub struct DeviceReceiver(mpsc::UnboundedReceiver<(String, serde_json::Value)>);
 /// A channel for device states: device tasks hold the sender, the uplink the receiver.
 pub fn device_channel() -> (DeviceStates, DeviceReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (DeviceStates(tx), DeviceReceiver(rx))
+    (DeviceStates { tx, latest: Arc::default() }, DeviceReceiver(rx))
 }
 
-/// A cheap handle for publishing device states, for the device tasks.
+/// A cheap handle for reporting device states, for the device tasks: each state goes to the
+/// uplink (when there is one) and is kept as the device's latest for the station screen.
 #[derive(Clone)]
-pub struct DeviceStates(mpsc::UnboundedSender<(String, serde_json::Value)>);
+pub struct DeviceStates {
+    tx: mpsc::UnboundedSender<(String, serde_json::Value)>,
+    latest: Arc<Mutex<std::collections::BTreeMap<String, serde_json::Value>>>,
+}
 
 impl DeviceStates {
     /// See [`Uplink::device_state`].
     pub fn device_state(&self, device: &str, state: serde_json::Value) {
-        let _ = self.0.send((device.to_string(), state));
+        self.latest.lock().expect("device states poisoned").insert(device.to_string(), state.clone());
+        // No uplink: nobody receives, and that is fine.
+        let _ = self.tx.send((device.to_string(), state));
+    }
+
+    /// The latest state of every device that reported one.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        self.latest.lock().expect("device states poisoned").clone()
     }
 }
 

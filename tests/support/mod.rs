@@ -694,3 +694,19 @@ impl AddSigned for std::time::SystemTime {
         }
     }
 }
+
+/// A plain HTTP/1.1 GET on loopback: (status, body). `headers` are extra header lines.
+pub fn http_get(port: u16, path: &str, headers: &[&str]) -> (u16, String) {
+    use std::io::Read;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the http server");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n").unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).expect("read the answer");
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    // Chunked bodies (axum's default for streams) are not used by these routes.
+    (status, body.to_string())
+}

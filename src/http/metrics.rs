@@ -1,0 +1,121 @@
+//! `/metrics` in the Prometheus text format: backlog and its age, journal size, publishes,
+//! acks and reconnects (rates come from the counters), scans by result, print jobs by state,
+//! device states, orders by state, the workflow heartbeat and clock skew.
+
+use std::fmt::Write;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::App;
+
+struct Out(String);
+
+impl Out {
+    fn help(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn value(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
+        let labels: Vec<String> = labels.iter().map(|(k, val)| format!("{k}=\"{}\"", escape(val))).collect();
+        let labels = if labels.is_empty() { String::new() } else { format!("{{{}}}", labels.join(",")) };
+        let _ = writeln!(self.0, "{name}{labels} {v}");
+    }
+
+    fn metric(&mut self, name: &str, kind: &str, help: &str, v: f64) {
+        self.help(name, kind, help);
+        self.value(name, &[], v);
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
+    let s = &app.sources;
+    let mut out = Out(String::with_capacity(4096));
+    let j = s.journal.clone();
+    if let Ok(Ok(q)) = tokio::task::spawn_blocking(move || j.status()).await {
+        out.metric(
+            "stationd_backlog_events",
+            "gauge",
+            "Events journaled and not yet acknowledged by the broker.",
+            q.pending as f64,
+        );
+        out.metric(
+            "stationd_oldest_pending_age_seconds",
+            "gauge",
+            "Age of the oldest event not yet acknowledged (0 when none).",
+            q.oldest_pending_age_seconds.unwrap_or(0.0),
+        );
+        out.metric("stationd_journal_stored_bytes", "gauge", "Bytes of stored event records.", q.stored_bytes as f64);
+        out.metric(
+            "stationd_journal_max_bytes",
+            "gauge",
+            "journal.max_bytes: new work is refused beyond it.",
+            q.max_bytes as f64,
+        );
+        out.metric("stationd_journal_next_seq", "gauge", "The seq the next event will get.", q.next_seq as f64);
+    }
+    if let Some(u) = &s.uplink {
+        let u = u.lock().expect("uplink status poisoned").clone();
+        out.metric(
+            "stationd_broker_connected",
+            "gauge",
+            "1 while connected to the broker.",
+            f64::from(u8::from(u.state == "connected")),
+        );
+        out.metric(
+            "stationd_published_total",
+            "counter",
+            "Event publishes sent, resends included.",
+            u.published as f64,
+        );
+        out.metric("stationd_acked_total", "counter", "Events acknowledged by the broker.", u.acked as f64);
+        out.metric("stationd_reconnects_total", "counter", "Broker reconnects.", u.reconnects as f64);
+    }
+    let view = s.view.borrow().clone();
+    out.help("stationd_scans_total", "counter", "Scans answered, by result (ok or the refusal's code).");
+    for (result, n) in &view.scan_results {
+        out.value("stationd_scans_total", &[("result", result)], *n as f64);
+    }
+    out.help("stationd_orders", "gauge", "Cached orders not shipped or cancelled, by state.");
+    for (state, n) in &view.orders_by_state {
+        out.value("stationd_orders", &[("state", state)], *n as f64);
+    }
+    out.metric("stationd_orders_cached", "gauge", "Orders in the station's cache.", view.orders_cached as f64);
+    out.metric(
+        "stationd_clock_skew_seconds",
+        "gauge",
+        "Box clock minus the order system's or cloud's clock, when over 30 s (else 0).",
+        view.clock_skew_ms.unwrap_or(0) as f64 / 1000.0,
+    );
+    out.metric(
+        "stationd_workflow_heartbeat_age_seconds",
+        "gauge",
+        "Time since the workflow loop last ran (the watchdog and /healthz use it).",
+        s.heartbeat.age().as_secs_f64(),
+    );
+    if let Some(p) = &s.printing {
+        let store = p.store().clone();
+        if let Ok(jobs) = tokio::task::spawn_blocking(move || store.all()).await {
+            let mut by_state = std::collections::BTreeMap::new();
+            for job in &jobs {
+                *by_state.entry(job.state.as_str()).or_insert(0u64) += 1;
+            }
+            out.help("stationd_print_jobs", "gauge", "Print jobs kept, by state.");
+            for (state, n) in by_state {
+                out.value("stationd_print_jobs", &[("state", state)], n as f64);
+            }
+        }
+    }
+    out.help("stationd_device_state", "gauge", "1 for each device's current state.");
+    for (device, state) in s.devices.snapshot() {
+        let st = state["state"].as_str().unwrap_or("unknown").to_string();
+        let kind = state["kind"].as_str().unwrap_or("device").to_string();
+        out.value("stationd_device_state", &[("device", &device), ("kind", &kind), ("state", &st)], 1.0);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0)
+}

@@ -1,0 +1,158 @@
+//! The station screen and API on the real binary: JSON routes, `/healthz`, `/metrics`, the
+//! token off loopback, and the page rendered by headless Chromium.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{free_port, http_get, StationDir};
+
+const ORDERS: &str = r#"[{"id": "SO-1", "state": "picked", "carrier": "DHL", "tracking": "JJD0000000001",
+  "lines": [{"line": 1, "sku": "MUG-RED", "name": "Mug, red", "qty": 2, "barcodes": ["4006381333931"]},
+            {"line": 2, "sku": "LID-01", "name": "Lid", "qty": 1, "barcodes": ["96385074"]}]}]"#;
+
+/// A station with the screen on `port`, a file printer and one preloaded order.
+fn station(port: u16, http_extra: &str) -> StationDir {
+    let s = StationDir::new("", "");
+    let dir = s.tmp.path();
+    std::fs::write(dir.join("orders.json"), ORDERS).unwrap();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n{http_extra}\n\
+         [orders]\npreload = \"orders.json\"\n\n\
+         [[printer]]\nname = \"label\"\nkind = \"file\"\npath = \"labels\"\nlanguage = \"zpl\"\nrole = \"label\"\n"
+    );
+    let text = std::fs::read_to_string(&s.config).unwrap() + &extra;
+    std::fs::write(&s.config, text).unwrap();
+    s
+}
+
+fn json(port: u16, path: &str) -> Value {
+    let (status, body) = http_get(port, path, &[]);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+fn wait_http(port: u16) {
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the screen does not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_api_shows_the_station_its_orders_devices_queue_health_and_metrics() {
+    let port = free_port();
+    let station = station(port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    for code in ["OP:0017", "SO-1", "4006381333931", "5012345678900"] {
+        daemon.scan(code);
+        daemon.expect_line();
+    }
+    let s = json(port, "/api/status");
+    let w = &s["workflow"];
+    assert_eq!((w["operator"]["badge"].as_str(), w["order"]["id"].as_str()), (Some("OP:0017"), Some("SO-1")), "{s}");
+    assert_eq!(w["order"]["lines"][0]["verified"], 1, "{s}");
+    assert_eq!(
+        (w["last_feedback"]["kind"].as_str(), w["last_feedback"]["code"].as_str()),
+        (Some("error"), Some("wrong_item"))
+    );
+    assert_eq!(s["station"], "WH1/PACK-T");
+    assert_eq!(s["uplink"]["state"], "disabled");
+    assert!(s["queue"]["pending"].as_u64().unwrap() >= 5, "{s}");
+
+    let o = json(port, "/api/orders/SO-1");
+    assert_eq!((o["state"].as_str(), o["progress"]["verified"]["1"].as_u64()), (Some("packing"), Some(1)), "{o}");
+    let (status, body) = http_get(port, "/api/orders/SO-404", &[]);
+    assert_eq!(status, 404, "{body}");
+    assert!(json(port, "/api/queue")["next_seq"].as_u64().unwrap() > 5);
+    let devices = json(port, "/api/devices");
+    assert_eq!(devices["label"]["state"], "ready", "{devices}");
+    let health = json(port, "/healthz");
+    assert_eq!(health["ok"], true, "{health}");
+
+    let (status, metrics) = http_get(port, "/metrics", &[]);
+    assert_eq!(status, 200);
+    for line in [
+        "stationd_scans_total{result=\"ok\"} 3",
+        "stationd_scans_total{result=\"wrong_item\"} 1",
+        "stationd_orders{state=\"packing\"} 1",
+        "stationd_device_state{device=\"label\",kind=\"printer\",state=\"ready\"} 1",
+        "# TYPE stationd_backlog_events gauge",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
+    }
+    let (status, page) = http_get(port, "/", &[]);
+    assert!(status == 200 && page.contains("<title>stationd</title>"));
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+}
+
+#[test]
+fn with_a_token_everything_but_healthz_needs_it_and_a_wrong_one_gets_a_bare_401() {
+    use std::os::unix::fs::PermissionsExt;
+    let port = free_port();
+    let tmp = tempfile::tempdir().unwrap();
+    let token = tmp.path().join("http.token");
+    std::fs::write(&token, "t0ken-123\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let station = station(port, &format!("token_file = \"{}\"\n", token.display()));
+    let daemon = station.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    for path in ["/", "/api/status", "/api/queue", "/api/devices", "/api/orders/SO-1", "/metrics", "/api/stream"] {
+        for headers in [&[][..], &["Authorization: Bearer wrong"][..], &["Authorization: t0ken-123"][..]] {
+            let (status, body) = http_get(port, path, headers);
+            assert_eq!((status, body.as_str()), (401, ""), "{path} {headers:?}");
+        }
+        let (status, _) = http_get(port, &format!("{path}?token=nope"), &[]);
+        assert_eq!(status, 401, "{path}");
+    }
+    let (status, _) = http_get(port, "/api/status", &["Authorization: Bearer t0ken-123"]);
+    assert_eq!(status, 200);
+    let (status, _) = http_get(port, "/?token=t0ken-123", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(http_get(port, "/healthz", &[]).0, 200, "health checks need no token");
+}
+
+/// Loads the page in headless Chromium after a few scans and reads the rendered DOM.
+#[test]
+fn the_station_screen_renders_the_operator_the_order_and_the_last_scan_in_a_browser() {
+    let chromium = support::require_tool("chromium", "apt-get install -y chromium");
+    let port = free_port();
+    let station = station(port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    for code in ["OP:0017", "SO-1", "4006381333931", "5012345678900"] {
+        daemon.scan(code);
+        daemon.expect_line();
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let shot = station.tmp.path().join("screen.png");
+    let url = format!("http://127.0.0.1:{port}/");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(&chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1024,600", "--hide-scrollbars"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("run chromium")
+    };
+    let out = run(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("<b id=\"operator\">OP:0017 (packer)</b>"), "operator not rendered:\n{dom}");
+    assert!(dom.contains("<span id=\"order-id\">SO-1</span>"), "order not rendered:\n{dom}");
+    assert!(dom.contains("<div id=\"result\" class=\"error\">"), "last scan not red:\n{dom}");
+    assert!(dom.contains("5012345678900 is not on order SO-1"), "reason not shown:\n{dom}");
+    assert!(dom.contains("MUG-RED Mug, red"), "lines not rendered:\n{dom}");
+    let out = run(&[&format!("--screenshot={}", shot.display())]);
+    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    if let Some(dest) = std::env::var_os("STATIOND_SCREENSHOT") {
+        std::fs::copy(&shot, dest).unwrap();
+    }
+}
