@@ -259,6 +259,7 @@ impl Runner {
                             "error": { "code": e.code(), "message": e.to_string() } }));
                     }
                     self.roll_back(station);
+                    let _ = self.parts.view.send(station.view());
                     return;
                 }
             }
@@ -296,6 +297,8 @@ impl Runner {
                 }
             }
         }
+        // The screen first: whoever sees the feedback line finds the view already updated.
+        let _ = self.parts.view.send(station.view());
         for (seq, fb, scanned) in &feedback {
             self.out.feedback(*seq, fb, scanned.as_deref());
         }
@@ -308,7 +311,6 @@ impl Runner {
                 "slow input"
             );
         }
-        let _ = self.parts.view.send(station.view());
     }
 
     fn roll_back(&self, station: &mut Station) {
