@@ -4,7 +4,8 @@
 //! Checks: the config, the journal folder (writable, free space, held by a running
 //! daemon?), every configured device (present, permissions, printer status), the broker
 //! (TCP, TLS and credentials, with its own client id so a running daemon is not kicked off),
-//! the order system (reachable), and the systemd unit. What this build cannot check is
+//! the order system (answers HTTP with the token), the clock (against the order system's
+//! `Date`), and the systemd unit. What this build cannot check is
 //! reported as `skip`, never as `ok`.
 
 use std::path::Path;
@@ -59,13 +60,7 @@ pub async fn run(config_path: &Path) -> Vec<Finding> {
         out.push(printer_check(&config, p).await);
     }
     out.push(broker(&config).await);
-    out.push(order_system(&config).await);
-    out.push(finding(
-        "clock",
-        Verdict::Skip,
-        "not checked: needs a time source (the order system's HTTP Date), which this build does not query",
-        "",
-    ));
+    out.extend(order_system(&config).await);
     out.push(systemd_unit());
     out
 }
@@ -253,22 +248,68 @@ async fn broker(config: &Config) -> Finding {
     }
 }
 
-async fn order_system(config: &Config) -> Finding {
-    let Some(url) = &config.orders.url else {
-        return finding("order system", Verdict::Skip, "no [orders] url configured", "");
+/// The order system answers HTTP (with the token), and the box clock agrees with its `Date`.
+async fn order_system(config: &Config) -> Vec<Finding> {
+    let no_clock = |why: &str| finding("clock", Verdict::Skip, format!("not checked: {why}"), "");
+    let oms = match crate::oms::Oms::from_config(&config.orders) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            return vec![
+                finding("order system", Verdict::Skip, "no [orders] url configured", ""),
+                no_clock("the order system's HTTP Date is the time source, and none is configured"),
+            ]
+        }
+        Err(e) => return vec![finding("order system", Verdict::Fail, e, "fix [orders]"), no_clock("no order system")],
     };
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return finding("order system", Verdict::Fail, format!("{url} has no host"), "fix [orders] url");
+    let url = config.orders.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+    let (status, remote) = match oms.probe().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            return vec![
+                finding(
+                    "order system",
+                    Verdict::Fail,
+                    format!("{url}: {e}"),
+                    "check the network path; orders then come only over MQTT",
+                ),
+                no_clock("the order system did not answer"),
+            ]
+        }
     };
-    match tcp_reachable(&format!("{host}:{port}")).await {
-        Ok(()) => finding(
+    let system = match status {
+        401 | 403 => finding(
             "order system",
-            Verdict::Ok,
-            format!("{host}:{port} accepts connections (HTTP itself not checked)"),
-            "",
+            Verdict::Fail,
+            format!("{url} answers {status}: the token is refused"),
+            "put the right token in [orders] token_file",
         ),
-        Err(e) => finding("order system", Verdict::Fail, e, "check the network path; orders then come only over MQTT"),
-    }
+        500.. => {
+            finding("order system", Verdict::Warn, format!("{url} answers {status}"), "ask the order system's team")
+        }
+        _ => finding("order system", Verdict::Ok, format!("{url} answers HTTP {status}"), ""),
+    };
+    let clock = match remote {
+        None => no_clock("the order system's answer has no Date header"),
+        Some(remote) => {
+            let skew = (time::OffsetDateTime::now_utc() - remote).whole_milliseconds() as f64 / 1000.0;
+            let detail = format!(
+                "box clock is {:.0} s {} the order system's",
+                skew.abs(),
+                if skew >= 0.0 { "ahead of" } else { "behind" }
+            );
+            if skew.abs() * 1000.0 > crate::station::SKEW_LIMIT_MS as f64 {
+                finding(
+                    "clock",
+                    Verdict::Fail,
+                    detail,
+                    "enable time sync: `timedatectl set-ntp true` (events are stamped with the box clock)",
+                )
+            } else {
+                finding("clock", Verdict::Ok, detail, "")
+            }
+        }
+    };
+    vec![system, clock]
 }
 
 fn systemd_unit() -> Finding {

@@ -87,6 +87,15 @@ impl Oms {
         }
     }
 
+    /// Asks the order system's base URL once: its HTTP status and clock (for `doctor`).
+    pub async fn probe(&self) -> Result<(u16, Option<OffsetDateTime>), String> {
+        match self.get(self.base.clone()).timeout(LOOKUP_TIMEOUT).send().await {
+            Ok(r) => Ok((r.status().as_u16(), date_of(&r))),
+            Err(e) if e.is_timeout() => Err(format!("no answer within {LOOKUP_TIMEOUT:?}")),
+            Err(e) => Err(root_cause(&e)),
+        }
+    }
+
     /// Looks an order up; returns the validated order object and the server's clock.
     pub async fn lookup(&self, id: &str) -> (Result<Value, LookupError>, Option<OffsetDateTime>) {
         let mut last: LookupError = ("lookup_failed", "no attempt made".into());

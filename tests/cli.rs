@@ -343,3 +343,24 @@ fn doctor_passes_a_healthy_box_and_names_each_problem_with_its_fix() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout_of(&o).contains("FAIL  config"), "{}", stdout_of(&o));
 }
+
+#[test]
+fn doctor_checks_the_order_system_and_the_clock_against_its_date() {
+    let doctor = |clock_offset: i64| {
+        let oms = support::OrderSystem::start(vec![], clock_offset);
+        let station = StationDir::new("", &format!("[orders]\nurl = \"{}\"\n", oms.url));
+        let o = stationd(&["doctor", "--json", "--config", station.config_str()]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let find =
+            |check: &str| v["findings"].as_array().unwrap().iter().find(|f| f["check"] == check).cloned().unwrap();
+        (find("order system"), find("clock"))
+    };
+    let (system, clock) = doctor(0);
+    assert_eq!((system["verdict"].as_str(), clock["verdict"].as_str()), (Some("ok"), Some("ok")), "{system} {clock}");
+    assert!(system["detail"].as_str().unwrap().contains("answers HTTP 404"), "{system}");
+    // The order system's clock two minutes behind: the box is ahead, and that fails.
+    let (_, clock) = doctor(-120);
+    assert_eq!(clock["verdict"], "fail", "{clock}");
+    assert!(clock["detail"].as_str().unwrap().contains("s ahead of the order system's"), "{clock}");
+    assert!(clock["fix"].as_str().unwrap().contains("timedatectl set-ntp true"), "{clock}");
+}
