@@ -46,3 +46,5 @@ sed "s#/usr/bin/stationd#$unit_dir/stationd#g" systemd/stationd.service > "$unit
 systemd-analyze verify "$unit_dir/stationd.service"
 systemd-analyze security --offline=true "$unit_dir/stationd.service" | tail -1
 rm -rf "$unit_dir"
+echo "== package"
+bash tests/package.sh
