@@ -82,9 +82,13 @@ fn the_api_shows_the_station_its_orders_devices_queue_health_and_metrics() {
         "stationd_orders{state=\"packing\"} 1",
         "stationd_device_state{device=\"label\",kind=\"printer\",state=\"ready\"} 1",
         "# TYPE stationd_backlog_events gauge",
+        "# TYPE stationd_journal_commit_seconds histogram",
     ] {
         assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
     }
+    let commits = metrics.lines().find_map(|l| l.strip_prefix("stationd_journal_commit_seconds_count ")).unwrap();
+    assert!(commits.parse::<f64>().unwrap() >= 1.0, "{metrics}");
+    assert!(metrics.contains("stationd_journal_commit_seconds_bucket{le=\"+Inf\"}"), "{metrics}");
     let (status, page) = http_get(port, "/", &[]);
     assert!(status == 200 && page.contains("<title>stationd</title>"));
     daemon.close_stdin();

@@ -59,6 +59,18 @@ pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
         );
         out.metric("stationd_journal_next_seq", "gauge", "The seq the next event will get.", q.next_seq as f64);
     }
+    let h = s.journal.commit_latency();
+    out.help(
+        "stationd_journal_commit_seconds",
+        "histogram",
+        "Journal commits (batch + flush + fdatasync): what a scan waits for before its beep.",
+    );
+    for (le, n) in &h.buckets {
+        out.value("stationd_journal_commit_seconds_bucket", &[("le", &le.to_string())], *n as f64);
+    }
+    out.value("stationd_journal_commit_seconds_bucket", &[("le", "+Inf")], h.count as f64);
+    out.value("stationd_journal_commit_seconds_sum", &[], h.sum_seconds);
+    out.value("stationd_journal_commit_seconds_count", &[], h.count as f64);
     if let Some(u) = &s.uplink {
         let u = u.lock().expect("uplink status poisoned").clone();
         out.metric(

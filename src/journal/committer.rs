@@ -166,8 +166,13 @@ impl Committer {
         self.persist_ack_state(&mut batch, &before, &acked_now);
         self.meta_into(&mut batch, &before);
 
+        let started = std::time::Instant::now();
         let result = match self.shared.store.db.apply_batch(batch) {
-            Ok(()) => self.shared.store.sync(),
+            Ok(()) => {
+                let synced = self.shared.store.sync();
+                self.shared.commits.observe(started.elapsed());
+                synced
+            }
             Err(e) => {
                 // sled applies a batch atomically or not at all: forget this round's changes
                 // so its seqs are issued again and the journal stays gap-free.

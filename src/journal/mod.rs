@@ -167,6 +167,39 @@ struct Shared {
     marks: Mutex<Watermarks>,
     durable: watch::Sender<u64>,
     opts: JournalOptions,
+    commits: CommitLatency,
+}
+
+/// Upper bounds (seconds) of the commit latency histogram's buckets.
+pub const COMMIT_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// How long commits (sled batch + flush + `fdatasync`) take: a histogram for `/metrics`.
+#[derive(Default)]
+struct CommitLatency {
+    buckets: [std::sync::atomic::AtomicU64; COMMIT_BUCKETS.len()],
+    count: std::sync::atomic::AtomicU64,
+    sum_us: std::sync::atomic::AtomicU64,
+}
+
+impl CommitLatency {
+    fn observe(&self, took: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let secs = took.as_secs_f64();
+        if let Some(i) = COMMIT_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(took.as_micros() as u64, Relaxed);
+    }
+}
+
+/// A snapshot of the commit latency histogram: per bucket (upper bound, commits at or below
+/// it, cumulative), the number of commits and their total time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitHistogram {
+    pub buckets: Vec<(f64, u64)>,
+    pub count: u64,
+    pub sum_seconds: f64,
 }
 
 /// Handle to an open journal. Cheap to clone; the committer thread stops when the last
@@ -192,7 +225,13 @@ impl Journal {
         let opened = recovery::open_or_recover(&opts)?;
         let marks = opened.store.watermarks()?;
         let (durable, _) = watch::channel(marks.durable_next);
-        let shared = Arc::new(Shared { store: opened.store, marks: Mutex::new(marks), durable, opts });
+        let shared = Arc::new(Shared {
+            store: opened.store,
+            marks: Mutex::new(marks),
+            durable,
+            opts,
+            commits: CommitLatency::default(),
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = committer::spawn(shared.clone(), rx, opened.lock, opened.reservation, opened.first_event)?;
         let journal = Journal { shared, tx, thread: Arc::new(Mutex::new(Some(thread))) };
@@ -226,6 +265,22 @@ impl Journal {
             });
         }
         out
+    }
+
+    /// How long the commits since open took.
+    pub fn commit_latency(&self) -> CommitHistogram {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.shared.commits;
+        let mut total = 0;
+        let buckets = COMMIT_BUCKETS
+            .iter()
+            .zip(&c.buckets)
+            .map(|(b, n)| {
+                total += n.load(Relaxed);
+                (*b, total)
+            })
+            .collect();
+        CommitHistogram { buckets, count: c.count.load(Relaxed), sum_seconds: c.sum_us.load(Relaxed) as f64 / 1e6 }
     }
 
     /// Blocking [`Journal::append`], for threads outside the runtime.
