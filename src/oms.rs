@@ -42,15 +42,7 @@ impl Oms {
     /// From the config; `None` without `[orders] url`. The token file is read here.
     pub fn from_config(c: &OrdersConfig) -> Result<Option<Oms>, String> {
         let Some(url) = &c.url else { return Ok(None) };
-        let token = match &c.token_file {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .map_err(|e| format!("[orders] token_file {}: {e}", p.display()))?
-                    .trim()
-                    .to_string(),
-            ),
-            None => None,
-        };
+        let token = crate::config::read_token("[orders]", c.token_file.as_deref())?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("stationd/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(LOOKUP_TIMEOUT)

@@ -41,9 +41,8 @@ fn wait_http(port: u16) {
     }
 }
 
-#[test]
-fn the_api_shows_the_station_its_orders_devices_queue_health_and_metrics() {
-    let port = free_port();
+/// A running station after a login, SO-1 opened, one good and one wrong item.
+fn after_scans(port: u16) -> (StationDir, support::Daemon) {
     let station = station(port, "");
     let mut daemon = station.spawn();
     daemon.wait_started();
@@ -52,6 +51,13 @@ fn the_api_shows_the_station_its_orders_devices_queue_health_and_metrics() {
         daemon.scan(code);
         daemon.expect_line();
     }
+    (station, daemon)
+}
+
+#[test]
+fn the_api_shows_the_station_its_orders_devices_queue_health_and_metrics() {
+    let port = free_port();
+    let (_station, mut daemon) = after_scans(port);
     let s = json(port, "/api/status");
     let w = &s["workflow"];
     assert_eq!((w["operator"]["badge"].as_str(), w["order"]["id"].as_str()), (Some("OP:0017"), Some("SO-1")), "{s}");
@@ -127,14 +133,7 @@ fn with_a_token_everything_but_healthz_needs_it_and_a_wrong_one_gets_a_bare_401(
 fn the_station_screen_renders_the_operator_the_order_and_the_last_scan_in_a_browser() {
     let chromium = support::require_tool("chromium", "apt-get install -y chromium");
     let port = free_port();
-    let station = station(port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    wait_http(port);
-    for code in ["OP:0017", "SO-1", "4006381333931", "5012345678900"] {
-        daemon.scan(code);
-        daemon.expect_line();
-    }
+    let (station, _daemon) = after_scans(port);
     let profile = tempfile::tempdir().unwrap();
     let shot = station.tmp.path().join("screen.png");
     let url = format!("http://127.0.0.1:{port}/");

@@ -692,6 +692,20 @@ fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
     })
 }
 
+/// A bearer token from its file (`token_file` of `[orders]` or `[http]`): trimmed, and not
+/// empty. `section` names the config section in errors.
+pub fn read_token(section: &str, path: Option<&Path>) -> Result<Option<String>, String> {
+    let Some(path) = path else { return Ok(None) };
+    let token = std::fs::read_to_string(path)
+        .map_err(|e| format!("{section} token_file {}: {e}", path.display()))?
+        .trim()
+        .to_string();
+    if token.is_empty() {
+        return Err(format!("{section} token_file {} is empty", path.display()));
+    }
+    Ok(Some(token))
+}
+
 /// The orders of a preload file, each validated like `order.upsert`.
 pub fn read_preload(path: &Path) -> Result<Vec<serde_json::Value>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;

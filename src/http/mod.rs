@@ -67,18 +67,7 @@ pub async fn serve(
     sources: Sources,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, String> {
-    let token = match &cfg.token_file {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| format!("[http] token_file {}: {e}", p.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => None,
-    };
-    if token.as_deref() == Some("") {
-        return Err("[http] token_file is empty".into());
-    }
+    let token = crate::config::read_token("[http]", cfg.token_file.as_deref())?;
     let app = App { sources: Arc::new(sources), token: token.map(Arc::from) };
     let router = Router::new()
         .route("/", get(page))
