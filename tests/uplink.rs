@@ -468,3 +468,78 @@ fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
     let r = cloud.send("resync", json!({"request_id":"after-flood","from":1}));
     assert_eq!(r["ok"], true, "{r}");
 }
+
+/// docs/SECURITY.md's ACL on a real Mosquitto: the station works as its own user; another
+/// station's user can neither publish as it nor read its commands.
+#[test]
+fn with_the_documented_acl_a_station_account_reaches_only_its_own_topics() {
+    use serde_json::json;
+    use std::os::unix::fs::PermissionsExt;
+    let passwd_tool = support::require_tool("mosquitto_passwd", "apt-get install -y mosquitto");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let passwd = dir.path().join("passwd");
+    for (i, (user, pass)) in
+        [("oms", "oms-pw"), ("st-WH1-PACK-T", "t-pw"), ("st-WH1-PACK-X", "x-pw")].iter().enumerate()
+    {
+        let mut cmd = std::process::Command::new(&passwd_tool);
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let ok = cmd.arg("-b").arg(&passwd).args([user, pass]).status().unwrap().success();
+        assert!(ok, "mosquitto_passwd failed");
+    }
+    let acl = dir.path().join("acl");
+    std::fs::write(
+        &acl,
+        "user oms\ntopic read wh/+/st/+/events\ntopic read wh/+/st/+/status\ntopic read wh/+/st/+/devices/#\n\
+         topic read wh/+/st/+/reply\ntopic write wh/+/st/+/cmd/#\n\n\
+         user st-WH1-PACK-T\ntopic write wh/WH1/st/PACK-T/events\ntopic write wh/WH1/st/PACK-T/status\n\
+         topic write wh/WH1/st/PACK-T/devices/#\ntopic write wh/WH1/st/PACK-T/reply\ntopic read wh/WH1/st/PACK-T/cmd/#\n\n\
+         user st-WH1-PACK-X\ntopic write wh/WH1/st/PACK-X/events\ntopic read wh/WH1/st/PACK-X/cmd/#\n",
+    )
+    .unwrap();
+    for f in [&passwd, &acl] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let port = support::free_port();
+    let extra = format!("allow_anonymous false\npassword_file {}\nacl_file {}\n", passwd.display(), acl.display());
+    let broker = Broker::start_on(port, &extra);
+    let secret = dir.path().join("station.pass");
+    std::fs::write(&secret, "t-pw\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let station = StationDir::with_broker(
+        broker.port,
+        &format!("username = \"st-WH1-PACK-T\"\npassword_file = \"{}\"\n", secret.display()),
+    );
+    let oms = Some(("oms", "oms-pw"));
+    let (_sub, events) = support::subscriber_as(broker.port, "wh/+/st/+/events", oms);
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    // The station's own events arrive; its commands are executed and answered.
+    feed(&mut daemon, "ACL", 0..3);
+    collect_confirmed(&daemon, 3);
+    for _ in 0..3 {
+        let (topic, _) = events.recv_timeout(Duration::from_secs(10)).expect("the station's events arrive");
+        assert_eq!(topic, "wh/WH1/st/PACK-T/events");
+    }
+    let cloud = support::Cloud::connect_as(broker.port, "wh/WH1/st/PACK-T", oms);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = cloud.send("resync", json!({"request_id": "acl-1", "from": 1}));
+    assert_eq!(r["ok"], true, "{r}");
+    while events.try_recv().is_ok() {}
+    // Another station's account: its publishes as PACK-T are dropped, PACK-T's commands never reach it.
+    let x = Some(("st-WH1-PACK-X", "x-pw"));
+    let (x_client, x_cmds) = support::subscriber_as(broker.port, "wh/WH1/st/PACK-T/cmd/#", x);
+    x_client
+        .publish("wh/WH1/st/PACK-T/events", rumqttc::QoS::AtLeastOnce, false, br#"{"forged":true}"#.to_vec())
+        .unwrap();
+    cloud.publish_only("order.cancel", br#"{"request_id":"acl-2","order":"SO-1"}"#);
+    let r = cloud.replies(1).pop().unwrap();
+    assert_eq!(r["request_id"], "acl-2", "the command reached the station: {r}");
+    std::thread::sleep(Duration::from_millis(500));
+    let forged: Vec<_> =
+        std::iter::from_fn(|| events.try_recv().ok()).filter(|(_, p)| p.starts_with(br#"{"forged""#)).collect();
+    assert!(forged.is_empty(), "a forged event got through the ACL");
+    assert!(x_cmds.try_recv().is_err(), "another station read this station's commands");
+}

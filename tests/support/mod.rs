@@ -503,9 +503,21 @@ pub struct Cloud {
 /// An MQTT client on the test broker subscribed to `topic`; messages arrive on the receiver
 /// as (topic, payload). Returns once the subscription is acknowledged.
 pub fn subscriber(port: u16, topic: &str) -> (rumqttc::Client, Receiver<(String, Vec<u8>)>) {
+    subscriber_as(port, topic, None)
+}
+
+/// [`subscriber`] with a broker username and password.
+pub fn subscriber_as(
+    port: u16,
+    topic: &str,
+    login: Option<(&str, &str)>,
+) -> (rumqttc::Client, Receiver<(String, Vec<u8>)>) {
     let id = format!("test-sub-{}-{}", std::process::id(), free_port());
     let mut opts = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
     opts.set_max_packet_size(4 << 20, 4 << 20);
+    if let Some((user, pass)) = login {
+        opts.set_credentials(user, pass);
+    }
     let (client, mut conn) = rumqttc::Client::new(opts, 100);
     client.subscribe(topic, rumqttc::QoS::AtLeastOnce).unwrap();
     let (tx, rx) = mpsc::channel();
@@ -532,7 +544,12 @@ pub fn subscriber(port: u16, topic: &str) -> (rumqttc::Client, Receiver<(String,
 
 impl Cloud {
     pub fn connect(port: u16, prefix: &str) -> Cloud {
-        let (client, raw) = subscriber(port, &format!("{prefix}/reply"));
+        Self::connect_as(port, prefix, None)
+    }
+
+    /// [`Cloud::connect`] with a broker username and password.
+    pub fn connect_as(port: u16, prefix: &str, login: Option<(&str, &str)>) -> Cloud {
+        let (client, raw) = subscriber_as(port, &format!("{prefix}/reply"), login);
         let (tx, replies) = mpsc::channel();
         std::thread::spawn(move || {
             for (_, payload) in raw {
