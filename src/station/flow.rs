@@ -151,10 +151,10 @@ impl Station {
                 s.armed = None;
             });
         }
-        if let Some(prev) = current {
+        if current.is_some() {
+            // Stamped with the operator leaving (the session still holds them here).
             let ev = self.event("operator.logout", None, json!({ "reason": "switched", "next": operator.badge }));
             self.fx.push(super::Effect::Record { event: ev, feedback: None });
-            let _ = prev;
         }
         self.set_session(|s| {
             s.operator = Some(operator.clone());
