@@ -77,7 +77,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     };
     // Device states go to the uplink (retained topics) when there is one, and to the screen.
     let (devices, devices_rx) = uplink::device_channel();
-    let device_sink = Some(devices.clone());
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
     let (printing, print_outcomes) = if printers.is_empty() {
         (None, None)
@@ -85,7 +84,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         let (dir, j, sink, station, stop) = (
             config.journal.path.clone(),
             journal.clone(),
-            device_sink.clone(),
+            Some(devices.clone()),
             config.station_identity(),
             shutdown.clone(),
         );
@@ -123,11 +122,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     };
     let uplink_status = uplink.as_ref().map(|u| u.status.clone());
 
-    let on_state: scanner::StateSink = std::sync::Arc::new(move |name: &str, state: serde_json::Value| {
-        if let Some(d) = &device_sink {
-            d.device_state(name, state);
-        }
-    });
+    let scanner_states = devices.clone();
+    let on_state: scanner::StateSink =
+        std::sync::Arc::new(move |name: &str, state: serde_json::Value| scanner_states.device_state(name, state));
     let screen_devices = devices;
     let mut scanners = Vec::new();
     for s in &config.scanners {

@@ -223,6 +223,11 @@ impl Runner {
         let now = OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
         let mut save_time = Duration::ZERO;
+        // Remembered with a cloud command's request id (as `print` and `resync` are).
+        let command_name = match &input {
+            Input::Cloud { command, .. } => command.name(),
+            _ => "",
+        };
         let effects = station.handle(input, now);
         // The input's events first, handed to the journal together: one commit for all.
         let mut events = Vec::new();
@@ -272,8 +277,8 @@ impl Runner {
                     let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
                     let t = std::time::Instant::now();
                     let saved = tokio::task::spawn_blocking(move || {
-                        let seen =
-                            remember.map(|(rid, reply)| (rid, SeenRequest { at_ms, name: String::new(), reply }));
+                        let seen = remember
+                            .map(|(rid, reply)| (rid, SeenRequest { at_ms, name: command_name.to_string(), reply }));
                         store.save(&orders, &forget, session.as_ref(), seen.as_ref().map(|(r, s)| (r.as_str(), s)))
                     })
                     .await;

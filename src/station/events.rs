@@ -216,12 +216,15 @@ impl Station {
             let p = &e.order.progress;
             let state = e.order.state;
             let elapsed = now - p.since_ms;
-            let levels: Vec<_> = rules.iter().filter(|r| r.state == state).collect();
-            let reached = levels.iter().take_while(|r| elapsed >= r.after.as_millis() as i64).count();
-            if reached > p.overdue_level {
-                for r in &levels[p.overdue_level..reached] {
-                    raised.push((id.clone(), state, r.level.clone(), r.after, reached));
-                }
+            // Levels of this state passed and not raised yet (rules are sorted by `after`).
+            let passed = rules
+                .iter()
+                .filter(|r| r.state == state)
+                .take_while(|r| elapsed >= r.after.as_millis() as i64)
+                .enumerate()
+                .skip(p.overdue_level);
+            for (i, r) in passed {
+                raised.push((id.clone(), state, r.level.clone(), r.after, i + 1));
             }
         }
         self.settings.overdue = rules;

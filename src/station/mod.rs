@@ -283,6 +283,9 @@ pub struct Station {
     alerts: VecDeque<Alert>,
     last_feedback: Option<(Feedback, i64)>,
     scans: u64,
+    /// Cached orders not shipped or cancelled, by state: kept as orders come, change and
+    /// go, so the view (built after every input) never walks the whole cache.
+    by_state: std::collections::BTreeMap<&'static str, usize>,
     /// Answers given, by result: `ok` or the refusal's code (for metrics).
     results: std::collections::BTreeMap<&'static str, u64>,
     last_evict_ms: i64,
@@ -319,6 +322,7 @@ impl Station {
             alerts: VecDeque::new(),
             last_feedback: None,
             scans: 0,
+            by_state: std::collections::BTreeMap::new(),
             results: std::collections::BTreeMap::new(),
             last_evict_ms: 0,
             fx: Vec::new(),
@@ -347,6 +351,7 @@ impl Station {
     /// could not all be journaled); alerts and clock state stay.
     pub fn reload(&mut self, orders: Vec<StoredOrder>, session: Option<Session>) {
         self.orders.clear();
+        self.by_state.clear();
         self.tracking.clear();
         self.totes.clear();
         self.session = Session::default();
@@ -441,7 +446,21 @@ impl Station {
             self.totes.insert(t, order.id.clone());
         }
         let lines = Arc::new(lines_of(&order.payload));
-        self.orders.insert(order.id.clone(), Entry { order: Arc::new(order), lines });
+        self.count(order.state, 1);
+        if let Some(old) = self.orders.insert(order.id.clone(), Entry { order: Arc::new(order), lines }) {
+            self.count(old.order.state, -1);
+        }
+    }
+
+    fn count(&mut self, state: OrderState, delta: isize) {
+        if state.is_terminal() {
+            return;
+        }
+        let n = self.by_state.entry(state.as_str()).or_insert(0);
+        *n = n.saturating_add_signed(delta);
+        if *n == 0 {
+            self.by_state.remove(state.as_str());
+        }
     }
 
     /// The order to change; marks it for the save at the end of this input.
@@ -454,7 +473,8 @@ impl Station {
     }
 
     fn remove(&mut self, id: &str) {
-        if self.orders.remove(id).is_some() {
+        if let Some(old) = self.orders.remove(id) {
+            self.count(old.order.state, -1);
             self.tracking.retain(|_, o| o != id);
             self.totes.retain(|_, o| o != id);
             self.forget.push(id.to_string());
@@ -529,7 +549,8 @@ impl Station {
             StateChange::Release => o.progress.hold_reason = None,
             _ => {}
         }
-        self.dirty.insert(id.to_string());
+        self.count(from, -1);
+        self.count(to, 1);
         Ok(to)
     }
 

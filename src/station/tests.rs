@@ -665,6 +665,11 @@ proptest! {
                 prop_assert_eq!(t.saved.get(&o.id), Some(o), "unsaved change to {}", o.id);
             }
             prop_assert_eq!(t.saved.len(), t.s.orders().count());
+            let mut by_state = std::collections::BTreeMap::new();
+            for o in t.s.orders().filter(|o| !o.state.is_terminal()) {
+                *by_state.entry(o.state.as_str()).or_insert(0) += 1;
+            }
+            prop_assert_eq!(&t.s.view().orders_by_state, &by_state, "state counts kept in step");
             let saved_session = t.saved_session.clone().unwrap_or_default();
             prop_assert_eq!(&saved_session, t.s.session(), "unsaved session change");
         }

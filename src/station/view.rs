@@ -106,10 +106,6 @@ pub(super) fn build(s: &Station) -> View {
             FeedbackView { kind: "alert", code: Some(code), text: message.clone(), at: at(*ms) }
         }
     });
-    let mut by_state = std::collections::BTreeMap::new();
-    for e in s.orders.values().filter(|e| !e.order.state.is_terminal()) {
-        *by_state.entry(e.order.state.as_str()).or_insert(0) += 1;
-    }
     View {
         role: s.settings.role.as_str(),
         operator: s.session.operator.as_ref().map(|o| OperatorView {
@@ -132,7 +128,7 @@ pub(super) fn build(s: &Station) -> View {
             .collect(),
         clock_skew_ms: s.skew_ms,
         orders_cached: s.orders.len(),
-        orders_by_state: by_state,
+        orders_by_state: s.by_state.clone(),
         scans: s.scans,
         scan_results: s.results.clone(),
     }
