@@ -170,7 +170,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let watchdog = service::spawn_watchdog(heartbeat, shutdown.clone());
     service::ready(&format!("station {} ready; {} event(s) pending", config.station_identity(), status.pending));
 
-    wait_for_signal(&shutdown).await;
+    let storage_failed = journal.storage_failed();
+    tokio::select! {
+        _ = wait_for_signal(&shutdown) => {}
+        _ = storage_failed.cancelled() => error!(
+            "the journal could not write to disk; stopping so the service manager restarts the station on the reopened journal (everything confirmed is kept)"
+        ),
+    }
     info!("shutting down");
     service::stopping();
     shutdown.cancel();
@@ -199,6 +205,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         }
     }
     tokio::task::spawn_blocking(move || journal.close()).await.context("journal close task")?;
+    if storage_failed.is_cancelled() {
+        return Err(RunError::Journal(crate::journal::JournalError::Storage(
+            "a journal write or fsync failed; restart to reopen the journal".into(),
+        )));
+    }
     info!("stopped; everything confirmed is on disk");
     Ok(())
 }

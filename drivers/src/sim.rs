@@ -21,6 +21,9 @@ pub enum SimState {
     Silent,
     /// Closes the connection after this many job bytes (a cable pulled mid-job).
     DropAfter(usize),
+    /// Answers status queries until this many job bytes arrived on a connection, then takes
+    /// data but never answers again (a printer hanging mid-job).
+    SilentAfter(usize),
 }
 
 #[derive(Default)]
@@ -128,16 +131,21 @@ async fn serve(mut conn: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) {
         let mut answers = Vec::new();
         let mut i = 0;
         while i < pending.len() {
+            let silent = match state {
+                SimState::Silent => true,
+                SimState::SilentAfter(limit) => job.len() >= limit,
+                _ => false,
+            };
             if pending[i..].starts_with(b"~HS") {
                 shared.lock().expect("sim poisoned").queries += 1;
-                if state != SimState::Silent {
+                if !silent {
                     answers.extend(zpl_answer(state));
                 }
                 i += 3;
             } else if pending[i] == 0x10 && pending.get(i + 1) == Some(&0x04) {
                 let Some(&q) = pending.get(i + 2) else { break };
                 shared.lock().expect("sim poisoned").queries += 1;
-                if state != SimState::Silent {
+                if !silent {
                     answers.push(escpos_answer(state, q));
                 }
                 i += 3;

@@ -18,6 +18,9 @@ use reader::{array_of_tables, table, Ctx, Section};
 
 /// Default bound on the journal's stored event bytes.
 pub const DEFAULT_JOURNAL_MAX_BYTES: u64 = 512 * 1024 * 1024;
+/// Free space kept on the journal's filesystem: room for sled's segment writes, the order
+/// and print-job stores and the acks that let events drain.
+pub const DEFAULT_JOURNAL_MIN_FREE: u64 = 64 * 1024 * 1024;
 /// Default time published events stay readable for `resync`.
 pub const DEFAULT_RETAIN_ACKED: Duration = Duration::from_secs(24 * 3600);
 /// Default longest accepted barcode, in bytes.
@@ -87,6 +90,8 @@ pub struct JournalConfig {
     /// Folder holding the sled database, the seq reservation file and the lock.
     pub path: PathBuf,
     pub max_bytes: u64,
+    /// Free space kept on the journal's filesystem; below it new scans are refused.
+    pub min_free: u64,
     pub retain_acked: Duration,
 }
 
@@ -450,9 +455,17 @@ fn read_journal(cx: &mut Ctx, mut s: Section) -> Option<JournalConfig> {
     if max_bytes < 64 * 1024 {
         cx.error(s.key_span("max_bytes"), s.key_name("max_bytes"), "must be at least 64KiB");
     }
+    let min_free = s.bytes(cx, "min_free").unwrap_or(DEFAULT_JOURNAL_MIN_FREE);
+    if min_free < 1024 * 1024 {
+        cx.error(
+            s.key_span("min_free"),
+            s.key_name("min_free"),
+            "must be at least 1MiB (sled writes in segments of 512KiB)",
+        );
+    }
     let retain_acked = s.duration(cx, "retain_acked").unwrap_or(DEFAULT_RETAIN_ACKED);
     s.finish(cx);
-    Some(JournalConfig { path: path?, max_bytes, retain_acked })
+    Some(JournalConfig { path: path?, max_bytes, min_free, retain_acked })
 }
 
 fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> Option<MqttConfig> {

@@ -37,6 +37,7 @@ fn a_minimal_config_gets_the_documented_defaults() {
     assert_eq!(c.station.role, StationRole::Pack);
     assert_eq!(c.journal.path, Path::new("/etc/stationd/state"), "relative to the config's folder");
     assert_eq!(c.journal.max_bytes, 512 * 1024 * 1024);
+    assert_eq!(c.journal.min_free, 64 * 1024 * 1024);
     assert_eq!(c.journal.retain_acked, Duration::from_secs(86_400));
     assert!(c.mqtt.is_none() && c.http.is_none() && c.scanners.is_empty());
     assert_eq!(c.orders.cache_hours, 24);
@@ -47,7 +48,7 @@ fn errors_display_as_file_line_key_message() {
     let e = parse(&format!("{GOOD}colour = 1\n")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "/etc/stationd/stationd.toml:9: journal.colour: unknown key (known keys here: path, max_bytes, retain_acked)"
+        "/etc/stationd/stationd.toml:9: journal.colour: unknown key (known keys here: path, max_bytes, min_free, retain_acked)"
     );
 }
 

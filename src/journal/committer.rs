@@ -146,8 +146,17 @@ impl Committer {
         let mut pending = Vec::with_capacity(reqs.len());
         let mut close = None;
         let mut acked_now = HashSet::new();
+        let disk_full = reqs.iter().any(|r| matches!(r, Request::Append { .. })).then(|| self.disk_full()).flatten();
+        let refused = |(path, free, min_free): &(std::path::PathBuf, u64, u64)| JournalError::DiskFull {
+            path: path.clone(),
+            free: *free,
+            min_free: *min_free,
+        };
         for req in reqs {
             match req {
+                Request::Append { reply, .. } if disk_full.is_some() => {
+                    pending.push(Pending::Append(reply, Err(refused(disk_full.as_ref().expect("checked")))));
+                }
                 Request::Append { event, reply } => {
                     let result = self.append_into(&mut batch, event);
                     pending.push(Pending::Append(reply, result));
@@ -167,35 +176,51 @@ impl Committer {
         self.meta_into(&mut batch, &before);
 
         let started = std::time::Instant::now();
-        let result = match self.shared.store.db.apply_batch(batch) {
-            Ok(()) => {
-                let synced = self.shared.store.sync();
-                self.shared.commits.observe(started.elapsed());
-                synced
-            }
-            Err(e) => {
-                // sled applies a batch atomically or not at all: forget this round's changes
-                // so its seqs are issued again and the journal stays gap-free.
-                self.st = before;
-                Err(storage(e))
+        // A round of refused appends only writes nothing (sled would still log an empty batch).
+        let nothing_to_write = disk_full.is_some() && pending.iter().all(|p| matches!(p, Pending::Append(..)));
+        let result = if nothing_to_write {
+            Ok(())
+        } else {
+            match self.shared.store.db.apply_batch(batch) {
+                Ok(()) => {
+                    let synced = self.shared.store.sync();
+                    self.shared.commits.observe(started.elapsed());
+                    synced
+                }
+                Err(e) => {
+                    // sled applies a batch atomically or not at all: forget this round's changes
+                    // so its seqs are issued again and the journal stays gap-free.
+                    self.st = before;
+                    Err(storage(e))
+                }
             }
         };
         match &result {
             Ok(()) => self.publish_marks(),
-            Err(e) => error!(error = %e, "journal commit failed; nothing in this batch is confirmed"),
+            Err(e) => {
+                // After a failed write or fsync neither sled nor the page cache can be trusted
+                // (sled stays failed; the kernel may have dropped the dirty pages): the daemon
+                // restarts on a reopened journal, which holds exactly what was confirmed.
+                error!(error = %e, "journal commit failed; nothing in this batch is confirmed");
+                self.shared.failed.cancel();
+            }
         }
+        let failure = || match &result {
+            Err(JournalError::Storage(m)) => JournalError::Storage(m.clone()),
+            _ => JournalError::Closed,
+        };
         for p in pending {
             match p {
                 Pending::Append(reply, r) => {
                     let r = match (&result, r) {
                         (Ok(()), r) => r,
-                        (Err(e), Ok(_)) => Err(JournalError::Storage(e.to_string())),
+                        (Err(_), Ok(_)) => Err(failure()),
                         (Err(_), Err(e)) => Err(e),
                     };
                     let _ = reply.send(r);
                 }
                 Pending::Unit(reply) => {
-                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| JournalError::Storage(e.to_string())));
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| failure()));
                 }
             }
         }
@@ -206,6 +231,13 @@ impl Committer {
             }
             None => false,
         }
+    }
+
+    /// `(dir, free, min_free)` when the journal's filesystem has less than `min_free` available.
+    fn disk_full(&self) -> Option<(std::path::PathBuf, u64, u64)> {
+        let opts = &self.shared.opts;
+        let free = free_bytes(&opts.dir)?;
+        (free < opts.min_free).then(|| (opts.dir.clone(), free, opts.min_free))
     }
 
     fn append_into(&mut self, batch: &mut sled::Batch, event: NewEvent) -> Result<Appended, JournalError> {
@@ -413,4 +445,14 @@ impl Committer {
 
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; `path` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }

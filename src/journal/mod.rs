@@ -53,6 +53,9 @@ use store::Store;
 pub struct JournalOptions {
     pub dir: PathBuf,
     pub max_bytes: u64,
+    /// Free space kept on the journal's filesystem: below it new events are refused with
+    /// [`JournalError::DiskFull`] before sled can hit `ENOSPC`.
+    pub min_free: u64,
     pub retain_acked: Duration,
     pub warehouse: String,
     pub station: String,
@@ -65,6 +68,7 @@ impl JournalOptions {
         JournalOptions {
             dir: dir.into(),
             max_bytes: crate::config::DEFAULT_JOURNAL_MAX_BYTES,
+            min_free: crate::config::DEFAULT_JOURNAL_MIN_FREE,
             retain_acked: crate::config::DEFAULT_RETAIN_ACKED,
             warehouse: warehouse.into(),
             station: station.into(),
@@ -75,6 +79,7 @@ impl JournalOptions {
     pub fn from_config(c: &crate::config::Config) -> Self {
         JournalOptions {
             max_bytes: c.journal.max_bytes,
+            min_free: c.journal.min_free,
             retain_acked: c.journal.retain_acked,
             ..Self::new(&c.journal.path, &c.station.warehouse, &c.station.id)
         }
@@ -85,6 +90,8 @@ impl JournalOptions {
 pub enum JournalError {
     #[error("journal is full ({stored_bytes} of {max_bytes} bytes hold unpublished events); new scans are refused until events are published")]
     Full { max_bytes: u64, stored_bytes: u64 },
+    #[error("disk full: {free} bytes free on the filesystem of {path}, below the {min_free} kept free for the journal; new scans are refused until space is freed")]
+    DiskFull { path: PathBuf, free: u64, min_free: u64 },
     #[error("journal {path} is in use by another stationd process (pid {owner}); stop it first, or point this one at its own journal.path", owner = if owner.is_empty() { "unknown" } else { owner.as_str() })]
     Locked { path: PathBuf, owner: String },
     #[error("cannot {op} {path}: {source}; the journal folder must be writable by the user stationd runs as (e.g. `chown -R stationd: {path}`)")]
@@ -105,7 +112,7 @@ impl JournalError {
     /// Short machine-readable reason used in feedback lines and error events.
     pub fn code(&self) -> &'static str {
         match self {
-            JournalError::Full { .. } => "journal_full",
+            JournalError::Full { .. } | JournalError::DiskFull { .. } => "journal_full",
             JournalError::Locked { .. } => "journal_locked",
             JournalError::Access { .. } => "journal_access",
             JournalError::WrongStation { .. } => "journal_wrong_station",
@@ -168,6 +175,8 @@ struct Shared {
     durable: watch::Sender<u64>,
     opts: JournalOptions,
     commits: CommitLatency,
+    /// Cancelled when a commit failed on storage: the process should restart (see the committer).
+    failed: tokio_util::sync::CancellationToken,
 }
 
 /// Upper bounds (seconds) of the commit latency histogram's buckets.
@@ -231,6 +240,7 @@ impl Journal {
             durable,
             opts,
             commits: CommitLatency::default(),
+            failed: tokio_util::sync::CancellationToken::new(),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = committer::spawn(shared.clone(), rx, opened.lock, opened.reservation, opened.first_event)?;
@@ -372,6 +382,12 @@ impl Journal {
             max_bytes: opts.max_bytes,
             disk_bytes: dir_size(&opts.dir),
         })
+    }
+
+    /// Cancelled once a commit failed on storage (a failed write or fsync): nothing more can
+    /// be confirmed by this process, and a restart reopens the journal on what is on disk.
+    pub fn storage_failed(&self) -> tokio_util::sync::CancellationToken {
+        self.shared.failed.clone()
     }
 
     /// Flushes and stops the committer; waits for it. Appends after this fail with `Closed`.

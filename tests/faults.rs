@@ -1,0 +1,1008 @@
+//! The fault suite: stationd's promises under crashes, broker and network faults, devices
+//! going away and a full disk, on the real binary with a real Mosquitto, PTYs, the TCP
+//! printer simulator and a TCP proxy. Each scenario ends in one row of a table.
+//!
+//! ```sh
+//! cargo test --release --test faults -- --full     # the full rounds (about 5 minutes)
+//! cargo test --test faults                         # the short version CI runs
+//! cargo test --test faults -- kill                 # only scenarios whose name contains "kill"
+//! ```
+//!
+//! `STATIOND_FAULT_SEED=N` replays the random kill points and fault timings of a run (the
+//! seed is printed). A scenario that breaks a promise fails the run after the table.
+//! The promises checked: every scan confirmed to the packer (`ok …` or a journaled refusal)
+//! reaches the cloud subscriber with the same seq and code; duplicates are only resends of
+//! the same event (same `id`); no label is printed twice; a full disk refuses new scans with
+//! `journal_full` and an alert, keeps everything accepted and resumes once space is freed.
+//! Side by side, the same crash and broker-restart rounds against a local Mosquitto bridge
+//! with `persistence true`, the usual edge store-and-forward.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use stationd_drivers::sim::{PrinterSim, SimState};
+use support::{parse_confirmed, pty, Cloud, Daemon, Proxy, StationDir};
+
+const PREFIX: &str = "wh/WH1/st/PACK-T";
+
+/// How hard each scenario pushes: `--full` or the short CI version.
+struct Size {
+    kill_rounds: usize,
+    kill_scans: usize,
+    broker_restarts: usize,
+    flaps: usize,
+    print_jobs: usize,
+    replugs: usize,
+}
+
+impl Size {
+    fn full() -> Size {
+        Size { kill_rounds: 100, kill_scans: 10_000, broker_restarts: 20, flaps: 30, print_jobs: 30, replugs: 20 }
+    }
+
+    fn short() -> Size {
+        Size { kill_rounds: 12, kill_scans: 1_200, broker_restarts: 4, flaps: 6, print_jobs: 9, replugs: 3 }
+    }
+}
+
+/// One line of the table.
+struct Row {
+    scenario: String,
+    faults: String,
+    confirmed: usize,
+    delivered: usize,
+    lost: usize,
+    duplicates: usize,
+    notes: String,
+    /// A broken promise, if any (the bridge's losses are reported, not failed).
+    broken: Option<String>,
+}
+
+type Scenario = fn(&Size, &mut StdRng) -> Vec<Row>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "--full");
+    // `cargo test` passes its own flags (and a filter) through; only bare words filter.
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    let size = if full { Size::full() } else { Size::short() };
+    let seed: u64 = std::env::var("STATIOND_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    println!(
+        "fault suite ({}), seed {seed} (STATIOND_FAULT_SEED={seed} replays it)",
+        if full { "full" } else { "short" }
+    );
+
+    let scenarios: [(&str, Scenario); 7] = [
+        ("kill", kill_9_rounds),
+        ("broker", broker_restarts),
+        ("network", network_flapping),
+        ("printer", printer_silent_mid_job),
+        ("scanner", scanner_vanishing),
+        ("disk", disk_full),
+        ("bridge", bridge_side_by_side),
+    ];
+    let mut rows = Vec::new();
+    let started = Instant::now();
+    for (name, scenario) in scenarios {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let t = Instant::now();
+        let mut rng = StdRng::seed_from_u64(seed ^ name.len() as u64);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&size, &mut rng))) {
+            Ok(r) => {
+                for row in &r {
+                    println!(
+                        "  {:<38} confirmed {:>6}  delivered {:>6}  lost {:>5}  ({:.1} s)",
+                        row.scenario,
+                        row.confirmed,
+                        row.delivered,
+                        row.lost,
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+                rows.extend(r);
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                rows.push(Row {
+                    scenario: name.into(),
+                    faults: "-".into(),
+                    confirmed: 0,
+                    delivered: 0,
+                    lost: 0,
+                    duplicates: 0,
+                    notes: String::new(),
+                    broken: Some(format!("scenario failed: {msg}")),
+                });
+            }
+        }
+    }
+    print_table(&rows, started.elapsed());
+    let broken: Vec<&Row> = rows.iter().filter(|r| r.broken.is_some()).collect();
+    if !broken.is_empty() {
+        for r in &broken {
+            eprintln!("BROKEN: {}: {}", r.scenario, r.broken.as_deref().unwrap_or(""));
+        }
+        std::process::exit(1);
+    }
+}
+
+fn print_table(rows: &[Row], took: Duration) {
+    println!();
+    println!("| scenario | faults injected | confirmed | delivered | lost | duplicates | result | notes |");
+    println!("|---|---|---:|---:|---:|---:|---|---|");
+    for r in rows {
+        let result = match &r.broken {
+            None => "ok".to_string(),
+            Some(why) => format!("**BROKEN**: {why}"),
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.scenario, r.faults, r.confirmed, r.delivered, r.lost, r.duplicates, result, r.notes
+        );
+    }
+    println!();
+    println!("({} scenario rows in {:.0} s)", rows.len(), took.as_secs_f64());
+}
+
+// ---------------------------------------------------------------------------------------
+// The cloud side: a broker that keeps its state across restarts, and a subscriber whose
+// session survives them, so "delivered" means the broker really took the event.
+
+/// Mosquitto with `persistence true`, stopped gracefully (SIGTERM saves its state) or killed.
+struct PersistentBroker {
+    child: Option<Child>,
+    port: u16,
+    conf: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PersistentBroker {
+    fn start(extra: &str) -> PersistentBroker {
+        let dir = tempfile::tempdir().unwrap();
+        writable_by_all(dir.path());
+        let port = support::free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+                 max_queued_messages 1000000\nmax_inflight_messages 0\n{extra}",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut b = PersistentBroker { child: None, port, conf, _dir: dir };
+        b.up();
+        b
+    }
+
+    fn up(&mut self) {
+        if self.child.is_some() {
+            return;
+        }
+        let mosquitto = support::require_tool("mosquitto", "apt-get install -y mosquitto");
+        let child = Command::new(mosquitto)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mosquitto");
+        self.child = Some(child);
+        support::wait_port(self.port);
+    }
+
+    /// A graceful stop: the broker saves what it acked (a restart by its service manager).
+    fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: plain kill(2) on our own child.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Mosquitto started as root drops to its own user: it must be able to save its state here.
+fn writable_by_all(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+}
+
+impl Drop for PersistentBroker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// What the cloud received, by seq: every (event id, scanned code) that arrived.
+#[derive(Default)]
+struct Seen {
+    by_seq: HashMap<u64, Vec<(String, String)>>,
+    by_body: HashMap<String, usize>,
+}
+
+/// The cloud's witness: `mosquitto_sub` with a persistent session (clean session off,
+/// QoS 1) on `topic`; it reconnects by itself when the broker restarts.
+struct Upstream {
+    seen: Arc<Mutex<Seen>>,
+    child: Child,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Upstream {
+    fn connect(port: u16, topic: &str) -> Upstream {
+        use std::io::BufRead;
+        let bin = support::require_tool("mosquitto_sub", "apt-get install -y mosquitto-clients");
+        // Line-buffered, so each event (and the SUBACK debug line) arrives as it comes.
+        let mut child = Command::new("stdbuf")
+            .arg("-oL")
+            .arg(bin)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-c", "-d", "-t", topic])
+            .args(["-i", &format!("faults-cloud-{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mosquitto_sub");
+        let stdout = child.stdout.take().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let sink = seen.clone();
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(body) = line else { break };
+                if body.contains("received SUBACK") {
+                    let _ = ready_tx.send(());
+                }
+                if !body.starts_with('{') {
+                    continue;
+                }
+                let mut s = sink.lock().unwrap();
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+                    if let Some(seq) = v["seq"].as_u64() {
+                        let id = v["id"].as_str().unwrap_or_default().to_string();
+                        let code = v["data"]["code"].as_str().unwrap_or_default().to_string();
+                        s.by_seq.entry(seq).or_default().push((id, code));
+                    }
+                }
+                *s.by_body.entry(body).or_default() += 1;
+            }
+        });
+        ready.recv_timeout(Duration::from_secs(10)).expect("mosquitto_sub subscribed");
+        Upstream { seen, child }
+    }
+
+    /// Waits until every confirmed seq arrived (or `timeout`); returns (lost, duplicates,
+    /// delivered, conflicts): conflicts are seqs that arrived with two different ids.
+    fn settle(&self, confirmed: &BTreeMap<u64, String>, timeout: Duration) -> Tally {
+        let start = Instant::now();
+        loop {
+            let tally = self.tally(confirmed);
+            if tally.lost == 0 || start.elapsed() > timeout {
+                if tally.lost > 0 {
+                    let s = self.seen.lock().unwrap();
+                    let max = s.by_seq.keys().max().copied().unwrap_or(0);
+                    let missing: Vec<u64> = confirmed.keys().filter(|k| !s.by_seq.contains_key(k)).copied().collect();
+                    let mut ranges: Vec<(u64, u64)> = Vec::new();
+                    for m in missing {
+                        match ranges.last_mut() {
+                            Some(r) if r.1 + 1 == m => r.1 = m,
+                            _ => ranges.push((m, m)),
+                        }
+                    }
+                    let first_lost = &ranges[..ranges.len().min(12)];
+                    eprintln!(
+                        "undelivered after {timeout:?}: {} seqs seen (max {max}), {} messages, first missing {first_lost:?}",
+                        s.by_seq.len(),
+                        s.by_body.len()
+                    );
+                }
+                return tally;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn tally(&self, confirmed: &BTreeMap<u64, String>) -> Tally {
+        let s = self.seen.lock().unwrap();
+        let mut t = Tally::default();
+        for (seq, code) in confirmed {
+            match s.by_seq.get(seq) {
+                Some(copies) if copies.iter().any(|(_, c)| c == code) => t.delivered += 1,
+                Some(_) => t.changed += 1,
+                None => t.lost += 1,
+            }
+        }
+        t.lost += t.changed;
+        for copies in s.by_seq.values() {
+            t.duplicates += copies.len() - 1;
+            let first = &copies[0].0;
+            if copies.iter().any(|(id, _)| id != first) {
+                t.conflicts += 1;
+            }
+        }
+        t
+    }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    delivered: usize,
+    lost: usize,
+    changed: usize,
+    duplicates: usize,
+    conflicts: usize,
+}
+
+impl Tally {
+    /// The promise: nothing confirmed lost or changed, duplicates only same-id resends.
+    fn broken(&self) -> Option<String> {
+        if self.lost > 0 {
+            return Some(format!("{} confirmed scans never reached the broker ({} changed)", self.lost, self.changed));
+        }
+        (self.conflicts > 0).then(|| format!("{} seqs arrived with two different event ids", self.conflicts))
+    }
+
+    fn row(self, scenario: &str, faults: String, confirmed: usize, notes: String) -> Row {
+        Row {
+            scenario: scenario.into(),
+            faults,
+            confirmed,
+            delivered: self.delivered,
+            lost: self.lost,
+            duplicates: self.duplicates,
+            broken: self.broken(),
+            notes: format!("{notes}; duplicates are resends with the same id ({} conflicts)", self.conflicts),
+        }
+    }
+}
+
+/// Records one feedback line if it confirms a scan; panics on a seq confirmed twice.
+fn record(confirmed: &mut BTreeMap<u64, String>, line: &str) -> bool {
+    let Some((seq, code)) = parse_confirmed(line) else { return false };
+    if let Some(previous) = confirmed.insert(seq, code.clone()) {
+        panic!("seq {seq} confirmed twice: {previous} and {code}");
+    }
+    true
+}
+
+/// Reads feedback until `until`, recording confirmations.
+fn pump(daemon: &Daemon, confirmed: &mut BTreeMap<u64, String>, until: Instant) {
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if let Some(line) = daemon.line(left.min(Duration::from_millis(20))) {
+            record(confirmed, &line);
+        }
+    }
+}
+
+/// A thread writing scans `{prefix}-{i}` to the daemon's stdin every `every` (zero: as fast
+/// as the pipe takes them) until the daemon is gone or `stop` is set. It hands the pipe back
+/// (closing it would stop the daemon: the stdin scanner ending is a shutdown).
+fn scan_writer(
+    daemon: &mut Daemon,
+    prefix: String,
+    every: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<std::process::ChildStdin> {
+    let mut stdin = daemon.take_stdin();
+    std::thread::spawn(move || {
+        if stdin.write_all(b"OP:0042\n").is_err() {
+            return stdin;
+        }
+        let mut i = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            if stdin.write_all(format!("{prefix}-{i}\n").as_bytes()).is_err() {
+                break;
+            }
+            i += 1;
+            if !every.is_zero() {
+                std::thread::sleep(every);
+            }
+        }
+        stdin
+    })
+}
+
+/// Checks the journal after the run: seqs gap-free from 1, no quarantined database.
+fn journal_intact(station: &StationDir) -> Option<String> {
+    if station.journal().join("quarantine").exists() {
+        return Some("a crash left a database sled could not open".into());
+    }
+    let seqs: Vec<u64> = station.export().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let gap_free = seqs.iter().enumerate().all(|(i, s)| *s == i as u64 + 1);
+    (!gap_free).then(|| "the journal's seqs are not gap-free".into())
+}
+
+/// Starts a daemon that drains the journal to the broker, waits for delivery, stops it.
+fn drain_and_stop(station: &StationDir, up: &Upstream, confirmed: &BTreeMap<u64, String>, timeout: Duration) -> Tally {
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let tally = up.settle(confirmed, timeout);
+    daemon.signal(libc::SIGTERM);
+    let mut daemon = daemon;
+    daemon.wait_exit(Duration::from_secs(5));
+    tally
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios.
+
+/// `kill -9` at random points during a stream of scans; the broker is stopped for a stretch
+/// of rounds and back for the next (the journal must hold what the broker cannot take).
+fn kill_9_rounds(size: &Size, rng: &mut StdRng) -> Vec<Row> {
+    let mut broker = PersistentBroker::start("");
+    let up = Upstream::connect(broker.port, &format!("{PREFIX}/events"));
+    let station = StationDir::with_broker(broker.port, "");
+    let mut confirmed = BTreeMap::new();
+    let per_round = size.kill_scans / size.kill_rounds;
+    let stretch = (size.kill_rounds / 5).max(2);
+    let (mut downs, mut early) = (0, 0);
+    for round in 0..size.kill_rounds {
+        if round > 0 && round % stretch == 0 {
+            if broker.child.is_some() {
+                broker.down();
+                downs += 1;
+            } else {
+                broker.up();
+            }
+        }
+        let mut daemon = station.spawn();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = scan_writer(&mut daemon, format!("K{round}"), Duration::ZERO, stop.clone());
+        // A random point: during start-up (no scan confirmed yet) or after k confirmations.
+        let want = rng.random_range(0..2 * per_round);
+        if want < per_round / 10 {
+            early += 1;
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..60)));
+        } else {
+            let mut got = 0;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while got < want {
+                let line = daemon
+                    .line(Duration::from_secs(10))
+                    .unwrap_or_else(|| panic!("round {round}: no feedback; stderr:\n{}", daemon.stderr()));
+                got += record(&mut confirmed, &line) as usize;
+                assert!(Instant::now() < deadline, "round {round}: too slow");
+            }
+            std::thread::sleep(Duration::from_micros(rng.random_range(0..3000)));
+        }
+        daemon.kill9();
+        for line in daemon.drain_lines() {
+            record(&mut confirmed, &line);
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        writer.join().unwrap();
+    }
+    broker.up();
+    let tally = drain_and_stop(&station, &up, &confirmed, Duration::from_secs(120));
+    let mut row = tally.row(
+        "kill -9 of stationd",
+        format!(
+            "{} × kill -9 ({early} during start-up), broker stopped {downs} × for {stretch} rounds",
+            size.kill_rounds
+        ),
+        confirmed.len(),
+        "journal gap-free, no quarantine".into(),
+    );
+    row.broken = row.broken.or_else(|| journal_intact(&station));
+    vec![row]
+}
+
+/// The broker restarted (gracefully, saving its state) while a packer scans steadily.
+fn broker_restarts(size: &Size, rng: &mut StdRng) -> Vec<Row> {
+    let mut broker = PersistentBroker::start("");
+    let up = Upstream::connect(broker.port, &format!("{PREFIX}/events"));
+    let station = StationDir::with_broker(broker.port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = scan_writer(&mut daemon, "B".into(), Duration::from_millis(3), stop.clone());
+    let mut confirmed = BTreeMap::new();
+    for _ in 0..size.broker_restarts {
+        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(rng.random_range(200..900)));
+        broker.down();
+        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(rng.random_range(50..600)));
+        broker.up();
+    }
+    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    daemon.give_stdin(writer.join().unwrap());
+    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
+    let tally = up.settle(&confirmed, Duration::from_secs(60));
+    daemon.signal(libc::SIGTERM);
+    daemon.wait_exit(Duration::from_secs(5));
+    vec![tally.row(
+        "broker restarts under stationd",
+        format!("{} × broker restart (SIGTERM, 50–600 ms down) while scanning ~300/s", size.broker_restarts),
+        confirmed.len(),
+        String::new(),
+    )]
+}
+
+/// The station's link black-holed (bytes vanish, nothing closes) and flapping.
+fn network_flapping(size: &Size, rng: &mut StdRng) -> Vec<Row> {
+    let broker = PersistentBroker::start("");
+    let up = Upstream::connect(broker.port, &format!("{PREFIX}/events"));
+    let proxy = Proxy::start(broker.port);
+    let station = StationDir::with_broker(proxy.port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = scan_writer(&mut daemon, "N".into(), Duration::from_millis(3), stop.clone());
+    let mut confirmed = BTreeMap::new();
+    for flap in 0..size.flaps {
+        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(rng.random_range(100..1000)));
+        proxy.set_blackhole(true);
+        // One long outage, past the keep-alive (2 s), so the station must notice by itself.
+        let cut = if flap == size.flaps / 2 { 5000 } else { rng.random_range(50..1500) };
+        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(cut));
+        proxy.set_blackhole(false);
+    }
+    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    daemon.give_stdin(writer.join().unwrap());
+    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
+    let tally = up.settle(&confirmed, Duration::from_secs(60));
+    if tally.lost > 0 {
+        let log = daemon.stderr();
+        let tail: Vec<&str> = log.lines().filter(|l| !l.contains("scan")).collect();
+        eprintln!("station log:\n{}", tail[tail.len().saturating_sub(40)..].join("\n"));
+        eprintln!("queue: {}", support::queue_status(&station));
+    }
+    daemon.signal(libc::SIGTERM);
+    daemon.wait_exit(Duration::from_secs(5));
+    vec![tally.row(
+        "network black-holed and flapping",
+        format!("{} × link black-holed 50–1500 ms (one 5 s, past keep-alive) through a TCP proxy", size.flaps),
+        confirmed.len(),
+        String::new(),
+    )]
+}
+
+/// Order labels printed while the printer goes silent (takes bytes, answers nothing) and
+/// drops a connection mid-job, then comes back: no label is printed twice.
+fn printer_silent_mid_job(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
+    let broker = support::Broker::start();
+    let sim = PrinterSim::start();
+    let station = StationDir::with_broker(
+        broker.port,
+        &format!(
+            "\n[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\nlanguage = \"zpl\"\nrole = \"label\"\n",
+            sim.addr
+        ),
+    );
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    let n = size.print_jobs;
+    let id = |i: usize| format!("SO-F{i:04}");
+    for i in 0..n {
+        let order = json!({"request_id": format!("u{i}"), "order": {"id": id(i), "carrier": "DHL", "tracking": format!("JJD{i:010}"),
+            "ship_to": {"name": "Customer", "city": "Berlin", "country": "DE"}, "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}});
+        assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    }
+    // A third of the jobs hit a printer that hangs mid-job (takes the first 40 bytes, then
+    // answers nothing), a sixth one that drops the connection mid-job; the rest a good one.
+    for i in 0..n {
+        if i == n / 3 {
+            sim.set_state(SimState::SilentAfter(40));
+        } else if i == 2 * n / 3 {
+            sim.set_state(SimState::DropAfter(40));
+        } else if i == 5 * n / 6 {
+            sim.set_state(SimState::Ready);
+        }
+        let r = cloud.send("print", json!({"request_id": format!("p{i}"), "document": "label", "order": id(i)}));
+        assert_eq!(r["ok"], true, "{r}");
+        // One job at a time at the printer, so each meets the state meant for it.
+        let start = Instant::now();
+        while sim.first_byte_times().len() <= i && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    sim.set_state(SimState::Ready);
+    // Every job ends: confirmed, sent without confirmation, or failed (never silently resent).
+    let outcomes = |station: &StationDir| -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for e in station.export() {
+            let k = e["kind"].as_str().unwrap_or_default();
+            if ["print.confirmed", "print.sent", "print.failed", "print.expired"].contains(&k) {
+                *m.entry(k.to_string()).or_default() += 1;
+            }
+        }
+        m
+    };
+    let start = Instant::now();
+    while outcomes(&station).values().sum::<usize>() < n && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let jobs = sim.jobs();
+    let mut printed_twice = 0;
+    let mut printed = 0;
+    for i in 0..n {
+        let copies = jobs.iter().filter(|j| String::from_utf8_lossy(j).contains(&id(i))).count();
+        printed += (copies > 0) as usize;
+        printed_twice += copies.saturating_sub(1);
+    }
+    let o = outcomes(&station);
+    let ended: usize = o.values().sum();
+    let confirmed = o.get("print.confirmed").copied().unwrap_or(0);
+    let mut broken = None;
+    if printed_twice > 0 {
+        broken = Some(format!("{printed_twice} labels printed twice"));
+    } else if ended != n {
+        broken = Some(format!("{} of {n} jobs have no outcome", n - ended));
+    } else if confirmed > printed {
+        broken = Some("a job was confirmed that the printer never got".into());
+    } else if confirmed == n {
+        broken = Some("every job was confirmed: the printer faults did not happen".into());
+    }
+    drop(daemon);
+    vec![Row {
+        scenario: "printer silent mid-job".into(),
+        faults: format!("{n} order labels; printer hanging mid-job for a third, dropping the connection mid-job for a sixth"),
+        confirmed: n,
+        delivered: printed,
+        lost: 0,
+        duplicates: printed_twice,
+        notes: format!("outcomes {o:?}; unconfirmed and cut jobs are reported, never resent by themselves; {} jobs reached the printer, no label twice", jobs.len()),
+        broken,
+    }]
+}
+
+/// A serial scanner (PTY) unplugged and plugged back under the same path, repeatedly.
+fn scanner_vanishing(size: &Size, rng: &mut StdRng) -> Vec<Row> {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-Honeywell_1900-if00");
+    let extra =
+        format!("[[scanner]]\nname = \"gun\"\nkind = \"serial\"\npath = \"{}\"\nbaud = 115200\n", link.display());
+    let station = StationDir::new("", &extra);
+    let mut p = Some(pty(&link));
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let mut confirmed = BTreeMap::new();
+    let mut written = 0;
+    let per_plug = 40;
+    for plug in 0..size.replugs {
+        let p_now = p.get_or_insert_with(|| pty(&link));
+        let start = Instant::now();
+        while daemon.stderr().matches("scanner ready").count() < plug + 1 {
+            assert!(start.elapsed() < Duration::from_secs(10), "scanner not reopened:\n{}", daemon.stderr());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let before = confirmed.len();
+        for j in 0..per_plug {
+            p_now.master.write_all(format!("S{plug}-{j}\r").as_bytes()).unwrap();
+            written += 1;
+        }
+        let start = Instant::now();
+        while confirmed.len() < before + per_plug && start.elapsed() < Duration::from_secs(10) {
+            if let Some(line) = daemon.line(Duration::from_millis(100)) {
+                record(&mut confirmed, &line);
+            }
+        }
+        // Unplugged: the device and its path vanish.
+        p = None;
+        let _ = std::fs::remove_file(&link);
+        let start = Instant::now();
+        while daemon.stderr().matches("scanner offline").count() < plug + 1 {
+            assert!(start.elapsed() < Duration::from_secs(10), "unplug not noticed:\n{}", daemon.stderr());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
+    }
+    drop(daemon);
+    let stored: BTreeMap<u64, String> = station
+        .export()
+        .iter()
+        .map(|e| (e["seq"].as_u64().unwrap(), e["data"]["code"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let kept = confirmed.iter().filter(|(s, c)| stored.get(s) == Some(c)).count();
+    let lost = written - kept;
+    vec![Row {
+        scenario: "scanner PTY vanishing".into(),
+        faults: format!("{} × serial scanner unplugged and back under the same path", size.replugs),
+        confirmed: confirmed.len(),
+        delivered: kept,
+        lost,
+        duplicates: 0,
+        notes: format!("{written} scans written while plugged in; delivered = in the journal"),
+        broken: (lost > 0).then(|| format!("{lost} scans written while the scanner was plugged in were lost")),
+    }]
+}
+
+/// A tmpfs of its own, unmounted when dropped.
+struct SmallDisk {
+    mount: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size_mib: u64) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path().join("disk");
+        std::fs::create_dir(&mount).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
+            .arg(&mount)
+            .output()
+            .expect("run mount (util-linux)");
+        assert!(
+            out.status.success(),
+            "the disk-full scenario needs a small filesystem of its own and could not mount one ({}). \
+             Run the suite as root (CI does), or inside a user and mount namespace: \
+             `unshare --user --map-root-user --mount cargo test --test faults -- disk`",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        SmallDisk { mount, _dir: dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+    }
+}
+
+/// The journal's own small filesystem fills up: new scans are refused with `journal_full`
+/// and an alert, nothing accepted is lost, scanning resumes once space is freed.
+fn disk_full(_size: &Size, _rng: &mut StdRng) -> Vec<Row> {
+    let disk = SmallDisk::mount(24);
+    let station = StationDir::new("", "");
+    let text = std::fs::read_to_string(&station.config)
+        .unwrap()
+        .replace("path = \"journal\"", &format!("path = \"{}/journal\"\nmin_free = \"4MiB\"", disk.mount.display()));
+    std::fs::write(&station.config, text).unwrap();
+    // Other files on the disk leave 4 MiB of room above what the journal keeps free.
+    let ballast = disk.mount.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 12 << 20]).unwrap();
+
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let mut accepted = BTreeMap::new();
+    let scan = |daemon: &mut Daemon, code: &str| -> String {
+        daemon.scan(code);
+        daemon.expect_line()
+    };
+    scan(&mut daemon, "OP:0042");
+    let filler = "x".repeat(200);
+    let refusal = loop {
+        let line = scan(&mut daemon, &format!("D-{}-{filler}", accepted.len()));
+        if !record(&mut accepted, &line) {
+            break line;
+        }
+        assert!(accepted.len() < 100_000, "the disk never filled");
+    };
+    let mut refused = 1;
+    for i in 0..5 {
+        let line = scan(&mut daemon, &format!("REFUSED-{i}"));
+        assert!(line.starts_with("error journal_full: disk full"), "{line}");
+        refused += 1;
+    }
+    let alerted = daemon.stderr().contains("alert=\"journal_full\"");
+    std::fs::remove_file(&ballast).unwrap();
+    let mut resumed = 0;
+    for i in 0..20 {
+        let line = scan(&mut daemon, &format!("AFTER-{i}"));
+        resumed += record(&mut accepted, &line) as usize;
+    }
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    let stored: BTreeMap<u64, String> = station
+        .export()
+        .iter()
+        .map(|e| (e["seq"].as_u64().unwrap(), e["data"]["code"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let kept = accepted.iter().filter(|(s, c)| stored.get(s) == Some(c)).count();
+    let lost = accepted.len() - kept;
+    let mut broken = None;
+    if !refusal.starts_with("error journal_full: disk full") {
+        broken = Some(format!("the first refusal was {refusal:?}"));
+    } else if !alerted {
+        broken = Some("no journal_full alert in the log".into());
+    } else if lost > 0 {
+        broken = Some(format!("{lost} accepted scans lost"));
+    } else if resumed < 20 {
+        broken = Some(format!("only {resumed} of 20 scans accepted after space was freed"));
+    } else if let Some(why) = journal_intact(&station) {
+        broken = Some(why);
+    }
+    vec![Row {
+        scenario: "disk full (24 MiB tmpfs)".into(),
+        faults: "journal on its own small filesystem filled up, then 12 MiB freed".into(),
+        confirmed: accepted.len(),
+        delivered: kept,
+        lost,
+        duplicates: 0,
+        notes: format!("{refused} scans refused with journal_full + alert, {resumed}/20 accepted after freeing; delivered = in the journal after a restart"),
+        broken,
+    }]
+}
+
+// ---------------------------------------------------------------------------------------
+// Side by side: the usual edge store-and-forward, a local Mosquitto with `persistence true`
+// bridging to the cloud broker. A producer publishes QoS 1 to the local broker; its PubAck
+// is the confirmation. The same rounds as stationd: kill -9 of the edge process at random
+// points, and cloud broker restarts.
+
+fn bridge_side_by_side(size: &Size, rng: &mut StdRng) -> Vec<Row> {
+    let rounds = size.kill_rounds;
+    let per_round = size.kill_scans / rounds;
+    let mut rows = Vec::new();
+
+    // kill -9 rounds, the cloud broker stopped for the same stretches as for stationd.
+    let (mut cloud, up, edge_conf) = bridge_pair();
+    let mut confirmed = BTreeMap::new();
+    let mut edge = Some(mosquitto(&edge_conf.0, edge_conf.1));
+    let stretch = (rounds / 5).max(2);
+    let mut downs = 0;
+    for round in 0..rounds {
+        if round > 0 && round % stretch == 0 {
+            if cloud.child.is_some() {
+                cloud.down();
+                downs += 1;
+            } else {
+                cloud.up();
+            }
+        }
+        let want = rng.random_range(1..2 * per_round);
+        publish_confirmed(edge_conf.1, round, want, &mut confirmed);
+        std::thread::sleep(Duration::from_micros(rng.random_range(0..3000)));
+        // kill -9 the edge broker, then its service manager starts it again.
+        if let Some(mut e) = edge.take() {
+            let _ = e.kill();
+            let _ = e.wait();
+        }
+        edge = Some(mosquitto(&edge_conf.0, edge_conf.1));
+    }
+    cloud.up();
+    let tally = up.settle(&confirmed, Duration::from_secs(15));
+    drop(edge);
+    drop(cloud);
+    rows.push(bridge_row(
+        tally,
+        format!("{rounds} × kill -9 of the edge broker, cloud broker stopped {downs} × for {stretch} rounds"),
+        confirmed.len(),
+        "kill -9",
+    ));
+
+    // Cloud broker restarts.
+    let (mut cloud, up, edge_conf) = bridge_pair();
+    let edge = mosquitto(&edge_conf.0, edge_conf.1);
+    let mut confirmed = BTreeMap::new();
+    for round in 0..size.broker_restarts {
+        publish_confirmed(edge_conf.1, round, per_round, &mut confirmed);
+        cloud.down();
+        publish_confirmed(edge_conf.1, 1000 + round, per_round / 2, &mut confirmed);
+        std::thread::sleep(Duration::from_millis(rng.random_range(50..600)));
+        cloud.up();
+    }
+    let tally = up.settle(&confirmed, Duration::from_secs(20));
+    drop(edge);
+    rows.push(bridge_row(
+        tally,
+        format!("{} × cloud broker restart (SIGTERM)", size.broker_restarts),
+        confirmed.len(),
+        "broker restarts",
+    ));
+    rows
+}
+
+fn bridge_row(t: Tally, faults: String, confirmed: usize, what: &str) -> Row {
+    Row {
+        scenario: format!("mosquitto bridge, {what}"),
+        faults,
+        confirmed,
+        delivered: t.delivered,
+        lost: t.lost,
+        duplicates: t.duplicates,
+        notes: "the alternative: local Mosquitto, `persistence true`, bridged QoS 1; losses reported, not failed"
+            .into(),
+        broken: None,
+    }
+}
+
+/// A cloud broker with a persistent subscriber, and the edge broker's config (path, port).
+fn bridge_pair() -> (PersistentBroker, Upstream, (PathBuf, u16)) {
+    let cloud = PersistentBroker::start("");
+    let up = Upstream::connect(cloud.port, "edge/#");
+    let dir = cloud._dir.path().join("edge");
+    std::fs::create_dir_all(&dir).unwrap();
+    writable_by_all(&dir);
+    let edge_port = support::free_port();
+    let conf = dir.join("edge.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {edge_port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+             max_queued_messages 1000000\n\
+             connection cloud\naddress 127.0.0.1:{}\ntopic edge/# out 1\ncleansession false\nclientid edge-bridge\n\
+             restart_timeout 1\n",
+            dir.display(),
+            cloud.port
+        ),
+    )
+    .unwrap();
+    (cloud, up, (conf, edge_port))
+}
+
+fn mosquitto(conf: &Path, port: u16) -> Child {
+    let bin = support::require_tool("mosquitto", "apt-get install -y mosquitto");
+    let child = Command::new(bin).arg("-c").arg(conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    support::wait_port(port);
+    child
+}
+
+/// Publishes `n` QoS 1 messages to the edge broker; records those it acknowledged, keyed
+/// like stationd's seqs so the same tally applies (`data.code` = the message).
+fn publish_confirmed(port: u16, round: usize, n: usize, confirmed: &mut BTreeMap<u64, String>) {
+    let mut o = rumqttc::MqttOptions::new(format!("producer-{round}"), "127.0.0.1", port);
+    o.set_inflight(100);
+    let (client, mut conn) = rumqttc::Client::new(o, 200);
+    let base = (round as u64 + 1) * 1_000_000;
+    std::thread::spawn(move || {
+        for i in 0..n as u64 {
+            let body =
+                json!({"seq": base + i, "id": format!("m-{}", base + i), "data": {"code": format!("m-{}", base + i)}});
+            if client.publish("edge/events", rumqttc::QoS::AtLeastOnce, false, body.to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut in_flight = HashMap::new();
+    let mut next = base;
+    let mut acked = 0;
+    for ev in conn.iter() {
+        match ev {
+            Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
+                in_flight.insert(pkid, next);
+                next += 1;
+            }
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(a))) => {
+                if let Some(seq) = in_flight.remove(&a.pkid) {
+                    confirmed.insert(seq, format!("m-{seq}"));
+                    acked += 1;
+                }
+                if acked >= n {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+}
