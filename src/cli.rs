@@ -340,6 +340,11 @@ fn print_status_value(v: &serde_json::Value, json: bool) {
     println!("retained from  {}", num("retained_from"));
     println!("stored         {} of {}", bytesize::ByteSize(num("stored_bytes")), bytesize::ByteSize(num("max_bytes")));
     println!("disk           {}", bytesize::ByteSize(num("disk_bytes")));
+    if let Some(free) = v["disk_free"].as_u64() {
+        let kept = bytesize::ByteSize(num("min_free"));
+        let verdict = if free < num("min_free") { "  DISK FULL: new scans are refused" } else { "" };
+        println!("disk free      {} ({kept} kept free){verdict}", bytesize::ByteSize(free));
+    }
     let up = &v["uplink"];
     match up["state"].as_str() {
         Some(state) => {

@@ -814,6 +814,9 @@ fn disk_full(_size: &Size, _rng: &mut StdRng) -> Vec<Row> {
         refused += 1;
     }
     let alerted = daemon.stderr().contains("alert=\"journal_full\"");
+    // The admin sees it too (`queue status`, the screen, /metrics read the same figures).
+    let q = support::queue_status(&station);
+    let shown = q["disk_free"].as_u64().zip(q["min_free"].as_u64()).is_some_and(|(free, kept)| free < kept);
     std::fs::remove_file(&ballast).unwrap();
     let mut resumed = 0;
     for i in 0..20 {
@@ -834,6 +837,8 @@ fn disk_full(_size: &Size, _rng: &mut StdRng) -> Vec<Row> {
         broken = Some(format!("the first refusal was {refusal:?}"));
     } else if !alerted {
         broken = Some("no journal_full alert in the log".into());
+    } else if !shown {
+        broken = Some(format!("queue status does not show the disk full: {q}"));
     } else if lost > 0 {
         broken = Some(format!("{lost} accepted scans lost"));
     } else if resumed < 20 {

@@ -57,6 +57,20 @@ pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
             "journal.max_bytes: new work is refused beyond it.",
             q.max_bytes as f64,
         );
+        if let Some(free) = q.disk_free {
+            out.metric(
+                "stationd_journal_disk_free_bytes",
+                "gauge",
+                "Free bytes on the journal's filesystem; below journal.min_free new scans are refused.",
+                free as f64,
+            );
+        }
+        out.metric(
+            "stationd_journal_min_free_bytes",
+            "gauge",
+            "journal.min_free: free disk kept for the journal.",
+            q.min_free as f64,
+        );
         out.metric("stationd_journal_next_seq", "gauge", "The seq the next event will get.", q.next_seq as f64);
     }
     let h = s.journal.commit_latency();

@@ -448,7 +448,7 @@ fn now_ms() -> i64 {
 }
 
 /// Bytes an unprivileged writer may still use on the filesystem holding `dir`.
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+pub(super) fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: statvfs writes into the zeroed struct we own; `path` is a valid C string.

@@ -156,6 +156,10 @@ pub struct QueueStatus {
     pub max_bytes: u64,
     /// Bytes the journal folder takes on disk.
     pub disk_bytes: u64,
+    /// Bytes still free on the journal's filesystem, and the part of it kept free
+    /// (`journal.min_free`): below that new scans are refused.
+    pub disk_free: Option<u64>,
+    pub min_free: u64,
 }
 
 /// State shared between the committer (the only writer) and readers.
@@ -381,6 +385,8 @@ impl Journal {
             stored_bytes: m.stored_bytes,
             max_bytes: opts.max_bytes,
             disk_bytes: dir_size(&opts.dir),
+            disk_free: committer::free_bytes(&opts.dir),
+            min_free: opts.min_free,
         })
     }
 
