@@ -36,6 +36,11 @@ const IDLE_POLL: Duration = Duration::from_secs(10);
 
 /// How long a queued job waits for its printer before it expires.
 pub const JOB_TTL: Duration = Duration::from_secs(30 * 60);
+/// Finished jobs (and their bytes) are kept this long for reprints and `/metrics`, then
+/// dropped, so the job store does not grow with every label ever printed.
+pub const FINISHED_JOBS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often finished jobs past [`FINISHED_JOBS_KEPT`] are dropped.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +54,14 @@ pub enum JobState {
 }
 
 impl JobState {
+    const ALL: [JobState; 6] =
+        [JobState::Queued, JobState::Sending, JobState::Sent, JobState::Confirmed, JobState::Failed, JobState::Expired];
+
+    /// Done with: nothing will happen to the job by itself any more.
+    fn finished(self) -> bool {
+        matches!(self, JobState::Sent | JobState::Confirmed | JobState::Failed | JobState::Expired)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Queued => "queued",
@@ -86,6 +99,9 @@ pub struct JobStore {
     data: sled::Tree,
     queued: sled::Tree,
     file: Arc<std::fs::File>,
+    /// Jobs kept, by state (index in [`JobState::ALL`]): counted at open, then kept by `put`
+    /// and `prune`, so `/metrics` does not read every job.
+    counts: Arc<[std::sync::atomic::AtomicU64; 6]>,
 }
 
 impl JobStore {
@@ -99,29 +115,76 @@ impl JobStore {
         let jobs = db.open_tree("jobs").map_err(storage)?;
         let data = db.open_tree("data").map_err(storage)?;
         let queued = db.open_tree("queued").map_err(storage)?;
-        let store = JobStore { db, jobs, data, queued, file: Arc::new(file) };
-        // Rebuilt from the jobs once per start, so the index can never drift from them.
+        let store = JobStore { db, jobs, data, queued, file: Arc::new(file), counts: Arc::default() };
+        store.prune(FINISHED_JOBS_KEPT)?;
+        // Rebuilt from the jobs once per start, so the index and counts never drift from them.
         store.queued.clear().map_err(storage)?;
-        for job in store.all().into_iter().filter(|j| j.state == JobState::Queued) {
-            store.queued.insert(job.id.as_bytes(), job.printer.as_bytes()).map_err(storage)?;
+        for job in store.all() {
+            store.count(job.state, 1);
+            if job.state == JobState::Queued {
+                store.queued.insert(job.id.as_bytes(), job.printer.as_bytes()).map_err(storage)?;
+            }
         }
         Ok(store)
+    }
+
+    fn count(&self, state: JobState, delta: i64) {
+        let i = JobState::ALL.iter().position(|s| *s == state).expect("every state is in ALL");
+        let _ = self.counts[i].fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |n| Some(n.saturating_add_signed(delta)),
+        );
+    }
+
+    /// Jobs kept, by state (only states with jobs).
+    pub fn counts(&self) -> Vec<(&'static str, u64)> {
+        JobState::ALL
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(s, n)| (s.as_str(), n.load(std::sync::atomic::Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Drops finished jobs last changed more than `kept` ago, with their bytes.
+    pub fn prune(&self, kept: Duration) -> Result<usize, JournalError> {
+        let cutoff = time::OffsetDateTime::now_utc() - kept;
+        let old: Vec<Job> = self
+            .all()
+            .into_iter()
+            .filter(|j| j.state.finished() && parse_at(&j.updated_at).is_some_and(|t| t < cutoff))
+            .collect();
+        for job in &old {
+            self.jobs.remove(job.id.as_bytes()).map_err(storage)?;
+            self.data.remove(job.id.as_bytes()).map_err(storage)?;
+            self.count(job.state, -1);
+        }
+        if !old.is_empty() {
+            durable_sync(&self.db, &self.file)?;
+            info!(dropped = old.len(), kept_days = kept.as_secs() / 86_400, "finished print jobs dropped");
+        }
+        Ok(old.len())
     }
 
     fn put(&self, job: &Job) -> Result<(), JournalError> {
         use sled::Transactional;
         let bytes = serde_json::to_vec(job).map_err(|e| JournalError::Storage(e.to_string()))?;
-        (&self.jobs, &self.queued)
+        let previous = (&self.jobs, &self.queued)
             .transaction(|(jobs, queued)| {
-                jobs.insert(job.id.as_bytes(), bytes.as_slice())?;
+                let previous = jobs.insert(job.id.as_bytes(), bytes.as_slice())?;
                 if job.state == JobState::Queued {
                     queued.insert(job.id.as_bytes(), job.printer.as_bytes())?;
                 } else {
                     queued.remove(job.id.as_bytes())?;
                 }
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(previous)
             })
             .map_err(|e| JournalError::Storage(format!("print job store transaction: {e:?}")))?;
+        if let Some(old) = previous.and_then(|v| serde_json::from_slice::<Job>(&v).ok()) {
+            self.count(old.state, -1);
+        }
+        self.count(job.state, 1);
         durable_sync(&self.db, &self.file)
     }
 
@@ -275,6 +338,23 @@ impl Printing {
             let shutdown = shutdown.clone();
             tokio::spawn(async move { p.printer_task(spec, devices, shutdown).await });
         }
+        let store = printing.store.clone();
+        tokio::spawn(async move {
+            // Opening pruned once; then hourly, so a box that runs for months stays small.
+            let mut every = tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                let s = store.clone();
+                match tokio::task::spawn_blocking(move || s.prune(FINISHED_JOBS_KEPT)).await {
+                    Ok(Err(e)) => warn!(error = %e, "dropping old print jobs failed"),
+                    Err(e) => warn!(error = %e, "print job pruning task failed"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        });
         Ok(printing)
     }
 
@@ -655,6 +735,32 @@ mod tests {
         }
         assert!(tmp.path().join(format!("out/{}.zpl", again.id)).exists());
         stop.cancel();
+    }
+
+    #[test]
+    fn finished_jobs_are_dropped_after_a_week_and_counts_follow_every_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = JobStore::open(tmp.path()).unwrap();
+        let now = format_at(time::OffsetDateTime::now_utc());
+        let old = format_at(time::OffsetDateTime::now_utc() - FINISHED_JOBS_KEPT - Duration::from_secs(60));
+        store.create(&job("j-old-done", JobState::Confirmed, &old), b"^XA^XZ").unwrap();
+        store.create(&job("j-old-failed", JobState::Failed, &old), b"^XA^XZ").unwrap();
+        store.create(&job("j-old-queued", JobState::Queued, &old), b"^XA^XZ").unwrap();
+        store.create(&job("j-new", JobState::Queued, &now), b"^XA^XZ").unwrap();
+        assert_eq!(store.counts(), vec![("queued", 2), ("confirmed", 1), ("failed", 1)]);
+        let mut j = store.get("j-new").unwrap().unwrap();
+        j.state = JobState::Confirmed;
+        store.put(&j).unwrap();
+        assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 2), ("failed", 1)]);
+
+        assert_eq!(store.prune(FINISHED_JOBS_KEPT).unwrap(), 2, "the two old finished jobs");
+        assert!(store.get("j-old-done").unwrap().is_none() && store.bytes("j-old-done").unwrap().is_none());
+        assert!(store.get("j-old-queued").unwrap().is_some(), "a queued job waits for its printer");
+        assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 1)]);
+        drop(store);
+        // Counted again from the jobs at the next start.
+        let store = JobStore::open(tmp.path()).unwrap();
+        assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 1)]);
     }
 
     #[test]

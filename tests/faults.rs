@@ -802,10 +802,10 @@ fn printer_silent_mid_job(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
         scenario: "printer silent mid-job".into(),
         faults: format!("{n} order labels; printer hanging mid-job for a third, dropping the connection mid-job for a sixth"),
         confirmed: n,
-        delivered: printed,
+        delivered: jobs.len(),
         lost: 0,
         duplicates: printed_twice,
-        notes: format!("outcomes {o:?}; unconfirmed and cut jobs are reported, never resent by themselves; {} jobs reached the printer, no label twice", jobs.len()),
+        notes: format!("confirmed = jobs, delivered = jobs at the printer ({printed} complete labels, the rest cut mid-job); outcomes {o:?}: unconfirmed and cut jobs are reported, never resent by themselves; no label twice"),
         broken,
     }]
 }

@@ -125,16 +125,9 @@ pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
         s.heartbeat.age().as_secs_f64(),
     );
     if let Some(p) = &s.printing {
-        let store = p.store().clone();
-        if let Ok(jobs) = tokio::task::spawn_blocking(move || store.all()).await {
-            let mut by_state = std::collections::BTreeMap::new();
-            for job in &jobs {
-                *by_state.entry(job.state.as_str()).or_insert(0u64) += 1;
-            }
-            out.help("stationd_print_jobs", "gauge", "Print jobs kept, by state.");
-            for (state, n) in by_state {
-                out.value("stationd_print_jobs", &[("state", state)], n as f64);
-            }
+        out.help("stationd_print_jobs", "gauge", "Print jobs kept (finished ones for 7 days), by state.");
+        for (state, n) in p.store().counts() {
+            out.value("stationd_print_jobs", &[("state", state)], n as f64);
         }
     }
     out.help("stationd_device_state", "gauge", "1 for each device's current state.");

@@ -316,7 +316,7 @@ impl Station {
                     data,
                     format!("order {id} picked short ({} line(s))", short.len()),
                 );
-                let _ = self.change_state(
+                self.apply_checked(
                     id,
                     StateChange::Advance(OrderState::Picked),
                     "station",
@@ -410,7 +410,7 @@ impl Station {
             what,
         );
         if let Some(to) = start {
-            let _ = self.change_state(id, StateChange::Advance(to), "station", None, json!({}));
+            self.apply_checked(id, StateChange::Advance(to), "station", None, json!({}));
         }
     }
 
@@ -578,12 +578,12 @@ impl Station {
         }
         if total == 0 {
             // Every line cancelled: nothing to ship; the office decides (hold, not fake progress).
-            let _ = self.change_state(id, StateChange::Hold, "station", Some("all lines cancelled"), json!({}));
+            self.apply_checked(id, StateChange::Hold, "station", Some("all lines cancelled"), json!({}));
             return;
         }
         match step {
             Step::Pick => {
-                let _ = self.change_state(id, StateChange::Advance(OrderState::Picked), "station", None, json!({}));
+                self.apply_checked(id, StateChange::Advance(OrderState::Picked), "station", None, json!({}));
                 self.set_session(|s| s.order = None);
             }
             Step::Pack => {
@@ -645,7 +645,7 @@ impl Station {
             return self.refuse_in(sc, Some(&id), "scan.rejected", "not_shippable", msg);
         }
         self.accept(sc, "ship.scanned", Some(&id), json!({ "tracking": tracking }), format!("order {id} shipped"));
-        let _ = self.change_state(
+        self.apply_checked(
             &id,
             StateChange::Advance(OrderState::Shipped),
             "station",

@@ -521,6 +521,13 @@ impl Station {
 
     /// Applies a state change to an order: exactly one `order.state` event when accepted,
     /// an error (nothing applied) when not.
+    /// [`Station::change_state`] for a change the caller has already checked is allowed:
+    /// a refusal here is a bug in the flow (the property tests would catch it).
+    fn apply_checked(&mut self, id: &str, change: StateChange, by: &str, reason: Option<&str>, extra: Value) {
+        let applied = self.change_state(id, change, by, reason, extra);
+        debug_assert!(applied.is_ok(), "checked state change refused for {id}: {applied:?}");
+    }
+
     fn change_state(
         &mut self,
         id: &str,
