@@ -72,8 +72,10 @@ type Scenario = fn(&Size, &mut StdRng) -> Vec<Row>;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--full");
+    // `--write FILE` also writes the table as a markdown page (docs/FAULTS.md).
+    let write_to = args.iter().position(|a| a == "--write").and_then(|i| args.get(i + 1)).cloned();
     // `cargo test` passes its own flags (and a filter) through; only bare words filter.
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-') && Some(*a) != write_to.as_ref()).collect();
     if args.iter().any(|a| a == "--list") {
         return;
     }
@@ -138,7 +140,13 @@ fn main() {
             }
         }
     }
-    print_table(&rows, started.elapsed());
+    let table = table(&rows, started.elapsed());
+    println!("{table}");
+    if let Some(path) = &write_to {
+        let page = page(&table, full, seed);
+        std::fs::write(path, page).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        println!("written to {path}");
+    }
     let broken: Vec<&Row> = rows.iter().filter(|r| r.broken.is_some()).collect();
     if !broken.is_empty() {
         for r in &broken {
@@ -148,22 +156,59 @@ fn main() {
     }
 }
 
-fn print_table(rows: &[Row], took: Duration) {
-    println!();
-    println!("| scenario | faults injected | confirmed | delivered | lost | duplicates | result | notes |");
-    println!("|---|---|---:|---:|---:|---:|---|---|");
+fn table(rows: &[Row], took: Duration) -> String {
+    let mut t = String::from(
+        "| scenario | faults injected | confirmed | delivered | lost | duplicates | result | notes |\n\
+         |---|---|---:|---:|---:|---:|---|---|\n",
+    );
     for r in rows {
         let result = match &r.broken {
             None => "ok".to_string(),
             Some(why) => format!("**BROKEN**: {why}"),
         };
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+        t.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.scenario, r.faults, r.confirmed, r.delivered, r.lost, r.duplicates, result, r.notes
-        );
+        ));
     }
-    println!();
-    println!("({} scenario rows in {:.0} s)", rows.len(), took.as_secs_f64());
+    t.push_str(&format!("\n({} scenario rows in {:.0} s)\n", rows.len(), took.as_secs_f64()));
+    t
+}
+
+/// docs/FAULTS.md: the table with what it ran on.
+fn page(table: &str, full: bool, seed: u64) -> String {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_gib =
+        read("/proc/meminfo").split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).unwrap_or(0) / (1 << 20);
+    let kernel = read("/proc/sys/kernel/osrelease").trim().to_string();
+    let mosquitto = Command::new(support::require_tool("mosquitto", "apt-get install -y mosquitto"))
+        .arg("-h")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let date = time::OffsetDateTime::now_utc().date();
+    format!(
+        "# Fault suite\n\n\
+         Written by `cargo test --release --test faults -- {}--write docs/FAULTS.md` on {date} \
+         (seed {seed}: `STATIOND_FAULT_SEED={seed}` replays the kill points and fault timings).\n\
+         Machine: {cpu}, {cores} cores, {mem_gib} GiB, Linux {kernel}; {mosquitto}.\n\n\
+         Each row is one scenario on the real binary (tests/faults.rs explains each). *confirmed*: scans \
+         the packer got an `ok` or a journaled refusal for (for the bridge: messages its local broker \
+         acknowledged; for the printer: jobs); *delivered*: of those, what the cloud-side subscriber \
+         (`mosquitto_sub`, persistent session, broker with `persistence true`) received with the same seq \
+         and code (printer: jobs at the printer; scanner and disk: in the journal); *lost*: confirmed but \
+         never delivered; *duplicates*: extra copies, all with the same event `id` (resends after a crash \
+         or a lost ack, dropped by `id`). `cargo test` (CI) runs a short version of the same suite.\n\n{table}",
+        if full { "--full " } else { "" }
+    )
 }
 
 // ---------------------------------------------------------------------------------------
