@@ -57,8 +57,9 @@ fn wait_line(daemon: &Daemon, timeout: Duration, want: impl Fn(&str) -> bool) ->
 
 fn wait_scanner(daemon: &Daemon) {
     let start = Instant::now();
+    // Generous: on a loaded 2-core CI box the first open can take a while; this is not a latency check.
     while !daemon.stderr().contains("scanner ready") {
-        assert!(start.elapsed() < Duration::from_secs(5), "{}", daemon.stderr());
+        assert!(start.elapsed() < Duration::from_secs(15), "scanner not ready in 15 s:\n{}", daemon.stderr());
         std::thread::sleep(Duration::from_millis(10));
     }
 }
