@@ -11,12 +11,15 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+mod common;
+use common::{free_port, mosquitto, record, Proc};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -26,49 +29,14 @@ fn main() {
     std::fs::create_dir_all(&base).unwrap();
     println!("# kill -9 of the edge store-and-forward mid-stream, {n} QoS 1 messages");
     println!();
-    let (confirmed, lost) = bridge_round(&base.join("bridge"), n);
-    println!("mosquitto bridge (persistence true)   confirmed {confirmed:>6}   lost {lost:>6}");
+    let (b_confirmed, b_lost) = bridge_round(&base.join("bridge"), n);
+    println!("mosquitto bridge (persistence true)   confirmed {b_confirmed:>6}   lost {b_lost:>6}");
     let (confirmed, lost) = stationd_round(&base.join("stationd"), n);
     println!("stationd journal                      confirmed {confirmed:>6}   lost {lost:>6}");
+    let bridge = Some(("Mosquitto bridge, `persistence true`, messages lost", b_lost as f64));
+    let name = format!("kill -9 mid-outage: confirmed messages lost (of {confirmed} confirmed)");
+    record("bridge", &name, lost as f64, "messages", "lower", bridge, Some("== 0"));
     let _ = std::fs::remove_dir_all(&base);
-}
-
-fn mosquitto_bin() -> &'static str {
-    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("this benchmark needs mosquitto: apt-get install -y mosquitto")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_port(port: u16) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn mosquitto(dir: &Path, name: &str, conf: &str, port: u16) -> Proc {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join(format!("{name}.conf"));
-    std::fs::write(&path, conf).unwrap();
-    let child =
-        Command::new(mosquitto_bin()).arg("-c").arg(&path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    wait_port(port);
-    Proc(child)
 }
 
 /// The cloud broker with a subscriber on `topic` already in place.
@@ -222,8 +190,9 @@ fn stationd_round(dir: &Path, n: usize) -> (usize, usize) {
         let out = BufReader::new(child.stdout.take().unwrap());
         let mut got = 0;
         for line in out.lines().map_while(Result::ok) {
-            if let Some(code) = line.split("code=").nth(1) {
-                confirmed.insert(code.to_string());
+            // A durable scan, accepted (`ok seq=N … code=X`) or refused (`error … (seq=N code=X)`).
+            if let Some((_, code)) = support::parse_confirmed(&line) {
+                confirmed.insert(code);
                 got += 1;
                 if got >= want {
                     break;

@@ -8,14 +8,15 @@
 //! Phases that need a clean memory figure (open with 1 M pending, ack 1 M) run in a child
 //! process: this same binary re-executed with `--phase`.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stationd::event::NewEvent;
 use stationd::journal::{dir_size, Journal, JournalOptions};
+
+mod common;
+use common::{median, record};
 
 const WAREHOUSE: &str = "WH1";
 const STATION: &str = "BENCH-01";
@@ -42,12 +43,18 @@ fn main() {
     let big = if quick { 100_000 } else { 1_000_000 };
 
     println!("# journal benchmark ({} repetitions, medians)", reps);
-    println!("machine: {}", machine());
+    println!("machine: {}", common::machine());
     println!("disk: {}", base.display());
     println!();
 
     // Baseline: raw durable single writes.
-    let raw: Vec<Lat> = (0..reps).map(|_| raw_fdatasync(&base, Duration::from_secs(2))).collect();
+    let raw: Vec<Lat> = (0..reps)
+        .map(|_| {
+            let (rate, lats) = common::raw_fdatasync(&base, Duration::from_secs(2));
+            let (p50, p99) = common::percentiles_us(&lats);
+            Lat { rate, p50, p99 }
+        })
+        .collect();
     let raw_rate = median(raw.iter().map(|l| l.rate).collect());
     let raw_p50 = median(raw.iter().map(|l| l.p50).collect());
     let raw_p99 = median(raw.iter().map(|l| l.p99).collect());
@@ -67,25 +74,34 @@ fn main() {
             let dir = base.join(format!("p{producers}-{r}"));
             let (j, _) = Journal::open(opts(&dir)).expect("open");
             let per = if producers == 1 { 4000 } else { 200_000 / producers };
-            let written_before = io_write_bytes();
+            let written_before = common::io_write_bytes("self");
             let (rate, lats) = run_producers(&j, producers, per);
-            let written = io_write_bytes() - written_before;
+            let written = common::io_write_bytes("self") - written_before;
             bpe.push(written as f64 / (producers * per) as f64);
             rates.push(rate);
             if producers == 1 {
-                single.push(percentiles(lats));
+                single.push(common::percentiles_us(&lats));
             }
             j.close();
             let _ = std::fs::remove_dir_all(&dir);
         }
         let rate = median(rates);
-        println!(
-            "{:<44} {:>12.0} {:>9.1}× {:>12.0}",
-            format!("  {producers} producer(s)"),
+        let bpe = median(bpe);
+        println!("{:<44} {:>12.0} {:>9.1}× {:>12.0}", format!("  {producers} producer(s)"), rate, rate / raw_rate, bpe);
+        let target = (producers == 64).then_some(">= 50000");
+        let raw = Some(("raw 200 B write + fdatasync, writes/s", raw_rate));
+        record(
+            "journal",
+            &format!("durable appends/s, {producers} producer(s)"),
             rate,
-            rate / raw_rate,
-            median(bpe)
+            "events/s",
+            "higher",
+            raw,
+            target,
         );
+        let bpe_target = (producers != 8).then_some("<= 2048");
+        let name = format!("disk bytes written per event, {producers} producer(s)");
+        record("journal", &name, bpe, "B", "lower", None, bpe_target);
     }
     let p50 = median(single.iter().map(|l| l.0).collect());
     let p99 = median(single.iter().map(|l| l.1).collect());
@@ -98,6 +114,9 @@ fn main() {
         p99 / raw_p99
     );
     println!();
+    let (b50, b99) = (Some(("raw write + fdatasync p50", raw_p50)), Some(("raw write + fdatasync p99", raw_p99)));
+    record("journal", "single-producer append p50", p50, "µs", "lower", b50, None);
+    record("journal", "single-producer append p99", p99, "µs", "lower", b99, Some("ratio <= 2"));
 
     // Scale: 1 M events.
     big_journal(&base, big);
@@ -119,24 +138,6 @@ struct Lat {
     rate: f64,
     p50: f64,
     p99: f64,
-}
-
-fn raw_fdatasync(base: &Path, dur: Duration) -> Lat {
-    let path = base.join("raw.bin");
-    let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(&path).expect("raw file");
-    let buf = [b'x'; 200];
-    let mut lats = Vec::new();
-    let start = Instant::now();
-    while start.elapsed() < dur {
-        let t = Instant::now();
-        f.write_all(&buf).unwrap();
-        f.sync_data().unwrap();
-        lats.push(t.elapsed());
-    }
-    let rate = lats.len() as f64 / start.elapsed().as_secs_f64();
-    let (p50, p99) = percentiles(lats);
-    let _ = std::fs::remove_file(path);
-    Lat { rate, p50, p99 }
 }
 
 /// Runs `producers` tasks appending `per` events each; returns events/s and latencies.
@@ -179,16 +180,22 @@ fn big_journal(base: &Path, n: usize) {
     );
     let logical = j.status().unwrap().stored_bytes;
     j.close();
+    let disk = dir_size(&dir);
     println!(
         "disk after append                         {:>8.1} MB   (stored event bytes {:.1} MB)",
-        mb(dir_size(&dir)),
+        mb(disk),
         mb(logical)
     );
+    record("journal", &format!("append {n} events, 64 producers"), rate, "events/s", "higher", None, None);
+    let stored = Some(("stored event bytes, MB", mb(logical)));
+    record("journal", &format!("disk after {n} events"), mb(disk), "MB", "lower", stored, None);
 
     // Start-up with the backlog, in fresh processes: the library open, and the binary.
     let me = std::env::current_exe().unwrap();
     let (took, rss) = child(&[me.to_str().unwrap(), "--phase", "open", dir.to_str().unwrap()]);
     println!("start-up with {n} pending (open+status)  {:>8.3} s   peak RSS {:>6.1} MB", took, rss);
+    record("journal", &format!("open + status with {n} pending"), took, "s", "lower", None, Some("<= 1"));
+    record("journal", &format!("peak RSS of open + status with {n} pending"), rss, "MB", "lower", None, Some("<= 64"));
     let config = write_config(base, &dir);
     let t = Instant::now();
     let ok = std::process::Command::new(env!("CARGO_BIN_EXE_stationd"))
@@ -197,15 +204,23 @@ fn big_journal(base: &Path, n: usize) {
         .status()
         .unwrap();
     assert!(ok.success());
-    println!("`stationd queue status` wall time         {:>8.3} s", t.elapsed().as_secs_f64());
+    let took = t.elapsed().as_secs_f64();
+    println!("`stationd queue status` wall time         {:>8.3} s", took);
+    record("journal", &format!("`stationd queue status` with {n} pending"), took, "s", "lower", None, None);
 
     // Ack everything in a fresh process, then trim.
     let (took, rss) = child(&[me.to_str().unwrap(), "--phase", "ack", dir.to_str().unwrap()]);
     println!("ack {n} + trim (child process)          {:>8.1} s   peak RSS {:>6.1} MB", took, rss);
-    println!("disk after ack + trim                     {:>8.1} MB", mb(dir_size(&dir)));
+    record("journal", &format!("ack + trim {n} (pages of 1000)"), took, "s", "lower", None, None);
+    record("journal", &format!("peak RSS of ack + trim {n}"), rss, "MB", "lower", None, None);
+    let after = mb(dir_size(&dir));
+    println!("disk after ack + trim                     {:>8.1} MB", after);
     let (j, _) = Journal::open(opts(&dir)).expect("reopen");
     j.close();
-    println!("disk after reopen                         {:>8.1} MB", mb(dir_size(&dir)));
+    let reopened = mb(dir_size(&dir));
+    println!("disk after reopen                         {:>8.1} MB", reopened);
+    record("journal", &format!("disk after ack + trim of {n}"), after, "MB", "lower", None, None);
+    record("journal", &format!("disk after ack + trim of {n}, reopened"), reopened, "MB", "lower", None, None);
 }
 
 /// Child phase: what the daemon does at start-up, timed, then the process's peak RSS.
@@ -226,13 +241,7 @@ fn report_child(took: Duration) {
 }
 
 fn vm_hwm_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hwm_kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    hwm_kb / 1024.0
+    common::status_mb("self", "VmHWM")
 }
 
 /// Child phase: ack every pending event in pages, then trim with zero retention.
@@ -279,34 +288,6 @@ fn child(argv: &[&str]) -> (f64, f64) {
     (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
 }
 
-fn io_write_bytes() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
-    s.lines().find_map(|l| l.strip_prefix("write_bytes: ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
-}
-
-fn percentiles(mut lats: Vec<Duration>) -> (f64, f64) {
-    lats.sort_unstable();
-    let at = |q: f64| lats[((lats.len() as f64 * q) as usize).min(lats.len() - 1)].as_secs_f64() * 1e6;
-    (at(0.50), at(0.99))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
-        })
-        .unwrap_or_else(|| "unknown cpu".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
 }

@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod common;
+use common::{median, record};
+
 const WINDOW: u16 = 100;
 
 fn main() {
@@ -43,7 +46,7 @@ fn main() {
     let mut bare = Vec::new();
     let mut ours = Vec::new();
     for r in 0..reps {
-        bare.push(rt.block_on(bare_rumqttc(broker.port, n, &payload)));
+        bare.push(rt.block_on(common::bare_publish(broker.port, n, &payload, WINDOW, "bench/bare/events")));
         let dir = base.join(format!("drain-{r}"));
         let journal = fill(&rt, &dir, n);
         ours.push(rt.block_on(drain(broker.port, &dir, journal, &format!("D{r}"), None)));
@@ -56,10 +59,22 @@ fn main() {
         o / b
     );
     println!();
+    let bare = Some(("bare rumqttc QoS 1 publisher, msg/s", b));
+    record("uplink", &format!("drain a {n}-event backlog"), o, "events/s", "higher", bare, Some("ratio >= 0.8"));
 
     let (p50, p99, count) = rt.block_on(live(broker.port, &base.join("live"), if quick { 300 } else { 1000 }));
     println!("live: scan durable → PUBLISH at subscriber, 100 scans/s, {count} scans   p50 {p50:>7.2} ms   p99 {p99:>7.2} ms (target p99 < 10 ms)");
     println!();
+    record("uplink", "scan durable → PUBLISH at a subscriber, 100 scans/s, p50", p50, "ms", "lower", None, None);
+    record(
+        "uplink",
+        "scan durable → PUBLISH at a subscriber, 100 scans/s, p99",
+        p99,
+        "ms",
+        "lower",
+        None,
+        Some("< 10"),
+    );
 
     let dir = base.join("big");
     let journal = fill(&rt, &dir, big);
@@ -74,6 +89,9 @@ fn main() {
         .map(|(p, m)| format!("{:.0}%:{m:.0}MB", p * 100.0))
         .collect();
     println!("        RSS by progress: {}", marks.join("  "));
+    record("uplink", &format!("drain a {big}-event backlog"), rate, "events/s", "higher", None, None);
+    let before_b = Some(("RSS before the drain (journal filled in-process)", before));
+    record("uplink", &format!("peak RSS while draining {big} (in-process)"), peak, "MB", "lower", before_b, None);
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -104,35 +122,6 @@ fn fill(rt: &tokio::runtime::Runtime, dir: &Path, n: usize) -> Journal {
         }
     });
     j
-}
-
-/// Publishes `n` payloads at QoS 1 with the same window and waits for every PubAck.
-async fn bare_rumqttc(port: u16, n: usize, payload: &[u8]) -> f64 {
-    let mut o = MqttOptions::new(format!("bare-{}", std::process::id()), "127.0.0.1", port);
-    o.set_inflight(WINDOW).set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut el) = AsyncClient::new(o, WINDOW as usize * 2);
-    loop {
-        if let Ok(Event::Incoming(Packet::ConnAck(_))) = el.poll().await {
-            break;
-        }
-    }
-    let start = Instant::now();
-    let payload = payload.to_vec();
-    let publisher = tokio::spawn(async move {
-        for _ in 0..n {
-            client.publish("bench/bare/events", QoS::AtLeastOnce, false, payload.clone()).await.unwrap();
-        }
-        client
-    });
-    let mut acked = 0;
-    while acked < n {
-        if let Event::Incoming(Packet::PubAck(_)) = el.poll().await.unwrap() {
-            acked += 1;
-        }
-    }
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    let _ = publisher.await;
-    rate
 }
 
 fn mqtt_config(port: u16, station: &str) -> MqttConfig {
@@ -241,21 +230,10 @@ async fn live(port: u16, dir: &Path, scans: usize) -> (f64, f64, usize) {
     let _ = sub.disconnect().await;
     receiver.abort();
     tokio::task::spawn_blocking(move || journal.close()).await.unwrap();
-    lat.sort_unstable();
-    let q = |f: f64| lat[((lat.len() as f64 * f) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3;
-    (q(0.5), q(0.99), lat.len())
+    let (p50, p99) = common::percentiles_us(&lat);
+    (p50 / 1e3, p99 / 1e3, lat.len())
 }
 
 fn rss_mb() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    common::status_mb("self", "VmRSS")
 }

@@ -20,6 +20,9 @@ use stationd_drivers::sim::PrinterSim;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod common;
+use common::{pct, record};
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -37,12 +40,6 @@ fn main() {
     if run("label") {
         packed_to_label(if quick { 20 } else { 60 });
     }
-}
-
-fn pct(v: &[f64], q: f64) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 * q) as usize).min(v.len() - 1)]
 }
 
 const EANS: [&str; 3] = ["4006381333931", "5012345678900", "0012345678905"];
@@ -128,6 +125,9 @@ fn state_machine(orders: usize) {
         met(r >= 1e6)
     );
     println!();
+    let base = Some(("`ClassRules::classify` of the same codes, codes/s", b));
+    let name = format!("pure state machine, one core ({orders} orders packed)");
+    record("workflow", &name, r, "inputs/s", "higher", base, Some(">= 1000000"));
 }
 
 fn met(ok: bool) -> &'static str {
@@ -260,6 +260,10 @@ fn scan_during_drain(backlog: usize, rounds: usize) {
     );
     println!("baseline raw write+fdatasync   p50 {raw50:>7.2} ms   p99 {raw99:>7.2} ms");
     println!("ratio p99                 {:>7.1}x", p99 / raw99);
+    let name = format!("scan → durable feedback at 20 scans/s while {backlog}-event backlogs drain");
+    let (b50, b99) = (Some(("raw write + fdatasync p50", raw50)), Some(("raw write + fdatasync p99", raw99)));
+    record("workflow", &format!("{name}, p50"), pct(&during, 0.5), "ms", "lower", b50, None);
+    record("workflow", &format!("{name}, p99 ({} scans)", during.len()), p99, "ms", "lower", b99, Some("< 10"));
     println!("(stationd's figure is a scan's trip through stdin, a journal commit and an order-store commit, both fdatasync'd, and the feedback line back)");
     println!();
 }
@@ -344,6 +348,11 @@ fn packed_to_label(orders: usize) {
     println!("stationd       p50 {p50:>7.2} ms   p99 {p99:>7.2} ms   target p99 < 5 ms: {}", met(p99 < 5.0));
     println!("baseline bare TCP write   p50 {:>7.2} ms   p99 {:>7.2} ms", pct(&base, 0.5), pct(&base, 0.99));
     println!("ratio p50                 {:>7.1}x", p50 / pct(&base, 0.5));
+    let name = format!("order packed → first label byte at the simulator ({orders} orders)");
+    let (b50, b99) =
+        (Some(("bare TCP connect + write p50", pct(&base, 0.5))), Some(("bare TCP p99", pct(&base, 0.99))));
+    record("workflow", &format!("{name}, p50"), p50, "ms", "lower", b50, None);
+    record("workflow", &format!("{name}, p99"), p99, "ms", "lower", b99, Some("< 5"));
     println!("(stationd's figure includes the scan's trip through stdin, two journal commits, the print job's durable queueing and the printer status query before sending)");
     daemon.close_stdin();
 }
