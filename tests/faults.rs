@@ -1059,10 +1059,7 @@ fn bridge_side_by_side(size: &Size, rng: &mut StdRng) -> Vec<Row> {
         publish_confirmed(edge_conf.1, round, want, &mut confirmed);
         std::thread::sleep(Duration::from_micros(rng.random_range(0..3000)));
         // kill -9 the edge broker, then its service manager starts it again.
-        if let Some(mut e) = edge.take() {
-            let _ = e.kill();
-            let _ = e.wait();
-        }
+        drop(edge.take());
         edge = Some(mosquitto(&edge_conf.0, edge_conf.1));
     }
     cloud.up();
@@ -1136,11 +1133,21 @@ fn bridge_pair() -> (PersistentBroker, Upstream, (PathBuf, u16)) {
     (cloud, up, (conf, edge_port))
 }
 
-fn mosquitto(conf: &Path, port: u16) -> Child {
+/// A child process killed when dropped (`Child` itself is not).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mosquitto(conf: &Path, port: u16) -> KillOnDrop {
     let bin = support::require_tool("mosquitto", "apt-get install -y mosquitto");
     let child = Command::new(bin).arg("-c").arg(conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     support::wait_port(port);
-    child
+    KillOnDrop(child)
 }
 
 /// Publishes `n` QoS 1 messages to the edge broker; records those it acknowledged, keyed
