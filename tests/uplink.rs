@@ -63,6 +63,46 @@ fn a_daemon_killed_mid_stream_loses_no_seq_upstream() {
 }
 
 #[test]
+fn publishes_lost_on_a_live_connection_are_sent_again_after_the_ack_timeout() {
+    let broker = Broker::start();
+    let eater = support::PublishEater::start(broker.port);
+    let station = StationDir::with_broker(eater.port, "");
+    let (_sub, rx) = support::subscriber(broker.port, "wh/WH1/st/PACK-T/events");
+    let codes = |want: usize, within: Duration| {
+        let mut got = std::collections::BTreeSet::new();
+        let start = std::time::Instant::now();
+        while got.len() < want && start.elapsed() < within {
+            if let Ok((_, p)) = rx.recv_timeout(Duration::from_millis(100)) {
+                let v: serde_json::Value = serde_json::from_slice(&p).unwrap();
+                got.insert(v["data"]["code"].as_str().unwrap_or_default().to_string());
+            }
+        }
+        got
+    };
+    let mut daemon = station.spawn();
+    feed(&mut daemon, "BEFORE", 0..3);
+    collect_confirmed(&daemon, 3);
+    assert_eq!(codes(3, Duration::from_secs(10)).len(), 3);
+    // The link stays up (pings and acks pass) but the station's publishes vanish.
+    eater.set_eating(true);
+    feed(&mut daemon, "EATEN", 0..3);
+    collect_confirmed(&daemon, 3);
+    let start = std::time::Instant::now();
+    while eater.eaten.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the publishes never reached the proxy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eater.set_eating(false);
+    // Later events are acked on the same connection; the lost ones must not wait forever.
+    feed(&mut daemon, "AFTER", 0..3);
+    collect_confirmed(&daemon, 3);
+    let got = codes(6, Duration::from_secs(30));
+    assert_eq!(got.len(), 6, "lost publishes were not sent again: {got:?}\n{}", daemon.stderr());
+    assert!(daemon.stderr().contains("no PubAck for"), "{}", daemon.stderr());
+    wait_for(&station, Duration::from_secs(10), |s| s["pending"] == 0);
+}
+
+#[test]
 fn a_black_holed_link_is_noticed_within_keep_alive_and_nothing_is_lost() {
     let broker = Broker::start();
     let proxy = Proxy::start(broker.port);

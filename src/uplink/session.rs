@@ -39,6 +39,18 @@ enum Sent {
 enum End {
     Shutdown,
     Lost(ConnectionError),
+    /// Publishes stayed unacknowledged on a connection that still looked alive.
+    Stalled {
+        waited: Duration,
+        in_flight: usize,
+    },
+}
+
+/// How long events may wait for their PubAck on a live connection before it is dropped and
+/// made again (which sends them again): a broker or middlebox that keeps the TCP session and
+/// the pings alive but lost publishes would otherwise hold the window shut for good.
+fn ack_timeout(keep_alive: Duration) -> Duration {
+    (keep_alive * 3).max(Duration::from_secs(15))
 }
 
 pub(super) async fn run(
@@ -68,6 +80,14 @@ pub(super) async fn run(
                     error!("the broker delivered a packet over 1 MiB; reconnecting with a clean session (commands queued for this station are dropped)");
                     clean = true;
                 }
+            }
+            Ok(End::Stalled { waited, in_flight }) => {
+                attempt = 0;
+                let msg = format!(
+                    "no PubAck for {} s with {in_flight} event(s) in flight on a live connection; reconnecting to send them again",
+                    waited.as_secs()
+                );
+                errors.report(&setup.status, &msg);
             }
             Err(e) => errors.report(&setup.status, &describe(&e)),
         }
@@ -165,6 +185,8 @@ async fn connection(
     let mut journal_open = true;
     let mut limiter = CommandLimiter::new();
     flight.fill(&client, journal, &setup.status);
+    let ack_timeout = ack_timeout(setup.cfg.keep_alive);
+    let mut watchdog = tokio::time::interval(Duration::from_secs(1));
 
     let end = 'session: loop {
         tokio::select! {
@@ -204,6 +226,12 @@ async fn connection(
             changed = durable.changed(), if journal_open => {
                 if changed.is_err() {
                     journal_open = false;
+                }
+            }
+            _ = watchdog.tick() => {
+                let waited = flight.waiting_for_ack();
+                if waited > ack_timeout {
+                    break 'session End::Stalled { waited, in_flight: flight.inflight };
                 }
             }
             Some((name, state)) = devices_rx.recv() => {
@@ -320,8 +348,8 @@ struct Flight {
     events_topic: String,
     /// Publishes handed to rumqttc whose pkid is not known yet, in order.
     sent: VecDeque<Sent>,
-    /// Event publishes awaiting PubAck.
-    by_pkid: HashMap<u16, u64>,
+    /// Event publishes awaiting PubAck, with when they went out.
+    by_pkid: HashMap<u16, (u64, Instant)>,
     inflight: usize,
     /// Next seq to publish from the pending backlog.
     next_seq: u64,
@@ -351,14 +379,19 @@ impl Flight {
 
     fn on_outgoing(&mut self, pkid: u16) {
         if let Some(Sent::Event(seq)) = self.sent.pop_front() {
-            self.by_pkid.insert(pkid, seq);
+            self.by_pkid.insert(pkid, (seq, Instant::now()));
         }
     }
 
     fn on_puback(&mut self, pkid: u16) -> Option<u64> {
-        let seq = self.by_pkid.remove(&pkid)?;
+        let (seq, _) = self.by_pkid.remove(&pkid)?;
         self.inflight -= 1;
         Some(seq)
+    }
+
+    /// How long the oldest event on the wire has waited for its PubAck (zero when none).
+    fn waiting_for_ack(&self) -> Duration {
+        self.by_pkid.values().map(|(_, at)| at.elapsed()).max().unwrap_or(Duration::ZERO)
     }
 
     /// Publishes from the journal until the window is full or nothing is left. The window is

@@ -727,3 +727,80 @@ pub fn http_get(port: u16, path: &str, headers: &[&str]) -> (u16, String) {
     // Chunked bodies (axum's default for streams) are not used by these routes.
     (status, body.to_string())
 }
+
+/// A TCP proxy in front of an MQTT broker that, when told to, silently drops the PUBLISH
+/// packets the client sends while forwarding everything else (pings, acks, subscribes):
+/// a connection that stays alive but loses publishes, which plain TCP faults cannot make.
+pub struct PublishEater {
+    pub port: u16,
+    eat: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub eaten: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl PublishEater {
+    pub fn start(target: u16) -> PublishEater {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("proxy bind");
+        let port = listener.local_addr().unwrap().port();
+        let eat = std::sync::Arc::new(AtomicBool::new(false));
+        let eaten = std::sync::Arc::new(AtomicUsize::new(0));
+        let (flag, count) = (eat.clone(), eaten.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { break };
+                let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let (mut down_from, mut down_to) = (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut down_from, &mut down_to);
+                    let _ = down_to.shutdown(std::net::Shutdown::Both);
+                });
+                let (flag, count, mut up) = (flag.clone(), count.clone(), upstream);
+                std::thread::spawn(move || {
+                    // Client to broker, packet by packet: fixed header byte, remaining length
+                    // (variable-length integer), body.
+                    let mut packet = Vec::new();
+                    loop {
+                        packet.clear();
+                        let mut byte = [0u8; 1];
+                        if client.read_exact(&mut byte).is_err() {
+                            break;
+                        }
+                        packet.push(byte[0]);
+                        let (mut len, mut shift) = (0usize, 0);
+                        loop {
+                            if client.read_exact(&mut byte).is_err() {
+                                let _ = up.shutdown(std::net::Shutdown::Both);
+                                return;
+                            }
+                            packet.push(byte[0]);
+                            len |= ((byte[0] & 0x7f) as usize) << shift;
+                            shift += 7;
+                            if byte[0] & 0x80 == 0 {
+                                break;
+                            }
+                        }
+                        let start = packet.len();
+                        packet.resize(start + len, 0);
+                        if client.read_exact(&mut packet[start..]).is_err() {
+                            break;
+                        }
+                        if packet[0] >> 4 == 3 && flag.load(Ordering::SeqCst) {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            continue;
+                        }
+                        if up.write_all(&packet).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = up.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        PublishEater { port, eat, eaten }
+    }
+
+    pub fn set_eating(&self, on: bool) {
+        self.eat.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
