@@ -431,7 +431,9 @@ impl Drop for Monitor {
 }
 
 /// A TCP proxy in front of a port, to cut the network: `pass` forwards, `blackhole` keeps
-/// every connection open but drops all bytes both ways (a dead link that never closes).
+/// every connection open but moves no byte either way until it is lifted (a dead link that
+/// never closes: both ends' TCP stalls and retransmits, as on a real black-holed route, and
+/// what was sent arrives late if the ends are still there).
 pub struct Proxy {
     pub port: u16,
     blackhole: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -458,14 +460,22 @@ impl Proxy {
                             std::thread::spawn(move || {
                                 use std::io::Read;
                                 let mut buf = [0u8; 16384];
+                                let hold = || {
+                                    while bh.load(Ordering::SeqCst) {
+                                        std::thread::sleep(Duration::from_millis(5));
+                                    }
+                                };
                                 loop {
+                                    hold();
                                     match from.read(&mut buf) {
                                         Ok(0) | Err(_) => {
                                             let _ = to.shutdown(std::net::Shutdown::Both);
                                             break;
                                         }
                                         Ok(n) => {
-                                            if !bh.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                                            // Bytes read just as the link went dark wait for it too.
+                                            hold();
+                                            if to.write_all(&buf[..n]).is_err() {
                                                 break;
                                             }
                                         }
