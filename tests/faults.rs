@@ -247,16 +247,7 @@ impl PersistentBroker {
         if self.child.is_some() {
             return;
         }
-        let mosquitto = support::require_tool("mosquitto", "apt-get install -y mosquitto");
-        let child = Command::new(mosquitto)
-            .arg("-c")
-            .arg(&self.conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto");
-        self.child = Some(child);
-        support::wait_port(self.port);
+        self.child = Some(support::spawn_mosquitto(&self.conf, self.port));
     }
 
     /// A graceful stop: the broker saves what it acked (a restart by its service manager).
@@ -265,6 +256,21 @@ impl PersistentBroker {
             // SAFETY: plain kill(2) on our own child.
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
             let _ = c.wait();
+        }
+    }
+
+    /// The kill rounds' schedule: every `stretch` rounds the broker goes down, or comes
+    /// back. True when it went down.
+    fn flip_every(&mut self, round: usize, stretch: usize) -> bool {
+        if round == 0 || !round.is_multiple_of(stretch) {
+            return false;
+        }
+        if self.child.is_some() {
+            self.down();
+            true
+        } else {
+            self.up();
+            false
         }
     }
 
@@ -482,6 +488,50 @@ fn scan_writer(
     })
 }
 
+/// A daemon with a packer scanning steadily (one scan every `every`) while faults happen
+/// around it; `finish` stops the scanning, waits for delivery and stops the daemon.
+struct Scanning {
+    daemon: Daemon,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    writer: std::thread::JoinHandle<std::process::ChildStdin>,
+    confirmed: BTreeMap<u64, String>,
+}
+
+impl Scanning {
+    fn start(station: &StationDir, prefix: &str, every: Duration) -> Scanning {
+        let mut daemon = station.spawn();
+        daemon.wait_started();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = scan_writer(&mut daemon, prefix.into(), every, stop.clone());
+        Scanning { daemon, stop, writer, confirmed: BTreeMap::new() }
+    }
+
+    /// Records confirmations for `ms` milliseconds.
+    fn for_ms(&mut self, ms: u64) {
+        pump(&self.daemon, &mut self.confirmed, Instant::now() + Duration::from_millis(ms));
+    }
+
+    /// Stops scanning, waits up to `settle` for every confirmed scan at the cloud, stops the
+    /// daemon; on a loss it prints the daemon's log tail and queue for the post-mortem.
+    fn finish(mut self, station: &StationDir, up: &Upstream, settle: Duration) -> (Tally, usize) {
+        self.for_ms(500);
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let writer = self.writer;
+        self.daemon.give_stdin(writer.join().unwrap());
+        pump(&self.daemon, &mut self.confirmed, Instant::now() + Duration::from_millis(500));
+        let tally = up.settle(&self.confirmed, settle);
+        if tally.lost > 0 {
+            let log = self.daemon.stderr();
+            let tail: Vec<&str> = log.lines().filter(|l| !l.contains("scan")).collect();
+            eprintln!("station log:\n{}", tail[tail.len().saturating_sub(40)..].join("\n"));
+            eprintln!("queue: {}", support::queue_status(station));
+        }
+        self.daemon.signal(libc::SIGTERM);
+        self.daemon.wait_exit(Duration::from_secs(5));
+        (tally, self.confirmed.len())
+    }
+}
+
 /// Checks the journal after the run: seqs gap-free from 1, no quarantined database.
 fn journal_intact(station: &StationDir) -> Option<String> {
     if station.journal().join("quarantine").exists() {
@@ -517,14 +567,7 @@ fn kill_9_rounds(size: &Size, rng: &mut StdRng) -> Vec<Row> {
     let stretch = (size.kill_rounds / 5).max(2);
     let (mut downs, mut early) = (0, 0);
     for round in 0..size.kill_rounds {
-        if round > 0 && round % stretch == 0 {
-            if broker.child.is_some() {
-                broker.down();
-                downs += 1;
-            } else {
-                broker.up();
-            }
-        }
+        downs += broker.flip_every(round, stretch) as usize;
         let mut daemon = station.spawn();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = scan_writer(&mut daemon, format!("K{round}"), Duration::ZERO, stop.clone());
@@ -572,68 +615,41 @@ fn broker_restarts(size: &Size, rng: &mut StdRng) -> Vec<Row> {
     let mut broker = PersistentBroker::start("");
     let up = Upstream::connect(broker.port, &format!("{PREFIX}/events"));
     let station = StationDir::with_broker(broker.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = scan_writer(&mut daemon, "B".into(), Duration::from_millis(3), stop.clone());
-    let mut confirmed = BTreeMap::new();
+    let mut scanning = Scanning::start(&station, "B", Duration::from_millis(3));
     for _ in 0..size.broker_restarts {
-        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(rng.random_range(200..900)));
+        scanning.for_ms(rng.random_range(200..900));
         broker.down();
-        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(rng.random_range(50..600)));
+        scanning.for_ms(rng.random_range(50..600));
         broker.up();
     }
-    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    daemon.give_stdin(writer.join().unwrap());
-    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
-    let tally = up.settle(&confirmed, Duration::from_secs(60));
-    daemon.signal(libc::SIGTERM);
-    daemon.wait_exit(Duration::from_secs(5));
+    let (tally, confirmed) = scanning.finish(&station, &up, Duration::from_secs(60));
     vec![tally.row(
         "broker restarts under stationd",
         format!("{} × broker restart (SIGTERM, 50–600 ms down) while scanning ~300/s", size.broker_restarts),
-        confirmed.len(),
+        confirmed,
         String::new(),
     )]
 }
 
-/// The station's link black-holed (bytes vanish, nothing closes) and flapping.
+/// The station's link black-holed (nothing crosses, nothing closes) and flapping.
 fn network_flapping(size: &Size, rng: &mut StdRng) -> Vec<Row> {
     let broker = PersistentBroker::start("");
     let up = Upstream::connect(broker.port, &format!("{PREFIX}/events"));
     let proxy = Proxy::start(broker.port);
     let station = StationDir::with_broker(proxy.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = scan_writer(&mut daemon, "N".into(), Duration::from_millis(3), stop.clone());
-    let mut confirmed = BTreeMap::new();
+    let mut scanning = Scanning::start(&station, "N", Duration::from_millis(3));
     for flap in 0..size.flaps {
-        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(rng.random_range(100..1000)));
+        scanning.for_ms(rng.random_range(100..1000));
         proxy.set_blackhole(true);
         // One long outage, past the keep-alive (2 s), so the station must notice by itself.
-        let cut = if flap == size.flaps / 2 { 5000 } else { rng.random_range(50..1500) };
-        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(cut));
+        scanning.for_ms(if flap == size.flaps / 2 { 5000 } else { rng.random_range(50..1500) });
         proxy.set_blackhole(false);
     }
-    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    daemon.give_stdin(writer.join().unwrap());
-    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
-    let tally = up.settle(&confirmed, Duration::from_secs(60));
-    if tally.lost > 0 {
-        let log = daemon.stderr();
-        let tail: Vec<&str> = log.lines().filter(|l| !l.contains("scan")).collect();
-        eprintln!("station log:\n{}", tail[tail.len().saturating_sub(40)..].join("\n"));
-        eprintln!("queue: {}", support::queue_status(&station));
-    }
-    daemon.signal(libc::SIGTERM);
-    daemon.wait_exit(Duration::from_secs(5));
+    let (tally, confirmed) = scanning.finish(&station, &up, Duration::from_secs(60));
     vec![tally.row(
         "network black-holed and flapping",
         format!("{} × link black-holed 50–1500 ms (one 5 s, past keep-alive) through a TCP proxy", size.flaps),
-        confirmed.len(),
+        confirmed,
         String::new(),
     )]
 }
@@ -664,13 +680,9 @@ fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
             sim.addr
         ),
     );
-    let mut daemon = station.spawn();
-    daemon.wait_started();
+    let mut scanning = Scanning::start(&station, "H", Duration::from_millis(5));
     let cloud = Cloud::connect(broker.port, PREFIX);
     std::thread::sleep(Duration::from_millis(300));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = scan_writer(&mut daemon, "H".into(), Duration::from_millis(5), stop.clone());
-    let mut confirmed = BTreeMap::new();
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
     let mut broken = None;
 
@@ -700,7 +712,7 @@ fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
             broken = Some(format!("{name} {} bytes: no precise refusal: {r}", payload.len()));
         }
         *codes.entry(code).or_default() += 1;
-        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(50));
+        scanning.for_ms(50);
     }
 
     // ZPL and control characters in order fields: escaped, never commands of their own.
@@ -722,7 +734,7 @@ fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     }
     let start = Instant::now();
     while sim.jobs().len() < 2 && start.elapsed() < Duration::from_secs(20) {
-        pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(50));
+        scanning.for_ms(50);
     }
     let jobs = sim.jobs();
     let injected = jobs.len() != 2 || zpl_commands(&jobs[0]) != zpl_commands(&jobs[1]);
@@ -743,17 +755,11 @@ fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     }
     let replies = cloud.replies(flood);
     let limited = replies.iter().filter(|r| r["error"]["code"] == "rate_limited").count();
-    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    daemon.give_stdin(writer.join().unwrap());
-    pump(&daemon, &mut confirmed, Instant::now() + Duration::from_millis(500));
-    let tally = up.settle(&confirmed, Duration::from_secs(30));
-    daemon.signal(libc::SIGTERM);
-    daemon.wait_exit(Duration::from_secs(5));
+    let (tally, confirmed) = scanning.finish(&station, &up, Duration::from_secs(30));
     let mut row = tally.row(
         "hostile cloud commands",
         format!("{sent} malformed commands (30 000-deep nesting, 100 kB, not UTF-8, …), ZPL in address fields, a flood of {flood}"),
-        confirmed.len(),
+        confirmed,
         format!("replies {codes:?}; label commands unchanged by fields: {}; flood: {limited} of {flood} rate_limited", !injected),
     );
     row.broken = row.broken.or(broken);
@@ -1047,14 +1053,7 @@ fn bridge_side_by_side(size: &Size, rng: &mut StdRng) -> Vec<Row> {
     let stretch = (rounds / 5).max(2);
     let mut downs = 0;
     for round in 0..rounds {
-        if round > 0 && round % stretch == 0 {
-            if cloud.child.is_some() {
-                cloud.down();
-                downs += 1;
-            } else {
-                cloud.up();
-            }
-        }
+        downs += cloud.flip_every(round, stretch) as usize;
         let want = rng.random_range(1..2 * per_round);
         publish_confirmed(edge_conf.1, round, want, &mut confirmed);
         std::thread::sleep(Duration::from_micros(rng.random_range(0..3000)));
@@ -1144,10 +1143,7 @@ impl Drop for KillOnDrop {
 }
 
 fn mosquitto(conf: &Path, port: u16) -> KillOnDrop {
-    let bin = support::require_tool("mosquitto", "apt-get install -y mosquitto");
-    let child = Command::new(bin).arg("-c").arg(conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    support::wait_port(port);
-    KillOnDrop(child)
+    KillOnDrop(support::spawn_mosquitto(conf, port))
 }
 
 /// Publishes `n` QoS 1 messages to the edge broker; records those it acknowledged, keyed

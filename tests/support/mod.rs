@@ -292,6 +292,20 @@ pub fn wait_port(port: u16) {
     panic!("nothing listens on port {port} after 10 s");
 }
 
+/// Starts Mosquitto with `conf` and waits until it listens on `port`.
+pub fn spawn_mosquitto(conf: &Path, port: u16) -> Child {
+    let mosquitto = require_tool("mosquitto", "apt-get install -y mosquitto");
+    let child = Command::new(mosquitto)
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mosquitto");
+    wait_port(port);
+    child
+}
+
 /// A real Mosquitto broker on a free loopback port, without persistence.
 pub struct Broker {
     child: Option<Child>,
@@ -328,16 +342,7 @@ impl Broker {
 
     /// Starts (again) on the same port.
     pub fn restart(&mut self) {
-        let mosquitto = require_tool("mosquitto", "apt-get install -y mosquitto");
-        let child = Command::new(mosquitto)
-            .arg("-c")
-            .arg(&self.conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto");
-        self.child = Some(child);
-        wait_port(self.port);
+        self.child = Some(spawn_mosquitto(&self.conf, self.port));
     }
 
     pub fn kill9(&mut self) {
