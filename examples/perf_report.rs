@@ -196,7 +196,7 @@ fn num_text(x: f64) -> String {
         return "—".into();
     }
     let a = x.abs();
-    if a >= 1000.0 {
+    if a >= 999.5 {
         let digits = format!("{:.0}", a);
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
