@@ -72,12 +72,16 @@ pub fn render(slip: &Slip) -> Result<Vec<u8>, String> {
         p.writeln(&format!("{qty:>3} x {:<16} {}", clean(sku), clean(name))).map_err(e)?;
     }
     p.feed().map_err(e)?;
-    if !slip.qr.is_empty() {
+    // Judged after cleaning: a field of control characters alone prints nothing (not an
+    // empty QR code).
+    let qr = clean(&slip.qr);
+    if !qr.is_empty() {
         p.justify(JustifyMode::CENTER).map_err(e)?;
-        p.qrcode(&clean(&slip.qr)).map_err(e)?;
+        p.qrcode(&qr).map_err(e)?;
     }
-    if !slip.footer.is_empty() {
-        p.writeln(&clean(&slip.footer)).map_err(e)?;
+    let footer = clean(&slip.footer);
+    if !footer.is_empty() {
+        p.writeln(&footer).map_err(e)?;
     }
     p.feeds(3).map_err(e)?;
     p.print_cut().map_err(e)?;
