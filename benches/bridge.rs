@@ -97,6 +97,9 @@ fn bridge_round(dir: &Path, n: usize) -> (usize, usize) {
          connection cloud\naddress 127.0.0.1:{link}\ntopic edge/# out 1\ncleansession false\nclientid edge-bridge\nrestart_timeout 1\n",
         dir.display()
     );
+    // Mosquitto started as root drops to its own user: it must be able to save its state here.
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let mut edge = mosquitto(dir, "edge", &edge_conf, edge_port);
     let mut confirmed = HashSet::new();
     let mut sent = 0;
