@@ -258,29 +258,173 @@ mod tests {
         assert!(parse_gs1("0109501").unwrap_err().to_string().contains("needs 14 digits"));
     }
 
+    /// A value for `ai` shaped as its field demands (check digits and dates valid).
+    fn gs1_value(ai: &str) -> BoxedStrategy<String> {
+        let with_check = |n: usize| {
+            proptest::string::string_regex(&format!("[0-9]{{{}}}", n - 1))
+                .unwrap()
+                .prop_map(|d| format!("{d}{}", gs1_check_digit(d.as_bytes())))
+                .boxed()
+        };
+        let text = |n: usize| proptest::string::string_regex(&format!("[!-\\[\\]-~]{{1,{n}}}")).unwrap().boxed();
+        match field_of(ai).expect("a known AI") {
+            Field::DigitsCheck(n) => with_check(n),
+            Field::Digits(n) => proptest::string::string_regex(&format!("[0-9]{{{n}}}")).unwrap().boxed(),
+            Field::Date => (0u32..100, 1u32..13, 0u32..32).prop_map(|(y, m, d)| format!("{y:02}{m:02}{d:02}")).boxed(),
+            Field::VarDigits(n) => proptest::string::string_regex(&format!("[0-9]{{1,{n}}}")).unwrap().boxed(),
+            Field::VarText(n) => text(n),
+        }
+    }
+
+    const AIS: &[&str] = &[
+        "00", "01", "02", "10", "11", "12", "13", "15", "16", "17", "20", "21", "22", "30", "37", "240", "241", "400",
+        "401", "410", "411", "412", "413", "414", "415", "420", "3100", "3103", "3105", "3300", "3302",
+    ];
+
+    fn gs1_elements() -> impl Strategy<Value = Vec<(String, String)>> {
+        proptest::collection::vec(
+            proptest::sample::select(AIS).prop_flat_map(|ai| (Just(ai.to_string()), gs1_value(ai))),
+            1..8,
+        )
+    }
+
+    /// The element string of `elements`: fixed fields run on, variable ones end with GS.
+    fn element_string(elements: &[(String, String)], leading_gs: bool) -> String {
+        let mut s = if leading_gs { "\u{1d}".to_string() } else { String::new() };
+        for (i, (ai, v)) in elements.iter().enumerate() {
+            s.push_str(ai);
+            s.push_str(v);
+            let variable = matches!(field_of(ai), Some(Field::VarDigits(_) | Field::VarText(_)));
+            if variable && i + 1 < elements.len() {
+                s.push('\u{1d}');
+            }
+        }
+        s
+    }
+
+    /// A refusal must name what is wrong with *this* input.
+    fn check_error(input: &str, e: &BarcodeError) -> Result<(), TestCaseError> {
+        match e {
+            BarcodeError::CheckDigit { code, expected, .. } => {
+                let b = code.as_bytes();
+                prop_assert!(input.contains(code.as_str()) && b.iter().all(u8::is_ascii_digit), "{e}");
+                prop_assert_eq!(gs1_check_digit(&b[..b.len() - 1]), *expected);
+                prop_assert_ne!(b[b.len() - 1] - b'0', *expected);
+            }
+            BarcodeError::Gs1Field { ai, problem } => {
+                prop_assert!(field_of(ai).is_some() && input.contains(ai.as_str()), "{e}");
+                prop_assert!(!problem.is_empty());
+            }
+            BarcodeError::UnknownAi { rest } => {
+                prop_assert!(rest.chars().count() <= 12 && input.contains(rest.as_str()), "{e}");
+            }
+        }
+        prop_assert!(!e.to_string().is_empty());
+        Ok(())
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Any text (unicode, control characters, GS, symbology identifiers, digits) is a
+        /// product code that round-trips, "not a product code", or an error naming its part.
         #[test]
-        fn any_text_never_panics(s in "\\PC{0,60}") {
-            let _ = classify(&s);
+        fn any_text_is_a_product_code_not_one_or_a_precise_error(
+            text in prop_oneof![crate::hostile::hostile_text(80), "[0-9\u{1d}]{0,40}", "(01|00|10|17|21)[0-9A-Z\u{1d}]{0,40}"],
+            bytes in proptest::collection::vec(any::<u8>(), 0..40),
+            symbology in proptest::sample::select(&["", "]C1", "]d2", "]Q3", "]e0", "]E0", "]E4", "]X0", "]C", "]"][..]),
+        ) {
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            for body in [text.as_str(), lossy.as_str()] {
+                let raw = format!("{symbology}{body}");
+                match classify(&raw) {
+                    Ok(Some(ProductCode::Gs1(g))) => {
+                        prop_assert!(!g.elements.is_empty());
+                        prop_assert!(g.elements.iter().all(|(ai, _)| field_of(ai).is_some()));
+                        // What was read is written back as an element string that reads the same.
+                        prop_assert_eq!(parse_gs1(&element_string(&g.elements, false)), Ok(g.clone()));
+                    }
+                    Ok(Some(p @ (ProductCode::Ean8(_) | ProductCode::Ean13(_) | ProductCode::UpcA(_)))) => {
+                        let gtin = p.gtin14().unwrap();
+                        prop_assert!(gtin.len() == 14 && gtin.bytes().all(|b| b.is_ascii_digit()));
+                        prop_assert_eq!(gs1_check_digit(&gtin.as_bytes()[..13]), gtin.as_bytes()[13] - b'0');
+                    }
+                    Ok(None) => {}
+                    Err(e) => check_error(&raw, &e)?,
+                }
+                if let Err(e) = parse_gs1(body) {
+                    check_error(body, &e)?;
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A GS1 element string built from random AIs and valid values reads back as the
+        /// same AIs and values, bare or behind a GS1 symbology identifier, with or without
+        /// a leading FNC1 (GS).
+        #[test]
+        fn gs1_element_strings_of_random_ais_parse_back_to_the_same_ais(
+            elements in gs1_elements(),
+            leading_gs in any::<bool>(),
+            symbology in proptest::sample::select(&["]C1", "]d2", "]Q3", "]e0"][..]),
+        ) {
+            let s = element_string(&elements, leading_gs);
+            let g = parse_gs1(&s).map_err(|e| TestCaseError::fail(format!("{s:?}: {e}")))?;
+            prop_assert_eq!(&g.elements, &elements);
+            let shown: String = elements.iter().map(|(ai, v)| format!("({ai}){v}")).collect();
+            prop_assert_eq!(g.to_string(), shown);
+            prop_assert_eq!(classify(&format!("{symbology}{s}")), Ok(Some(ProductCode::Gs1(g))));
         }
 
+        /// One wrong digit in a key with a check digit (SSCC, GTIN, GLN) is refused for that
+        /// AI, never read as another valid string.
         #[test]
-        fn any_12_digits_plus_the_right_check_digit_is_an_ean13(d in "[0-9]{12}") {
-            let check = gs1_check_digit(d.as_bytes());
-            let code = format!("{d}{check}");
-            prop_assert_eq!(classify(&code).unwrap(), Some(ProductCode::Ean13(code.clone())));
-            let wrong = format!("{d}{}", (check + 1) % 10);
-            prop_assert!(classify(&wrong).is_err());
+        fn one_wrong_digit_in_a_gs1_key_is_refused_for_its_ai(
+            elements in gs1_elements(),
+            pick in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            plus in 1u8..10,
+        ) {
+            let keys: Vec<usize> = (0..elements.len())
+                .filter(|&i| matches!(field_of(&elements[i].0), Some(Field::DigitsCheck(_))))
+                .collect();
+            prop_assume!(!keys.is_empty());
+            let i = keys[pick.index(keys.len())];
+            let mut bad = elements.clone();
+            let mut digits = bad[i].1.clone().into_bytes();
+            let j = at.index(digits.len());
+            digits[j] = b'0' + (digits[j] - b'0' + plus) % 10;
+            bad[i].1 = String::from_utf8(digits).unwrap();
+            match parse_gs1(&element_string(&bad, false)) {
+                Err(BarcodeError::Gs1Field { ai, problem }) => {
+                    prop_assert_eq!(&ai, &elements[i].0);
+                    prop_assert!(problem.starts_with(&format!("check digit of {} is wrong", bad[i].1)), "{}", problem);
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
         }
 
+        /// The same for EAN-8, UPC-A and EAN-13: the right check digit is accepted, any
+        /// other is refused naming the expected one.
         #[test]
-        fn built_gs1_strings_parse_back(gtin in "[0-9]{13}", lot in "[A-Z0-9]{1,20}", serial in "[0-9]{1,20}") {
-            let gtin = format!("{gtin}{}", gs1_check_digit(gtin.as_bytes()));
-            let s = format!("01{gtin}10{lot}\u{1d}21{serial}");
-            let g = parse_gs1(&s).unwrap();
-            prop_assert_eq!(g.get("01"), Some(gtin.as_str()));
-            prop_assert_eq!(g.get("10"), Some(lot.as_str()));
-            prop_assert_eq!(g.get("21"), Some(serial.as_str()));
+        fn ean_and_upc_take_only_their_check_digit(len in proptest::sample::select(&[8usize, 12, 13][..]), d in "[0-9]{12}", wrong in 1u8..10) {
+            let body = &d[..len - 1];
+            let check = gs1_check_digit(body.as_bytes());
+            let good = format!("{body}{check}");
+            let want = match len {
+                8 => ProductCode::Ean8(good.clone()),
+                12 => ProductCode::UpcA(good.clone()),
+                _ => ProductCode::Ean13(good.clone()),
+            };
+            prop_assert_eq!(classify(&good), Ok(Some(want)));
+            let bad = format!("{body}{}", (check + wrong) % 10);
+            match classify(&bad) {
+                Err(BarcodeError::CheckDigit { code, expected, .. }) => prop_assert_eq!((code, expected), (bad, check)),
+                other => prop_assert!(false, "{:?}", other),
+            }
         }
     }
 }

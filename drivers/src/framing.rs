@@ -105,6 +105,7 @@ pub fn display_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hostile::{scanner_bytes, split_at_cuts};
     use proptest::prelude::*;
 
     #[test]
@@ -154,28 +155,82 @@ mod tests {
         assert_eq!(f.flush(), None);
     }
 
-    proptest! {
-        #[test]
-        fn any_bytes_never_panic_and_frames_respect_the_limit(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)) {
-            let mut f = ScanFramer::new(64);
-            for c in &chunks {
-                for s in f.push(c).into_iter().flatten() {
-                    prop_assert!(!s.is_empty() && s.len() <= 64);
-                    prop_assert!(!s.contains(['\r', '\n', '\t']));
-                }
-                prop_assert!(f.buf.len() <= 64);
+    /// The frames of `data` by the definition: split at CR, LF and TAB, empty pieces
+    /// dropped, each piece judged on its own; plus the unterminated rest.
+    fn reference(data: &[u8], max: usize) -> (Vec<Frame>, Vec<u8>) {
+        let judge = |piece: &[u8]| -> Frame {
+            if piece.len() > max {
+                return Err(FrameError::TooLong { len: piece.len(), max });
             }
-        }
+            if let Some(offset) = piece.iter().position(|b| (*b < 0x20 && *b != GS) || *b == 0x7f) {
+                return Err(FrameError::ControlByte { byte: piece[offset], offset });
+            }
+            String::from_utf8(piece.to_vec()).map_err(|e| FrameError::NotUtf8 { offset: e.utf8_error().valid_up_to() })
+        };
+        let mut pieces: Vec<&[u8]> = data.split(|b| matches!(b, b'\r' | b'\n' | b'\t')).collect();
+        let rest = pieces.pop().unwrap_or_default().to_vec();
+        (pieces.into_iter().filter(|p| !p.is_empty()).map(judge).collect(), rest)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
 
         #[test]
-        fn splitting_the_input_anywhere_gives_the_same_frames(data in proptest::collection::vec(any::<u8>(), 0..400), cut in 0usize..400) {
-            let cut = cut.min(data.len());
-            let mut whole = ScanFramer::new(32);
-            let mut split = ScanFramer::new(32);
-            let a = whole.push(&data);
-            let mut b = split.push(&data[..cut]);
-            b.extend(split.push(&data[cut..]));
-            prop_assert_eq!(a, b);
+        fn any_stream_cut_anywhere_gives_exactly_the_frames_of_its_definition(
+            data in scanner_bytes(600),
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+            max in 1usize..48,
+        ) {
+            let (expected, rest) = reference(&data, max);
+            let mut f = ScanFramer::new(max);
+            let mut got = Vec::new();
+            for chunk in split_at_cuts(&data, &cuts) {
+                got.extend(f.push(chunk));
+                prop_assert!(f.buf.len() <= max, "{} bytes held for a {max}-byte limit", f.buf.len());
+            }
+            // The same frames as one write of the whole stream, and as the definition.
+            prop_assert_eq!(&got, &ScanFramer::new(max).push(&data));
+            prop_assert_eq!(&got, &expected);
+            for code in got.iter().flatten() {
+                prop_assert!(!code.is_empty() && code.len() <= max);
+                prop_assert!(!code.bytes().any(|b| (b < 0x20 && b != GS) || b == 0x7f));
+            }
+            // The unterminated rest is one frame at the inter-key timeout, then nothing.
+            prop_assert_eq!(f.in_frame(), !rest.is_empty());
+            let flushed = f.flush();
+            prop_assert_eq!(flushed, reference(&[rest.as_slice(), b"\r"].concat(), max).0.pop());
+            prop_assert_eq!(f.flush(), None);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// A line that never ends (a stuck scanner, a 100 kB "barcode") costs at most
+        /// `max_len` bytes of memory and is one `TooLong` with its true length; the next
+        /// scan is read as usual.
+        #[test]
+        fn a_never_terminated_stream_stays_bounded_and_is_one_precise_error(
+            chunks in proptest::collection::vec((1usize..16_384, 0x21u8..0x7f), 1..12),
+            max in 1usize..1024,
+        ) {
+            let mut f = ScanFramer::new(max);
+            let mut total = 0;
+            for (len, byte) in &chunks {
+                prop_assert!(f.push(&vec![*byte; *len]).is_empty());
+                total += len;
+                prop_assert!(f.buf.len() <= max && f.buf.capacity() <= (2 * max).max(8), "capacity {}", f.buf.capacity());
+                prop_assert!(f.in_frame());
+            }
+            let ended = f.push(b"\rNEXT-1\r");
+            let first = if total > max {
+                Err(FrameError::TooLong { len: total, max })
+            } else {
+                Ok(String::from_utf8(chunks.iter().flat_map(|(n, b)| vec![*b; *n]).collect()).unwrap())
+            };
+            let next = if max >= 6 { Ok("NEXT-1".to_string()) } else { Err(FrameError::TooLong { len: 6, max }) };
+            prop_assert_eq!(ended, vec![first, next]);
+            prop_assert!(!f.in_frame() && f.buf.capacity() == 0, "the buffer is given back");
         }
     }
 }

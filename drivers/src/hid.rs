@@ -71,17 +71,29 @@ fn keypad_digit(code: u16) -> Option<u8> {
     })
 }
 
-/// Counts a modifier held on either side (left and right may overlap).
-fn hold(count: &mut u8, down: bool) {
-    *count = if down { count.saturating_add(1) } else { count.saturating_sub(1) };
+/// Which side of a modifier is down. A side is down from its press to its release,
+/// whatever comes in between: key auto-repeat (value 2) or a press whose release was lost
+/// must not leave the modifier stuck for every later scan.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sides(u8);
+
+impl Sides {
+    fn set(&mut self, code: u16, left: u16, down: bool) {
+        let bit = if code == left { 1 } else { 2 };
+        self.0 = if down { self.0 | bit } else { self.0 & !bit };
+    }
+
+    fn any(self) -> bool {
+        self.0 != 0
+    }
 }
 
 /// Turns key events into bytes.
 #[derive(Debug, Default, Clone)]
 pub struct HidDecoder {
-    shift: u8,
-    ctrl: u8,
-    alt: u8,
+    shift: Sides,
+    ctrl: Sides,
+    alt: Sides,
     caps: bool,
     /// Keypad digits typed while Alt is held (Alt+0029 → GS).
     alt_code: Option<u32>,
@@ -94,20 +106,20 @@ impl HidDecoder {
         let down = value != RELEASE;
         match code {
             KEY_LEFTSHIFT | KEY_RIGHTSHIFT => {
-                hold(&mut self.shift, down);
+                self.shift.set(code, KEY_LEFTSHIFT, down);
                 return None;
             }
             KEY_LEFTCTRL | KEY_RIGHTCTRL => {
-                hold(&mut self.ctrl, down);
+                self.ctrl.set(code, KEY_LEFTCTRL, down);
                 return None;
             }
             KEY_LEFTALT | KEY_RIGHTALT => {
                 if value == PRESS {
-                    self.alt = self.alt.saturating_add(1);
+                    self.alt.set(code, KEY_LEFTALT, true);
                     self.alt_code = Some(0);
                 } else if value == RELEASE {
-                    self.alt = self.alt.saturating_sub(1);
-                    if self.alt == 0 {
+                    self.alt.set(code, KEY_LEFTALT, false);
+                    if !self.alt.any() {
                         return self.alt_code.take().and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0);
                     }
                 }
@@ -123,18 +135,18 @@ impl HidDecoder {
             // Releases carry nothing; auto-repeat is not something a scanner means.
             return None;
         }
-        if self.alt > 0 {
+        if self.alt.any() {
             if let (Some(d), Some(acc)) = (keypad_digit(code), self.alt_code.as_mut()) {
                 *acc = (*acc * 10 + u32::from(d)).min(1000);
             }
             return None;
         }
-        if self.ctrl > 0 {
+        if self.ctrl.any() {
             return (code == KEY_RIGHTBRACE).then_some(crate::framing::GS);
         }
         let (plain, shifted) = us_key(code)?;
         let is_letter = plain.is_ascii_lowercase();
-        let upper = if is_letter { (self.shift > 0) ^ self.caps } else { self.shift > 0 };
+        let upper = if is_letter { self.shift.any() ^ self.caps } else { self.shift.any() };
         Some(if upper { shifted } else { plain })
     }
 }
@@ -142,6 +154,7 @@ impl HidDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// Presses and releases `code`, with shift held when `shift`.
     fn tap(d: &mut HidDecoder, code: u16, shift: bool, out: &mut Vec<u8>) {
@@ -194,6 +207,108 @@ mod tests {
         }
         out.extend(d.key(KEY_LEFTALT, 0));
         assert_eq!(out, [0x1D, 0x1D]);
+    }
+
+    /// Key presses that type `text` on the US layout (with shift where needed), then Enter.
+    fn typed(text: &str) -> Vec<(u16, i32)> {
+        let mut keys = [None; 128];
+        for code in (0u16..256).rev() {
+            if let Some((plain, shifted)) = us_key(code) {
+                keys[usize::from(shifted)] = Some((code, true));
+                keys[usize::from(plain)] = Some((code, false));
+            }
+        }
+        let mut events = Vec::new();
+        for c in text.bytes() {
+            let (code, shift) = keys[usize::from(c)].expect("a key for every printable character");
+            if shift {
+                events.push((KEY_LEFTSHIFT, PRESS));
+            }
+            events.extend([(code, PRESS), (code, RELEASE)]);
+            if shift {
+                events.push((KEY_LEFTSHIFT, RELEASE));
+            }
+        }
+        events.extend([(28, PRESS), (28, RELEASE)]);
+        events
+    }
+
+    fn decode(d: &mut HidDecoder, events: &[(u16, i32)]) -> Vec<u8> {
+        events.iter().filter_map(|(code, value)| d.key(*code, *value)).collect()
+    }
+
+    #[test]
+    fn a_modifier_held_long_enough_to_auto_repeat_is_released_by_one_release() {
+        let mut d = HidDecoder::default();
+        let mut events = vec![(KEY_LEFTSHIFT, PRESS), (KEY_LEFTSHIFT, 2), (KEY_LEFTSHIFT, 2)];
+        events.extend(typed("A"));
+        events.push((KEY_LEFTSHIFT, RELEASE));
+        events.extend([(KEY_RIGHTCTRL, PRESS), (KEY_RIGHTCTRL, 2), (KEY_RIGHTCTRL, RELEASE)]);
+        events.extend([(KEY_LEFTALT, PRESS), (KEY_LEFTALT, 2), (KEY_LEFTALT, RELEASE)]);
+        assert_eq!(decode(&mut d, &events), b"A\r");
+        assert_eq!(decode(&mut d, &typed("4006381333931")), b"4006381333931\r", "no modifier stays stuck");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// What a scanner types comes out byte for byte and, through the framer, as the scan.
+        #[test]
+        fn any_printable_text_typed_on_the_wedge_comes_out_as_the_scan(text in "[ -~]{1,60}") {
+            let mut d = HidDecoder::default();
+            let bytes = decode(&mut d, &typed(&text));
+            prop_assert_eq!(&bytes, &[text.as_bytes(), b"\r"].concat());
+            let mut framer = crate::framing::ScanFramer::new(512);
+            let text_frame = if text.trim_matches('\t').is_empty() { vec![] } else { framer.push(&bytes) };
+            if !text_frame.is_empty() {
+                prop_assert_eq!(text_frame.last().cloned(), Some(Ok(text.rsplit('\t').next().unwrap().to_string())));
+            }
+        }
+
+        /// Any key events (unknown codes, odd values, modifiers pressed, repeated and
+        /// released in any order) never panic, give only bytes the layout or an Alt code can
+        /// give, and once every modifier is up again the next scan reads exactly.
+        #[test]
+        fn any_key_events_decode_to_known_bytes_and_leave_no_modifier_stuck(
+            raw in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<i32>()), 0..80),
+        ) {
+            // Drawn as plain numbers (cheap) and mapped: mostly modifiers and known keys.
+            const MODIFIERS: [u16; 8] = [
+                KEY_LEFTSHIFT, KEY_RIGHTSHIFT, KEY_LEFTCTRL, KEY_RIGHTCTRL,
+                KEY_LEFTALT, KEY_RIGHTALT, KEY_CAPSLOCK, KEY_RIGHTBRACE,
+            ];
+            let events: Vec<(u16, i32)> = raw
+                .iter()
+                .map(|&(key, how, wide)| {
+                    let code = match key {
+                        0..=95 => MODIFIERS[usize::from(key % 8)],
+                        96..=223 => u16::from(key - 96),
+                        _ => (wide >> 16) as u16,
+                    };
+                    (code, if how < 200 { i32::from(how % 3) } else { wide })
+                })
+                .collect();
+            let mut d = HidDecoder::default();
+            let alt_used = events.iter().any(|(c, _)| matches!(*c, KEY_LEFTALT | KEY_RIGHTALT));
+            let mut layout = [false; 256];
+            for (plain, shifted) in (0u16..256).filter_map(us_key) {
+                layout[usize::from(plain)] = true;
+                layout[usize::from(shifted)] = true;
+            }
+            for (code, value) in &events {
+                if let Some(b) = d.key(*code, *value) {
+                    let known = layout[usize::from(b)] || b == crate::framing::GS;
+                    prop_assert!(known || (alt_used && b != 0), "byte 0x{b:02x}");
+                }
+            }
+            for m in [KEY_LEFTSHIFT, KEY_RIGHTSHIFT, KEY_LEFTCTRL, KEY_RIGHTCTRL, KEY_LEFTALT, KEY_RIGHTALT] {
+                d.key(m, RELEASE);
+            }
+            if d.caps {
+                d.key(KEY_CAPSLOCK, PRESS);
+            }
+            prop_assert_eq!(decode(&mut d, &typed("SO-1001 4006381333931")), b"SO-1001 4006381333931\r");
+        }
     }
 
     #[test]

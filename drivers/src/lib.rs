@@ -8,6 +8,8 @@ pub mod barcode;
 pub mod discovery;
 pub mod framing;
 pub mod hid;
+#[cfg(test)]
+mod hostile;
 pub mod printer;
 pub mod printer_status;
 pub mod scanner;

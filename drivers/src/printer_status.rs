@@ -126,8 +126,9 @@ pub mod escpos {
         if paper & 0x0C != 0 {
             c.push(Condition::PaperNearEnd);
         }
-        // "Offline" with a known cause is reported as the cause.
-        if c.len() > 1 {
+        // "Offline" with a known cause is reported as the cause. A warning that still
+        // prints (paper near end) is no cause: the printer stays offline.
+        if c.iter().any(|x| *x != Condition::Offline && !x.allows_printing()) {
             c.retain(|x| *x != Condition::Offline);
         }
         PrinterStatus::from(c)
@@ -136,7 +137,7 @@ pub mod escpos {
     /// Collects the three answer bytes, skipping bytes that cannot be status answers.
     #[derive(Debug, Default)]
     pub struct Reader {
-        got: Vec<u8>,
+        pub(super) got: Vec<u8>,
     }
 
     impl StatusReader for Reader {
@@ -194,7 +195,7 @@ pub mod zpl {
     /// Collects `STX … ETX` frames until three are complete.
     #[derive(Debug, Default)]
     pub struct Reader {
-        buf: Vec<u8>,
+        pub(super) buf: Vec<u8>,
     }
 
     impl StatusReader for Reader {
@@ -231,6 +232,9 @@ mod tests {
         assert_eq!(escpos::decode(0x1A, 0x32, 0x72).state(), "paper_out");
         assert_eq!(escpos::decode(0x1A, 0x52, 0x12).state(), "error");
         assert_eq!(escpos::decode(0x1A, 0x12, 0x12).state(), "offline");
+        let offline_near_end = escpos::decode(0x1A, 0x12, 0x1E);
+        assert_eq!(offline_near_end.to_string(), "offline, paper_near_end");
+        assert!(!offline_near_end.is_ready(), "offline with paper near its end is still offline");
         let near = escpos::decode(0x12, 0x12, 0x1E);
         assert_eq!(near.state(), "paper_near_end");
         assert!(near.is_ready(), "near end still prints");
@@ -272,16 +276,128 @@ mod tests {
         assert_eq!(zpl::decode(&["030,0", "x", "y"]).state(), "offline", "too few fields");
     }
 
+    /// Bytes like a printer's answer, or a confused one's: STX/ETX, digits, commas, CR LF,
+    /// and anything else.
+    fn answer_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        let mix = |b: u8| match b {
+            0..=19 => 0x02,
+            20..=39 => 0x03,
+            40..=79 => b',',
+            80..=159 => b'0' + b % 2,
+            160..=175 => b"\r\n"[usize::from(b % 2)],
+            other => other.wrapping_mul(13),
+        };
+        proptest::collection::vec(any::<u8>(), 0..max).prop_map(move |v| v.into_iter().map(mix).collect())
+    }
+
+    /// The first two `STX … ETX` frames of `text` split into fields, if there are three.
+    fn frames_of(text: &str) -> Option<(Vec<String>, Vec<String>)> {
+        let mut frames = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find('\u{2}') {
+            let Some(end) = rest[start + 1..].find('\u{3}') else { break };
+            frames.push(rest[start + 1..start + 1 + end].split(',').map(|f| f.trim().to_string()).collect::<Vec<_>>());
+            rest = &rest[start + 1 + end + 1..];
+        }
+        (frames.len() >= 3).then(|| (frames[0].clone(), frames[1].clone()))
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any answer, in any pieces: the reader holds at most its limit, reads the same
+        /// status as from one write, and says `ready` only for three well-formed frames with
+        /// no flag set.
         #[test]
-        fn readers_never_panic_and_garbage_is_never_ready(data in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let mut z = zpl::Reader::default();
-            if let Some(s) = z.push(&data) {
-                // Random bytes that happen to frame three fields lists are not a printer.
-                prop_assert!(s.state() != "ready" || data.iter().filter(|b| **b == 2).count() >= 3);
+        fn any_zpl_answer_in_any_pieces_is_bounded_and_never_ready_by_accident(
+            data in answer_bytes(700),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let mut r = zpl::Reader::default();
+            let mut got = None;
+            for chunk in crate::hostile::split_at_cuts(&data, &cuts) {
+                got = r.push(chunk);
+                prop_assert!(r.buf.len() <= 512, "{} bytes held", r.buf.len());
+                if got.is_some() {
+                    break;
+                }
             }
-            let mut e = escpos::Reader::default();
-            let _ = e.push(&data);
+            if data.len() <= 512 {
+                prop_assert_eq!(&got, &zpl::Reader::default().push(&data));
+            }
+            if let Some(status) = got.filter(PrinterStatus::is_ready) {
+                let (f1, f2) = frames_of(&String::from_utf8_lossy(&data)).expect("three frames");
+                prop_assert!(f1.len() >= 12 && f2.len() >= 11);
+                prop_assert!([1, 2, 5, 9, 10, 11].iter().all(|&i| f1[i] != "1") && f2[2] != "1" && f2[3] != "1");
+                prop_assert_eq!(status.state(), "ready");
+            }
+        }
+
+        /// A real `~HS` answer after noise without STX, cut anywhere, reads as exactly its
+        /// flags.
+        #[test]
+        fn a_host_status_answer_cut_anywhere_reads_as_its_flags(
+            flags in proptest::collection::vec(any::<bool>(), 9),
+            noise in "[ -~]{0,40}",
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let f = |i: usize| u8::from(flags[i]);
+            let answer = format!(
+                "{noise}\u{2}030,{},{},1245,000,{},0,0,000,{},{},{}\u{3}\r\n\u{2}000,0,{},{},0,2,6,0,00000000,1,000\u{3}\r\n\u{2}1234,0\u{3}\r\n",
+                f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)
+            ).into_bytes();
+            let mut want = Vec::new();
+            for (on, c) in [
+                (flags[0], Condition::PaperOut), (flags[1], Condition::Paused), (flags[2], Condition::BufferFull),
+                (flags[3] || flags[4] || flags[5], Condition::Error), (flags[6], Condition::HeadOpen), (flags[7], Condition::RibbonOut),
+            ] {
+                if on {
+                    want.push(c);
+                }
+            }
+            want.sort();
+            let mut r = zpl::Reader::default();
+            let mut got = None;
+            for chunk in crate::hostile::split_at_cuts(&answer, &cuts) {
+                got = got.or(r.push(chunk));
+            }
+            prop_assert_eq!(got, Some(PrinterStatus { conditions: want }));
+        }
+
+        /// ESC/POS: the first three bytes that can be status answers decide, wherever the
+        /// reads cut; anything else is skipped and the reader never holds more than three.
+        #[test]
+        fn any_escpos_answer_in_any_pieces_reads_its_first_three_status_bytes(
+            data in proptest::collection::vec(any::<u8>(), 0..64),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let valid: Vec<u8> = data.iter().copied().filter(|b| b & 0b1001_0011 == 0b0001_0010).take(3).collect();
+            let mut r = escpos::Reader::default();
+            let mut got = None;
+            for chunk in crate::hostile::split_at_cuts(&data, &cuts) {
+                got = r.push(chunk);
+                prop_assert!(r.got.len() <= 3);
+            }
+            let want = (valid.len() == 3).then(|| escpos::decode(valid[0], valid[1], valid[2]));
+            prop_assert_eq!(&got, &want);
+            if let Some(s) = got {
+                prop_assert_eq!(s.is_ready(), valid[0] & 0x08 == 0 && valid[1] & 0x64 == 0 && valid[2] & 0x60 == 0);
+            }
+        }
+
+        /// Any three bytes: `ready` only for three valid answers without a fault bit;
+        /// anything invalid is `offline`.
+        #[test]
+        fn any_three_escpos_bytes_decode_to_a_status_that_follows_their_bits(a in any::<u8>(), b in any::<u8>(), c in any::<u8>()) {
+            let s = escpos::decode(a, b, c);
+            let valid = [a, b, c].iter().all(|x| x & 0b1001_0011 == 0b0001_0010);
+            if !valid {
+                prop_assert_eq!(&s, &PrinterStatus::offline());
+            } else {
+                prop_assert_eq!(s.is_ready(), a & 0x08 == 0 && b & 0x64 == 0 && c & 0x60 == 0);
+                prop_assert_eq!(s.conditions.contains(&Condition::PaperNearEnd), c & 0x0C != 0);
+            }
+            prop_assert!(!s.to_string().is_empty());
         }
     }
 }

@@ -239,6 +239,47 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Whatever a byte-stream scanner sends, in whatever pieces the reads return, the
+        /// task hands on exactly the frames of one write, and a line that never ends costs
+        /// no more than `max_len`.
+        #[test]
+        fn a_byte_stream_in_any_pieces_gives_the_frames_of_one_write(
+            data in crate::hostile::scanner_bytes(3000),
+            cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..10),
+            endless in 0usize..20_000,
+        ) {
+            let mut stream = data.clone();
+            stream.extend(std::iter::repeat_n(b'7', endless));
+            stream.extend_from_slice(b"\rLAST\r");
+            let expected = ScanFramer::new(64).push(&stream);
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let (frames, why) = rt.block_on(async {
+                let (mut writer, reader) = tokio::io::duplex(256);
+                let (tx, mut rx) = mpsc::channel(stream.len() + 1);
+                let task = tokio::spawn(async move {
+                    let spec = spec(ScannerLink::TcpConnect { address: "scanner".into() }, None);
+                    read_frames(&spec, Stream::Bytes(Box::new(reader)), &tx, &CancellationToken::new()).await
+                });
+                for chunk in crate::hostile::split_at_cuts(&stream, &cuts) {
+                    writer.write_all(chunk).await.unwrap();
+                }
+                drop(writer);
+                let why = task.await.unwrap();
+                let mut frames = Vec::new();
+                while let Ok(ScannerEvent::Frame(f)) = rx.try_recv() {
+                    frames.push(f);
+                }
+                (frames, why)
+            });
+            proptest::prop_assert_eq!(frames.last().cloned(), Some(Ok("LAST".to_string())));
+            proptest::prop_assert_eq!(frames, expected);
+            proptest::prop_assert!(why.contains("closed"), "{}", why);
+        }
+    }
+
     #[tokio::test]
     async fn a_tcp_scanner_reconnects_after_the_peer_goes_away() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -114,6 +114,20 @@ mod tests {
         assert!(b.windows(2).any(|w| w == b"\x1dV"), "ends with a cut");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Cleaned text is printable ASCII only, one character per character kept, and
+        /// cleaning it again changes nothing.
+        #[test]
+        fn cleaned_text_is_printable_ascii_and_stays_as_it_is(text in crate::hostile::hostile_text(200)) {
+            let c = clean(&text);
+            proptest::prop_assert!(c.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", c);
+            proptest::prop_assert_eq!(c.len(), text.chars().filter(|ch| !ch.is_control()).count());
+            proptest::prop_assert_eq!(clean(&c), c);
+        }
+    }
+
     #[test]
     fn control_characters_in_order_text_cannot_reach_the_printer() {
         assert_eq!(clean("Tea\u{1b}i\u{1d}V Müller"), "TeaiV M?ller");

@@ -4,7 +4,8 @@
 //! field that starts with `^FH` (field hex) — `^FH^FD{{ship_to.name}}^FS` — because values
 //! are written with `^FH` escapes: `^`, `~`, `_` and every non-ASCII byte become `_XX`, so an
 //! address containing `^XZ` or `~JR` can never change the label's commands (no template
-//! injection). Control characters are dropped. Templates are checked once, at load.
+//! injection). Control characters are dropped. A template that changes the command characters
+//! (`^CC`, `^CT`) is refused. Templates are checked once, at load.
 
 use std::collections::HashMap;
 
@@ -31,6 +32,10 @@ pub enum TemplateError {
     BadName { line: usize, name: String },
     #[error("template does not start with ^XA and end with ^XZ")]
     NotAFormat,
+    #[error(
+        "line {line}: {command} changes ZPL's command characters, so values could no longer be escaped; remove it"
+    )]
+    CommandPrefixChanged { line: usize, command: String },
 }
 
 impl Template {
@@ -38,6 +43,13 @@ impl Template {
         let trimmed = src.trim();
         if !trimmed.starts_with("^XA") || !trimmed.ends_with("^XZ") {
             return Err(TemplateError::NotAFormat);
+        }
+        // `^CC`/`~CC` and `^CT`/`~CT` make another character start commands; the `^FH`
+        // escaping of values knows only `^` and `~`.
+        let upper = src.to_ascii_uppercase();
+        if let Some(at) = ["^CC", "~CC", "^CT", "~CT"].iter().filter_map(|c| upper.find(c)).min() {
+            let line = src[..at].matches('\n').count() + 1;
+            return Err(TemplateError::CommandPrefixChanged { line, command: src[at..at + 3].to_string() });
         }
         let mut parts = Vec::new();
         let mut rest = src;
@@ -143,14 +155,107 @@ mod tests {
         assert_eq!(Template::parse("hello"), Err(TemplateError::NotAFormat));
     }
 
+    /// What a printer prints for `^FH` field data: `_XX` decoded to its byte.
+    fn fh_decode(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < data.len() {
+            if data[i] == b'_' {
+                let hex = std::str::from_utf8(&data[i + 1..i + 3]).expect("ASCII");
+                out.push(u8::from_str_radix(hex, 16).expect("two hex digits after _"));
+                i += 3;
+            } else {
+                out.push(data[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// A template built from ZPL commands and `^FH^FD{{name}}^FS` fields.
+    fn templates() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("^FO40,40^A0N,30,30".to_string()),
+            Just("^BY3^BCN,160,Y,N,N".to_string()),
+            Just("^BQN,2,6".to_string()),
+            Just("\n".to_string()),
+            Just("^CI28".to_string()),
+            "[a-z]{1,3}".prop_map(|n| format!("^FH^FD{{{{{n}}}}}^FS")),
+            "[a-z]{1,3}".prop_map(|n| format!("^FH_^FDQA,{{{{{n}}}}} ({{{{{n}.x}}}})^FS")),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|p| format!("^XA{}^XZ", p.concat()))
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever an order holds, a label rendered from it has exactly the commands of the
+        /// template (the same as with harmless values), no control byte from a value, and
+        /// prints each value as written, minus control characters.
         #[test]
-        fn rendered_values_never_contain_a_command_prefix(v in "\\PC{0,80}") {
+        fn no_field_value_changes_the_commands_of_a_label(
+            template in prop_oneof![Just(DEFAULT_LABEL.to_string()), templates()],
+            values in proptest::collection::vec(crate::hostile::hostile_text(120), 1..6),
+            missing in any::<prop::sample::Index>(),
+        ) {
+            let t = Template::parse(&template).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let names: Vec<&str> = t.fields().collect();
+            let mut hostile: HashMap<&str, String> = names.iter().copied().zip(values.iter().cycle().cloned()).collect();
+            if let Some(name) = names.get(missing.index(names.len().max(1))) {
+                hostile.remove(name);
+            }
+            let plain: HashMap<&str, String> = names.iter().map(|n| (*n, "x".to_string())).collect();
+            let label = t.render(&hostile);
+            prop_assert_eq!(crate::hostile::zpl_commands(&label), crate::hostile::zpl_commands(&t.render(&plain)));
+            let template_controls = template.bytes().filter(u8::is_ascii_control).count();
+            prop_assert_eq!(label.iter().filter(|b| b.is_ascii_control()).count(), template_controls);
+            prop_assert!(label.is_ascii());
+        }
+
+        #[test]
+        fn a_value_prints_as_written_minus_control_characters(v in crate::hostile::hostile_text(200)) {
             let t = Template::parse("^XA^FH^FD{{v}}^FS^XZ").unwrap();
             let out = t.render(&values(&[("v", &v)]));
             let body = &out[b"^XA^FH^FD".len()..out.len() - b"^FS^XZ".len()];
             prop_assert!(!body.contains(&b'^') && !body.contains(&b'~'));
             prop_assert!(body.iter().all(|b| b.is_ascii() && !b.is_ascii_control()));
+            let printed: String = v.chars().filter(|c| !(c.is_ascii_control())).collect();
+            prop_assert_eq!(fh_decode(body), printed.into_bytes());
         }
+
+        /// Any template text is a template or a refusal naming a line of it; a template
+        /// that is accepted escapes every placeholder.
+        #[test]
+        fn any_template_text_parses_or_is_refused_with_its_line(
+            src in prop_oneof![
+                crate::hostile::hostile_text(300),
+                templates(),
+                (templates(), crate::hostile::hostile_text(40), any::<prop::sample::Index>()).prop_map(|(t, junk, at)| {
+                    let mut cut = at.index(t.len() + 1);
+                    while !t.is_char_boundary(cut) { cut -= 1; }
+                    format!("{}{{{{{junk}{}", &t[..cut], &t[cut..])
+                }),
+            ],
+        ) {
+            let lines = src.matches('\n').count() + 1;
+            match Template::parse(&src) {
+                Ok(t) => {
+                    let v: HashMap<&str, String> = t.fields().map(|n| (n, "^XZ~JR".to_string())).collect();
+                    let label = t.render(&v);
+                    prop_assert!(!label.windows(6).any(|w| w == b"^XZ~JR"), "a value went out unescaped");
+                }
+                Err(TemplateError::Unescaped { line, .. } | TemplateError::Unclosed { line } | TemplateError::BadName { line, .. } | TemplateError::CommandPrefixChanged { line, .. }) => {
+                    prop_assert!((1..=lines).contains(&line), "line {} of {}", line, lines);
+                }
+                Err(TemplateError::NotAFormat) => prop_assert!(!(src.trim().starts_with("^XA") && src.trim().ends_with("^XZ"))),
+            }
+        }
+    }
+
+    #[test]
+    fn a_template_that_changes_the_command_characters_is_refused() {
+        let e = Template::parse("^XA\n^CC#\n#FO10,10^FH^FD{{name}}^FS^XZ").unwrap_err();
+        assert_eq!(e, TemplateError::CommandPrefixChanged { line: 2, command: "^CC".into() });
+        assert!(matches!(Template::parse("^XA~ct+^FH^FD{{n}}^FS^XZ"), Err(TemplateError::CommandPrefixChanged { .. })));
     }
 }
