@@ -6,6 +6,8 @@ pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod event;
+#[cfg(test)]
+mod hostile;
 pub mod http;
 pub mod journal;
 pub mod logging;

@@ -41,20 +41,41 @@ struct StationLog {
 }
 
 impl StationLog {
-    fn insert_seq(&mut self, seq: u64) {
+    /// Records `seq` as received and keeps `gap_seen` in step: in O(log n), because a
+    /// station (or a forger) that skips every other seq must not make each event cost a walk
+    /// over every gap. Seqs are any u64, `u64::MAX` included.
+    fn insert_seq(&mut self, seq: u64, at: Instant) {
+        let prev = self.ranges.range(..=seq).next_back().map(|(&s, &e)| (s, e));
+        if prev.is_some_and(|(_, e)| e >= seq) {
+            return;
+        }
+        let max = self.max_seq();
+        let next = seq.checked_add(1).and_then(|n| self.ranges.get(&n).map(|&e| (n, e)));
+        // The open gap `seq` falls in, or the new one it opens above the highest seq.
+        if seq > max {
+            if seq > max + 1 {
+                self.gap_seen.entry(max + 1).or_insert(at);
+            }
+        } else if seq > 0 {
+            let gap_start = prev.map_or(1, |(_, e)| e + 1);
+            let gap_end = self.ranges.range(seq..).next().map_or(u64::MAX, |(&s, _)| s - 1);
+            if seq == gap_start {
+                self.gap_seen.remove(&gap_start);
+            }
+            if seq < gap_end {
+                self.gap_seen.entry(seq + 1).or_insert(at);
+            }
+        }
         let mut start = seq;
         let mut end = seq;
-        if let Some((&s, &e)) = self.ranges.range(..=seq).next_back() {
-            if e >= seq {
-                return;
-            }
+        if let Some((s, e)) = prev {
             if e + 1 == seq {
                 start = s;
                 self.ranges.remove(&s);
             }
         }
-        if let Some(&e) = self.ranges.get(&(seq + 1)) {
-            self.ranges.remove(&(seq + 1));
+        if let Some((n, e)) = next {
+            self.ranges.remove(&n);
             end = e;
         }
         self.ranges.insert(start, end);
@@ -72,7 +93,10 @@ impl StationLog {
             if s > next {
                 gaps.push((next, s - 1));
             }
-            next = e + 1;
+            match e.checked_add(1) {
+                Some(n) => next = n,
+                None => break,
+            }
         }
         gaps
     }
@@ -127,14 +151,9 @@ impl Tracker {
         if env.seq < log.max_seq() {
             log.out_of_order += 1;
         }
-        log.insert_seq(env.seq);
+        log.insert_seq(env.seq, at);
         log.last_at = Some(env.at.clone());
         log.lag_ms = parse_at(&env.at).map(|t| (now - t).whole_milliseconds() as i64);
-        let gaps = log.gaps();
-        log.gap_seen.retain(|first, _| gaps.iter().any(|(s, e)| s <= first && first <= e));
-        for (s, _) in gaps {
-            log.gap_seen.entry(s).or_insert(at);
-        }
         Seen::New
     }
 
@@ -261,10 +280,9 @@ pub async fn run(opts: MonitorOptions) -> anyhow::Result<(Vec<StationSummary>, b
             _ = tick.tick() => {
                 if opts.repair {
                     for (prefix, from) in tracker.due_repairs(Instant::now(), opts.grace) {
-                        let rid = format!("monitor-{}", uuid::Uuid::now_v7().simple());
+                        let (topic, rid, body) = repair_request(&prefix, from);
                         info!(station = %prefix, from, request_id = %rid, "gap did not close; asking for resync");
-                        let body = json!({ "request_id": rid, "from": from }).to_string();
-                        let _ = client.try_publish(format!("{prefix}/cmd/resync"), QoS::AtLeastOnce, false, body);
+                        let _ = client.try_publish(topic, QoS::AtLeastOnce, false, body);
                     }
                 }
                 if opts.expect.is_some_and(|n| tracker.complete(n)) {
@@ -283,6 +301,14 @@ pub async fn run(opts: MonitorOptions) -> anyhow::Result<(Vec<StationSummary>, b
     let complete = summary.iter().all(|s| s.missing == 0 && s.seq_conflicts == 0)
         && opts.expect.is_none_or(|n| tracker.complete(n));
     Ok((summary, complete))
+}
+
+/// The `resync` command asking the station at `prefix` to send its events again from
+/// `from`: (topic, request id, payload).
+fn repair_request(prefix: &str, from: u64) -> (String, String, String) {
+    let rid = format!("monitor-{}", uuid::Uuid::now_v7().simple());
+    let body = json!({ "request_id": rid, "from": from }).to_string();
+    (format!("{prefix}/cmd/resync"), rid, body)
 }
 
 /// Prints the summary, human or JSON.
@@ -380,18 +406,120 @@ mod tests {
         assert_eq!(t.summary()[0].seq_conflicts, 1);
     }
 
-    proptest! {
-        #[test]
-        fn gaps_are_exactly_the_missing_seqs(seqs in proptest::collection::vec(1u64..200, 0..300)) {
-            let mut t = Tracker::default();
-            for s in &seqs {
-                t.observe("p", &env(*s, *s as u128), now(), Instant::now());
+    /// Seqs as a station, a broken one or a forger sends them: mostly near each other, with
+    /// 0, `u64::MAX` and its neighbours among them.
+    fn seqs() -> impl Strategy<Value = Vec<u64>> {
+        let seq = prop_oneof![
+            6 => 1u64..64,
+            1 => Just(0u64),
+            1 => (0u64..4).prop_map(|d| u64::MAX - d),
+            1 => any::<u64>(),
+        ];
+        proptest::collection::vec(seq, 0..120)
+    }
+
+    /// Missing ranges in `1..=max` of the seqs seen, from a sorted list.
+    fn missing_ranges(seen: &std::collections::BTreeSet<u64>) -> Vec<(u64, u64)> {
+        let mut gaps = Vec::new();
+        let mut next = 1u64;
+        for &s in seen.iter().filter(|s| **s >= 1) {
+            if s > next {
+                gaps.push((next, s - 1));
             }
-            let got: HashSet<u64> = seqs.iter().copied().collect();
-            let max = seqs.iter().copied().max().unwrap_or(0);
-            let missing: Vec<u64> = (1..=max).filter(|s| !got.contains(s)).collect();
-            let from_gaps: Vec<u64> = t.summary().first().map(|s| s.gaps.iter().flat_map(|(a, b)| *a..=*b).collect()).unwrap_or_default();
-            prop_assert_eq!(missing, from_gaps);
+            match s.checked_add(1) {
+                Some(n) => next = n,
+                None => break,
+            }
         }
+        gaps
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        /// Any seqs, repeated, reordered, 0 or `u64::MAX`: the gaps are exactly the missing
+        /// seqs, each open gap has its first-seen time (and only open gaps), and a repair
+        /// asks for the first missing seq with a `resync` the station accepts.
+        #[test]
+        fn any_seqs_give_exactly_the_missing_ranges_and_a_valid_repair(seqs in seqs(), dup in any::<prop::sample::Index>()) {
+            let mut t = Tracker::default();
+            let mut seen = std::collections::BTreeSet::new();
+            let t0 = Instant::now();
+            for (i, s) in seqs.iter().enumerate() {
+                let again = i > 0 && dup.index(i + 1) == i;
+                // A resend of the first event: same id, whatever its seq now says.
+                let id = if again { 1 } else { i as u128 + 1 };
+                t.observe("wh/WH1/st/PACK-07", &env(*s, id), now(), t0);
+                if !again {
+                    seen.insert(*s);
+                }
+                let log = t.stations.values().next().unwrap();
+                let want = missing_ranges(&seen);
+                prop_assert_eq!(log.gaps(), want.clone());
+                prop_assert_eq!(log.gap_seen.keys().copied().collect::<Vec<_>>(), want.iter().map(|g| g.0).collect::<Vec<_>>());
+            }
+            let summary = t.summary();
+            let want = missing_ranges(&seen);
+            if let Some(s) = summary.first() {
+                prop_assert_eq!(s.missing, want.iter().map(|(a, b)| b - a + 1).sum::<u64>());
+                prop_assert_eq!(s.max_seq, seen.iter().next_back().copied().unwrap_or(0));
+                prop_assert_eq!(s.received, seqs.len() as u64);
+            }
+            let due = t.due_repairs(t0 + Duration::from_secs(10), Duration::from_secs(5));
+            match want.first() {
+                Some(&(first, _)) => {
+                    prop_assert_eq!(&due, &vec![("wh/WH1/st/PACK-07".to_string(), first)]);
+                    let (topic, rid, body) = repair_request(&due[0].0, first);
+                    prop_assert_eq!(topic, "wh/WH1/st/PACK-07/cmd/resync");
+                    let cmd = crate::uplink::parse_command("resync", body.as_bytes()).expect("the station accepts it");
+                    prop_assert_eq!(cmd.request_id, rid);
+                    prop_assert_eq!(cmd.command, crate::uplink::commands::Command::Resync { from: first, to: None });
+                }
+                None => prop_assert!(due.is_empty()),
+            }
+        }
+
+        /// Whatever arrives on an events topic: an envelope (tracked under its own
+        /// warehouse and station, however hostile the names) or skipped, never a panic.
+        #[test]
+        fn any_payload_on_an_events_topic_is_an_envelope_or_skipped(
+            payload in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..300),
+                crate::hostile::json_values().prop_map(|v| v.to_string().into_bytes()),
+                (crate::hostile::hostile_text(40), crate::hostile::hostile_text(40), any::<u64>(), crate::hostile::json_values())
+                    .prop_map(|(wh, at, seq, data)| json!({
+                        "v": 1, "id": uuid::Uuid::from_u128(u128::from(seq)), "seq": seq, "warehouse": wh,
+                        "station": wh, "at": at, "kind": "scan.received", "data": data,
+                    }).to_string().into_bytes()),
+            ],
+        ) {
+            let mut t = Tracker::default();
+            match serde_json::from_slice::<Envelope>(&payload) {
+                Ok(env) => {
+                    prop_assert_eq!(t.observe("p", &env, now(), Instant::now()), Seen::New);
+                    prop_assert_eq!(t.observe("p", &env, now(), Instant::now()), Seen::Duplicate);
+                    let s = t.summary();
+                    prop_assert_eq!(s.len(), 1);
+                    prop_assert_eq!(&s[0].station, &format!("{}/{}", env.warehouse, env.station));
+                    prop_assert_eq!((s[0].received, s[0].unique, s[0].duplicates), (2, 1, 1));
+                    prop_assert_eq!(s[0].lag_ms.is_some(), parse_at(&env.at).is_some());
+                }
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
+
+    /// A station (or a forger) skipping every other seq: each event costs O(log n), so
+    /// 50 000 of them are tracked at once, with every gap still known.
+    #[test]
+    fn every_other_seq_missing_is_tracked_without_walking_all_gaps() {
+        let mut t = Tracker::default();
+        let at = Instant::now();
+        for i in 0..50_000u64 {
+            t.observe("p", &env(2 * i + 2, u128::from(i) + 1), now(), at);
+        }
+        let s = &t.summary()[0];
+        assert_eq!((s.gaps.len(), s.missing, s.max_seq), (50_000, 50_000, 100_000));
+        assert_eq!(t.due_repairs(at + Duration::from_secs(6), Duration::from_secs(5)), vec![("p".to_string(), 1)]);
     }
 }

@@ -763,6 +763,66 @@ mod tests {
         assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 1)]);
     }
 
+    /// An order as the cloud or the order system may send it: every text field hostile
+    /// (control characters, `^XZ`, `~JR`, ESC, GS, any unicode), or of another type, or
+    /// missing.
+    fn hostile_order() -> impl proptest::strategy::Strategy<Value = StoredOrder> {
+        use proptest::prelude::*;
+        let field = || {
+            prop_oneof![
+                4 => crate::hostile::hostile_text(80).prop_map(serde_json::Value::String),
+                1 => crate::hostile::json_values(),
+            ]
+        };
+        let line = (field(), field(), prop_oneof![any::<u64>().prop_map(serde_json::Value::from), field()]);
+        ("\\PC{1,40}", proptest::collection::vec(field(), 9), proptest::collection::vec(line, 0..5)).prop_map(
+            |(id, f, lines)| {
+                let lines: Vec<_> =
+                    lines.into_iter().map(|(sku, name, qty)| json!({ "sku": sku, "name": name, "qty": qty })).collect();
+                let payload = json!({
+                    "id": id, "carrier": f[0], "service": f[1], "tracking": f[2], "sscc": f[3],
+                    "ship_to": { "name": f[4], "street": f[5], "city": f[6], "postcode": f[7], "country": f[8] },
+                    "lines": lines,
+                });
+                StoredOrder::new(id, crate::orders::OrderState::Packed, String::new(), payload)
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(600))]
+
+        /// Whatever an order holds, its label has exactly the template's ZPL commands and
+        /// its packing slip exactly the ESC/POS commands of a slip with harmless text of the
+        /// same length: no field can inject a command into either.
+        #[test]
+        fn no_order_field_adds_a_command_to_its_label_or_packing_slip(o in hostile_order()) {
+            use crate::hostile::{control_bytes, zpl_commands};
+            let template = Template::parse(DEFAULT_LABEL).unwrap();
+            let values = label_values(&o);
+            let plain: HashMap<&str, String> = values.keys().map(|k| (*k, "x".to_string())).collect();
+            let label = template.render(&values);
+            proptest::prop_assert_eq!(zpl_commands(&label), zpl_commands(&template.render(&plain)));
+            let newlines = DEFAULT_LABEL.bytes().filter(u8::is_ascii_control).count();
+            proptest::prop_assert_eq!(label.iter().filter(|b| !(0x20..0x7f).contains(*b)).count(), newlines);
+
+            let slip = slip_for(&o, "WH1/PACK-07");
+            let same_length = |s: &str| "a".repeat(stationd_drivers::slip::clean(s).len());
+            let harmless = stationd_drivers::slip::Slip {
+                title: same_length(&slip.title),
+                order: same_length(&slip.order),
+                ship_to: slip.ship_to.iter().map(|l| same_length(l)).collect(),
+                lines: slip.lines.iter().map(|(q, s, n)| (*q, same_length(s), same_length(n))).collect(),
+                qr: same_length(&slip.qr),
+                footer: same_length(&slip.footer),
+            };
+            let bytes = stationd_drivers::slip::render(&slip).map_err(proptest::test_runner::TestCaseError::fail)?;
+            let expected = stationd_drivers::slip::render(&harmless).map_err(proptest::test_runner::TestCaseError::fail)?;
+            proptest::prop_assert_eq!(control_bytes(&bytes), control_bytes(&expected));
+            proptest::prop_assert_eq!(bytes.len(), expected.len());
+        }
+    }
+
     #[test]
     fn queued_jobs_expire_after_the_ttl() {
         let old = format_at(time::OffsetDateTime::now_utc() - JOB_TTL - Duration::from_secs(1));

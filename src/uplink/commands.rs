@@ -65,8 +65,46 @@ pub struct CommandError {
     pub message: String,
 }
 
+/// Longest error message in a reply; the rest of a message quoting the sender's text is cut.
+const MAX_MESSAGE: usize = 300;
+
+/// An error whose message is safe to reply and log: at most [`MAX_MESSAGE`] bytes (serde
+/// and our own messages quote the sender's values, which may be 64 KiB long) and no control
+/// characters (a newline in a log line could forge another one).
 fn err(request_id: Option<&str>, code: &'static str, message: impl Into<String>) -> CommandError {
-    CommandError { request_id: request_id.map(str::to_string), code, message: message.into() }
+    let message = message.into();
+    let mut shown = String::new();
+    for c in message.chars() {
+        if shown.len() >= MAX_MESSAGE {
+            shown.push('…');
+            break;
+        }
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    CommandError { request_id: request_id.map(str::to_string), code, message: shown }
+}
+
+/// The `request_id` of a command payload, if it has a valid one (a string of 1 to 128
+/// characters without control characters); `None` for anything else, including payloads
+/// over [`MAX_COMMAND_BYTES`]. Used to answer commands that are not executed (rate limit).
+pub fn request_id_of(payload: &[u8]) -> Option<String> {
+    if payload.len() > MAX_COMMAND_BYTES {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(payload).ok()?;
+    request_id(value.as_object()?).ok()
+}
+
+fn request_id(obj: &serde_json::Map<String, Value>) -> Result<String, CommandError> {
+    match obj.get("request_id") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control) => Ok(s.clone()),
+        Some(_) => Err(err(None, "invalid_field", "request_id must be a string of 1 to 128 printable characters")),
+        None => Err(err(None, "missing_field", "missing field `request_id`")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -178,13 +216,7 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
     let Some(obj) = value.as_object() else {
         return Err(err(None, "bad_json", "payload must be a JSON object"));
     };
-    let request_id = match obj.get("request_id") {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control) => s.clone(),
-        Some(_) => {
-            return Err(err(None, "invalid_field", "request_id must be a string of 1 to 128 printable characters"))
-        }
-        None => return Err(err(None, "missing_field", "missing field `request_id`")),
-    };
+    let request_id = request_id(obj)?;
     let rid = Some(request_id.as_str());
     let mut value = value.clone();
     let sent_at = match value.as_object_mut().and_then(|o| o.remove("sent_at")) {
@@ -340,6 +372,7 @@ fn validate_order(rid: Option<&str>, o: &OrderShape) -> Result<(), CommandError>
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::json;
 
     const UPSERT: &str = r#"{"request_id":"r-81f2","order":{"id":"SO-1001","state":"released","priority":"normal",
  "carrier":"DHL","service":"parcel","tracking":"JJD0001234567",
@@ -394,43 +427,247 @@ mod tests {
         assert_eq!((e.code, e.message.as_str()), ("missing_field", "order: missing field `id`"));
     }
 
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(name in "[a-z.]{0,16}", payload in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = parse_command(&name, &payload);
-        }
+    const CODES: &[&str] =
+        &["payload_too_large", "bad_json", "invalid_field", "missing_field", "unknown_field", "unknown_command"];
 
-        #[test]
-        fn arbitrary_json_never_panics(v in proptest_json()) {
-            let s = v.to_string();
-            for name in COMMAND_NAMES {
-                let _ = parse_command(name, s.as_bytes());
+    /// Whatever came in: a command that names itself and its request id, or a refusal with a
+    /// known code, a short printable message and the request id when the payload had one.
+    fn check_outcome(name: &str, payload: &[u8]) -> Result<Option<CommandRequest>, TestCaseError> {
+        let rid = request_id_of(payload);
+        match parse_command(name, payload) {
+            Ok(r) => {
+                prop_assert!(COMMAND_NAMES.contains(&name) && r.name == name);
+                prop_assert_eq!(Some(&r.request_id), rid.as_ref());
+                Ok(Some(r))
+            }
+            Err(e) => {
+                prop_assert!(CODES.contains(&e.code), "{:?}", e);
+                prop_assert!(!e.message.is_empty() && e.message.len() <= MAX_MESSAGE + '…'.len_utf8(), "{:?}", e);
+                prop_assert!(!e.message.chars().any(char::is_control), "{:?}", e);
+                prop_assert_eq!(&e.request_id, &rid, "{:?}", e);
+                if let Some(r) = &rid {
+                    prop_assert!(!r.is_empty() && r.len() <= 128 && !r.chars().any(char::is_control));
+                }
+                Ok(None)
             }
         }
     }
 
-    fn proptest_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            "[a-zA-Z0-9 _.-]{0,12}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 32, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::btree_map(
-                    prop_oneof![
-                        Just("request_id".to_string()),
-                        Just("order".to_string()),
-                        Just("from".to_string()),
-                        "[a-z]{1,6}"
-                    ],
-                    inner,
-                    0..6
-                )
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
+    fn names() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => proptest::sample::select(COMMAND_NAMES).prop_map(str::to_string),
+            1 => crate::hostile::hostile_text(24),
+        ]
+    }
+
+    /// A valid `order.upsert` with any printable text in its fields.
+    fn valid_upsert() -> impl Strategy<Value = Value> {
+        let text = || "\\PC{1,16}";
+        let line = (text(), proptest::option::of(text()), 1u32.., proptest::collection::vec(text(), 0..4));
+        (
+            text(),
+            proptest::option::of(proptest::sample::select(&["released", "picking", "packing", "held"][..])),
+            proptest::option::of((text(), text(), text())),
+            proptest::collection::btree_map(any::<u32>(), line, 1..4),
+            proptest::option::of(text()),
+        )
+            .prop_map(|(id, state, ship_to, lines, tracking)| {
+                let lines: Vec<Value> = lines
+                    .into_iter()
+                    .map(|(n, (sku, name, qty, barcodes))| {
+                        json!({ "line": n, "sku": sku, "name": name, "qty": qty, "barcodes": barcodes })
+                    })
+                    .collect();
+                let mut order = json!({ "id": id, "lines": lines, "gift_wrap": { "any": ["thing"] } });
+                if let Some(s) = state {
+                    order["state"] = json!(s);
+                }
+                if let Some((name, city, country)) = ship_to {
+                    order["ship_to"] = json!({ "name": name, "city": city, "country": country });
+                }
+                if let Some(t) = tracking {
+                    order["tracking"] = json!(t);
+                }
+                json!({ "request_id": "r-1", "order": order })
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn any_bytes_are_a_command_or_a_refusal_with_a_known_code_and_a_short_message(
+            name in names(),
+            payload in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..600),
+                crate::hostile::hostile_text(600).prop_map(String::into_bytes),
+                crate::hostile::json_values().prop_map(|v| v.to_string().into_bytes()),
+            ],
+            cut in any::<prop::sample::Index>(),
+        ) {
+            check_outcome(&name, &payload)?;
+            // A payload cut short (a broken client, a truncated packet) is refused as such.
+            let short = &payload[..cut.index(payload.len() + 1)];
+            check_outcome(&name, short)?;
+        }
+
+        /// Any JSON, also behind a valid request id (so the schema checks are reached).
+        #[test]
+        fn any_json_as_any_command_is_accepted_or_refused_precisely(name in names(), v in crate::hostile::json_values()) {
+            check_outcome(&name, v.to_string().as_bytes())?;
+            let mut with_rid = match v {
+                Value::Object(m) => m,
+                other => [("order".to_string(), other)].into_iter().collect(),
+            };
+            with_rid.insert("request_id".into(), json!("r-1"));
+            let payload = Value::Object(with_rid).to_string();
+            if let Err(e) = parse_command(&name, payload.as_bytes()) {
+                prop_assert_eq!(e.request_id.as_deref(), Some("r-1"));
+            }
+            check_outcome(&name, payload.as_bytes())?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+
+        /// Valid commands with any printable text are accepted as sent (the order kept
+        /// whole, extra fields included).
+        #[test]
+        fn valid_commands_with_any_printable_text_are_accepted_as_sent(
+            upsert in valid_upsert(),
+            reason in "\\PC{1,60}",
+            document in proptest::sample::select(&["label", "slip", "test"][..]),
+            copies in 1u8..=10,
+            from in 1u64..,
+            span in proptest::option::of(0u64..1_000_000),
+        ) {
+            let r = check_outcome("order.upsert", upsert.to_string().as_bytes())?.expect("accepted");
+            let Command::OrderUpsert { id, state, order } = r.command else { panic!("{:?}", r.command) };
+            prop_assert_eq!(&order, &upsert["order"]);
+            prop_assert_eq!(Some(id.as_str()), upsert["order"]["id"].as_str());
+            prop_assert_eq!(state.as_deref(), upsert["order"]["state"].as_str());
+
+            let order_id = upsert["order"]["id"].clone();
+            let hold = json!({ "request_id": "r-2", "order": order_id, "reason": reason });
+            let r = check_outcome("order.hold", hold.to_string().as_bytes())?.expect("accepted");
+            prop_assert_eq!(r.command, Command::OrderHold { order: id.clone(), reason: reason.clone() });
+
+            let print = json!({ "request_id": "r-3", "order": order_id, "document": document, "copies": copies });
+            let r = check_outcome("print", print.to_string().as_bytes())?.expect("accepted");
+            let want = Command::Print { printer: None, order: Some(id), document: document.to_string(), copies };
+            prop_assert_eq!(r.command, want);
+
+            let to = span.map(|s| from.saturating_add(s));
+            let resync = json!({ "request_id": "r-4", "from": from, "to": to });
+            let r = check_outcome("resync", resync.to_string().as_bytes())?.expect("accepted");
+            prop_assert_eq!(r.command, Command::Resync { from, to });
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// One field of a valid order replaced by any value (any type, hostile text, deep
+        /// arrays): accepted, or refused naming the request.
+        #[test]
+        fn a_valid_order_with_any_field_replaced_is_accepted_or_refused_with_its_request_id(
+            upsert in valid_upsert(),
+            at in proptest::sample::select(&[
+                "/order/id", "/order/state", "/order/lines", "/order/lines/0", "/order/lines/0/qty", "/order/lines/0/sku",
+                "/order/lines/0/line", "/order/lines/0/barcodes", "/order/ship_to", "/order/label", "/order/tracking",
+                "/order/carrier", "/sent_at", "/order",
+            ][..]),
+            v in crate::hostile::json_values(),
+        ) {
+            let mut cmd = upsert;
+            let (parent, key) = at.rsplit_once('/').unwrap();
+            match cmd.pointer_mut(parent) {
+                Some(Value::Object(m)) => { m.insert(key.to_string(), v); }
+                Some(Value::Array(a)) => a[0] = v,
+                _ => {}
+            }
+            if let Err(e) = parse_command("order.upsert", cmd.to_string().as_bytes()) {
+                prop_assert_eq!(e.request_id.as_deref(), Some("r-1"), "{:?}", e);
+            }
+            check_outcome("order.upsert", cmd.to_string().as_bytes())?;
+        }
+    }
+
+    #[test]
+    fn long_values_are_cut_in_the_reply_and_control_characters_escaped() {
+        let long = format!(r#"{{"request_id":"a","from":"{}"}}"#, "x".repeat(60_000));
+        let e = parse_command("resync", long.as_bytes()).unwrap_err();
+        assert_eq!(e.code, "invalid_field");
+        assert!(e.message.starts_with("invalid type: string \"xxx") && e.message.ends_with('…'), "{}", e.message);
+        assert!(e.message.len() <= MAX_MESSAGE + 3, "{} bytes", e.message.len());
+        let sent_at = format!(r#"{{"request_id":"a","sent_at":"{}","order":"SO-1"}}"#, "9".repeat(60_000));
+        assert!(parse_command("order.cancel", sent_at.as_bytes()).unwrap_err().message.len() <= MAX_MESSAGE + 3);
+        let e = parse_command("order.cancel", br#"{"request_id":"a","order":"SO-1","x\ny\u001b":1}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("unknown_field", "unknown field `x\\ny\\u{1b}`, expected one of `request_id`, `order`, `reason`")
+        );
+    }
+
+    #[test]
+    fn the_size_limit_is_exact_and_says_the_size() {
+        let pad = |n: usize| {
+            let head = r#"{"request_id":"a","order":"SO-1","reason":""#;
+            let body = format!("{head}{}\"}}", "r".repeat(n - head.len() - 2));
+            assert_eq!(body.len(), n);
+            body
+        };
+        // At the limit the payload is read (and refused for the over-long reason, not its size).
+        assert_eq!(code_of("order.cancel", &pad(MAX_COMMAND_BYTES)).0, "invalid_field");
+        let e = parse_command("order.cancel", pad(MAX_COMMAND_BYTES + 1).as_bytes()).unwrap_err();
+        assert_eq!(e.code, "payload_too_large");
+        assert_eq!(e.message, format!("payload of {} bytes exceeds the 65536-byte limit", MAX_COMMAND_BYTES + 1));
+        assert_eq!(request_id_of(pad(MAX_COMMAND_BYTES + 1).as_bytes()), None);
+        assert_eq!(request_id_of(pad(MAX_COMMAND_BYTES).as_bytes()).as_deref(), Some("a"));
+    }
+
+    /// Nesting of any depth, closed or not, as arrays, objects or both, at the top or deep
+    /// inside a valid command: refused as `bad_json` from serde_json's depth limit (128 levels) on,
+    /// on a 512 KiB stack (a quarter of a tokio worker's), so nothing recurses per level.
+    #[test]
+    fn deep_nesting_is_refused_without_deep_recursion() {
+        let outcome = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| {
+                let mut seen = Vec::new();
+                for depth in [1usize, 100, 126, 127, 128, 129, 1000, 10_000, 30_000] {
+                    for (open, close) in [("[", "]"), (r#"{"a":"#, "}"), (r#"[{"a":"#, "}]")] {
+                        let closed = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+                        let unclosed = open.repeat(depth);
+                        let inside = format!(r#"{{"request_id":"r","order":{{"id":"x","lines":{closed}}}}}"#);
+                        for (shape, payload) in [("closed", &closed), ("unclosed", &unclosed), ("inside", &inside)] {
+                            let e = parse_command("order.upsert", payload.as_bytes()).expect_err("refused");
+                            seen.push((depth, open, shape, e.code, e.request_id));
+                        }
+                    }
+                }
+                seen
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        for (depth, open, shape, code, rid) in outcome {
+            let levels = depth * open.matches(['[', '{']).count() + if shape == "inside" { 2 } else { 0 };
+            let want: &[&str] = match shape {
+                _ if levels >= 128 => &["bad_json"],
+                "unclosed" => &["bad_json"],
+                "closed" if open.starts_with('[') => &["bad_json"],
+                "closed" => &["missing_field"],
+                _ => &["missing_field", "invalid_field"],
+            };
+            let size = depth * (open.len() + 1) + 60;
+            assert!(
+                want.contains(&code) || (size > MAX_COMMAND_BYTES && code == "payload_too_large"),
+                "{depth} × {open} {shape}: {code}"
+            );
+            let read = !matches!(code, "bad_json" | "payload_too_large");
+            assert_eq!(rid.is_some(), read && shape == "inside", "{depth} × {open} {shape}: {code}");
+        }
     }
 }

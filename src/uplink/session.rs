@@ -331,10 +331,7 @@ impl CommandLimiter {
             self.last_log = Some(Instant::now());
         }
         let msg = format!("more than {COMMANDS_PER_SECOND} commands per second; retry later");
-        let rid = (payload.len() <= super::MAX_COMMAND_BYTES)
-            .then(|| serde_json::from_slice::<Value>(payload).ok())
-            .flatten()
-            .and_then(|v| v["request_id"].as_str().map(str::to_string));
+        let rid = super::commands::request_id_of(payload);
         super::execute::Executed {
             reply: json!({ "request_id": rid, "ok": false, "error": { "code": "rate_limited", "message": msg } }),
             resync: None,
