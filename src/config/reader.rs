@@ -66,9 +66,14 @@ impl<'a> Section<'a> {
         self.table.contains_key(key)
     }
 
+    /// `table.key` as an error shows it; a key that is not a bare TOML key (empty, dotted,
+    /// with spaces or control characters) is shown quoted and escaped, so the error stays one
+    /// line that names it unmistakably.
     pub fn key_name(&self, key: &str) -> String {
+        let bare = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let key = if bare { key.to_string() } else { format!("{key:?}") };
         if self.name.is_empty() {
-            key.to_string()
+            key
         } else {
             format!("{}.{}", self.name, key)
         }

@@ -254,3 +254,233 @@ fn a_preload_file_is_validated_order_by_order() {
     let e = one_error(&format!("{GOOD}[orders]\nfetch_labels = true\n"));
     assert!(e.contains("orders.fetch_labels: needs `url`"), "{e}");
 }
+
+#[test]
+fn keys_that_are_not_bare_are_shown_quoted() {
+    assert_eq!(
+        one_error(&format!("{GOOD}\"\" = 1\n")),
+        "9: journal.\"\": unknown key (known keys here: path, max_bytes, min_free, retain_acked)"
+    );
+    let e = one_error(&format!("{GOOD}\"a.b\\n[x]\" = 1\n"));
+    assert!(e.starts_with("9: journal.\"a.b\\n[x]\": unknown key"), "{e}");
+}
+
+/// A config using every section that needs no file on disk, one key per line.
+const FULL: &str = r#"[station]
+warehouse = "WH1"
+id = "PACK-07"
+role = "pack"
+allow_unlisted_packers = true
+
+[journal]
+path = "state"
+max_bytes = "64MiB"
+min_free = "16MiB"
+retain_acked = "24h"
+
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+client_id = "stationd-WH1-PACK-07"
+username = "pack07"
+prefix = "wh/{warehouse}/st/{station}"
+allow_insecure = false
+keep_alive = "15s"
+inflight = 100
+reconnect_min = "1s"
+reconnect_max = "60s"
+
+[[scanner]]
+name = "gun"
+kind = "serial"
+path = "/dev/ttyACM0"
+baud = 9600
+parity = "none"
+suffix = "\r"
+max_len = 512
+inter_key_timeout = "0ms"
+
+[[scanner]]
+name = "dock"
+kind = "tcp"
+address = "10.0.0.60:51236"
+mode = "connect"
+
+[[printer]]
+name = "label"
+kind = "tcp"
+address = "10.0.0.50:9100"
+language = "zpl"
+role = "label"
+
+[[printer]]
+name = "slip"
+kind = "usb"
+device = "04b8:0e28"
+language = "escpos"
+role = "slip"
+
+[orders]
+url = "https://oms.example/api"
+cache_hours = 24
+id_pattern = "^SO-[0-9]+$"
+fetch_labels = false
+label_timeout = "5s"
+label_concurrency = 2
+
+[[overdue]]
+state = "packing"
+after = "15m"
+level = "reminder"
+
+[[operator]]
+badge = "OP:0017"
+name = "Shift lead"
+role = "supervisor"
+
+[barcodes]
+badge_prefix = "OP:"
+command_prefix = "CMD:"
+tote_prefix = "TOTE:"
+"#;
+
+/// Any result of config text: a config, or errors in line order, each `line: key: what` with
+/// a line of the file (0 only for what is missing from the whole file), a key the file names
+/// (or that is missing) and a one-line message.
+fn check_result(src: &str) -> Result<Option<Config>, proptest::test_runner::TestCaseError> {
+    use proptest::prop_assert;
+    let lines = src.split('\n').count();
+    let errs = match parse(src) {
+        Ok(c) => return Ok(Some(c)),
+        Err(e) => e.0,
+    };
+    prop_assert!(!errs.is_empty());
+    prop_assert!(errs.windows(2).all(|w| w[0].line <= w[1].line), "errors in line order: {errs:?}");
+    for e in &errs {
+        let shown = e.to_string();
+        prop_assert!(shown.starts_with(&format!("/etc/stationd/stationd.toml:{}: {}: ", e.line, e.key)), "{shown}");
+        prop_assert!(e.line <= lines, "{shown}: the file has {lines} lines");
+        let missing = e.message.starts_with("missing required") || e.message == "config is incomplete";
+        prop_assert!(e.line > 0 || missing, "{shown}");
+        prop_assert!(!e.key.is_empty() && !e.message.trim().is_empty(), "{shown}");
+        prop_assert!(!e.message.contains('\n'), "one line per error: {shown:?}");
+        prop_assert!(!e.key.chars().any(char::is_control), "{shown:?}");
+        // The key is one the file names (quoted when it is not a bare key), or one it lacks.
+        let plain = e.key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b));
+        prop_assert!(plain || e.key.ends_with('"'), "{shown}: a key that is not bare is quoted");
+        let last = e.key.rsplit('.').next().unwrap_or_default();
+        let last = last.split('[').next().unwrap_or_default();
+        prop_assert!(e.key == "-" || missing || !plain || src.contains(last), "{shown}: {last:?} is not in the file");
+    }
+    Ok(None)
+}
+
+/// TOML-shaped text: headers (known, unknown, malformed), known and unknown keys, values of
+/// every TOML type (and broken ones), comments and garbage.
+fn toml_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let key = prop_oneof![
+        4 => proptest::sample::select(
+            &[
+                "warehouse", "id", "role", "path", "max_bytes", "min_free", "retain_acked", "url", "prefix", "name",
+                "kind", "address", "baud", "suffix", "max_len", "language", "device", "template", "cache_hours",
+                "id_pattern", "state", "after", "level", "badge", "listen", "token_file", "inflight", "keep_alive",
+                "allow_insecure", "preload", "password_file", "parity", "mode", "on_eof",
+            ][..]
+        )
+        .prop_map(str::to_string),
+        1 => "[a-z_]{1,8}",
+        1 => "\"[^\"\\\\\n]{0,8}\"",
+    ];
+    let value = prop_oneof![
+        4 => "[a-zA-Z0-9:/._ {}-]{0,16}".prop_map(|s| format!("{s:?}")),
+        1 => crate::hostile::hostile_text(24).prop_map(|s| format!("{s:?}")),
+        1 => crate::hostile::hostile_text(24).prop_map(|s| format!("'{s}'")),
+        2 => any::<i64>().prop_map(|i| i.to_string()),
+        1 => (0i64..100_000).prop_map(|i| i.to_string()),
+        1 => any::<bool>().prop_map(|b| b.to_string()),
+        1 => any::<f64>().prop_map(|f| format!("{f:?}")),
+        1 => Just("[1, \"x\", [true]]".to_string()),
+        1 => Just("{ a = 1, b = \"x\" }".to_string()),
+        1 => Just("1979-05-27T07:32:00Z".to_string()),
+        1 => Just("\"unterminated".to_string()),
+        1 => Just("\"\"\"multi\nline\"\"\"".to_string()),
+    ];
+    let line = prop_oneof![
+        6 => (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+        2 => proptest::sample::select(
+            &["station", "journal", "mqtt", "orders", "http", "barcodes", "scanner", "printer", "overdue", "operator"][..]
+        )
+        .prop_flat_map(|t| prop_oneof![Just(format!("[{t}]")), Just(format!("[[{t}]]"))]),
+        1 => Just(String::new()),
+        1 => Just("# a comment".to_string()),
+        1 => crate::hostile::hostile_text(30),
+    ];
+    proptest::collection::vec(line, 0..40).prop_map(|l| l.join("\n"))
+}
+
+/// A value of a type no key accepts (keys take strings, integers or booleans).
+const WRONG_TYPES: &[&str] = &["[1, 2]", "{ a = 1 }", "1.5", "1979-05-27T07:32:00Z", "[]", "-0.0", "inf"];
+
+#[test]
+fn the_full_config_of_the_property_tests_is_good() {
+    let c = parse(FULL).unwrap();
+    assert_eq!((c.scanners.len(), c.printers.len(), c.operators.len(), c.overdue.len()), (2, 2, 1, 1));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn toml_shaped_text_is_a_config_or_errors_of_the_form_line_key_what(src in toml_text()) {
+        check_result(&src)?;
+    }
+
+    /// Any value of the full config replaced by a value of a type no key takes is reported
+    /// at exactly that line and key; replaced by any text, it is a config or precise errors.
+    #[test]
+    fn a_value_of_a_good_config_replaced_is_reported_at_its_line_and_key(
+        pick in proptest::prelude::any::<proptest::sample::Index>(),
+        wrong in proptest::sample::select(WRONG_TYPES),
+        text in crate::hostile::hostile_text(40),
+    ) {
+        let lines: Vec<&str> = FULL.lines().collect();
+        let values: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains(" = ")).collect();
+        let at = values[pick.index(values.len())];
+        let key = lines[at].split(" = ").next().unwrap();
+        let with = |v: &str| {
+            let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+            l[at] = format!("{key} = {v}");
+            l.join("\n")
+        };
+        let errs = parse(&with(wrong)).expect_err("a value of the wrong type is refused").0;
+        proptest::prop_assert!(
+            errs.iter().any(|e| e.line == at + 1 && (e.key == key || e.key.ends_with(&format!(".{key}")))),
+            "{key} on line {}: {errs:?}", at + 1
+        );
+        check_result(&with(&format!("{text:?}")))?;
+        check_result(&with(&text))?;
+    }
+
+    /// Lines of the full config dropped, repeated or swapped: a config or precise errors.
+    #[test]
+    fn a_good_config_cut_and_shuffled_is_a_config_or_precise_errors(
+        edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0u8..3), 1..6),
+    ) {
+        let mut lines: Vec<&str> = FULL.lines().collect();
+        for (at, how) in edits {
+            let i = at.index(lines.len());
+            match how {
+                0 => { lines.remove(i); }
+                1 => lines.insert(i, lines[i]),
+                _ => {
+                    let j = (i + 1) % lines.len();
+                    lines.swap(i, j);
+                }
+            }
+            if lines.is_empty() {
+                lines.push("");
+            }
+        }
+        check_result(&lines.join("\n"))?;
+    }
+}
