@@ -31,9 +31,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// Records an error. Control characters in the message (a path or value from the file
+    /// may hold a newline) are escaped, so each error stays one line.
     pub fn error(&mut self, span: Option<Range<usize>>, key: impl Into<String>, message: impl Into<String>) {
         let line = self.line_of(span);
-        self.errors.push(ConfigError { file: self.file.to_path_buf(), line, key: key.into(), message: message.into() });
+        let message: String = message.into();
+        let message = if message.contains(char::is_control) {
+            message.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+        } else {
+            message
+        };
+        self.errors.push(ConfigError { file: self.file.to_path_buf(), line, key: key.into(), message });
     }
 
     /// Resolves a path from the config against the config file's folder.

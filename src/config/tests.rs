@@ -263,6 +263,9 @@ fn keys_that_are_not_bare_are_shown_quoted() {
     );
     let e = one_error(&format!("{GOOD}\"a.b\\n[x]\" = 1\n"));
     assert!(e.starts_with("9: journal.\"a.b\\n[x]\": unknown key"), "{e}");
+    // A value quoted in a message keeps the error on one line, too.
+    let e = one_error(&format!("{GOOD}[orders]\ntoken_file = \"\"\"two\nlines\"\"\"\n"));
+    assert!(e.starts_with("10: orders.token_file: cannot read /etc/stationd/two\\nlines:"), "{e}");
 }
 
 /// A config using every section that needs no file on disk, one key per line.
