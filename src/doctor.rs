@@ -85,6 +85,24 @@ fn journal_folder(config: &Config) -> Vec<Finding> {
             ),
         )),
     }
+    if dir.exists() {
+        let open = crate::journal::permissions::too_open(dir);
+        out.push(match open.first() {
+            None => finding("journal privacy", Verdict::Ok, format!("{} is private to the service user and group", dir.display()), ""),
+            Some((path, mode)) => finding(
+                "journal privacy",
+                Verdict::Warn,
+                format!(
+                    "{} entries under {} are open to other users (e.g. {} is mode {:04o}); they hold customer addresses",
+                    open.len(),
+                    dir.display(),
+                    path.display(),
+                    mode & 0o7777
+                ),
+                format!("chmod -R g-w,o-rwx {} (stationd also does this when it starts)", dir.display()),
+            ),
+        });
+    }
     if let Some(free) = free_bytes(&probe_dir) {
         let need = config.journal.max_bytes.saturating_mul(2);
         let detail = format!(

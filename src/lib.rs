@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod oms;
 pub mod orders;
 pub mod print;
+pub mod process;
 pub mod scanner;
 pub mod service;
 pub mod station;

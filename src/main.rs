@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // rumqttc and reqwest build TLS configs from the process-wide provider: ring, only.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    stationd::process::restrict_umask();
     let cli = Cli::parse();
     let default_level = if matches!(cli.command, Command::Run { .. }) { "info" } else { "warn" };
     stationd::logging::init(cli.log_format, cli.log_level.as_deref().unwrap_or(default_level));
@@ -51,6 +52,10 @@ fn run(config_path: &std::path::Path) -> i32 {
         Ok(c) => c,
         Err(f) => return report(Err(f)),
     };
+    match stationd::process::raise_open_file_limit() {
+        Ok((soft, _)) => tracing::info!(open_files = soft, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit; keeping the soft limit"),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return report(Err(cli::Failure::new(EXIT_RUNTIME, format!("cannot start the runtime: {e}")))),

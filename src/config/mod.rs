@@ -240,6 +240,27 @@ pub struct OperatorConfig {
 pub struct HttpConfig {
     pub listen: SocketAddr,
     pub token_file: Option<PathBuf>,
+    /// Host names (besides the listen address, and `localhost` on loopback) that requests
+    /// may name in `Host`; anything else is answered 421 (DNS rebinding).
+    pub hosts: Vec<String>,
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Live streams (`/api/stream`) at once; one more is answered 503.
+    pub max_streams: usize,
+    /// Request headers must arrive within this; an idle keep-alive connection and one that
+    /// sends nothing are closed after it.
+    pub header_timeout: Duration,
+    /// A connection that moves no byte either way for this long is closed (a live stream
+    /// whose client stopped reading).
+    pub idle_timeout: Duration,
+}
+
+impl HttpConfig {
+    pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+    pub const DEFAULT_MAX_STREAMS: usize = 16;
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 /// How scans are classified (docs/DESIGN.md, barcode classes).
@@ -789,7 +810,7 @@ fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>
 }
 
 fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {
-    let listen = s.string(cx, "listen").unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = s.string(cx, "listen").unwrap_or_else(|| HttpConfig::DEFAULT_LISTEN.into());
     let listen: Option<SocketAddr> = match listen.parse() {
         Ok(a) => Some(a),
         Err(_) => {
@@ -805,8 +826,31 @@ fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {
             cx.error(s.key_span("listen"), s.key_name("listen"), msg);
         }
     }
+    let hosts = s.string_list(cx, "hosts");
+    for h in &hosts {
+        let bad = h.is_empty() || h.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/' || c == '@');
+        if bad {
+            cx.error(s.key_span("hosts"), s.key_name("hosts"), format!("{h:?} is not a host name (write e.g. \"station-7.local\")"));
+        }
+    }
+    let count = |s: &mut Section, cx: &mut Ctx, key, default: usize| {
+        s.integer(cx, key, 1..4097).map_or(default, |n| n as usize)
+    };
+    let max_connections = count(&mut s, cx, "max_connections", HttpConfig::DEFAULT_MAX_CONNECTIONS);
+    let max_streams = count(&mut s, cx, "max_streams", HttpConfig::DEFAULT_MAX_STREAMS);
+    let header_timeout = s.duration(cx, "header_timeout").unwrap_or(HttpConfig::DEFAULT_HEADER_TIMEOUT);
+    let idle_timeout = s.duration(cx, "idle_timeout").unwrap_or(HttpConfig::DEFAULT_IDLE_TIMEOUT);
+    for (key, d) in [("header_timeout", header_timeout), ("idle_timeout", idle_timeout)] {
+        if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+            cx.error(s.key_span(key), s.key_name(key), format!("{d:?} is outside 100ms..=1h"));
+        }
+    }
+    if max_streams > max_connections {
+        let msg = format!("{max_streams} live streams cannot exceed max_connections ({max_connections})");
+        cx.error(s.key_span("max_streams"), s.key_name("max_streams"), msg);
+    }
     s.finish(cx);
-    Some(HttpConfig { listen: listen?, token_file })
+    Some(HttpConfig { listen: listen?, token_file, hosts, max_connections, max_streams, header_timeout, idle_timeout })
 }
 
 #[cfg(test)]

@@ -166,6 +166,19 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A list of strings, e.g. `hosts = ["station-7.local"]`; absent is empty.
+    pub fn string_list(&mut self, cx: &mut Ctx, key: &'static str) -> Vec<String> {
+        let Some((v, span)) = self.value(cx, key) else { return Vec::new() };
+        let strings = v.as_array().map(|a| a.iter().map(|e| e.as_str().map(str::to_string)).collect::<Option<Vec<_>>>());
+        match strings {
+            Some(Some(list)) => list,
+            _ => {
+                cx.error(span, self.key_name(key), format!("expected a list of strings, found {}", v.type_name()));
+                Vec::new()
+            }
+        }
+    }
+
     /// One of a fixed set of words, e.g. `role = "pack"`.
     pub fn choice(&mut self, cx: &mut Ctx, key: &'static str, allowed: &[&'static str]) -> Option<&'static str> {
         let s = self.string(cx, key)?;

@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format: backlog and its age, journal size, publishes,
 //! acks and reconnects (rates come from the counters), scans by result, print jobs by state,
-//! device states, orders by state, the workflow heartbeat and clock skew.
+//! device states, orders by state, the workflow heartbeat, clock skew and the HTTP side's
+//! own connections.
 
 use std::fmt::Write;
 
@@ -136,5 +137,26 @@ pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
         let kind = state["kind"].as_str().unwrap_or("device").to_string();
         out.value("stationd_device_state", &[("device", &device), ("kind", &kind), ("state", &st)], 1.0);
     }
+    let c = &app.counters;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    out.metric("stationd_http_connections", "gauge", "HTTP connections open now.", load(&c.open));
+    out.metric(
+        "stationd_http_connections_refused_total",
+        "counter",
+        "HTTP connections closed at accept because [http] max_connections were open.",
+        load(&c.refused),
+    );
+    out.metric(
+        "stationd_http_connections_idle_closed_total",
+        "counter",
+        "HTTP connections closed after moving no byte for [http] idle_timeout.",
+        load(&c.closed_idle),
+    );
+    out.metric(
+        "stationd_http_streams",
+        "gauge",
+        "Live streams (/api/stream) open now.",
+        (app.max_streams - app.streams.available_permits()) as f64,
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0)
 }

@@ -4,13 +4,21 @@
 //! # Design constraints
 //! - Read-only: nothing here changes the station; it reads the workflow's view (a `watch`
 //!   channel), the journal status, the uplink status, device states and the order store.
-//! - Listens on loopback by default; off loopback the config requires a token file, and then
-//!   every route but `/healthz` needs `Authorization: Bearer <token>` (or `?token=` for the
-//!   page and its live stream, which a browser cannot give headers); anything else is a bare
-//!   401.
+//! - Listens on loopback by default; off loopback the config requires a token file. With a
+//!   token file (on any address, loopback too) every path but `/healthz`, known or not,
+//!   needs `Authorization: Bearer <token>` (or `?token=` for the page and its live stream,
+//!   which a browser cannot give headers); anything else is a bare 401.
+//! - Every path but `/healthz` must name this station in `Host` (an IP address, `localhost`
+//!   on loopback, or a name from `[http] hosts`): a page on another site that rebinds its
+//!   DNS name to this box gets 421, not the orders.
+//! - Nothing a client does here can starve scanning: connections, live streams and timeouts
+//!   are capped ([`server`]).
+//! - Text from scans and orders is data, never markup: the page sets it with `textContent`,
+//!   and the JSON embedded in the page escapes `<`, `>`, `&`, U+2028 and U+2029.
 //! - The page and its script are embedded in the binary: no internet, no files to install.
 
 mod metrics;
+mod server;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,10 +32,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::journal::Journal;
 use crate::orders::OrderStore;
@@ -59,6 +67,12 @@ pub struct Sources {
 struct App {
     sources: Arc<Sources>,
     token: Option<Arc<str>>,
+    /// Names `Host` may carry besides IP addresses.
+    hosts: Arc<[String]>,
+    /// One permit per live stream (`[http] max_streams`).
+    streams: Arc<Semaphore>,
+    max_streams: usize,
+    counters: Arc<server::Counters>,
 }
 
 /// Starts the server; returns once it listens (so a bad address is a start-up error).
@@ -68,7 +82,18 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, String> {
     let token = crate::config::read_token("[http]", cfg.token_file.as_deref())?;
-    let app = App { sources: Arc::new(sources), token: token.map(Arc::from) };
+    let mut hosts = cfg.hosts.iter().map(|h| h.trim_end_matches('.').to_ascii_lowercase()).collect::<Vec<_>>();
+    if cfg.listen.ip().is_loopback() || cfg.listen.ip().is_unspecified() {
+        hosts.push("localhost".into());
+    }
+    let app = App {
+        sources: Arc::new(sources),
+        token: token.map(Arc::from),
+        hosts: hosts.into(),
+        streams: Arc::new(Semaphore::new(cfg.max_streams)),
+        max_streams: cfg.max_streams,
+        counters: Arc::default(),
+    };
     let router = Router::new()
         .route("/", get(page))
         .route("/api/status", get(status))
@@ -77,24 +102,38 @@ pub async fn serve(
         .route("/api/devices", get(devices))
         .route("/api/queue", get(queue))
         .route("/metrics", get(metrics::render))
-        .route_layer(middleware::from_fn_with_state(app.clone(), authorize))
         .route("/healthz", get(healthz))
-        .with_state(app);
+        // A layer, not a route layer: unknown paths are checked too, so they answer 401
+        // (or 421), never a 404 that tells an outsider which paths exist.
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app.clone());
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| format!("[http] cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    info!(url = %format!("http://{addr}/"), "station screen and API listening");
-    Ok(tokio::spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
-        if let Err(e) = served.await {
-            warn!(error = %e, "http server stopped");
-        }
-    }))
+    info!(url = %format!("http://{addr}/"), max_connections = cfg.max_connections, "station screen and API listening");
+    let limits = server::Limits {
+        max_connections: cfg.max_connections,
+        header_timeout: cfg.header_timeout,
+        idle_timeout: cfg.idle_timeout,
+    };
+    Ok(tokio::spawn(server::serve(listener, router, limits, app.counters.clone(), shutdown)))
 }
 
-/// Bearer token (or `?token=`) when one is configured; a bare 401 otherwise.
-async fn authorize(State(app): State<App>, headers: HeaderMap, req: Request, next: Next) -> Response {
+/// `Host` first (421 for a name that is not this station's), then the bearer token (or
+/// `?token=`) when one is configured (a bare 401). `/healthz` needs neither.
+async fn guard(State(app): State<App>, headers: HeaderMap, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    match headers.get(header::HOST).map(|h| h.to_str().map(host_name)) {
+        Some(Ok(host)) if host_allowed(&host, &app.hosts) => {}
+        None => return (StatusCode::BAD_REQUEST, "a request must name the host (Host header)\n").into_response(),
+        Some(_) => {
+            let msg = "this Host is not a name of this station; add it to [http] hosts if it is\n";
+            return (StatusCode::MISDIRECTED_REQUEST, msg).into_response();
+        }
+    }
     let Some(token) = &app.token else { return next.run(req).await };
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -110,15 +149,52 @@ async fn authorize(State(app): State<App>, headers: HeaderMap, req: Request, nex
     }
 }
 
+/// The host part of a `Host` value, lower case, without port or trailing dot.
+fn host_name(value: &str) -> String {
+    let v = value.trim();
+    let host = if let Some(rest) = v.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        v.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(v, |(h, _)| h)
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// An IP address is always this station's (a rebinding page always sends its own name);
+/// a name must be one of the configured ones.
+fn host_allowed(host: &str, names: &[String]) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok() || names.iter().any(|n| n == host)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The page, with the current status in it (so it shows at once, also to a browser that
-/// takes a snapshot on load). `</` is escaped so no text in the status can end the script.
+/// takes a snapshot on load).
 async fn page(State(app): State<App>) -> Html<String> {
-    let doc = snapshot(&app.sources).await.to_string().replace("</", "<\\/");
+    let doc = script_safe_json(&snapshot(&app.sources).await);
     Html(PAGE.replacen("/*INITIAL*/null", &doc, 1))
+}
+
+/// JSON that can stand inside a `<script>` element whatever its strings hold: `<`, `>` and
+/// `&` (so no `</script>`, `<!--` or `<script` can change how the HTML parser reads the
+/// element) and U+2028/U+2029 (line terminators in older JavaScript) become `\u` escapes,
+/// which only occur inside JSON strings and mean the same characters there.
+fn script_safe_json(doc: &Value) -> String {
+    let text = doc.to_string();
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 async fn healthz(State(app): State<App>) -> Response {
@@ -157,19 +233,29 @@ async fn status(State(app): State<App>) -> Json<Value> {
 
 /// Server-sent events: the status whenever the station's view changes, and every
 /// [`REFRESH`] for the rest.
-async fn stream(State(app): State<App>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+/// [`REFRESH`] for the rest. At most `max_streams` at once (each holds a permit); one more
+/// is answered 503.
+async fn stream(State(app): State<App>) -> Response {
+    let Ok(permit) = app.streams.clone().try_acquire_owned() else {
+        let msg = format!(
+            "too many live streams ({} open): close a screen, or raise [http] max_streams",
+            app.max_streams
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": msg }))).into_response();
+    };
     let sources = app.sources.clone();
     let view = sources.view.clone();
-    let updates = futures_util::stream::unfold((sources, view, true), |(s, mut view, first)| async move {
+    let state = (sources, view, true, permit);
+    let updates = futures_util::stream::unfold(state, |(s, mut view, first, permit)| async move {
         if !first {
             // Either the view changed or it is time to refresh the rest.
             let _ = tokio::time::timeout(REFRESH, view.changed()).await;
         }
         let doc = snapshot(&s).await;
         let event = Event::default().event("status").data(doc.to_string());
-        Some((Ok(event), (s, view, false)))
+        Some((Ok::<_, Infallible>(event), (s, view, false, permit)))
     });
-    Sse::new(updates).keep_alive(KeepAlive::default())
+    Sse::new(updates).keep_alive(KeepAlive::default()).into_response()
 }
 
 async fn order(State(app): State<App>, Path(id): Path<String>) -> Response {

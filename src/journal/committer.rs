@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use super::reserve::{self, DirLock, Reservation, RESERVE_BLOCK};
+use super::reserve::{DirLock, Reservation, ReserveFile, RESERVE_BLOCK};
 use super::store::{self, ack_key, event_key, storage, u64_value};
 use super::{Appended, JournalError, Shared};
 use crate::event::{format_at, Envelope, NewEvent, ENVELOPE_VERSION};
@@ -49,6 +49,7 @@ struct Committer {
     shared: Arc<Shared>,
     st: State,
     reservation: Reservation,
+    reserve_file: ReserveFile,
     mark_interval_ms: i64,
     _lock: DirLock,
 }
@@ -63,6 +64,7 @@ pub fn spawn(
     rx: Receiver<Request>,
     lock: DirLock,
     reservation: Reservation,
+    reserve_file: ReserveFile,
     first_event: Option<NewEvent>,
 ) -> Result<std::thread::JoinHandle<()>, JournalError> {
     let m = shared.marks.lock().expect("journal marks poisoned").clone();
@@ -75,7 +77,8 @@ pub fn spawn(
         ack_marks: shared.store.ack_marks()?,
     };
     let retain_ms = shared.opts.retain_acked.as_millis() as i64;
-    let mut c = Committer { shared, st, reservation, mark_interval_ms: (retain_ms / 256).max(60_000), _lock: lock };
+    let mark_interval_ms = (retain_ms / 256).max(60_000);
+    let mut c = Committer { shared, st, reservation, reserve_file, mark_interval_ms, _lock: lock };
     c.bind_station()?;
     if let Some(ev) = first_event {
         let (reply, _rx) = oneshot::channel();
@@ -284,7 +287,8 @@ impl Committer {
             issued_below: self.shared.marks.lock().expect("journal marks poisoned").durable_next,
             acked_below: self.st.acked_below,
         };
-        reserve::store(&self.shared.opts.dir, &r)
+        self.reserve_file
+            .store(&r)
             .map_err(|e| JournalError::Storage(format!("writing the seq reservation: {e}")))?;
         self.reservation = r;
         Ok(())
@@ -392,7 +396,7 @@ impl Committer {
             return;
         }
         let r = Reservation { issued_below: durable, acked_below: self.st.acked_below, ..self.reservation };
-        match reserve::store(&self.shared.opts.dir, &r) {
+        match self.reserve_file.store(&r) {
             Ok(()) => self.reservation = r,
             Err(e) => warn!(error = %e, "cannot update the seq reservation"),
         }

@@ -34,6 +34,7 @@
 
 mod committer;
 pub mod recovery;
+pub mod permissions;
 pub mod reserve;
 pub(crate) mod store;
 
@@ -96,6 +97,8 @@ pub enum JournalError {
     Locked { path: PathBuf, owner: String },
     #[error("cannot {op} {path}: {source}; the journal folder must be writable by the user stationd runs as (e.g. `chown -R stationd: {path}`)")]
     Access { path: PathBuf, op: &'static str, source: std::io::Error },
+    #[error("{path} is mode {mode:04o}, open to other users, and cannot be made private ({reason}); run: chown -R stationd:stationd {root} && chmod -R g-w,o-rwx {root}", root = root.display(), path = path.display())]
+    Exposed { path: PathBuf, mode: u32, reason: String, root: PathBuf },
     #[error("journal {path} belongs to station {found}, but the config says {expected}; use another journal.path for this station")]
     WrongStation { path: PathBuf, found: String, expected: String },
     #[error("journal write failed, the event is NOT confirmed: {0}")]
@@ -114,7 +117,7 @@ impl JournalError {
         match self {
             JournalError::Full { .. } | JournalError::DiskFull { .. } => "journal_full",
             JournalError::Locked { .. } => "journal_locked",
-            JournalError::Access { .. } => "journal_access",
+            JournalError::Access { .. } | JournalError::Exposed { .. } => "journal_access",
             JournalError::WrongStation { .. } => "journal_wrong_station",
             JournalError::Storage(_) => "journal_storage",
             JournalError::Closed => "journal_closed",
@@ -247,7 +250,7 @@ impl Journal {
             failed: tokio_util::sync::CancellationToken::new(),
         });
         let (tx, rx) = std::sync::mpsc::channel();
-        let thread = committer::spawn(shared.clone(), rx, opened.lock, opened.reservation, opened.first_event)?;
+        let thread = committer::spawn(shared.clone(), rx, opened.lock, opened.reservation, opened.reserve_file, opened.first_event)?;
         let journal = Journal { shared, tx, thread: Arc::new(Mutex::new(Some(thread))) };
         Ok((journal, opened.outcome))
     }

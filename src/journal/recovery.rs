@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use tracing::{error, warn};
 
-use super::reserve::{self, DirLock, Reservation, RESERVE_BLOCK};
+use super::reserve::{self, DirLock, Reservation, ReserveFile, RESERVE_BLOCK};
 use super::store::{self, db_dir, OpenError, Store};
 use super::{JournalError, JournalOptions, OpenOutcome};
 use crate::event::{Envelope, NewEvent};
@@ -21,6 +21,7 @@ pub(super) struct Opened {
     pub store: Store,
     pub lock: DirLock,
     pub reservation: Reservation,
+    pub reserve_file: ReserveFile,
     pub outcome: OpenOutcome,
     pub first_event: Option<NewEvent>,
 }
@@ -29,7 +30,9 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
     let dir = &opts.dir;
     create_private_dir(dir)?;
     let lock = reserve::lock(dir)?;
-    let reservation = match reserve::load(dir) {
+    let (mut reserve_file, loaded) =
+        ReserveFile::open(dir).map_err(|e| JournalError::access(dir, "open the seq reservation in", e))?;
+    let reservation = match loaded {
         Ok(r) => r,
         Err(msg) => {
             // The database is the primary record; the reservation is rebuilt from it.
@@ -44,7 +47,7 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
                 let reservation =
                     reservation.unwrap_or(Reservation { reserved_below: next, issued_below: next, acked_below: 1 });
                 let outcome = OpenOutcome::Opened;
-                return Ok(Opened { store, lock, reservation, outcome, first_event: None });
+                return Ok(Opened { store, lock, reservation, reserve_file, outcome, first_event: None });
             }
             Err(problem) => {
                 drop(store);
@@ -83,7 +86,7 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
         .map_err(store::storage)?;
     store.sync()?;
     let reservation = Reservation { reserved_below: restart_at, issued_below: restart_at, acked_below: restart_at };
-    reserve::store(dir, &reservation).map_err(|e| JournalError::access(dir, "write the seq reservation in", e))?;
+    reserve_file.store(&reservation).map_err(|e| JournalError::access(dir, "write the seq reservation in", e))?;
 
     let data = json!({
         "quarantined": quarantined.display().to_string(),
@@ -93,7 +96,7 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
     });
     let outcome = OpenOutcome::Recovered { quarantined, reason: problem, may_be_lost };
     let first_event = Some(NewEvent::new("journal.recovered", data));
-    Ok(Opened { store, lock, reservation, outcome, first_event })
+    Ok(Opened { store, lock, reservation, reserve_file, outcome, first_event })
 }
 
 /// Returns the database's next seq, or why it cannot be trusted.
@@ -126,6 +129,10 @@ fn create_private_dir(dir: &Path) -> Result<(), JournalError> {
         .mode(0o750)
         .create(dir)
         .map_err(|e| JournalError::access(dir, "create", e))?;
+    let tightened = super::permissions::tighten(dir)?;
+    if tightened > 0 {
+        warn!(journal = %dir.display(), entries = tightened, "journal files were open to other users; made private (0750/0640)");
+    }
     // Fail here, with the path in the message, rather than deep inside sled.
     let probe = dir.join(".write-test");
     std::fs::File::create(&probe)
