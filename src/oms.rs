@@ -159,10 +159,7 @@ impl Oms {
             if body.len() > MAX_LABEL_BYTES {
                 return Err(format!("label of {} bytes is over the {MAX_LABEL_BYTES}-byte limit", body.len()));
             }
-            let text = String::from_utf8_lossy(&body);
-            if !(text.contains("^XA") && text.contains("^XZ")) {
-                return Err("the answer is not a ZPL label (^XA ... ^XZ)".into());
-            }
+            stationd_drivers::carrier_zpl::check(&body).map_err(|e| format!("refused: {e}"))?;
             Ok(body.to_vec())
         };
         match tokio::time::timeout(self.label_timeout, work).await {

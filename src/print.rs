@@ -385,8 +385,13 @@ impl Printing {
                     return Err(("missing_field", "a label needs `order`".into()));
                 };
                 match o.payload["label"]["data"].as_str() {
-                    // Carrier-supplied ZPL goes through as it came.
-                    Some(data) if o.payload["label"]["format"] == "zpl" => data.as_bytes().to_vec(),
+                    // Carrier ZPL goes through as it came once it is known to only draw (it
+                    // was checked on the way in; checked again for orders stored before).
+                    Some(data) if o.payload["label"]["format"] == "zpl" => {
+                        stationd_drivers::carrier_zpl::check(data.as_bytes())
+                            .map_err(|e| ("invalid_field", format!("carrier label of order {}: {e}", o.id)))?;
+                        data.as_bytes().to_vec()
+                    }
                     _ => p.template.render(&label_values(o)),
                 }
             }
@@ -506,7 +511,7 @@ impl Printing {
             if state == "ready" {
                 info!(printer = %spec.name, "printer ready");
             } else {
-                warn!(printer = %spec.name, %state, detail = ?detail, "printer cannot print");
+                warn!(printer = %spec.name, %state, detail = detail.unwrap_or(""), "printer cannot print");
             }
             if let Some(d) = &devices {
                 let at = format_at(time::OffsetDateTime::now_utc());

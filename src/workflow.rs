@@ -65,7 +65,10 @@ impl WorkflowHandle {
 pub struct FeedbackOut;
 
 impl FeedbackOut {
+    /// One line for the packer's terminal; invisible and control characters in it (a
+    /// scanned bidi override, order text) are shown escaped.
     pub fn line(&self, line: &str) {
+        let line = stationd_drivers::framing::escape_invisible(line);
         let mut out = std::io::stdout().lock();
         // A closed stdout must not take the daemon down; the journal has the event.
         let _ = writeln!(out, "{line}").and_then(|_| out.flush());

@@ -364,3 +364,70 @@ fn doctor_checks_the_order_system_and_the_clock_against_its_date() {
     assert!(clock["detail"].as_str().unwrap().contains("s ahead of the order system's"), "{clock}");
     assert!(clock["fix"].as_str().unwrap().contains("timedatectl set-ntp true"), "{clock}");
 }
+
+#[test]
+fn a_journal_folder_open_to_other_users_is_reported_and_made_private_at_start() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let station = StationDir::new("", "");
+    let journal = station.journal();
+    // As an admin might have made it: world-readable, with a database from an older release.
+    std::fs::create_dir(&journal).unwrap();
+    let daemon = station.spawn();
+    daemon.wait_started();
+    drop(daemon);
+    for entry in walk(&journal) {
+        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let o = stationd(&["doctor", "--json", "--config", station.config_str()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let privacy = v["findings"].as_array().unwrap().iter().find(|f| f["check"] == "journal privacy").cloned().unwrap();
+    assert_eq!(privacy["verdict"], "warn", "{privacy}");
+    assert!(privacy["detail"].as_str().unwrap().contains("open to other users"), "{privacy}");
+    assert!(privacy["fix"].as_str().unwrap().starts_with("chmod -R g-w,o-rwx"), "{privacy}");
+
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    daemon.scan("OP:0017");
+    assert!(daemon.expect_line().starts_with("ok seq="));
+    assert!(daemon.stderr().contains("made private (0750/0640)"), "{}", daemon.stderr());
+    // Everything the daemon keeps, old or new, is now private to its user and group.
+    for entry in walk(&journal) {
+        let mode = std::fs::symlink_metadata(&entry).unwrap().mode() & 0o777;
+        assert_eq!(mode & 0o027, 0, "{} is {mode:04o}", entry.display());
+    }
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    let o = stationd(&["doctor", "--json", "--config", station.config_str()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let privacy = v["findings"].as_array().unwrap().iter().find(|f| f["check"] == "journal privacy").cloned().unwrap();
+    assert_eq!(privacy["verdict"], "ok", "{privacy}");
+}
+
+/// A folder and everything below it.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if dir.is_dir() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            out.extend(walk(&e.unwrap().path()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_scanned_bidi_override_or_terminal_escape_is_shown_escaped_to_the_packer() {
+    let station = StationDir::new("", "");
+    let mut daemon = station.spawn();
+    daemon.scan("OP:0017");
+    daemon.expect_line();
+    daemon.scan("ABC\u{202e}FED\u{200b}");
+    let line = daemon.expect_line();
+    assert!(line.contains("code=ABC\\u{202e}FED\\u{200b})"), "{line}");
+    assert!(!line.contains('\u{202e}') && !line.contains('\u{200b}'), "{line:?}");
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    // The journal keeps what was scanned, exactly.
+    let last = station.export().pop().unwrap();
+    assert_eq!(last["data"]["code"], "ABC\u{202e}FED\u{200b}");
+}

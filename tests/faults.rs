@@ -19,6 +19,9 @@
 
 mod support;
 
+#[path = "faults/http_flood.rs"]
+mod http_flood;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,15 +45,32 @@ struct Size {
     flaps: usize,
     print_jobs: usize,
     replugs: usize,
+    flood_seconds: u64,
 }
 
 impl Size {
     fn full() -> Size {
-        Size { kill_rounds: 100, kill_scans: 10_000, broker_restarts: 20, flaps: 30, print_jobs: 30, replugs: 20 }
+        Size {
+            kill_rounds: 100,
+            kill_scans: 10_000,
+            broker_restarts: 20,
+            flaps: 30,
+            print_jobs: 30,
+            replugs: 20,
+            flood_seconds: 30,
+        }
     }
 
     fn short() -> Size {
-        Size { kill_rounds: 12, kill_scans: 1_200, broker_restarts: 4, flaps: 6, print_jobs: 9, replugs: 3 }
+        Size {
+            kill_rounds: 12,
+            kill_scans: 1_200,
+            broker_restarts: 4,
+            flaps: 6,
+            print_jobs: 9,
+            replugs: 3,
+            flood_seconds: 8,
+        }
     }
 }
 
@@ -89,7 +109,7 @@ fn main() {
         if full { "full" } else { "short" }
     );
 
-    let scenarios: [(&str, Scenario); 8] = [
+    let scenarios: [(&str, Scenario); 9] = [
         ("kill", kill_9_rounds),
         ("broker", broker_restarts),
         ("network", network_flapping),
@@ -97,6 +117,7 @@ fn main() {
         ("printer", printer_silent_mid_job),
         ("scanner", scanner_vanishing),
         ("disk", disk_full),
+        ("http", http_flood::http_flood),
         ("bridge", bridge_side_by_side),
     ];
     let mut rows = Vec::new();

@@ -159,3 +159,79 @@ fn the_station_screen_renders_the_operator_the_order_and_the_last_scan_in_a_brow
         std::fs::copy(&shot, dest).unwrap();
     }
 }
+
+#[test]
+fn a_page_naming_another_host_gets_421_and_unknown_paths_need_the_token_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let port = free_port();
+    let tmp = tempfile::tempdir().unwrap();
+    let token = tmp.path().join("http.token");
+    std::fs::write(&token, "t0ken-123\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let station = station(port, &format!("token_file = \"{}\"\nhosts = [\"station-7.local\"]\n", token.display()));
+    let _daemon = station.spawn();
+    wait_http(port);
+    let auth = "Authorization: Bearer t0ken-123";
+    // DNS rebinding: the attacker's page talks to this box under the attacker's own name.
+    for host in ["Host: attacker.example", "Host: attacker.example:8080", "Host: localhost.attacker.example"] {
+        let (status, body) = http_get(port, "/api/orders/SO-1", &[host, auth]);
+        assert_eq!(status, 421, "{host}: {body}");
+        assert!(!body.contains("SO-1"), "{body}");
+    }
+    for host in ["Host: 127.0.0.1", "Host: localhost:8080", "Host: STATION-7.local.", "Host: [::1]:8080"] {
+        assert_eq!(http_get(port, "/api/orders/SO-1", &[host, auth]).0, 200, "{host}");
+    }
+    // With a token, a path that does not exist is a bare 401 too: nothing tells an outsider
+    // which paths exist.
+    assert_eq!(http_get(port, "/api/nothing-here", &[]), (401, String::new()));
+    assert_eq!(http_get(port, "/api/nothing-here", &[auth]).0, 404);
+    assert_eq!(http_get(port, "/healthz", &["Host: anything.example"]).0, 200, "health checks need neither");
+}
+
+#[test]
+fn text_that_looks_like_markup_in_every_field_shown_stays_text_in_a_browser() {
+    let chromium = support::require_tool("chromium", "apt-get install -y chromium");
+    const EVIL: &str = "<!--<script>&amp;</script><i id=x>\u{2028}";
+    let port = free_port();
+    let s = StationDir::new("", "");
+    let dir = s.tmp.path();
+    let orders = serde_json::json!([{"id": "SO-9", "state": "picked", "carrier": EVIL, "lines": [
+        {"line": 1, "sku": EVIL, "name": EVIL, "qty": 2, "barcodes": ["4006381333931"]}]}]);
+    std::fs::write(dir.join("orders.json"), orders.to_string()).unwrap();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n\n[orders]\npreload = \"orders.json\"\n\n\
+         [[operator]]\nbadge = \"OP:0666\"\nname = {}\n",
+        serde_json::to_string(EVIL).unwrap()
+    );
+    let text = std::fs::read_to_string(&s.config).unwrap() + &extra;
+    std::fs::write(&s.config, text).unwrap();
+    let mut daemon = s.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    for code in ["OP:0666", "SO-9", EVIL] {
+        daemon.scan(code);
+        daemon.expect_line();
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The page's script ran (it stamps the footer) and drew the hostile text as text.
+    assert!(dom.contains("<span id=\"updated\">updated "), "the page's script did not run:\n{dom}");
+    let shown = "&lt;!--&lt;script&gt;&amp;amp;&lt;/script&gt;&lt;i id=x&gt;\u{2028}";
+    for place in [
+        format!("<b id=\"operator\">{shown} (packer)</b>"),
+        format!("<td>{shown} {shown}</td>"),
+        "<span id=\"order-id\">SO-9</span>".to_string(),
+    ] {
+        assert!(dom.contains(&place), "{place} not in the page:\n{dom}");
+    }
+    let feedback = dom.split("id=\"result-text\"").nth(1).unwrap_or("");
+    assert!(feedback.contains("&lt;!--&lt;script&gt;"), "the scanned text is not shown as text:\n{dom}");
+    assert!(!dom.contains("<i id=\"x\">"), "hostile markup became an element:\n{dom}");
+}

@@ -583,3 +583,70 @@ fn with_the_documented_acl_a_station_account_reaches_only_its_own_topics() {
     assert!(forged.is_empty(), "a forged event got through the ACL");
     assert!(x_cmds.try_recv().is_err(), "another station read this station's commands");
 }
+
+#[test]
+fn carrier_zpl_that_would_change_the_printer_is_refused_naming_the_command() {
+    use serde_json::json;
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
+    std::thread::sleep(Duration::from_millis(300));
+    let order = |rid: &str, zpl: &str| {
+        json!({"request_id": rid, "order": {"id": "SO-77", "label": {"format": "zpl", "data": zpl},
+               "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}})
+    };
+    for (i, (zpl, named)) in [
+        ("^XA^FO10,10^FDok^FS~JR^XZ", "~JR at byte 19"),
+        ("^XA^JUF^XZ", "^JUF at byte 3"),
+        ("^XA^NDx,2,y,10.0.0.66^XZ", "^NDx,2, at byte 3"),
+        ("^XA^FO1,1^FDx^FS^XZ~JA", "~JA at byte 19"),
+        ("^XA^KP1234^XZ", "^KP1234 at byte 3"),
+        ("^XA^FO1,1^FD\u{1b}@^FS^XZ", "control byte 0x1B at byte 12"),
+        ("^XA^FO1,1^FD\0^FS^XZ", "control byte 0x00 at byte 12"),
+        ("^XA^PQ500^XZ", "^PQ500 at byte 3"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = cloud.send("order.upsert", order(&format!("z-{i}"), zpl));
+        assert_eq!(r["error"]["code"], "invalid_field", "{zpl}: {r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("order.label.data: {named}")), "{zpl}: {message}");
+    }
+    assert!(kinds(&station).iter().all(|k| k != "order.received"), "no refused order was stored");
+    // A label that only draws is taken.
+    let r = cloud
+        .send("order.upsert", order("z-ok", "^XA^CI28^FO50,50^A0N,30,30^FDDHL^FS^BY3^FO50,100^BCN,100^FDJJD01^FS^XZ"));
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+#[test]
+fn a_retained_command_is_answered_but_never_executed_at_any_reconnect() {
+    let broker = Broker::start();
+    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
+    // Left retained on the broker by a cloud client, before the station ever connects.
+    cloud.publish("order.cancel", br#"{"request_id":"ret-1","order":"SO-404"}"#, true);
+    let station = StationDir::with_broker(broker.port, "");
+    for round in 0..2 {
+        let mut daemon = station.spawn();
+        daemon.wait_started();
+        let r = cloud.replies(1).remove(0);
+        assert_eq!(
+            (r["request_id"].as_str(), r["error"]["code"].as_str()),
+            (Some("ret-1"), Some("retained_command")),
+            "round {round}: {r}"
+        );
+        assert!(r["error"]["message"].as_str().unwrap().contains("retain=false"), "{r}");
+        daemon.kill9();
+    }
+    assert!(kinds(&station).iter().all(|k| !k.starts_with("command.")), "{:?}", kinds(&station));
+    // The same command sent live (not retained) is carried out: here, refused as unknown.
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let _ = cloud.replies(1);
+    let r = cloud.send_raw("order.cancel", br#"{"request_id":"live-1","order":"SO-404"}"#);
+    assert_eq!(r["error"]["code"], "unknown_order", "{r}");
+    drop(daemon);
+}

@@ -91,15 +91,65 @@ impl ScanFramer {
     }
 }
 
-/// Renders a barcode for a log line or a feedback line: printable, GS shown as `<GS>`.
+/// Renders a barcode for a log line or a feedback line: printable, GS shown as `<GS>`,
+/// other control characters as `\xNN`, invisible ones as `\u{...}` ([`is_invisible`]).
 pub fn display_code(code: &str) -> String {
     code.chars()
         .map(|c| match c {
             '\u{1d}' => "<GS>".to_string(),
             c if c.is_control() => format!("\\x{:02x}", c as u32),
+            c if is_invisible(c) => format!("\\u{{{:x}}}", c as u32),
             c => c.to_string(),
         })
         .collect()
+}
+
+/// Text for a terminal or a log line with control and invisible characters escaped
+/// (`\xNN`, `\u{...}`), so a scanned U+202E cannot reverse what the packer reads and a
+/// stray escape sequence cannot drive the terminal. Borrowed when nothing needs escaping.
+pub fn escape_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                c if c.is_control() => format!("\\x{:02x}", c as u32),
+                c if is_invisible(c) => format!("\\u{{{:x}}}", c as u32),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// Format characters (Unicode category Cf: bidi overrides and isolates, zero-width
+/// characters, the BOM, tags) and the line and paragraph separators: they change how text
+/// around them shows, or show as nothing.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 #[cfg(test)]
@@ -139,6 +189,9 @@ mod tests {
         assert_eq!(out[0], Ok("01095011010209171719050810ABCD\u{1d}21XYZ".into()));
         assert_eq!(out[1], Err(FrameError::ControlByte { byte: 0x07, offset: 2 }));
         assert_eq!(display_code("10AB\u{1d}21X"), "10AB<GS>21X");
+        assert_eq!(display_code("AB\u{202e}CD\u{200b}"), "AB\\u{202e}CD\\u{200b}");
+        assert_eq!(escape_invisible("ok \u{202e}x\u{1b}[2J"), "ok \\u{202e}x\\x1b[2J");
+        assert!(matches!(escape_invisible("Müller 東京"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Architecture invariant: this crate knows nothing of orders, the journal or MQTT.
 
 pub mod barcode;
+pub mod carrier_zpl;
 pub mod discovery;
 pub mod framing;
 pub mod hid;

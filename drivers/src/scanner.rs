@@ -141,10 +141,27 @@ impl Stream {
 }
 
 fn open_hid(path: &std::path::Path) -> Result<Stream, String> {
-    let mut dev = evdev::Device::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    dev.grab().map_err(|e| format!("cannot grab {} (another program holds it?): {e}", path.display()))?;
+    let dev = evdev::Device::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    grab(&dev).map_err(|e| format!("cannot grab {} (another program holds it?): {e}", path.display()))?;
     let events = dev.into_event_stream().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(Stream::Keys(Box::new(events), crate::hid::HidDecoder::default()))
+}
+
+/// Takes the device for this process alone, so its key presses reach no console or other
+/// program. Done with the ioctl itself, not `evdev`'s `grab()`: the kernel ends a grab when
+/// the descriptor closes, while `evdev`'s drop would try to ungrab an unplugged device and
+/// print `Failed to ungrab device` to stderr outside the log.
+fn grab(dev: &evdev::Device) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    /// `_IOW('E', 0x90, int)` in the generic ioctl encoding (x86, ARM).
+    const EVIOCGRAB: libc::c_ulong = 0x4004_4590;
+    // SAFETY: EVIOCGRAB on an open evdev descriptor with an int argument.
+    let r = unsafe { libc::ioctl(dev.as_raw_fd(), EVIOCGRAB as _, 1 as libc::c_int) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 async fn open(link: &ScannerLink) -> Result<Stream, String> {

@@ -830,7 +830,11 @@ fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {
     for h in &hosts {
         let bad = h.is_empty() || h.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/' || c == '@');
         if bad {
-            cx.error(s.key_span("hosts"), s.key_name("hosts"), format!("{h:?} is not a host name (write e.g. \"station-7.local\")"));
+            cx.error(
+                s.key_span("hosts"),
+                s.key_name("hosts"),
+                format!("{h:?} is not a host name (write e.g. \"station-7.local\")"),
+            );
         }
     }
     let count = |s: &mut Section, cx: &mut Ctx, key, default: usize| {

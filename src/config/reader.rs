@@ -37,7 +37,10 @@ impl Ctx<'_> {
         let line = self.line_of(span);
         let message: String = message.into();
         let message = if message.contains(char::is_control) {
-            message.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+            message
+                .chars()
+                .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+                .collect()
         } else {
             message
         };
@@ -169,7 +172,8 @@ impl<'a> Section<'a> {
     /// A list of strings, e.g. `hosts = ["station-7.local"]`; absent is empty.
     pub fn string_list(&mut self, cx: &mut Ctx, key: &'static str) -> Vec<String> {
         let Some((v, span)) = self.value(cx, key) else { return Vec::new() };
-        let strings = v.as_array().map(|a| a.iter().map(|e| e.as_str().map(str::to_string)).collect::<Option<Vec<_>>>());
+        let strings =
+            v.as_array().map(|a| a.iter().map(|e| e.as_str().map(str::to_string)).collect::<Option<Vec<_>>>());
         match strings {
             Some(Some(list)) => list,
             _ => {

@@ -237,10 +237,8 @@ async fn status(State(app): State<App>) -> Json<Value> {
 /// is answered 503.
 async fn stream(State(app): State<App>) -> Response {
     let Ok(permit) = app.streams.clone().try_acquire_owned() else {
-        let msg = format!(
-            "too many live streams ({} open): close a screen, or raise [http] max_streams",
-            app.max_streams
-        );
+        let msg =
+            format!("too many live streams ({} open): close a screen, or raise [http] max_streams", app.max_streams);
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": msg }))).into_response();
     };
     let sources = app.sources.clone();

@@ -287,9 +287,7 @@ impl Committer {
             issued_below: self.shared.marks.lock().expect("journal marks poisoned").durable_next,
             acked_below: self.st.acked_below,
         };
-        self.reserve_file
-            .store(&r)
-            .map_err(|e| JournalError::Storage(format!("writing the seq reservation: {e}")))?;
+        self.reserve_file.store(&r).map_err(|e| JournalError::Storage(format!("writing the seq reservation: {e}")))?;
         self.reservation = r;
         Ok(())
     }

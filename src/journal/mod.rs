@@ -33,8 +33,8 @@
 //! | `m:station` | `warehouse/station` the journal belongs to |
 
 mod committer;
-pub mod recovery;
 pub mod permissions;
+pub mod recovery;
 pub mod reserve;
 pub(crate) mod store;
 
@@ -250,7 +250,14 @@ impl Journal {
             failed: tokio_util::sync::CancellationToken::new(),
         });
         let (tx, rx) = std::sync::mpsc::channel();
-        let thread = committer::spawn(shared.clone(), rx, opened.lock, opened.reservation, opened.reserve_file, opened.first_event)?;
+        let thread = committer::spawn(
+            shared.clone(),
+            rx,
+            opened.lock,
+            opened.reservation,
+            opened.reserve_file,
+            opened.first_event,
+        )?;
         let journal = Journal { shared, tx, thread: Arc::new(Mutex::new(Some(thread))) };
         Ok((journal, opened.outcome))
     }

@@ -364,6 +364,9 @@ fn validate_order(rid: Option<&str>, o: &OrderShape) -> Result<(), CommandError>
         if label.data.is_empty() {
             return Err(err(rid, "invalid_field", "order.label.data must not be empty"));
         }
+        if let Err(e) = stationd_drivers::carrier_zpl::check(label.data.as_bytes()) {
+            return Err(err(rid, "invalid_field", format!("order.label.data: {e}")));
+        }
     }
     Ok(())
 }

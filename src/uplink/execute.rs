@@ -27,8 +27,20 @@ pub struct Executed {
     pub resync: Option<(u64, u64)>,
 }
 
-fn error_reply(request_id: Option<&str>, code: &str, message: &str) -> Value {
+pub(super) fn error_reply(request_id: Option<&str>, code: &str, message: &str) -> Value {
     json!({ "request_id": request_id, "ok": false, "error": { "code": code, "message": message } })
+}
+
+/// A command the broker delivered because it was published retained (MQTT sets the retain
+/// flag on messages sent for a new subscription, so the station gets it again at every
+/// connect, forever). It is answered, never executed: a command is an instruction for one
+/// moment, and a refused one would otherwise be tried again at every reconnect.
+pub fn refuse_retained(name: &str, payload: &[u8]) -> Executed {
+    let rid = super::commands::request_id_of(payload);
+    warn!(command = name, request_id = rid.as_deref().unwrap_or("-"), "retained command not executed");
+    let msg = "commands are not taken from retained messages (the broker would deliver them again at every \
+               connect); publish with retain=false, and clear this one with an empty retained message";
+    Executed { reply: error_reply(rid.as_deref(), "retained_command", msg), resync: None }
 }
 
 pub async fn execute(

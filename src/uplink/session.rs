@@ -203,7 +203,9 @@ async fn connection(
                     }
                     Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
-                            let done = if limiter.take() {
+                            let done = if p.retain {
+                                super::execute::refuse_retained(name, &p.payload)
+                            } else if limiter.take() {
                                 execute(journal, &setup.orders, setup.printing.as_ref(), setup.workflow.as_ref(), name, &p.payload).await
                             } else {
                                 limiter.refused(name, &p.payload)
@@ -333,7 +335,7 @@ impl CommandLimiter {
         let msg = format!("more than {COMMANDS_PER_SECOND} commands per second; retry later");
         let rid = super::commands::request_id_of(payload);
         super::execute::Executed {
-            reply: json!({ "request_id": rid, "ok": false, "error": { "code": "rate_limited", "message": msg } }),
+            reply: super::execute::error_reply(rid.as_deref(), "rate_limited", &msg),
             resync: None,
         }
     }

@@ -109,11 +109,32 @@ impl Daemon {
 
     /// Like [`Daemon::spawn`], with extra environment variables.
     pub fn spawn_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
-        let mut child = Command::new(bin())
-            .args(["run", "--config"])
-            .arg(config)
+        Self::spawn_command(Command::new(bin()).args(["run", "--config"]).arg(config).envs(env.iter().copied()))
+    }
+
+    /// Like [`Daemon::spawn`], with `RLIMIT_NOFILE` set to `open_files` (soft and hard), as
+    /// on a box whose service manager keeps the old default of 1 024.
+    pub fn spawn_with_open_files(config: &Path, open_files: u64) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(bin());
+        cmd.args(["run", "--config"]).arg(config);
+        // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit { rlim_cur: open_files, rlim_max: open_files };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Self::spawn_command(&mut cmd)
+    }
+
+    fn spawn_command(cmd: &mut Command) -> Daemon {
+        let mut child = cmd
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -587,8 +608,13 @@ impl Cloud {
 
     /// Publishes without waiting for a reply.
     pub fn publish_only(&self, name: &str, payload: &[u8]) {
+        self.publish(name, payload, false);
+    }
+
+    /// Publishes with the retain flag set or not, without waiting for a reply.
+    pub fn publish(&self, name: &str, payload: &[u8], retain: bool) {
         let topic = format!("{}/cmd/{name}", self.prefix);
-        self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).unwrap();
+        self.client.publish(topic, rumqttc::QoS::AtLeastOnce, retain, payload.to_vec()).unwrap();
     }
 
     /// The next `n` replies (panics if they do not come within 20 s).
@@ -729,18 +755,27 @@ impl AddSigned for std::time::SystemTime {
 
 /// A plain HTTP/1.1 GET on loopback: (status, body). `headers` are extra header lines.
 pub fn http_get(port: u16, path: &str, headers: &[&str]) -> (u16, String) {
+    try_http_get(port, path, headers, Duration::from_secs(10)).expect("an answer from the http server")
+}
+
+/// [`http_get`] that gives up after `timeout` (connect and answer) instead of panicking.
+/// A `Host` header among `headers` replaces the default `Host: 127.0.0.1`.
+pub fn try_http_get(port: u16, path: &str, headers: &[&str], timeout: Duration) -> std::io::Result<(u16, String)> {
     use std::io::Read;
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the http server");
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    c.set_read_timeout(Some(timeout))?;
+    let host =
+        if headers.iter().any(|h| h.to_ascii_lowercase().starts_with("host:")) { "" } else { "Host: 127.0.0.1\r\n" };
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
-    write!(c, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n").unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\n{host}Connection: close\r\n{extra}\r\n")?;
     let mut raw = Vec::new();
-    c.read_to_end(&mut raw).expect("read the answer");
+    c.read_to_end(&mut raw)?;
     let raw = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     // Chunked bodies (axum's default for streams) are not used by these routes.
-    (status, body.to_string())
+    Ok((status, body.to_string()))
 }
 
 /// A TCP proxy in front of an MQTT broker that, when told to, silently drops the PUBLISH
