@@ -360,7 +360,13 @@ impl Runner {
         tokio::spawn(async move {
             let mut job = match printing.prepare(None, document.as_str(), Some(&*order)) {
                 Ok(j) => j,
-                Err((_, msg)) => return fail(msg),
+                Err((code, msg)) => {
+                    if code == "render_failed" {
+                        // No valid document can be made: nothing is printed, and the cloud hears why.
+                        printing.refused(document.as_str(), Some(order.id.clone()), &msg).await;
+                    }
+                    return fail(msg);
+                }
             };
             // No label in the order: the carrier's label from the order system, when so configured.
             let carrier_label = document == Document::Label && order.payload.get("label").is_none();
@@ -374,7 +380,7 @@ impl Runner {
             if reprint {
                 info!(order = %order.id, "label reprint asked for at the station");
             }
-            if let Err(e) = printing.submit(&job.printer, &job.document, job.order.clone(), job.bytes, None).await {
+            if let Err(e) = printing.submit_prepared(job).await {
                 fail(e.to_string());
             }
         });

@@ -37,7 +37,10 @@ impl Ctx<'_> {
         let line = self.line_of(span);
         let message: String = message.into();
         let message = if message.contains(char::is_control) {
-            message.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+            message
+                .chars()
+                .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+                .collect()
         } else {
             message
         };
