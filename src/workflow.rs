@@ -114,6 +114,7 @@ pub fn channels() -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
 pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate::journal::JournalError> {
     let mut station = Station::new(settings);
     station.restore(orders.all()?, orders.session()?);
+    station.start_sscc_at(orders.sscc_floor());
     Ok(station)
 }
 
@@ -229,6 +230,12 @@ impl Runner {
             _ => "",
         };
         let effects = station.handle(input, now);
+        // SSCC serials this input used are covered by the durable floor before anything of
+        // it is journaled, saved or printed.
+        if let Err(e) = self.parts.orders.cover_sscc(station.sscc_next()) {
+            error!(alert = e.code(), error = %e, "SSCC floor not raised; input refused");
+            return self.refuse_input(station, &e, reply_to);
+        }
         // The input's events first, handed to the journal together: one commit for all.
         let mut events = Vec::new();
         let mut answers = Vec::new();
@@ -258,14 +265,7 @@ impl Runner {
                     // Nothing of this input may look done: put the station back to what is
                     // saved, refuse loudly.
                     error!(alert = e.code(), %kind, error = %e, "event not recorded; input refused");
-                    self.out.error(e.code(), &e.to_string());
-                    if let Some((rid, tx)) = reply_to.take() {
-                        let _ = tx.send(json!({ "request_id": rid, "ok": false,
-                            "error": { "code": e.code(), "message": e.to_string() } }));
-                    }
-                    self.roll_back(station);
-                    let _ = self.parts.view.send(station.view());
-                    return;
+                    return self.refuse_input(station, &e, reply_to.take());
                 }
             }
         }
@@ -318,9 +318,29 @@ impl Runner {
         }
     }
 
+    /// Nothing of this input may look done: put the station back to what is saved, refuse
+    /// loudly (and answer a waiting command).
+    fn refuse_input(
+        &self,
+        station: &mut Station,
+        e: &crate::journal::JournalError,
+        reply_to: Option<(String, oneshot::Sender<Value>)>,
+    ) {
+        self.out.error(e.code(), &e.to_string());
+        if let Some((rid, tx)) = reply_to {
+            let _ = tx.send(json!({ "request_id": rid, "ok": false,
+                "error": { "code": e.code(), "message": e.to_string() } }));
+        }
+        self.roll_back(station);
+        let _ = self.parts.view.send(station.view());
+    }
+
     fn roll_back(&self, station: &mut Station) {
         match self.parts.orders.all() {
-            Ok(orders) => station.reload(orders, self.parts.orders.session().ok().flatten()),
+            Ok(orders) => {
+                station.reload(orders, self.parts.orders.session().ok().flatten());
+                station.start_sscc_at(self.parts.orders.sscc_floor());
+            }
             Err(e) => error!(error = %e, "cannot reload the order cache after a refused input"),
         }
     }
