@@ -156,30 +156,23 @@ pub fn render(spec: &LabelSpec, data: &LabelData) -> Result<Label, LabelError> {
         if (module as f64) < TRACKING_MIN_MODULE_MM * g.dots_per_mm - 1e-9 {
             return Err(bad_tracking("is too long for a barcode on a 4 in label"));
         }
-        let x = m + (QUIET_MODULES * module) as f64 / g.dots_per_mm;
-        let _ = write!(
-            zpl_str(&mut zpl),
-            "^FO{},{}^BY{module}^BCN,{},Y,N,N,A^FH^FD",
-            g.dots(x),
-            g.dots(68.0),
-            g.dots(TRACKING_HEIGHT_MM)
-        );
-        escape_into(tracking, &mut zpl);
-        zpl.extend_from_slice(b"^FS\n");
+        code128(&mut zpl, &g, module, (68.0, g.dots(TRACKING_HEIGHT_MM)), "A", tracking);
     }
     if !sscc.is_empty() {
-        let module = g.at_least(SSCC_MODULE_MM);
-        let x = m + (QUIET_MODULES * module) as f64 / g.dots_per_mm;
-        let _ = writeln!(
-            zpl_str(&mut zpl),
-            "^FO{},{}^BY{module}^BCN,{},Y,N,N,D^FD(00){sscc}^FS",
-            g.dots(x),
-            g.dots(98.0),
-            g.at_least(SSCC_HEIGHT_MM)
-        );
+        let sscc = format!("(00){sscc}");
+        code128(&mut zpl, &g, g.at_least(SSCC_MODULE_MM), (98.0, g.at_least(SSCC_HEIGHT_MM)), "D", &sscc);
     }
     zpl.extend_from_slice(b"^XZ\n");
     Ok(Label { zpl, missing_glyphs: missing })
+}
+
+/// A Code 128 field (`mode` A: automatic; D: GS1-128) left of its quiet zone at `y_mm`,
+/// `height` dots high, human-readable line below.
+fn code128(zpl: &mut Vec<u8>, g: &Geometry, module: usize, (y_mm, height): (f64, usize), mode: &str, data: &str) {
+    let x = MARGIN_MM + (QUIET_MODULES * module) as f64 / g.dots_per_mm;
+    let _ = write!(zpl_str(zpl), "^FO{},{}^BY{module}^BCN,{height},Y,N,N,{mode}^FH^FD", g.dots(x), g.dots(y_mm));
+    escape_into(data, zpl);
+    zpl.extend_from_slice(b"^FS\n");
 }
 
 /// `out` as a `fmt::Write` target (it holds ASCII only).
