@@ -1,7 +1,8 @@
 //! Device benchmark: `cargo bench --bench devices` (`-- --quick` for fewer samples).
 //!
-//! - render the built-in shipping label to ZPL vs a naive `str::replace` fill of the same
-//!   template (no escaping) — medians;
+//! - render the built-in shipping label to ZPL (layout for the printer's resolution, text
+//!   fitted, values escaped) vs a naive `str::replace` fill of the example template (no
+//!   escaping, no layout) — medians;
 //! - 100 labels queued → all confirmed by the TCP printer simulator, vs writing the same 100
 //!   jobs over bare TCP connections without status checks or persistence;
 //! - scan bytes written to a PTY → frame delivered on the scanner channel, vs a bare
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use stationd_drivers::scanner::{ScannerEvent, ScannerLink, ScannerSpec};
 use stationd_drivers::sim::PrinterSim;
-use stationd_drivers::zpl::{Template, DEFAULT_LABEL};
+use stationd_drivers::zpl::DEFAULT_LABEL;
 
 mod common;
 use common::{median, pct, record};
@@ -48,14 +49,33 @@ fn values() -> HashMap<&'static str, String> {
     v
 }
 
-fn render(samples: usize) {
-    let t = Template::parse(DEFAULT_LABEL).unwrap();
+/// The bench order as the built-in label's data.
+fn label_data() -> stationd_drivers::label::LabelData {
     let v = values();
+    let text = |k: &str| v[k].clone();
+    stationd_drivers::label::LabelData {
+        order: text("order.id"),
+        carrier: text("carrier"),
+        service: text("service"),
+        name: text("ship_to.name"),
+        street: text("ship_to.street"),
+        postcode: text("ship_to.postcode"),
+        city: text("ship_to.city"),
+        country: text("ship_to.country"),
+        tracking: text("tracking"),
+        sscc: text("sscc"),
+    }
+}
+
+fn render(samples: usize) {
+    let v = values();
+    let data = label_data();
+    let spec = stationd_drivers::label::LabelSpec::default();
     let mut ours = Vec::with_capacity(samples);
     let mut naive = Vec::with_capacity(samples);
     for _ in 0..samples {
         let s = Instant::now();
-        let out = t.render(&v);
+        let out = stationd_drivers::label::render(&spec, &data).expect("the bench order makes a valid label");
         ours.push(s.elapsed().as_secs_f64() * 1e6);
         std::hint::black_box(out);
         let s = Instant::now();
@@ -75,7 +95,7 @@ fn render(samples: usize) {
 fn labels() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let sim = PrinterSim::start();
-    let job = Template::parse(DEFAULT_LABEL).unwrap().render(&values());
+    let job = stationd_drivers::label::render(&Default::default(), &label_data()).unwrap().zpl;
 
     // Baseline: 100 jobs over bare TCP, no status, no persistence.
     let start = Instant::now();
@@ -102,7 +122,9 @@ fn labels() {
     let printer = stationd::print::ConfiguredPrinter {
         spec,
         role: stationd::config::PrinterRole::Label,
-        template: std::sync::Arc::new(Template::parse(DEFAULT_LABEL).unwrap()),
+        template: None,
+        label: stationd_drivers::label::LabelSpec::default(),
+        slip: stationd_drivers::slip::SlipSpec::default(),
     };
     let stop = tokio_util::sync::CancellationToken::new();
     let took = rt.block_on(async {

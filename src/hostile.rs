@@ -66,17 +66,3 @@ pub fn json_keys() -> impl Strategy<Value = String> {
         1 => hostile_text(12),
     ]
 }
-
-/// The `^`/`~` commands of a ZPL label, in order, each with its two-letter name.
-pub fn zpl_commands(label: &[u8]) -> Vec<Vec<u8>> {
-    (0..label.len())
-        .filter(|&i| label[i] == b'^' || label[i] == b'~')
-        .map(|i| label[i..(i + 3).min(label.len())].to_vec())
-        .collect()
-}
-
-/// The bytes of a printer job outside printable ASCII, with their positions: what can
-/// start or parameterise an ESC/POS command.
-pub fn control_bytes(bytes: &[u8]) -> Vec<(usize, u8)> {
-    bytes.iter().enumerate().filter(|(_, b)| !(0x20..0x7f).contains(*b)).map(|(i, b)| (i, *b)).collect()
-}

@@ -5,6 +5,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
+pub mod documents;
 pub mod event;
 #[cfg(test)]
 mod hostile;

@@ -11,6 +11,13 @@
 //! - The cache can be rebuilt from the cloud: a damaged database is moved aside and a fresh
 //!   one started (logged), rather than stopping the station.
 //! - No `sled::` type leaves this module.
+//! - SSCC serial references (`src/station/sscc.rs`) are never issued twice. The station's
+//!   counter (`Session::sscc_next`) is saved in the same transaction as the order that got
+//!   the SSCC, before its label is printed. Because this database may be moved aside and
+//!   restarted empty, a floor is also kept *outside* it, in `<journal.path>/sscc.reserve`
+//!   (like the journal's `seq.reserve`): raised durably, [`SSCC_BLOCK`] serials at a time,
+//!   before the station's counter passes it, and the counter starts at it after a restart.
+//!   A crash or kill -9 therefore skips at most one block, and never reuses a serial.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,7 +52,14 @@ pub struct OrderStore {
     /// The operator session (one key).
     meta: sled::Tree,
     data_file: Arc<std::fs::File>,
+    journal_dir: std::path::PathBuf,
+    /// The SSCC floor last made durable (`sscc.reserve`): no serial at or above it was issued.
+    sscc_floor: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// SSCC serials reserved per durable write of `sscc.reserve`.
+pub const SSCC_BLOCK: u64 = 100;
+const SSCC_FLOOR_FILE: &str = "sscc.reserve";
 
 const SESSION_KEY: &[u8] = b"session";
 
@@ -65,7 +79,61 @@ impl OrderStore {
         let orders = db.open_tree("orders").map_err(storage)?;
         let requests = db.open_tree("requests").map_err(storage)?;
         let meta = db.open_tree("meta").map_err(storage)?;
-        Ok(OrderStore { db, orders, requests, meta, data_file: Arc::new(file) })
+        let store = OrderStore {
+            db,
+            orders,
+            requests,
+            meta,
+            data_file: Arc::new(file),
+            journal_dir: journal_dir.to_path_buf(),
+            sscc_floor: Arc::default(),
+        };
+        let floor = store.read_sscc_floor()?;
+        store.sscc_floor.store(floor, std::sync::atomic::Ordering::SeqCst);
+        Ok(store)
+    }
+
+    fn read_sscc_floor(&self) -> Result<u64, JournalError> {
+        let path = self.journal_dir.join(SSCC_FLOOR_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                JournalError::Storage(format!(
+                    "{} holds {:?}, not a number; it guards SSCCs against reuse: restore it, or write a number above every SSCC serial this station printed",
+                    path.display(),
+                    text.trim()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(JournalError::access(&path, "read the SSCC floor", e)),
+        }
+    }
+
+    /// No SSCC serial at or above this was ever issued (survives this database's loss).
+    pub fn sscc_floor(&self) -> u64 {
+        self.sscc_floor.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Makes sure serials below `next` are covered by the durable floor: when `next` passes
+    /// it, raises it to `next + SSCC_BLOCK` (temp file, fsync, rename, fsync of the folder)
+    /// before returning.
+    pub fn cover_sscc(&self, next: u64) -> Result<(), JournalError> {
+        if next <= self.sscc_floor() {
+            return Ok(());
+        }
+        let floor = next.saturating_add(SSCC_BLOCK);
+        let path = self.journal_dir.join(SSCC_FLOOR_FILE);
+        let tmp = self.journal_dir.join(format!("{SSCC_FLOOR_FILE}.tmp"));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            writeln!(f, "{floor}")?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&self.journal_dir)?.sync_all()
+        };
+        write().map_err(|e| JournalError::access(&path, "raise the SSCC floor", e))?;
+        self.sscc_floor.store(floor, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredOrder>, JournalError> {

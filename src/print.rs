@@ -18,13 +18,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use stationd_drivers::label::LabelSpec;
 use stationd_drivers::printer::{self, Language, PrinterLink, PrinterSpec, SendOutcome};
-use stationd_drivers::zpl::{Template, DEFAULT_LABEL};
+use stationd_drivers::slip::SlipSpec;
+use stationd_drivers::zpl::Template;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::PrinterRole;
+use crate::documents::test_page;
 use crate::event::{format_at, parse_at, NewEvent};
 use crate::journal::store::{durable_sync, open_side_db, storage};
 use crate::journal::{Journal, JournalError};
@@ -238,8 +241,12 @@ pub struct Printing {
 pub struct ConfiguredPrinter {
     pub spec: PrinterSpec,
     pub role: PrinterRole,
-    /// The label template: the configured file, or the built-in one.
-    pub template: Arc<Template>,
+    /// The printer's own label template, if configured (else the built-in label).
+    pub template: Option<Arc<Template>>,
+    /// Resolution and font of a label printer.
+    pub label: LabelSpec,
+    /// Code page and width of a slip printer.
+    pub slip: SlipSpec,
 }
 
 /// A job ready to queue.
@@ -249,6 +256,8 @@ pub struct PreparedJob {
     pub document: String,
     pub order: Option<String>,
     pub bytes: Vec<u8>,
+    /// Order fields printed without a font for some of their characters (`?` instead).
+    pub missing_glyphs: Vec<&'static str>,
 }
 
 /// Builds printer specs from the config; kinds this build cannot drive are refused here.
@@ -284,14 +293,17 @@ pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<Config
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("printer {:?}: {}: {e}", p.name, path.display()))?;
-                Template::parse(&text).map_err(|e| format!("printer {:?}: {}: {e}", p.name, path.display()))?
+                let t = Template::parse(&text).map_err(|e| format!("printer {:?}: {}: {e}", p.name, path.display()))?;
+                Some(Arc::new(t))
             }
-            None => Template::parse(DEFAULT_LABEL).expect("built-in label template is valid"),
+            None => None,
         };
         out.push(ConfiguredPrinter {
             spec: PrinterSpec { name: p.name.clone(), link, language, status_timeout: Duration::from_secs(2) },
             role: p.role,
-            template: Arc::new(template),
+            template,
+            label: LabelSpec { dpi: p.dpi, font: p.font.clone() },
+            slip: SlipSpec { codepage: p.codepage, columns: p.columns },
         });
     }
     Ok(out)
@@ -378,6 +390,7 @@ impl Printing {
             };
             return Err(("unknown_printer", msg));
         };
+        let mut missing_glyphs = Vec::new();
         let bytes = match (document, p.spec.language) {
             ("test", lang) => test_page(lang, &self.station),
             ("label", Language::Zpl) => {
@@ -392,7 +405,12 @@ impl Printing {
                             .map_err(|e| ("invalid_field", format!("carrier label of order {}: {e}", o.id)))?;
                         data.as_bytes().to_vec()
                     }
-                    _ => p.template.render(&label_values(o)),
+                    _ => {
+                        let label = crate::documents::label(p.template.as_deref(), &p.label, o)
+                            .map_err(|e| ("render_failed", e))?;
+                        missing_glyphs = label.missing_glyphs;
+                        label.bytes
+                    }
                 }
             }
             ("label", Language::Escpos) => {
@@ -405,7 +423,7 @@ impl Printing {
                 let Some(o) = order else {
                     return Err(("missing_field", "a packing slip needs `order`".into()));
                 };
-                stationd_drivers::slip::render(&slip_for(o, &self.station)).map_err(|e| ("render_failed", e))?
+                crate::documents::slip(&p.slip, o, &self.station)
             }
             ("slip", Language::Zpl) => {
                 return Err((
@@ -420,6 +438,7 @@ impl Printing {
             document: document.to_string(),
             order: order.map(|o| o.id.clone()),
             bytes,
+            missing_glyphs,
         })
     }
 
@@ -440,6 +459,39 @@ impl Printing {
         bytes: Vec<u8>,
         reprint_of: Option<String>,
     ) -> Result<Job, JournalError> {
+        self.queue(printer, document, order, bytes, reprint_of, None).await
+    }
+
+    /// Queues a prepared job; fields printed without a font for them are logged and named
+    /// in its `print.queued` event (`detail`).
+    pub async fn submit_prepared(&self, job: PreparedJob) -> Result<Job, JournalError> {
+        let detail = (!job.missing_glyphs.is_empty()).then(|| {
+            let fields = job.missing_glyphs.join(", ");
+            warn!(printer = %job.printer, order = ?job.order, %fields, "characters the printer has no font for print as '?'; set `font` on the printer");
+            format!("no font on printer {:?} for some characters of {fields} (printed as '?'); set `font` (a resident Unicode font) on the printer", job.printer)
+        });
+        self.queue(&job.printer, &job.document, job.order, job.bytes, None, detail).await
+    }
+
+    /// A document that could not be made (no valid label for the order): `print.failed`
+    /// with the reason, nothing queued.
+    pub async fn refused(&self, document: &str, order: Option<String>, reason: &str) {
+        let mut ev = NewEvent::new("print.failed", json!({ "job": null, "document": document, "detail": reason }));
+        ev.order = order;
+        if let Err(e) = self.journal.append(ev).await {
+            error!(error = %e, "could not journal a print event");
+        }
+    }
+
+    async fn queue(
+        &self,
+        printer: &str,
+        document: &str,
+        order: Option<String>,
+        bytes: Vec<u8>,
+        reprint_of: Option<String>,
+        detail: Option<String>,
+    ) -> Result<Job, JournalError> {
         let Some(wake) = self.wake.get(printer) else {
             return Err(JournalError::Storage(format!("no printer named {printer:?} is configured")));
         };
@@ -453,7 +505,7 @@ impl Printing {
             created_at: now.clone(),
             updated_at: now,
             attempts: 0,
-            detail: None,
+            detail,
             reprint_of,
         };
         let store = self.store.clone();
@@ -590,79 +642,6 @@ impl Printing {
     }
 }
 
-/// Template values of an order's shipping label.
-pub fn label_values(o: &StoredOrder) -> HashMap<&'static str, String> {
-    let p = &o.payload;
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let mut v = HashMap::new();
-    v.insert("order.id", o.id.clone());
-    for (key, field) in [("carrier", "carrier"), ("service", "service"), ("tracking", "tracking"), ("sscc", "sscc")] {
-        v.insert(key, text(&p[field]));
-    }
-    for (key, field) in [
-        ("ship_to.name", "name"),
-        ("ship_to.street", "street"),
-        ("ship_to.city", "city"),
-        ("ship_to.postcode", "postcode"),
-        ("ship_to.country", "country"),
-    ] {
-        v.insert(key, text(&p["ship_to"][field]));
-    }
-    v
-}
-
-/// The packing slip of an order.
-pub fn slip_for(o: &StoredOrder, station: &str) -> stationd_drivers::slip::Slip {
-    let p = &o.payload;
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let st = &p["ship_to"];
-    let ship_to: Vec<String> = [
-        text(&st["name"]),
-        text(&st["street"]),
-        format!("{} {}", text(&st["postcode"]), text(&st["city"])).trim().to_string(),
-        text(&st["country"]),
-    ]
-    .into_iter()
-    .filter(|l| !l.is_empty())
-    .collect();
-    let lines = p["lines"]
-        .as_array()
-        .map(|ls| {
-            ls.iter().map(|l| (l["qty"].as_u64().unwrap_or(0) as u32, text(&l["sku"]), text(&l["name"]))).collect()
-        })
-        .unwrap_or_default();
-    stationd_drivers::slip::Slip {
-        title: "Packing slip".into(),
-        order: o.id.clone(),
-        ship_to,
-        lines,
-        qr: o.id.clone(),
-        footer: format!("Packed at {station}"),
-    }
-}
-
-/// A test page: station and time, in the printer's language.
-pub fn test_page(language: Language, station: &str) -> Vec<u8> {
-    let at = format_at(time::OffsetDateTime::now_utc());
-    match language {
-        Language::Zpl => {
-            let mut out = b"^XA^CI28^FO40,40^A0N,48,48^FDstationd test label^FS^FO40,110^A0N,32,32^FH^FD".to_vec();
-            stationd_drivers::zpl::escape_into(&format!("{station} {at}"), &mut out);
-            out.extend_from_slice(b"^FS^FO40,170^BY2^BCN,100,Y,N,N^FD1234567890^FS^XZ");
-            out
-        }
-        Language::Escpos => {
-            let text: String =
-                format!("{station} {at}").chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
-            let mut out = b"\x1b@stationd test page\n".to_vec();
-            out.extend_from_slice(text.as_bytes());
-            // Feed and cut (GS V 66 n).
-            out.extend_from_slice(b"\n\n\n\x1dVB\x03");
-            out
-        }
-    }
-}
-
 fn expired(job: &Job) -> bool {
     parse_at(&job.created_at).is_some_and(|t| time::OffsetDateTime::now_utc() - t > JOB_TTL)
 }
@@ -696,7 +675,9 @@ mod tests {
                 status_timeout: Duration::from_millis(200),
             },
             role: PrinterRole::Label,
-            template: Arc::new(Template::parse(DEFAULT_LABEL).unwrap()),
+            template: None,
+            label: LabelSpec::default(),
+            slip: SlipSpec::default(),
         }
     }
 
@@ -766,66 +747,6 @@ mod tests {
         // Counted again from the jobs at the next start.
         let store = JobStore::open(tmp.path()).unwrap();
         assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 1)]);
-    }
-
-    /// An order as the cloud or the order system may send it: every text field hostile
-    /// (control characters, `^XZ`, `~JR`, ESC, GS, any unicode), or of another type, or
-    /// missing.
-    fn hostile_order() -> impl proptest::strategy::Strategy<Value = StoredOrder> {
-        use proptest::prelude::*;
-        let field = || {
-            prop_oneof![
-                4 => crate::hostile::hostile_text(80).prop_map(serde_json::Value::String),
-                1 => crate::hostile::json_values(),
-            ]
-        };
-        let line = (field(), field(), prop_oneof![any::<u64>().prop_map(serde_json::Value::from), field()]);
-        ("\\PC{1,40}", proptest::collection::vec(field(), 9), proptest::collection::vec(line, 0..5)).prop_map(
-            |(id, f, lines)| {
-                let lines: Vec<_> =
-                    lines.into_iter().map(|(sku, name, qty)| json!({ "sku": sku, "name": name, "qty": qty })).collect();
-                let payload = json!({
-                    "id": id, "carrier": f[0], "service": f[1], "tracking": f[2], "sscc": f[3],
-                    "ship_to": { "name": f[4], "street": f[5], "city": f[6], "postcode": f[7], "country": f[8] },
-                    "lines": lines,
-                });
-                StoredOrder::new(id, crate::orders::OrderState::Packed, String::new(), payload)
-            },
-        )
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(600))]
-
-        /// Whatever an order holds, its label has exactly the template's ZPL commands and
-        /// its packing slip exactly the ESC/POS commands of a slip with harmless text of the
-        /// same length: no field can inject a command into either.
-        #[test]
-        fn no_order_field_adds_a_command_to_its_label_or_packing_slip(o in hostile_order()) {
-            use crate::hostile::{control_bytes, zpl_commands};
-            let template = Template::parse(DEFAULT_LABEL).unwrap();
-            let values = label_values(&o);
-            let plain: HashMap<&str, String> = values.keys().map(|k| (*k, "x".to_string())).collect();
-            let label = template.render(&values);
-            proptest::prop_assert_eq!(zpl_commands(&label), zpl_commands(&template.render(&plain)));
-            let newlines = DEFAULT_LABEL.bytes().filter(u8::is_ascii_control).count();
-            proptest::prop_assert_eq!(label.iter().filter(|b| !(0x20..0x7f).contains(*b)).count(), newlines);
-
-            let slip = slip_for(&o, "WH1/PACK-07");
-            let same_length = |s: &str| "a".repeat(stationd_drivers::slip::clean(s).len());
-            let harmless = stationd_drivers::slip::Slip {
-                title: same_length(&slip.title),
-                order: same_length(&slip.order),
-                ship_to: slip.ship_to.iter().map(|l| same_length(l)).collect(),
-                lines: slip.lines.iter().map(|(q, s, n)| (*q, same_length(s), same_length(n))).collect(),
-                qr: same_length(&slip.qr),
-                footer: same_length(&slip.footer),
-            };
-            let bytes = stationd_drivers::slip::render(&slip).map_err(proptest::test_runner::TestCaseError::fail)?;
-            let expected = stationd_drivers::slip::render(&harmless).map_err(proptest::test_runner::TestCaseError::fail)?;
-            proptest::prop_assert_eq!(control_bytes(&bytes), control_bytes(&expected));
-            proptest::prop_assert_eq!(bytes.len(), expected.len());
-        }
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub fn channels() -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
 pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate::journal::JournalError> {
     let mut station = Station::new(settings);
     station.restore(orders.all()?, orders.session()?);
+    station.start_sscc_at(orders.sscc_floor());
     Ok(station)
 }
 
@@ -232,6 +233,12 @@ impl Runner {
             _ => "",
         };
         let effects = station.handle(input, now);
+        // SSCC serials this input used are covered by the durable floor before anything of
+        // it is journaled, saved or printed.
+        if let Err(e) = self.parts.orders.cover_sscc(station.sscc_next()) {
+            error!(alert = e.code(), error = %e, "SSCC floor not raised; input refused");
+            return self.refuse_input(station, &e, reply_to);
+        }
         // The input's events first, handed to the journal together: one commit for all.
         let mut events = Vec::new();
         let mut answers = Vec::new();
@@ -261,14 +268,7 @@ impl Runner {
                     // Nothing of this input may look done: put the station back to what is
                     // saved, refuse loudly.
                     error!(alert = e.code(), %kind, error = %e, "event not recorded; input refused");
-                    self.out.error(e.code(), &e.to_string());
-                    if let Some((rid, tx)) = reply_to.take() {
-                        let _ = tx.send(json!({ "request_id": rid, "ok": false,
-                            "error": { "code": e.code(), "message": e.to_string() } }));
-                    }
-                    self.roll_back(station);
-                    let _ = self.parts.view.send(station.view());
-                    return;
+                    return self.refuse_input(station, &e, reply_to.take());
                 }
             }
         }
@@ -321,9 +321,29 @@ impl Runner {
         }
     }
 
+    /// Nothing of this input may look done: put the station back to what is saved, refuse
+    /// loudly (and answer a waiting command).
+    fn refuse_input(
+        &self,
+        station: &mut Station,
+        e: &crate::journal::JournalError,
+        reply_to: Option<(String, oneshot::Sender<Value>)>,
+    ) {
+        self.out.error(e.code(), &e.to_string());
+        if let Some((rid, tx)) = reply_to {
+            let _ = tx.send(json!({ "request_id": rid, "ok": false,
+                "error": { "code": e.code(), "message": e.to_string() } }));
+        }
+        self.roll_back(station);
+        let _ = self.parts.view.send(station.view());
+    }
+
     fn roll_back(&self, station: &mut Station) {
         match self.parts.orders.all() {
-            Ok(orders) => station.reload(orders, self.parts.orders.session().ok().flatten()),
+            Ok(orders) => {
+                station.reload(orders, self.parts.orders.session().ok().flatten());
+                station.start_sscc_at(self.parts.orders.sscc_floor());
+            }
             Err(e) => error!(error = %e, "cannot reload the order cache after a refused input"),
         }
     }
@@ -363,7 +383,13 @@ impl Runner {
         tokio::spawn(async move {
             let mut job = match printing.prepare(None, document.as_str(), Some(&*order)) {
                 Ok(j) => j,
-                Err((_, msg)) => return fail(msg),
+                Err((code, msg)) => {
+                    if code == "render_failed" {
+                        // No valid document can be made: nothing is printed, and the cloud hears why.
+                        printing.refused(document.as_str(), Some(order.id.clone()), &msg).await;
+                    }
+                    return fail(msg);
+                }
             };
             // No label in the order: the carrier's label from the order system, when so configured.
             let carrier_label = document == Document::Label && order.payload.get("label").is_none();
@@ -377,7 +403,7 @@ impl Runner {
             if reprint {
                 info!(order = %order.id, "label reprint asked for at the station");
             }
-            if let Err(e) = printing.submit(&job.printer, &job.document, job.order.clone(), job.bytes, None).await {
+            if let Err(e) = printing.submit_prepared(job).await {
                 fail(e.to_string());
             }
         });

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tool:package pairs the tests use (brokers, PTY/TCP helpers, privilege drop, a browser for the station screen).
-required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium)
+# tool:package pairs the tests use (brokers, PTY/TCP helpers, privilege drop, a browser for the station screen,
+# a barcode decoder and Node for the offline ZPL renderer of tests/labels.rs).
+required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium zbarimg:zbar-tools node:nodejs npm:npm)
 missing=()
 for pair in "${required[@]}"; do
   tool=${pair%%:*} pkg=${pair##*:}
@@ -23,6 +24,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 export PATH="$PATH:/usr/sbin"
+
+# The offline ZPL renderer (zpl-renderer-js, pinned in tests/labels/package-lock.json).
+if [[ ! -d tests/labels/node_modules/zpl-renderer-js ]]; then
+  echo "tests/ci.sh: installing the ZPL renderer (npm ci --prefix tests/labels)"
+  npm ci --prefix tests/labels --no-audit --no-fund
+fi
 
 for component in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then

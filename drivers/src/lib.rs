@@ -11,10 +11,12 @@ pub mod framing;
 pub mod hid;
 #[cfg(test)]
 mod hostile;
+pub mod label;
 pub mod printer;
 pub mod printer_status;
 pub mod scanner;
 pub mod sim;
 pub mod slip;
+pub mod sscc;
 pub mod usb_printer;
 pub mod zpl;

@@ -103,12 +103,12 @@ impl Template {
     }
 }
 
-/// Writes `value` as `^FH` field data: `^`, `~`, `_`, non-ASCII bytes as `_XX`; control
-/// characters dropped.
+/// Writes `value` as `^FH` field data: `^`, `~`, `_`, `\` (which starts `\&` line breaks in a
+/// `^FB` block), non-ASCII bytes as `_XX`; control characters dropped.
 pub fn escape_into(value: &str, out: &mut Vec<u8>) {
     for &b in value.as_bytes() {
         match b {
-            b'^' | b'~' | b'_' | 0x80..=0xFF => {
+            b'^' | b'~' | b'_' | b'\\' | 0x80..=0xFF => {
                 out.extend_from_slice(format!("_{b:02X}").as_bytes());
             }
             0x00..=0x1F | 0x7F => {}
@@ -117,8 +117,10 @@ pub fn escape_into(value: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The shipping label built into stationd (`drivers/templates/label.zpl`; copy it to edit):
-/// 4x6 in at 203 dpi, UTF-8 (`^CI28`), ship-to block, Code 128 tracking, GS1-128 SSCC, QR.
+/// An example label template (`drivers/templates/label.zpl`; copy it to make a printer's
+/// own): 4x6 in at 203 dpi, UTF-8 (`^CI28`), ship-to block, Code 128 tracking, GS1-128 SSCC
+/// (0.5 mm modules, 32 mm bars), QR. A template prints its fields as written, also empty
+/// ones; the built-in label (`crate::label`) leaves out absent fields and fits long text.
 pub const DEFAULT_LABEL: &str = include_str!("../templates/label.zpl");
 
 #[cfg(test)]

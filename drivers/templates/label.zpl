@@ -8,7 +8,7 @@
 ^FO40,228^A0N,32,32^FH^FD{{ship_to.street}}^FS
 ^FO40,270^A0N,32,32^FH^FD{{ship_to.postcode}} {{ship_to.city}}^FS
 ^FO40,312^A0N,32,32^FH^FD{{ship_to.country}}^FS
-^FO40,400^BY3^BCN,160,Y,N,N^FH^FD{{tracking}}^FS
-^FO40,660^BY3^BCN,160,Y,N,N,D^FH^FD(00){{sscc}}^FS
-^FO560,900^BQN,2,6^FH^FDQA,{{order.id}}^FS
+^FO40,400^BY3^BCN,176,Y,N,N,A^FH^FD{{tracking}}^FS
+^FO80,640^BY4^BCN,256,Y,N,N,D^FH^FD(00){{sscc}}^FS
+^FO600,40^BQN,2,5^FH^FDQA,{{order.id}}^FS
 ^XZ

@@ -162,6 +162,27 @@ pub struct PrinterConfig {
     pub role: PrinterRole,
     /// A ZPL label template replacing the built-in one (checked at load).
     pub template: Option<PathBuf>,
+    /// Print resolution (ZPL printers): 203, 300 or 600 dpi; label geometry follows it.
+    pub dpi: u32,
+    /// A resident Unicode font (ZPL printers, `E:ANMDJ.TTF`) for text the built-in font lacks.
+    pub font: Option<String>,
+    /// Character set of an ESC/POS printer's slips.
+    pub codepage: stationd_drivers::slip::CodePage,
+    /// Characters per slip line (ESC/POS): 48, 42 or 32.
+    pub columns: usize,
+}
+
+/// Default print resolution of a label printer.
+pub const DEFAULT_DPI: u32 = 203;
+/// Default characters per line of a slip printer (80 mm paper, font A).
+pub const DEFAULT_COLUMNS: usize = 48;
+
+/// `[labels]`: what the station's own labels carry.
+#[derive(Debug, Clone, Default)]
+pub struct LabelsConfig {
+    /// Company prefix and extension digit of the SSCCs this station makes for orders that
+    /// come without one; `None`: the station makes none.
+    pub sscc: Option<stationd_drivers::sscc::SsccPrefix>,
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +336,7 @@ pub struct Config {
     pub operators: Vec<OperatorConfig>,
     pub http: Option<HttpConfig>,
     pub barcodes: BarcodeConfig,
+    pub labels: LabelsConfig,
     /// Overdue levels per order state (`[[overdue]]`), sorted by `after`.
     pub overdue: Vec<OverdueRule>,
 }
@@ -391,6 +413,7 @@ fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> 
     let operators: Vec<_> = array_of_tables(cx, root, "operator").into_iter().map(|s| read_operator(cx, s)).collect();
     let http = table(cx, root, "http").map(|s| read_http(cx, s));
     let barcodes = table(cx, root, "barcodes").map(|s| read_barcodes(cx, s)).unwrap_or_default();
+    let labels = table(cx, root, "labels").map(|s| read_labels(cx, s)).unwrap_or_default();
     let overdue: Vec<_> = array_of_tables(cx, root, "overdue").into_iter().map(|s| read_overdue(cx, s)).collect();
     let mut overdue = if overdue.is_empty() { Some(default_overdue()) } else { overdue.into_iter().collect() };
     if let Some(rules) = &mut overdue {
@@ -412,6 +435,7 @@ fn read_config(cx: &mut Ctx, root: &mut Section, path: &Path) -> Option<Config> 
         operators: collect_all(operators)?,
         http: http.flatten(),
         barcodes,
+        labels,
         overdue: overdue?,
     })
 }
@@ -680,8 +704,57 @@ fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> 
             }
         }
     });
+    let dpi = s.integer(cx, "dpi", 1..10_000).map_or(DEFAULT_DPI, |d| d as u32);
+    if ![203, 300, 600].contains(&dpi) {
+        cx.error(
+            s.key_span("dpi"),
+            s.key_name("dpi"),
+            format!("{dpi} is not a label printer resolution; use 203, 300 or 600"),
+        );
+    }
+    let font = s.string(cx, "font").filter(|f| {
+        let ok = f.len() <= 24
+            && f.split_once(':').is_some_and(|(drive, file)| {
+                matches!(drive, "R" | "E" | "B" | "A" | "Z")
+                    && file.rsplit_once('.').is_some_and(|(stem, ext)| {
+                        !stem.is_empty()
+                            && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                            && ["TTF", "TTE", "FNT"].contains(&ext.to_ascii_uppercase().as_str())
+                    })
+            });
+        if !ok {
+            let msg =
+                format!("{f:?} is not a printer font; name a resident font as DRIVE:NAME.TTF, e.g. \"E:ANMDJ.TTF\"");
+            cx.error(s.key_span("font"), s.key_name("font"), msg);
+        }
+        ok
+    });
+    let codepage = s
+        .choice(cx, "codepage", &stationd_drivers::slip::CodePage::NAMES)
+        .and_then(stationd_drivers::slip::CodePage::parse)
+        .unwrap_or_default();
+    let columns = s.integer(cx, "columns", 1..1000).map_or(DEFAULT_COLUMNS, |c| c as usize);
+    if ![48, 42, 32].contains(&columns) {
+        let msg = format!("{columns} is not a receipt paper width; use 48 (80 mm), 42 or 32 (58 mm)");
+        cx.error(s.key_span("columns"), s.key_name("columns"), msg);
+    }
+    for (key, for_language, set) in [
+        ("dpi", PrinterLanguage::Zpl, s.has("dpi")),
+        ("font", PrinterLanguage::Zpl, s.has("font")),
+        ("codepage", PrinterLanguage::Escpos, s.has("codepage")),
+        ("columns", PrinterLanguage::Escpos, s.has("columns")),
+    ] {
+        if set && language != for_language {
+            let wanted = if for_language == PrinterLanguage::Zpl { "zpl" } else { "escpos" };
+            cx.error(
+                s.key_span(key),
+                s.key_name(key),
+                format!("applies to language = \"{wanted}\" printers only; remove it"),
+            );
+        }
+    }
     s.finish(cx);
-    Some((PrinterConfig { name: name?, kind: kind?, language, role, template }, span))
+    Some((PrinterConfig { name: name?, kind: kind?, language, role, template, dpi, font, codepage, columns }, span))
 }
 
 fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
@@ -795,6 +868,24 @@ fn read_barcodes(cx: &mut Ctx, mut s: Section) -> BarcodeConfig {
     let tracking_pattern = regex_key(cx, &mut s, "tracking_pattern");
     s.finish(cx);
     BarcodeConfig { badge_prefix, command_prefix, tote_prefix, location_prefix, tracking_pattern }
+}
+
+fn read_labels(cx: &mut Ctx, mut s: Section) -> LabelsConfig {
+    let prefix = s.string(cx, "gs1_company_prefix");
+    let extension = s.integer(cx, "extension_digit", 0..10).unwrap_or(0) as u8;
+    if s.has("extension_digit") && prefix.is_none() && !s.has("gs1_company_prefix") {
+        let msg = "goes with gs1_company_prefix (the SSCCs the station makes); add it or remove this";
+        cx.error(s.key_span("extension_digit"), s.key_name("extension_digit"), msg);
+    }
+    let sscc = prefix.and_then(|p| match stationd_drivers::sscc::SsccPrefix::new(&p, extension) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            cx.error(s.key_span("gs1_company_prefix"), s.key_name("gs1_company_prefix"), e.to_string());
+            None
+        }
+    });
+    s.finish(cx);
+    LabelsConfig { sscc }
 }
 
 fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>> {

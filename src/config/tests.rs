@@ -487,3 +487,31 @@ proptest::proptest! {
         check_result(&lines.join("\n"))?;
     }
 }
+
+#[test]
+fn label_and_slip_printer_keys_and_the_sscc_prefix_are_read_and_checked_at_load() {
+    let base = "[station]\nwarehouse = \"W\"\nid = \"S\"\nrole = \"pack\"\n[journal]\npath = \"/tmp/j\"\n";
+    let good = format!(
+        "{base}[labels]\ngs1_company_prefix = \"4012345\"\nextension_digit = 3\n\
+         [[printer]]\nname = \"l\"\nkind = \"tcp\"\naddress = \"h:9100\"\ndpi = 300\nfont = \"E:ANMDJ.TTF\"\n\
+         [[printer]]\nname = \"s\"\nkind = \"tcp\"\naddress = \"h:9101\"\nlanguage = \"escpos\"\nrole = \"slip\"\ncodepage = \"gb18030\"\ncolumns = 32\n"
+    );
+    let c = parse(&good).unwrap();
+    assert_eq!(c.labels.sscc.as_ref().unwrap().make(1).unwrap(), "340123450000000017");
+    assert_eq!((c.printers[0].dpi, c.printers[0].font.as_deref()), (300, Some("E:ANMDJ.TTF")));
+    assert_eq!((c.printers[1].codepage, c.printers[1].columns), (stationd_drivers::slip::CodePage::Gb18030, 32));
+    let defaults = parse(&format!("{base}[[printer]]\nname = \"l\"\nkind = \"tcp\"\naddress = \"h:9100\"\n")).unwrap();
+    assert_eq!((defaults.printers[0].dpi, defaults.printers[0].columns), (DEFAULT_DPI, DEFAULT_COLUMNS));
+    assert!(defaults.labels.sscc.is_none());
+
+    let bad = format!(
+        "{base}[labels]\ngs1_company_prefix = \"123\"\n\
+         [[printer]]\nname = \"l\"\nkind = \"tcp\"\naddress = \"h:9100\"\ndpi = 250\ncodepage = \"pc858\"\nfont = \"ANMDJ\"\n"
+    );
+    let e = errors(&bad);
+    assert_eq!(e.len(), 4, "{e:#?}");
+    assert!(e[0].contains("8: labels.gs1_company_prefix: GS1 company prefix \"123\" must be 7 to 10 digits"), "{e:#?}");
+    assert!(e[1].contains("printer[1].dpi: 250 is not a label printer resolution; use 203, 300 or 600"), "{e:#?}");
+    assert!(e[2].contains("printer[1].codepage: applies to language = \"escpos\" printers only"), "{e:#?}");
+    assert!(e[3].contains("printer[1].font: \"ANMDJ\" is not a printer font"), "{e:#?}");
+}

@@ -62,6 +62,8 @@ impl Station {
         };
         let class = match class {
             Ok(c) => c,
+            // A label's own number (an SSCC that starts like an AI) ships as it is.
+            Err(_) if self.tracking.contains_key(code) => ScanClass::Tracking(code.to_string()),
             Err(e) => {
                 // A product code with a wrong check digit is a misread: reject, never guess.
                 return self.refuse(scanner, code, None, "bad_barcode", e.to_string());
@@ -90,8 +92,13 @@ impl Station {
             ScanClass::Tracking(t) => self.ship(sc, &t),
             ScanClass::Product(p) => {
                 let gtin = p.gtin14();
-                if let Some(id) = self.tracking.get(code).cloned() {
-                    return self.ship(sc, &id);
+                if self.tracking.contains_key(code) {
+                    return self.ship(sc, code);
+                }
+                // The GS1-128 barcode of an SSCC: `]C1` 00 + 18 digits, maybe in a longer
+                // element string.
+                if let Some(sscc) = stationd_drivers::sscc::in_scan(code).filter(|s| self.tracking.contains_key(s)) {
+                    return self.ship(sc, &sscc);
                 }
                 self.item(sc, None, Some((code.to_string(), gtin)))
             }
@@ -587,8 +594,9 @@ impl Station {
                 self.set_session(|s| s.order = None);
             }
             Step::Pack => {
-                if self.change_state(id, StateChange::Advance(OrderState::Packed), "station", None, json!({})).is_err()
-                {
+                // Before the pack's `order.state`, so the event names the SSCC its label carries.
+                let sscc = if self.settings.label_printer { self.assign_sscc(id) } else { json!({}) };
+                if self.change_state(id, StateChange::Advance(OrderState::Packed), "station", None, sscc).is_err() {
                     return;
                 }
                 if self.settings.label_printer {

@@ -20,6 +20,7 @@
 mod events;
 mod flow;
 pub mod order;
+mod sscc;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -84,6 +85,8 @@ pub struct Settings {
     pub overdue: Vec<OverdueRule>,
     /// Orders untouched this long are dropped from the cache.
     pub cache_ms: i64,
+    /// The SSCCs this station makes for orders that come without one (`[labels]`).
+    pub sscc: Option<stationd_drivers::sscc::SsccPrefix>,
 }
 
 impl Default for Settings {
@@ -98,6 +101,7 @@ impl Default for Settings {
             slip_printer: false,
             overdue: crate::config::default_overdue(),
             cache_ms: 24 * 3600 * 1000,
+            sscc: None,
         }
     }
 }
@@ -126,6 +130,7 @@ impl Settings {
             slip_printer: c.printers.iter().any(|p| p.role == PrinterRole::Slip),
             overdue: c.overdue.clone(),
             cache_ms: i64::from(c.orders.cache_hours) * 3600 * 1000,
+            sscc: c.labels.sscc.clone(),
         }
     }
 }
@@ -220,6 +225,9 @@ pub struct Session {
     pub armed: Option<Armed>,
     /// An order being looked up in the order system.
     pub lookup: Option<String>,
+    /// The next SSCC serial reference (see `sscc.rs`).
+    #[serde(default)]
+    pub sscc_next: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -437,10 +445,8 @@ impl Station {
 
     /// Adds or replaces an order in memory and its indexes.
     fn put(&mut self, order: StoredOrder) {
-        for key in ["tracking", "sscc"] {
-            if let Some(t) = order.text(key) {
-                self.tracking.insert(t.to_string(), order.id.clone());
-            }
+        for t in [order.text("tracking"), order.text("sscc"), order.progress.sscc.as_deref()].into_iter().flatten() {
+            self.tracking.insert(t.to_string(), order.id.clone());
         }
         for t in [order.text("tote").map(str::to_string), order.progress.tote.clone()].into_iter().flatten() {
             self.totes.insert(t, order.id.clone());

@@ -115,6 +115,9 @@ pub struct Progress {
     /// Picked short: pack expects the picked quantities.
     #[serde(default)]
     pub short: bool,
+    /// The SSCC this station made for the order (it came without one); see `sscc.rs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sscc: Option<String>,
 }
 
 /// A cached order: the payload from the cloud plus the station's view of its state.
@@ -140,6 +143,11 @@ impl StoredOrder {
 
     pub fn text(&self, field: &str) -> Option<&str> {
         self.payload.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+
+    /// The order's SSCC: the one it came with, or the one this station made for it.
+    pub fn sscc(&self) -> Option<&str> {
+        self.text("sscc").or(self.progress.sscc.as_deref())
     }
 }
 

@@ -681,3 +681,64 @@ proptest! {
         }
     }
 }
+
+/// A multi station that makes SSCCs, with SO-1 open for packing (order without an SSCC).
+fn packing_with_sscc() -> T {
+    let mut settings = settings(StationRole::Multi);
+    settings.sscc = Some(stationd_drivers::sscc::SsccPrefix::new("4012345", 3).unwrap());
+    let mut t = T::with(Station::new(settings));
+    t.scan("OP:0017");
+    t.upsert("SO-1", "picked");
+    t.scan("SO-1");
+    t
+}
+
+#[test]
+fn a_packed_order_without_an_sscc_gets_the_next_serial_in_its_pack_event_and_the_same_save() {
+    let mut t = packing_with_sscc();
+    t.s.start_sscc_at(1);
+    t.scan(EAN_A);
+    t.scan(EAN_A);
+    let fx = t.scan("SKU-B");
+    let sscc = "340123450000000017";
+    assert_eq!(event(&fx, "order.state").data["sscc"], sscc, "the cloud hears the SSCC with the pack");
+    assert_eq!(t.s.order("SO-1").unwrap().sscc(), Some(sscc));
+    assert_eq!(t.s.sscc_next(), 2);
+    // The counter and the order are in the one save that comes before the label's print.
+    let Some(Effect::Save { orders, session, .. }) = fx.iter().find(|e| matches!(e, Effect::Save { .. })) else {
+        panic!("no save")
+    };
+    assert_eq!(orders[0].progress.sscc.as_deref(), Some(sscc));
+    assert_eq!(session.as_ref().map(|s| s.sscc_next), Some(2));
+    // After a restart the counter goes on from what was saved, or from a higher floor.
+    let mut again = t.restart();
+    assert_eq!(again.s.sscc_next(), 2);
+    again.s.start_sscc_at(100);
+    assert_eq!(again.s.sscc_next(), 100);
+    again.s.start_sscc_at(50);
+    assert_eq!(again.s.sscc_next(), 100, "a floor never lowers the counter");
+}
+
+#[test]
+fn an_sscc_scanned_as_its_gs1_barcode_ships_the_order_like_its_bare_digits() {
+    let sscc = "340123450000000017";
+    for code in [sscc.to_string(), format!("00{sscc}"), format!("]C100{sscc}"), format!("]C100{sscc}4201010115")] {
+        let mut t = packing_with_sscc();
+        t.s.start_sscc_at(1);
+        t.scan(EAN_A);
+        t.scan(EAN_A);
+        t.scan("SKU-B");
+        t.input(Input::Printed { order: "SO-1".into(), document: Document::Label, outcome: PrintOutcome::Confirmed });
+        let fx = t.scan(&code);
+        assert_eq!(kinds(&fx), ["ship.scanned", "order.state"], "{code}");
+        assert_eq!(event(&fx, "ship.scanned").data["tracking"], sscc, "{code}");
+        assert_eq!(t.state("SO-1"), OrderState::Shipped, "{code}");
+    }
+    // An SSCC from the cloud that starts like an AI (00…) ships as its bare digits too.
+    let mut t = T::new(StationRole::Ship);
+    t.scan("OP:0017");
+    let mut o = order("SO-7", "labelled");
+    o["sscc"] = json!("001234560000000018");
+    t.cloud(CloudOrder::Upsert { id: "SO-7".into(), state: Some(OrderState::Labelled), order: o });
+    assert_eq!(kinds(&t.scan("001234560000000018")), ["ship.scanned", "order.state"]);
+}
