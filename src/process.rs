@@ -36,7 +36,7 @@ pub fn raise_open_file_limit() -> std::io::Result<(u64, u64)> {
             lim = raised;
         }
     }
-    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
+    Ok((u64::from(lim.rlim_cur), u64::from(lim.rlim_max)))
 }
 
 #[cfg(test)]

@@ -45,7 +45,12 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== demo config"
 cargo run --locked --quiet -- check-config config/demo.toml
-cargo run --locked --quiet -- check-config config/stationd.example.toml
+# The example as the package installs it: beside the http.token the package makes.
+etc_dir=$(mktemp -d)
+cp config/stationd.example.toml "$etc_dir/stationd.toml"
+(umask 027 && echo 0123abcd > "$etc_dir/http.token")
+cargo run --locked --quiet -- check-config "$etc_dir/stationd.toml"
+rm -rf "$etc_dir"
 echo "== systemd unit"
 unit_dir=$(mktemp -d)
 cp target/debug/stationd "$unit_dir/stationd"

@@ -31,6 +31,7 @@ if [[ "${STATIOND_PACKAGE_INSTALL:-}" == 1 ]]; then
   grep -q dialout <<<"$(id stationd)" || { echo "tests/package.sh: user stationd missing or not in dialout" >&2; exit 1; }
   [[ $(stat -c '%U:%G %a' /var/lib/stationd) == "stationd:stationd 750" ]] || { echo "tests/package.sh: /var/lib/stationd not set up" >&2; exit 1; }
   [[ $(stat -c '%G %a' /etc/stationd/stationd.toml) == "stationd 640" ]] || { echo "tests/package.sh: config not installed" >&2; exit 1; }
+  [[ $(stat -c '%U:%G %a %s' /etc/stationd/http.token) == "root:stationd 640 64" ]] || { echo "tests/package.sh: no http token made" >&2; exit 1; }
   /usr/bin/stationd check-config /etc/stationd/stationd.toml
   DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq stationd >/dev/null
   [[ ! -e /usr/bin/stationd && -d /var/lib/stationd ]] || { echo "tests/package.sh: remove left the binary or took the journal" >&2; exit 1; }
