@@ -36,6 +36,8 @@ pub fn raise_open_file_limit() -> std::io::Result<(u64, u64)> {
             lim = raised;
         }
     }
+    // rlim_t is 32 bits on armv7.
+    #[allow(clippy::useless_conversion)]
     Ok((u64::from(lim.rlim_cur), u64::from(lim.rlim_max)))
 }
 
