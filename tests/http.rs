@@ -235,3 +235,69 @@ fn text_that_looks_like_markup_in_every_field_shown_stays_text_in_a_browser() {
     assert!(feedback.contains("&lt;!--&lt;script&gt;"), "the scanned text is not shown as text:\n{dom}");
     assert!(!dom.contains("<i id=\"x\">"), "hostile markup became an element:\n{dom}");
 }
+
+#[test]
+fn silent_connections_are_closed_and_connections_and_streams_are_capped() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let limits = "max_connections = 4\nmax_streams = 2\nheader_timeout = \"300ms\"\nidle_timeout = \"1s\"\n";
+    let station = station(port, limits);
+    let _daemon = station.spawn();
+    wait_http(port);
+    let connect = || {
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c
+    };
+    // Closed by the server: EOF (or a reset) within `within`.
+    let closed_within = |c: &mut std::net::TcpStream, within: Duration| {
+        let t = std::time::Instant::now();
+        let mut buf = [0u8; 64];
+        let n = c.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "the server answered instead of closing");
+        assert!(t.elapsed() < within, "closed only after {:?}", t.elapsed());
+    };
+
+    // A connection that sends nothing, and one that sends half a request, are closed after
+    // the header timeout.
+    let mut silent = connect();
+    let mut half = connect();
+    half.write_all(b"GET /api/status HTTP/1.1\r\nHost: 127.0").unwrap();
+    closed_within(&mut silent, Duration::from_secs(2));
+    closed_within(&mut half, Duration::from_secs(2));
+
+    // Four connections are served; a fifth is closed at once.
+    let mut held: Vec<_> = (0..4).map(|_| connect()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fifth = connect();
+    closed_within(&mut fifth, Duration::from_millis(200));
+    held.clear();
+    std::thread::sleep(Duration::from_millis(400));
+
+    // Two live streams at once; a third is answered 503 with what to do.
+    let mut streams: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = connect();
+            c.write_all(b"GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            let mut head = [0u8; 12];
+            c.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 200");
+            c
+        })
+        .collect();
+    let (status, body) = http_get(port, "/api/stream", &[]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("too many live streams") && body.contains("max_streams"), "{body}");
+    let (_, metrics) = http_get(port, "/metrics", &[]);
+    assert!(metrics.lines().any(|l| l == "stationd_http_streams 2"), "{metrics}");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("stationd_http_connections_refused_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // Streams that are read keep flowing (one whose client stops reading is closed after the
+    // idle timeout once its socket buffers are full: src/http/server.rs tests).
+    let mut buf = [0u8; 4096];
+    for s in &mut streams {
+        assert!(s.read(&mut buf).unwrap() > 0, "a live stream that is read keeps flowing");
+    }
+}

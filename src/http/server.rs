@@ -194,3 +194,39 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// An endless response to a client that never reads: once the socket buffers are full no
+    /// byte moves, and the connection is closed after the idle timeout.
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_closed_after_the_idle_timeout() {
+        let endless = || async {
+            let chunks = futures_util::stream::repeat_with(|| Ok::<_, std::convert::Infallible>(vec![b'x'; 64 * 1024]));
+            axum::body::Body::from_stream(chunks)
+        };
+        let router = axum::Router::new().route("/", axum::routing::get(endless));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            max_connections: 4,
+            header_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_millis(300),
+        };
+        let counters = Arc::new(Counters::default());
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(listener, router, limits, counters.clone(), stop.clone()));
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+        let started = Instant::now();
+        while counters.closed_idle.load(Ordering::Relaxed) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "a stalled connection was never closed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(counters.open.load(Ordering::Relaxed), 0, "its slot is free again");
+        stop.cancel();
+    }
+}
