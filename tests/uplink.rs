@@ -181,15 +181,21 @@ fn kinds(station: &StationDir) -> Vec<String> {
     station.export().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
 }
 
-#[test]
-fn commands_are_validated_executed_once_and_answered() {
-    use serde_json::json;
+/// A running station on a fresh broker, and the cloud's command client on its topics.
+fn station_with_cloud() -> (Broker, StationDir, Daemon, support::Cloud) {
     let broker = Broker::start();
     let station = StationDir::with_broker(broker.port, "");
     let daemon = station.spawn();
     daemon.wait_started();
     let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
     std::thread::sleep(Duration::from_millis(300));
+    (broker, station, daemon, cloud)
+}
+
+#[test]
+fn commands_are_validated_executed_once_and_answered() {
+    use serde_json::json;
+    let (_broker, station, daemon, cloud) = station_with_cloud();
 
     // Every bad command: an error reply; malformed ones journal nothing, a well-formed one
     // that cannot be carried out (unknown order) leaves a `command.refused` event.
@@ -587,12 +593,7 @@ fn with_the_documented_acl_a_station_account_reaches_only_its_own_topics() {
 #[test]
 fn carrier_zpl_that_would_change_the_printer_is_refused_naming_the_command() {
     use serde_json::json;
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
-    std::thread::sleep(Duration::from_millis(300));
+    let (_broker, station, _daemon, cloud) = station_with_cloud();
     let order = |rid: &str, zpl: &str| {
         json!({"request_id": rid, "order": {"id": "SO-77", "label": {"format": "zpl", "data": zpl},
                "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}})
