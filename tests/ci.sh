@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # tool:package pairs the tests use (brokers, PTY/TCP helpers, privilege drop, a browser for the station screen,
 # a barcode decoder and Node for the offline ZPL renderer of tests/labels.rs).
-required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium zbarimg:zbar-tools node:nodejs npm:npm)
+required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod mkfs.ext4:e2fsprogs zbarimg:zbar-tools node:nodejs npm:npm)
 missing=()
 for pair in "${required[@]}"; do
   tool=${pair%%:*} pkg=${pair##*:}

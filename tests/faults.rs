@@ -21,6 +21,8 @@ mod support;
 
 #[path = "faults/http_flood.rs"]
 mod http_flood;
+#[path = "faults/power_cut.rs"]
+mod power_cut;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -46,6 +48,7 @@ struct Size {
     print_jobs: usize,
     replugs: usize,
     flood_seconds: u64,
+    power_cuts: usize,
 }
 
 impl Size {
@@ -58,6 +61,7 @@ impl Size {
             print_jobs: 30,
             replugs: 20,
             flood_seconds: 30,
+            power_cuts: 100,
         }
     }
 
@@ -70,6 +74,7 @@ impl Size {
             print_jobs: 9,
             replugs: 3,
             flood_seconds: 8,
+            power_cuts: 20,
         }
     }
 }
@@ -109,7 +114,7 @@ fn main() {
         if full { "full" } else { "short" }
     );
 
-    let scenarios: [(&str, Scenario); 9] = [
+    let scenarios: [(&str, Scenario); 10] = [
         ("kill", kill_9_rounds),
         ("broker", broker_restarts),
         ("network", network_flapping),
@@ -118,6 +123,7 @@ fn main() {
         ("scanner", scanner_vanishing),
         ("disk", disk_full),
         ("http", http_flood::http_flood),
+        ("power", power_cut::power_cuts),
         ("bridge", bridge_side_by_side),
     ];
     let mut rows = Vec::new();
