@@ -110,9 +110,11 @@ impl Station {
         }
     }
 
-    /// A scan refused before it could be classified.
+    /// A code that failed as a product code (a wrong check digit: a misread), so it has no
+    /// other class.
     fn refuse(&mut self, scanner: &str, code: &str, order: Option<&str>, err: &'static str, message: String) {
         let mut data = scan_data(scanner, code, None);
+        data["class"] = json!("product");
         data["error"] = json!({ "code": err, "message": message });
         self.record("scan.rejected", order, data, Some(Feedback::Error { code: err, message }));
     }

@@ -140,7 +140,7 @@ def main():
                     continue
                 matched = [name for name, v in messages if v.is_valid(payload)]
                 if matched:
-                    seen[matched[0] if cname == "events" else cname] += 1
+                    seen[payload["kind"] if cname == "events" else cname] += 1
                     continue
                 bad += 1
                 # Report against the message named like the event kind, else every message.

@@ -1,0 +1,176 @@
+//! The cloud contract as a third-party client sees it, against a real Mosquitto: every
+//! command that can be attributed gets an answer echoing its request_id, `sent_at` is a
+//! one-sided clock sample, a folder printer says `written`, events journaled outside the
+//! station carry the operator, scanners publish their state. What arrives is also checked
+//! against docs/asyncapi.yaml by tests/contract/validate.py (tests/ci.sh).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{subscriber, Broker, Cloud, Daemon, StationDir};
+
+const PREFIX: &str = "wh/WH1/st/PACK-T";
+
+fn wait_for(daemon: &Daemon, what: &str, want: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Some(l) = daemon.line(Duration::from_millis(200)) {
+            if want(&l) {
+                return l;
+            }
+        }
+    }
+    panic!("no {what} within 10 s; stderr:\n{}", daemon.stderr());
+}
+
+/// The station's cloud side, once the station is online (its birth comes after its
+/// command subscription, so nothing sent from here is lost).
+fn cloud_of(broker: &Broker) -> Cloud {
+    let (_sub, status) = subscriber(broker.port, &format!("{PREFIX}/status"));
+    let start = Instant::now();
+    loop {
+        let left = Duration::from_secs(10).saturating_sub(start.elapsed());
+        let (_, payload) = status.recv_timeout(left).expect("the station's birth within 10 s");
+        if serde_json::from_slice::<Value>(&payload).is_ok_and(|v| v["online"] == true) {
+            return Cloud::connect(broker.port, PREFIX);
+        }
+    }
+}
+
+fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["kind"] == kind).collect()
+}
+
+fn upsert(cloud: &Cloud, rid: &str, id: &str, extra: Value) -> Value {
+    let mut cmd = json!({"request_id": rid, "order": {"id": id, "state": "picked", "tracking": format!("JJD-{id}"),
+        "lines": [{"line": 1, "sku": "MUG", "qty": 1, "barcodes": ["4006381333931"]}]}});
+    if let (Value::Object(c), Value::Object(x)) = (&mut cmd, extra) {
+        c.extend(x);
+    }
+    cloud.send("order.upsert", cmd)
+}
+
+fn time_from_now(secs: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
+#[test]
+fn a_label_written_to_a_folder_says_written_and_print_events_carry_the_operator() {
+    let broker = Broker::start();
+    let station = StationDir::with_broker(
+        broker.port,
+        "\n[[printer]]\nname = \"virtual\"\nkind = \"file\"\npath = \"labels\"\nrole = \"label\"\n",
+    );
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = cloud_of(&broker);
+    assert_eq!(upsert(&cloud, "u1", "SO-1", json!({}))["ok"], true);
+    daemon.scan("OP:17");
+    wait_for(&daemon, "login", |l| l.starts_with("ok ") && l.contains("OP:17"));
+    let r = cloud.send("print", json!({"request_id": "p1", "document": "test"}));
+    assert_eq!(r["ok"], true, "{r}");
+    daemon.scan("SO-1");
+    daemon.scan("4006381333931");
+    wait_for(&daemon, "labelled", |l| l.contains("order SO-1 labelled"));
+
+    let events = station.export();
+    let labelled = of_kind(&events, "order.state").into_iter().find(|e| e["data"]["to"] == "labelled").cloned();
+    let labelled = labelled.expect("packed→labelled");
+    assert_eq!(labelled["data"]["reason"], "label written to a file; no printer answered", "{labelled}");
+    assert!(of_kind(&events, "print.confirmed").is_empty(), "a file is not a printer's confirmation");
+    let written = of_kind(&events, "print.written");
+    assert_eq!(written.len(), 2, "the test page and the label: {written:?}");
+    for e in written.iter().chain(&of_kind(&events, "print.queued")) {
+        assert_eq!(e["operator"], "OP:17", "{e}");
+        assert!(e["data"]["detail"].is_string() || e["kind"] == "print.queued", "{e}");
+        assert!(e["data"].get("reprint_of").is_none(), "absent, not null: {e}");
+    }
+    let audit = of_kind(&events, "command.accepted").into_iter().find(|e| e["data"]["name"] == "print").cloned();
+    assert_eq!(audit.expect("print audited")["operator"], "OP:17");
+}
+
+#[test]
+fn every_attributable_command_is_answered_with_the_request_id_it_sent() {
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = cloud_of(&broker);
+
+    let r = cloud.send("order.hold", json!({"request_id": 42, "order": "SO-1", "reason": "x"}));
+    assert_eq!((r["request_id"].as_str(), r["error"]["code"].as_str()), (Some("42"), Some("invalid_field")), "{r}");
+    let long = "r".repeat(300);
+    let r = cloud.send("order.hold", json!({"request_id": long, "order": "SO-1", "reason": "x"}));
+    let echoed = r["request_id"].as_str().unwrap_or_else(|| panic!("echoed: {r}"));
+    assert!(echoed.starts_with(&"r".repeat(128)) && echoed.ends_with('…') && echoed.chars().count() == 129, "{r}");
+    let r = cloud.send("order.hold/x", json!({"request_id": "deep-1", "order": "SO-1", "reason": "x"}));
+    assert_eq!(
+        (r["request_id"].as_str(), r["error"]["code"].as_str()),
+        (Some("deep-1"), Some("unknown_command")),
+        "{r}"
+    );
+    drop(daemon);
+}
+
+#[test]
+fn a_command_that_waited_minutes_in_the_broker_raises_no_clock_alarm_but_one_from_the_future_does() {
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = cloud_of(&broker);
+    // Queued for five minutes (an offline station): its sent_at proves nothing about the clock.
+    let r = upsert(&cloud, "old-1", "SO-1", json!({"sent_at": time_from_now(-300)}));
+    assert_eq!(r["ok"], true, "{r}");
+    let r = cloud.send(
+        "order.hold",
+        json!({"request_id": "old-2", "order": "SO-1", "reason": "x", "sent_at": time_from_now(-120)}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    daemon.scan("OP:1");
+    wait_for(&daemon, "login", |l| l.starts_with("ok "));
+    let events = station.export();
+    assert!(of_kind(&events, "clock.skew").is_empty(), "{:?}", of_kind(&events, "clock.skew"));
+    assert!(events.iter().all(|e| e["data"].get("clock").is_none()), "no event is tagged");
+
+    // Sent two minutes after the box's now: the box is at least that far behind.
+    let r = cloud.send("order.release", json!({"request_id": "new-1", "order": "SO-1", "sent_at": time_from_now(120)}));
+    assert_eq!(r["ok"], true, "{r}");
+    let events = station.export();
+    let skew = of_kind(&events, "clock.skew");
+    assert_eq!(skew.len(), 1, "{skew:?}");
+    let ms = skew[0]["data"]["skew_ms"].as_i64().unwrap();
+    assert!((-125_000..=-115_000).contains(&ms), "box behind by about 2 min: {}", skew[0]);
+    assert_eq!(skew[0]["data"]["source"], "cloud command");
+}
+
+#[test]
+fn scanners_and_printers_publish_device_states_without_nulls() {
+    let broker = Broker::start();
+    let (_sub, rx) = subscriber(broker.port, &format!("{PREFIX}/devices/+"));
+    let station = StationDir::with_broker(
+        broker.port,
+        "\n[[printer]]\nname = \"virtual\"\nkind = \"file\"\npath = \"labels\"\nrole = \"label\"\n",
+    );
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let mut seen = std::collections::BTreeMap::new();
+    let start = Instant::now();
+    while seen.len() < 2 && start.elapsed() < Duration::from_secs(10) {
+        if let Ok((topic, payload)) = rx.recv_timeout(Duration::from_millis(200)) {
+            let v: Value = serde_json::from_slice(&payload).unwrap();
+            seen.insert(topic, v);
+        }
+    }
+    let scanner = &seen[&format!("{PREFIX}/devices/stdin")];
+    assert_eq!((scanner["kind"].as_str(), scanner["state"].as_str()), (Some("scanner"), Some("ready")), "{scanner}");
+    let printer = &seen[&format!("{PREFIX}/devices/virtual")];
+    assert_eq!(printer["kind"], "printer", "{printer}");
+    for v in seen.values() {
+        assert!(v.as_object().unwrap().values().all(|x| !x.is_null()), "no nulls: {v}");
+    }
+    drop(daemon);
+}
