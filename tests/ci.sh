@@ -37,6 +37,12 @@ if [[ ! -d tests/contract/node_modules/@asyncapi/specs ]]; then
   echo "tests/ci.sh: installing the AsyncAPI schema (npm ci --prefix tests/contract)"
   npm ci --prefix tests/contract --no-audit --no-fund
 fi
+# Node-RED for the consumer recipe of docs/CONSUMING.md (tests/consumers.rs; pinned in
+# tests/consumers/package-lock.json).
+if [[ ! -d tests/consumers/node_modules/node-red ]]; then
+  echo "tests/ci.sh: installing Node-RED (npm ci --prefix tests/consumers)"
+  npm ci --prefix tests/consumers --no-audit --no-fund
+fi
 python=python3
 if ! python3 -c 'import jsonschema, referencing, rfc3339_validator, yaml' 2>/dev/null; then
   if [[ ! -x tests/contract/.venv/bin/python ]]; then
@@ -65,6 +71,8 @@ STATIOND_CAPTURE_DIR=$capture_dir cargo test --workspace --locked
 echo "== contract (docs/asyncapi.yaml)"
 "$python" tests/contract/validate.py docs/asyncapi.yaml "$capture_dir"
 rm -rf "$capture_dir"
+# Telegraf is in no registry this installs from: its config is checked against the document.
+"$python" tests/consumers/check_telegraf.py docs/consumers/telegraf.conf docs/asyncapi.yaml
 echo "== demo config"
 cargo run --locked --quiet -- check-config config/demo.toml
 # The example as the package installs it: beside the http.token the package makes.
