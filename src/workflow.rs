@@ -44,10 +44,18 @@ pub struct CloudRequest {
 #[derive(Clone)]
 pub struct WorkflowHandle {
     cloud: mpsc::Sender<CloudRequest>,
+    /// `sent_at` of the commands executed outside the workflow (`print`, `resync`).
+    clock: mpsc::Sender<OffsetDateTime>,
     on_duty: OnDuty,
 }
 
 impl WorkflowHandle {
+    /// A command's `sent_at` as a clock sample, for commands the workflow does not execute;
+    /// dropped when the workflow is busy (the next command brings another).
+    pub fn clock_sample(&self, sent_at: OffsetDateTime) {
+        let _ = self.clock.try_send(sent_at);
+    }
+
     /// Who is logged in at the station now (for the uplink's own audit events).
     pub fn on_duty(&self) -> &OnDuty {
         &self.on_duty
@@ -115,12 +123,14 @@ pub struct Parts {
 pub struct Channels {
     pub scans: mpsc::Receiver<Input>,
     pub cloud: mpsc::Receiver<CloudRequest>,
+    pub clock: mpsc::Receiver<OffsetDateTime>,
 }
 
 pub fn channels(on_duty: OnDuty) -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
     let (scan_tx, scans) = mpsc::channel(256);
     let (cloud_tx, cloud) = mpsc::channel(64);
-    (scan_tx, WorkflowHandle { cloud: cloud_tx, on_duty }, Channels { scans, cloud })
+    let (clock_tx, clock) = mpsc::channel(16);
+    (scan_tx, WorkflowHandle { cloud: cloud_tx, clock: clock_tx, on_duty }, Channels { scans, cloud, clock })
 }
 
 /// Loads the station's orders and session from the store.
@@ -202,6 +212,9 @@ pub async fn run(
                 }
                 None => { cloud_open = false; continue }
             },
+            Some(t) = ch.clock.recv(), if cloud_open => {
+                (Input::ClockSample { source: "cloud command", remote: t, max_delay: None }, None)
+            }
             _ = tick.tick() => (Input::Tick, None),
             _ = beat.tick() => continue,
         };

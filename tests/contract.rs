@@ -174,3 +174,20 @@ fn scanners_and_printers_publish_device_states_without_nulls() {
     }
     drop(daemon);
 }
+
+#[test]
+fn sent_at_counts_on_commands_the_workflow_does_not_execute_too() {
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = cloud_of(&broker);
+    daemon.scan("OP:1");
+    wait_for(&daemon, "login", |l| l.starts_with("ok "));
+    let r = cloud.send("resync", json!({"request_id": "rs-1", "from": 1, "sent_at": time_from_now(600)}));
+    assert_eq!(r["ok"], true, "{r}");
+    let alert = wait_for(&daemon, "the clock alert", |l| l.starts_with("alert clock_skew"));
+    assert!(alert.contains("behind"), "{alert}");
+    let skew = of_kind(&station.export(), "clock.skew").into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!((skew.len(), skew[0]["data"]["source"].as_str()), (1, Some("cloud command")), "{skew:?}");
+}

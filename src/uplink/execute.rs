@@ -77,6 +77,9 @@ pub async fn execute(
         Command::OrderHold { order, reason } => CloudOrder::Hold { order, reason },
         Command::OrderRelease { order } => CloudOrder::Release { order },
         ref other => {
+            if let (Some(w), Some(t)) = (workflow, req.sent_at) {
+                w.clock_sample(t);
+            }
             let operator = workflow.and_then(|w| w.on_duty().badge());
             return other_command(journal, orders, printing, name, &rid, other, operator).await;
         }
