@@ -52,6 +52,22 @@ fn upsert(cloud: &Cloud, rid: &str, id: &str, extra: Value) -> Value {
     cloud.send("order.upsert", cmd)
 }
 
+/// Adds the kinds of arriving events to `kinds` until all of `want` are there (15 s at most).
+fn kinds_until(
+    events: &std::sync::mpsc::Receiver<(String, Vec<u8>)>,
+    kinds: &mut std::collections::BTreeSet<String>,
+    want: &[&str],
+) {
+    let start = Instant::now();
+    while !want.iter().all(|k| kinds.contains(*k)) {
+        assert!(start.elapsed() < Duration::from_secs(15), "not all of {want:?} within 15 s; saw {kinds:?}");
+        if let Ok((_, payload)) = events.recv_timeout(Duration::from_millis(200)) {
+            let e: Value = serde_json::from_slice(&payload).unwrap();
+            kinds.insert(e["kind"].as_str().unwrap().to_string());
+        }
+    }
+}
+
 fn time_from_now(secs: i64) -> String {
     let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
     t.format(&time::format_description::well_known::Rfc3339).unwrap()
@@ -190,4 +206,80 @@ fn sent_at_counts_on_commands_the_workflow_does_not_execute_too() {
     assert!(alert.contains("behind"), "{alert}");
     let skew = of_kind(&station.export(), "clock.skew").into_iter().cloned().collect::<Vec<_>>();
     assert_eq!((skew.len(), skew[0]["data"]["source"].as_str()), (1, Some("cloud command")), "{skew:?}");
+}
+
+/// A pick and a pack at a `multi` station with every command barcode, a cloud hold of the
+/// open order and an overdue level: the event kinds the other suites rarely produce, on the
+/// wire for tests/contract/validate.py to check against their schemas.
+#[test]
+fn a_pick_and_pack_with_every_command_barcode_publishes_each_kind_as_documented() {
+    let broker = Broker::start();
+    let (_events, events) = subscriber(broker.port, &format!("{PREFIX}/events"));
+    let tmp = tempfile::tempdir().unwrap();
+    let station = StationDir::with_broker(
+        broker.port,
+        &format!(
+            "\n[[printer]]\nname = \"virtual\"\nkind = \"file\"\npath = \"{}\"\nrole = \"label\"\n\n\
+             [[operator]]\nbadge = \"OP:SUP\"\nname = \"Sue\"\nrole = \"supervisor\"\n\n\
+             [[overdue]]\nstate = \"held\"\nafter = \"1s\"\nlevel = \"reminder\"\n",
+            tmp.path().join("labels").display()
+        ),
+    );
+    let text = std::fs::read_to_string(&station.config).unwrap().replace("role = \"pack\"", "role = \"multi\"");
+    std::fs::write(&station.config, text).unwrap();
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = cloud_of(&broker);
+    let order = json!({"request_id": "u-p", "order": {"id": "SO-P", "state": "released", "tracking": "JJD-P",
+        "lines": [{"line": 1, "sku": "MUG", "qty": 2, "barcodes": ["4006381333931"]},
+                  {"line": 2, "sku": "CUP", "qty": 1, "barcodes": ["96385074"]},
+                  {"line": 3, "sku": "LID", "qty": 1, "barcodes": ["5901234123457"]}]}});
+    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    for code in [
+        "OP:SUP",
+        "SO-P",
+        "LOC:A-01",
+        "TOTE:T1",
+        "4006381333931",
+        "4006381333931",
+        "96385074",
+        "CMD:SHORT",
+        "SO-P",
+        "CMD:DAMAGED",
+        "4006381333931",
+        "CMD:CANCEL-LINE",
+        "96385074",
+        "4006381333932",
+        "CMD:HOLD:dented",
+        "CMD:RELEASE",
+        "4006381333931",
+    ] {
+        daemon.scan(code);
+        daemon.expect_line();
+    }
+    let r = cloud.send("order.hold", json!({"request_id": "h-1", "order": "SO-P", "reason": "address check"}));
+    assert_eq!(r["ok"], true, "{r}");
+    let mut kinds = std::collections::BTreeSet::new();
+    kinds_until(&events, &mut kinds, &["order.overdue"]);
+    // An order without tracking number or SSCC: its label cannot be made.
+    let order = json!({"request_id": "u-n", "order": {"id": "SO-N", "state": "picked",
+        "lines": [{"line": 1, "sku": "LID", "qty": 1, "barcodes": ["5901234123457"]}]}});
+    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    daemon.scan("SO-N");
+    daemon.scan("5901234123457");
+    kinds_until(&events, &mut kinds, &["label.failed", "print.failed"]);
+    for kind in [
+        "pick.location",
+        "pick.tote",
+        "item.picked",
+        "pick.short",
+        "command.scanned",
+        "item.damaged",
+        "line.cancelled",
+        "order.interrupted",
+        "order.overdue",
+        "scan.rejected",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} among {kinds:?}");
+    }
 }

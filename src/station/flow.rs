@@ -188,7 +188,11 @@ impl Station {
         let name = name.to_ascii_uppercase();
         let order = self.session.order.clone();
         let supervisor = self.operator_role() == Some(Role::Supervisor);
-        let data = json!({ "command": name, "argument": arg });
+        // `argument` only when the barcode carries one (`CMD:HOLD:dented`): absent, not null.
+        let mut data = json!({ "command": name });
+        if let Some(arg) = arg {
+            data["argument"] = json!(arg);
+        }
         match name.as_str() {
             "LOGOUT" => {
                 let badge = self.session.operator.as_ref().map(|o| o.badge.clone()).unwrap_or_default();
