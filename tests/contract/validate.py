@@ -138,13 +138,13 @@ def main():
                     bad += 1
                     print(f"{where}: payload is not JSON ({e}): {rec['payload'][:200]}", file=sys.stderr)
                     continue
-                matched = [name for name, v in messages if v.is_valid(payload)]
+                # Events: the message named like the event's kind (fast), else any of the channel's.
+                named = [(name, v) for name, v in messages if isinstance(payload, dict) and name == payload.get("kind")]
+                matched = [name for name, v in named or messages if v.is_valid(payload)]
                 if matched:
                     seen[payload["kind"] if cname == "events" else cname] += 1
                     continue
                 bad += 1
-                # Report against the message named like the event kind, else every message.
-                named = [(name, v) for name, v in messages if isinstance(payload, dict) and name == payload.get("kind")]
                 for name, v in named or messages:
                     for e in list(v.iter_errors(payload))[:3]:
                         print(f"{where}: {name}: /{'/'.join(map(str, e.path))}: {e.message[:300]}", file=sys.stderr)
