@@ -39,6 +39,17 @@ fn cloud_of(broker: &Broker) -> Cloud {
     }
 }
 
+/// A station (`extra` appended to its config) on a fresh broker, started and online, with
+/// its cloud side.
+fn online(extra: &str) -> (Broker, StationDir, Daemon, Cloud) {
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, extra);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = cloud_of(&broker);
+    (broker, station, daemon, cloud)
+}
+
 fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
@@ -75,14 +86,8 @@ fn time_from_now(secs: i64) -> String {
 
 #[test]
 fn a_label_written_to_a_folder_says_written_and_print_events_carry_the_operator() {
-    let broker = Broker::start();
-    let station = StationDir::with_broker(
-        broker.port,
-        "\n[[printer]]\nname = \"virtual\"\nkind = \"file\"\npath = \"labels\"\nrole = \"label\"\n",
-    );
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = cloud_of(&broker);
+    let printer = "\n[[printer]]\nname = \"virtual\"\nkind = \"file\"\npath = \"labels\"\nrole = \"label\"\n";
+    let (_broker, station, mut daemon, cloud) = online(printer);
     assert_eq!(upsert(&cloud, "u1", "SO-1", json!({}))["ok"], true);
     daemon.scan("OP:17");
     wait_for(&daemon, "login", |l| l.starts_with("ok ") && l.contains("OP:17"));
@@ -110,11 +115,7 @@ fn a_label_written_to_a_folder_says_written_and_print_events_carry_the_operator(
 
 #[test]
 fn every_attributable_command_is_answered_with_the_request_id_it_sent() {
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = cloud_of(&broker);
+    let (_broker, _station, daemon, cloud) = online("");
 
     let r = cloud.send("order.hold", json!({"request_id": 42, "order": "SO-1", "reason": "x"}));
     assert_eq!((r["request_id"].as_str(), r["error"]["code"].as_str()), (Some("42"), Some("invalid_field")), "{r}");
@@ -133,11 +134,7 @@ fn every_attributable_command_is_answered_with_the_request_id_it_sent() {
 
 #[test]
 fn a_command_that_waited_minutes_in_the_broker_raises_no_clock_alarm_but_one_from_the_future_does() {
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = cloud_of(&broker);
+    let (_broker, station, mut daemon, cloud) = online("");
     // Queued for five minutes (an offline station): its sent_at proves nothing about the clock.
     let r = upsert(&cloud, "old-1", "SO-1", json!({"sent_at": time_from_now(-300)}));
     assert_eq!(r["ok"], true, "{r}");
@@ -193,11 +190,7 @@ fn scanners_and_printers_publish_device_states_without_nulls() {
 
 #[test]
 fn sent_at_counts_on_commands_the_workflow_does_not_execute_too() {
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = cloud_of(&broker);
+    let (_broker, station, mut daemon, cloud) = online("");
     daemon.scan("OP:1");
     wait_for(&daemon, "login", |l| l.starts_with("ok "));
     let r = cloud.send("resync", json!({"request_id": "rs-1", "from": 1, "sent_at": time_from_now(600)}));
