@@ -453,6 +453,7 @@ pub fn print_test(config_path: &Path, printer: &str) -> Result<(), Failure> {
     match outcome {
         SendOutcome::Confirmed => println!("{printer}: printed and confirmed"),
         SendOutcome::Sent { detail } => println!("{printer}: sent ({detail})"),
+        SendOutcome::Written { detail } => println!("{printer}: {detail} (a folder: nothing confirms it)"),
         SendOutcome::NotSent { detail, .. } => {
             return Err(Failure::new(EXIT_RUNTIME, format!("{printer}: not printed: {detail}")))
         }

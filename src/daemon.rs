@@ -99,7 +99,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         let (settings, store) = (Settings::from_config(&config), orders.clone());
         tokio::task::spawn_blocking(move || workflow::restore(settings, &store)).await.context("order cache load")??
     };
-    let (inputs_tx, workflow_handle, channels) = workflow::channels();
+    // Who is logged in, for print events and the uplink's audit events: one handle, set by
+    // the workflow.
+    let on_duty = printing.as_ref().map(crate::print::Printing::on_duty).unwrap_or_default();
+    let (inputs_tx, workflow_handle, channels) = workflow::channels(on_duty.clone());
     let uplink = match &config.mqtt {
         Some(m) => {
             let u = uplink::spawn_with(
@@ -142,6 +145,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         printing: printing.clone(),
         oms,
         heartbeat: heartbeat.clone(),
+        on_duty,
         view: view_tx,
         preload: match &config.orders.preload {
             Some(p) => crate::config::read_preload(p)

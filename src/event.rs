@@ -28,6 +28,23 @@ impl NewEvent {
     }
 }
 
+/// Who is logged in at the station, for the events journaled outside the pure station
+/// (print jobs, the `print` and `resync` commands), so they carry `operator` like the
+/// station's own. The workflow sets it after every input; the others only read it.
+#[derive(Debug, Clone, Default)]
+pub struct OnDuty(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl OnDuty {
+    pub fn set(&self, badge: Option<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = badge;
+    }
+
+    /// The badge of the operator logged in now, if any.
+    pub fn badge(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// A stamped, journaled event as it travels upstream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {

@@ -89,13 +89,16 @@ impl Oms {
     }
 
     /// Looks an order up; returns the validated order object and the server's clock.
-    pub async fn lookup(&self, id: &str) -> (Result<Value, LookupError>, Option<OffsetDateTime>) {
+    /// The clock comes with how stale it can be: the request's round trip plus the
+    /// `Date` header's one-second resolution.
+    pub async fn lookup(&self, id: &str) -> (Result<Value, LookupError>, Option<(OffsetDateTime, Duration)>) {
         let mut last: LookupError = ("lookup_failed", "no attempt made".into());
         let mut clock = None;
         for attempt in 0..LOOKUP_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(LOOKUP_BACKOFF[(attempt - 1) as usize]).await;
             }
+            let asked = std::time::Instant::now();
             let sent = self.get(self.url(&["orders", id])).timeout(LOOKUP_TIMEOUT).send().await;
             let resp = match sent {
                 Ok(r) => r,
@@ -108,7 +111,7 @@ impl Oms {
                     continue;
                 }
             };
-            clock = date_of(&resp).or(clock);
+            clock = date_of(&resp).map(|d| (d, asked.elapsed() + Duration::from_secs(1))).or(clock);
             let status = resp.status();
             if status == reqwest::StatusCode::NOT_FOUND {
                 return (Err(("not_found", "the order system does not know it".into())), clock);

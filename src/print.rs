@@ -51,18 +51,27 @@ pub enum JobState {
     Queued,
     Sending,
     Sent,
+    /// Written to a folder printer's file: no printer answered.
+    Written,
     Confirmed,
     Failed,
     Expired,
 }
 
 impl JobState {
-    const ALL: [JobState; 6] =
-        [JobState::Queued, JobState::Sending, JobState::Sent, JobState::Confirmed, JobState::Failed, JobState::Expired];
+    const ALL: [JobState; 7] = [
+        JobState::Queued,
+        JobState::Sending,
+        JobState::Sent,
+        JobState::Written,
+        JobState::Confirmed,
+        JobState::Failed,
+        JobState::Expired,
+    ];
 
     /// Done with: nothing will happen to the job by itself any more.
     fn finished(self) -> bool {
-        matches!(self, JobState::Sent | JobState::Confirmed | JobState::Failed | JobState::Expired)
+        matches!(self, JobState::Sent | JobState::Written | JobState::Confirmed | JobState::Failed | JobState::Expired)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +79,7 @@ impl JobState {
             JobState::Queued => "queued",
             JobState::Sending => "sending",
             JobState::Sent => "sent",
+            JobState::Written => "written",
             JobState::Confirmed => "confirmed",
             JobState::Failed => "failed",
             JobState::Expired => "expired",
@@ -232,6 +242,8 @@ pub struct Printing {
     wake: Arc<HashMap<String, Arc<Notify>>>,
     printers: Arc<Vec<ConfiguredPrinter>>,
     station: String,
+    /// Who is logged in: print events carry their `operator` (the workflow keeps it current).
+    on_duty: crate::event::OnDuty,
     /// Where finished jobs are reported (the workflow: a confirmed label labels the order).
     outcomes: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
 }
@@ -342,8 +354,15 @@ impl Printing {
             wake.insert(p.spec.name.clone(), Arc::new(Notify::new()));
         }
         let specs: Vec<PrinterSpec> = printers.iter().map(|p| p.spec.clone()).collect();
-        let printing =
-            Printing { store, journal, wake: Arc::new(wake), printers: Arc::new(printers), station, outcomes };
+        let printing = Printing {
+            store,
+            journal,
+            wake: Arc::new(wake),
+            printers: Arc::new(printers),
+            station,
+            on_duty: crate::event::OnDuty::default(),
+            outcomes,
+        };
         for spec in specs {
             let p = printing.clone();
             let devices = devices.clone();
@@ -442,6 +461,11 @@ impl Printing {
         })
     }
 
+    /// The handle print events read their `operator` from; the workflow keeps it current.
+    pub fn on_duty(&self) -> crate::event::OnDuty {
+        self.on_duty.clone()
+    }
+
     pub fn store(&self) -> &JobStore {
         &self.store
     }
@@ -478,6 +502,7 @@ impl Printing {
     pub async fn refused(&self, document: &str, order: Option<String>, reason: &str) {
         let mut ev = NewEvent::new("print.failed", json!({ "job": null, "document": document, "detail": reason }));
         ev.order = order;
+        ev.operator = self.on_duty.badge();
         if let Err(e) = self.journal.append(ev).await {
             error!(error = %e, "could not journal a print event");
         }
@@ -527,12 +552,18 @@ impl Printing {
     }
 
     async fn event(&self, kind: &str, job: &Job) {
-        let mut ev = NewEvent::new(
-            kind,
-            json!({ "job": job.id, "printer": job.printer, "document": job.document, "attempts": job.attempts,
-                    "detail": job.detail, "reprint_of": job.reprint_of }),
-        );
+        let mut data =
+            json!({ "job": job.id, "printer": job.printer, "document": job.document, "attempts": job.attempts });
+        // Absent, not null, when there is nothing to say (docs/asyncapi.yaml).
+        if let Some(d) = &job.detail {
+            data["detail"] = json!(d);
+        }
+        if let Some(r) = &job.reprint_of {
+            data["reprint_of"] = json!(r);
+        }
+        let mut ev = NewEvent::new(kind, data);
         ev.order = job.order.clone();
+        ev.operator = self.on_duty.badge();
         if let Err(e) = self.journal.append(ev).await {
             error!(job = %job.id, error = %e, "could not journal a print event");
         }
@@ -567,7 +598,11 @@ impl Printing {
             }
             if let Some(d) = &devices {
                 let at = format_at(time::OffsetDateTime::now_utc());
-                d.device_state(&spec.name, json!({ "kind": "printer", "state": state, "detail": detail, "at": at }));
+                let mut s = json!({ "kind": "printer", "state": state, "at": at });
+                if let Some(detail) = detail {
+                    s["detail"] = json!(detail);
+                }
+                d.device_state(&spec.name, s);
             }
             last_state = state.to_string();
         };
@@ -616,6 +651,9 @@ impl Printing {
             let (state, detail, kind, device) = match outcome {
                 SendOutcome::Confirmed => (JobState::Confirmed, None, "print.confirmed", "ready".to_string()),
                 SendOutcome::Sent { detail } => (JobState::Sent, Some(detail), "print.sent", "ready".to_string()),
+                SendOutcome::Written { detail } => {
+                    (JobState::Written, Some(detail), "print.written", "ready".to_string())
+                }
                 SendOutcome::Failed { detail } => (JobState::Failed, Some(detail), "print.failed", "error".to_string()),
                 SendOutcome::NotSent { status, detail } => {
                     // Nothing left the station: the job may wait for the printer.

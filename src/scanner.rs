@@ -53,7 +53,14 @@ pub fn spawn(
         }
         match cfg.kind {
             ScannerKind::Stdin { shutdown_on_eof } => {
+                // Published like any scanner's, so the cloud sees every configured device.
+                let state = |state: &str, detail: &str| {
+                    let at = crate::event::format_at(time::OffsetDateTime::now_utc());
+                    serde_json::json!({ "kind": "scanner", "state": state, "detail": detail, "at": at })
+                };
+                on_state(&cfg.name, state("ready", "reading standard input"));
                 stdin_scanner(&cfg.name, cfg.max_len, &tx, &shutdown).await;
+                on_state(&cfg.name, state("offline", "standard input closed"));
                 if shutdown_on_eof {
                     info!(scanner = %cfg.name, "stdin closed; shutting down (on_eof = \"shutdown\")");
                     shutdown.cancel();

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
+use crate::event::OnDuty;
 use crate::journal::Journal;
 use crate::oms::Oms;
 use crate::orders::{OrderStore, SeenRequest};
@@ -43,9 +44,23 @@ pub struct CloudRequest {
 #[derive(Clone)]
 pub struct WorkflowHandle {
     cloud: mpsc::Sender<CloudRequest>,
+    /// `sent_at` of the commands executed outside the workflow (`print`, `resync`).
+    clock: mpsc::Sender<OffsetDateTime>,
+    on_duty: OnDuty,
 }
 
 impl WorkflowHandle {
+    /// A command's `sent_at` as a clock sample, for commands the workflow does not execute;
+    /// dropped when the workflow is busy (the next command brings another).
+    pub fn clock_sample(&self, sent_at: OffsetDateTime) {
+        let _ = self.clock.try_send(sent_at);
+    }
+
+    /// Who is logged in at the station now (for the uplink's own audit events).
+    pub fn on_duty(&self) -> &OnDuty {
+        &self.on_duty
+    }
+
     /// Hands a command to the station and waits for its reply (`None` when the workflow
     /// has stopped).
     pub async fn command(
@@ -97,6 +112,9 @@ pub struct Parts {
     pub oms: Option<Oms>,
     pub heartbeat: Heartbeat,
     pub view: watch::Sender<View>,
+    /// Kept current with the session's operator after every input (the same handle as the
+    /// print queue's and the [`WorkflowHandle`]'s).
+    pub on_duty: OnDuty,
     /// Orders to cache before the first scan (`[orders] preload`).
     pub preload: Vec<Value>,
 }
@@ -105,12 +123,14 @@ pub struct Parts {
 pub struct Channels {
     pub scans: mpsc::Receiver<Input>,
     pub cloud: mpsc::Receiver<CloudRequest>,
+    pub clock: mpsc::Receiver<OffsetDateTime>,
 }
 
-pub fn channels() -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
+pub fn channels(on_duty: OnDuty) -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
     let (scan_tx, scans) = mpsc::channel(256);
     let (cloud_tx, cloud) = mpsc::channel(64);
-    (scan_tx, WorkflowHandle { cloud: cloud_tx }, Channels { scans, cloud })
+    let (clock_tx, clock) = mpsc::channel(16);
+    (scan_tx, WorkflowHandle { cloud: cloud_tx, clock: clock_tx, on_duty }, Channels { scans, cloud, clock })
 }
 
 /// Loads the station's orders and session from the store.
@@ -163,6 +183,8 @@ pub async fn run(
     }
     let preload = std::mem::take(&mut parts.preload);
     let runner = Runner { parts, internal: internal_tx, out: FeedbackOut };
+    // An operator restored with the session is on duty before the first input.
+    runner.show(&station);
     if !preload.is_empty() {
         runner.perform(&mut station, Input::Preload(preload), None).await;
     }
@@ -184,12 +206,15 @@ pub async fn run(
             c = ch.cloud.recv(), if cloud_open && !stop.is_cancelled() => match c {
                 Some(c) => {
                     if let Some(t) = c.sent_at {
-                        runner.perform(&mut station, Input::ClockSample { source: "cloud command", remote: t }, None).await;
+                        runner.perform(&mut station, Input::ClockSample { source: "cloud command", remote: t, max_delay: None }, None).await;
                     }
                     (Input::Cloud { request_id: c.request_id.clone(), command: c.command }, Some((c.request_id, c.reply)))
                 }
                 None => { cloud_open = false; continue }
             },
+            Some(t) = ch.clock.recv(), if cloud_open => {
+                (Input::ClockSample { source: "cloud command", remote: t, max_delay: None }, None)
+            }
             _ = tick.tick() => (Input::Tick, None),
             _ = beat.tick() => continue,
         };
@@ -208,6 +233,7 @@ fn print_input(job: &crate::print::Job) -> Option<Input> {
     let outcome = match job.state {
         JobState::Confirmed => PrintOutcome::Confirmed,
         JobState::Sent => PrintOutcome::Unconfirmed,
+        JobState::Written => PrintOutcome::Written,
         JobState::Failed | JobState::Expired => {
             PrintOutcome::Failed(job.detail.clone().unwrap_or_else(|| job.state.as_str().to_string()))
         }
@@ -306,7 +332,7 @@ impl Runner {
             }
         }
         // The screen first: whoever sees the feedback line finds the view already updated.
-        let _ = self.parts.view.send(station.view());
+        self.show(station);
         for (seq, fb, scanned) in &feedback {
             self.out.feedback(*seq, fb, scanned.as_deref());
         }
@@ -335,7 +361,14 @@ impl Runner {
                 "error": { "code": e.code(), "message": e.to_string() } }));
         }
         self.roll_back(station);
-        let _ = self.parts.view.send(station.view());
+        self.show(station);
+    }
+
+    /// The station's state for the screen, and its operator for events journaled elsewhere.
+    fn show(&self, station: &Station) {
+        let view = station.view();
+        self.parts.on_duty.set(view.operator.as_ref().map(|o| o.badge.clone()));
+        let _ = self.parts.view.send(view);
     }
 
     fn roll_back(&self, station: &mut Station) {
@@ -357,8 +390,8 @@ impl Runner {
         };
         tokio::spawn(async move {
             let (result, clock) = oms.lookup(&id).await;
-            if let Some(remote) = clock {
-                let _ = tx.send(Input::ClockSample { source: "order system", remote });
+            if let Some((remote, max_delay)) = clock {
+                let _ = tx.send(Input::ClockSample { source: "order system", remote, max_delay: Some(max_delay) });
             }
             if let Err((code, msg)) = &result {
                 warn!(order = %id, code, %msg, "order lookup failed");

@@ -31,6 +31,28 @@ if [[ ! -d tests/labels/node_modules/zpl-renderer-js ]]; then
   npm ci --prefix tests/labels --no-audit --no-fund
 fi
 
+# The contract check: the AsyncAPI 3.0 JSON schema offline (@asyncapi/specs, pinned in
+# tests/contract/package-lock.json) and Python jsonschema (tests/contract/requirements.txt).
+if [[ ! -d tests/contract/node_modules/@asyncapi/specs ]]; then
+  echo "tests/ci.sh: installing the AsyncAPI schema (npm ci --prefix tests/contract)"
+  npm ci --prefix tests/contract --no-audit --no-fund
+fi
+# Node-RED for the consumer recipe of docs/CONSUMING.md (tests/consumers.rs; pinned in
+# tests/consumers/package-lock.json).
+if [[ ! -d tests/consumers/node_modules/node-red ]]; then
+  echo "tests/ci.sh: installing Node-RED (npm ci --prefix tests/consumers)"
+  npm ci --prefix tests/consumers --no-audit --no-fund
+fi
+python=python3
+if ! python3 -c 'import jsonschema, referencing, rfc3339_validator, yaml' 2>/dev/null; then
+  if [[ ! -x tests/contract/.venv/bin/python ]]; then
+    echo "tests/ci.sh: installing the contract validator (pip, tests/contract/requirements.txt)"
+    python3 -m venv tests/contract/.venv
+    tests/contract/.venv/bin/pip install --quiet -r tests/contract/requirements.txt
+  fi
+  python=tests/contract/.venv/bin/python
+fi
+
 for component in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
     rustup component add "$component"
@@ -42,7 +64,15 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+# Every MQTT message the tests receive is captured (tests/support) and checked against
+# docs/asyncapi.yaml by an independent validator afterwards.
+capture_dir=$(mktemp -d)
+STATIOND_CAPTURE_DIR=$capture_dir cargo test --workspace --locked
+echo "== contract (docs/asyncapi.yaml)"
+"$python" tests/contract/validate.py docs/asyncapi.yaml "$capture_dir"
+rm -rf "$capture_dir"
+# Telegraf is in no registry this installs from: its config is checked against the document.
+"$python" tests/consumers/check_telegraf.py docs/consumers/telegraf.conf docs/asyncapi.yaml
 echo "== demo config"
 cargo run --locked --quiet -- check-config config/demo.toml
 # The example as the package installs it: beside the http.token the package makes.

@@ -359,6 +359,7 @@ impl Upstream {
         let stdout = child.stdout.take().unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let sink = seen.clone();
+        let topic = topic.to_string();
         let (ready_tx, ready) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
@@ -369,6 +370,7 @@ impl Upstream {
                 if !body.starts_with('{') {
                     continue;
                 }
+                support::capture(&topic, false, body.as_bytes());
                 let mut s = sink.lock().unwrap();
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
                     if let Some(seq) = v["seq"].as_u64() {

@@ -62,6 +62,9 @@ pub enum SendOutcome {
     Confirmed,
     /// Every byte written; no read-back on this link (or no answer after): not confirmed.
     Sent { detail: String },
+    /// Written to a file in a folder (and synced): no printer was involved, so nothing is
+    /// confirmed and nothing printed yet; whatever takes the file from there prints it.
+    Written { detail: String },
     /// Nothing was written: the printer is not ready or not reachable. Safe to retry.
     NotSent { status: PrinterStatus, detail: String },
     /// Failed after bytes may have reached the printer. Never resend automatically.
@@ -240,7 +243,7 @@ pub async fn send(spec: &PrinterSpec, job_id: &str, bytes: &[u8]) -> SendOutcome
                 tokio::fs::rename(&tmp, &file).await
             };
             match write.await {
-                Ok(()) => SendOutcome::Confirmed,
+                Ok(()) => SendOutcome::Written { detail: format!("written to {}", file.display()) },
                 Err(e) => SendOutcome::NotSent {
                     status: PrinterStatus::offline(),
                     detail: format!("cannot write {}: {e}", file.display()),
@@ -380,7 +383,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_folder_printer_writes_one_file_per_job() {
+    async fn the_folder_printer_writes_one_file_per_job_and_says_written_not_confirmed() {
         let dir = std::env::temp_dir().join(format!("stationd-folder-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let s = PrinterSpec {
@@ -389,7 +392,8 @@ mod tests {
             language: Language::Zpl,
             status_timeout: Duration::from_millis(300),
         };
-        assert_eq!(send(&s, "job-7", b"^XA^XZ").await, SendOutcome::Confirmed);
+        let written = format!("written to {}", dir.join("job-7.zpl").display());
+        assert_eq!(send(&s, "job-7", b"^XA^XZ").await, SendOutcome::Written { detail: written });
         assert_eq!(std::fs::read(dir.join("job-7.zpl")).unwrap(), b"^XA^XZ");
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -3,11 +3,9 @@
 
 use serde_json::{json, Value};
 
+use super::clock::SkewChange;
 use super::flow::Scan;
-use super::{
-    CloudOrder, Document, Feedback, LabelStatus, OrderState, PrintOutcome, StateChange, Station, StoredOrder,
-    SKEW_LIMIT_MS,
-};
+use super::{CloudOrder, Document, Feedback, LabelStatus, OrderState, PrintOutcome, StateChange, Station, StoredOrder};
 
 /// How often the cache is swept for expired orders.
 const EVICT_EVERY_MS: i64 = 60_000;
@@ -139,15 +137,17 @@ impl Station {
     pub(super) fn printed(&mut self, id: &str, document: Document, outcome: PrintOutcome) {
         let Some(e) = self.orders.get(id) else { return };
         let state = e.order.state;
-        let outcome_confirmed = outcome == PrintOutcome::Confirmed;
+        let how = match outcome {
+            PrintOutcome::Confirmed => "label confirmed by the printer",
+            PrintOutcome::Unconfirmed => "label sent; the printer cannot confirm",
+            PrintOutcome::Written => "label written to a file; no printer answered",
+            PrintOutcome::Failed(_) => "",
+        };
         match (document, outcome) {
-            (Document::Label, PrintOutcome::Confirmed | PrintOutcome::Unconfirmed) if state == OrderState::Packed => {
+            (Document::Label, PrintOutcome::Confirmed | PrintOutcome::Unconfirmed | PrintOutcome::Written)
+                if state == OrderState::Packed =>
+            {
                 self.set_label(id, LabelStatus::Printed);
-                let how = if outcome_confirmed {
-                    "label confirmed by the printer"
-                } else {
-                    "label sent; the printer cannot confirm"
-                };
                 let _ =
                     self.change_state(id, StateChange::Advance(OrderState::Labelled), "printer", Some(how), json!({}));
                 let msg = format!("order {id} labelled");
@@ -156,7 +156,7 @@ impl Station {
                     self.set_session(|s| s.order = None);
                 }
             }
-            (Document::Label, PrintOutcome::Confirmed | PrintOutcome::Unconfirmed) => {
+            (Document::Label, PrintOutcome::Confirmed | PrintOutcome::Unconfirmed | PrintOutcome::Written) => {
                 self.set_label(id, LabelStatus::Printed);
             }
             (doc, PrintOutcome::Failed(reason)) => {
@@ -181,12 +181,9 @@ impl Station {
         }
     }
 
-    pub(super) fn clock_sample(&mut self, source: &'static str, remote_ms: i64) {
-        let skew = self.now_ms - remote_ms;
-        let off = skew.abs() > SKEW_LIMIT_MS;
-        match (self.skew_ms, off) {
-            (None, true) => {
-                self.skew_ms = Some(skew);
+    pub(super) fn clock_sample(&mut self, source: &'static str, remote_ms: i64, max_delay_ms: Option<i64>) {
+        match self.clock.sample(self.now_ms, remote_ms, max_delay_ms) {
+            Some(SkewChange::Raised(skew)) => {
                 let msg = format!(
                     "the box clock is {:.0} s {} {source}'s; check NTP (events carry data.clock)",
                     (skew.abs() as f64) / 1000.0,
@@ -199,12 +196,10 @@ impl Station {
                     Some(Feedback::Alert { code: "clock_skew", message: msg }),
                 );
             }
-            (Some(_), true) => self.skew_ms = Some(skew),
-            (Some(_), false) => {
-                self.skew_ms = None;
+            Some(SkewChange::Resolved(skew)) => {
                 self.record("clock.skew", None, json!({ "source": source, "skew_ms": skew, "resolved": true }), None);
             }
-            (None, false) => {}
+            None => {}
         }
     }
 

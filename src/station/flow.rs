@@ -110,9 +110,11 @@ impl Station {
         }
     }
 
-    /// A scan refused before it could be classified.
+    /// A code that failed as a product code (a wrong check digit: a misread), so it has no
+    /// other class.
     fn refuse(&mut self, scanner: &str, code: &str, order: Option<&str>, err: &'static str, message: String) {
         let mut data = scan_data(scanner, code, None);
+        data["class"] = json!("product");
         data["error"] = json!({ "code": err, "message": message });
         self.record("scan.rejected", order, data, Some(Feedback::Error { code: err, message }));
     }
@@ -186,7 +188,11 @@ impl Station {
         let name = name.to_ascii_uppercase();
         let order = self.session.order.clone();
         let supervisor = self.operator_role() == Some(Role::Supervisor);
-        let data = json!({ "command": name, "argument": arg });
+        // `argument` only when the barcode carries one (`CMD:HOLD:dented`): absent, not null.
+        let mut data = json!({ "command": name });
+        if let Some(arg) = arg {
+            data["argument"] = json!(arg);
+        }
         match name.as_str() {
             "LOGOUT" => {
                 let badge = self.session.operator.as_ref().map(|o| o.badge.clone()).unwrap_or_default();

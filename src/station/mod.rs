@@ -17,6 +17,7 @@
 //! The flow itself (scans by station role, command barcodes) lives in `flow.rs`; cloud
 //! commands, lookups, print outcomes and timers in `events.rs`.
 
+mod clock;
 mod events;
 mod flow;
 pub mod order;
@@ -41,8 +42,7 @@ use crate::event::NewEvent;
 pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
 pub use view::View;
 
-/// Clock differences up to this are normal (NTP slew, network delay).
-pub const SKEW_LIMIT_MS: i64 = 30_000;
+pub use clock::SKEW_LIMIT_MS;
 /// Recent alerts kept for the view.
 const ALERTS_KEPT: usize = 20;
 
@@ -177,8 +177,10 @@ impl Document {
 pub enum PrintOutcome {
     /// The printer confirmed it.
     Confirmed,
-    /// Sent to a printer that cannot answer (file, device node): as far as it can get.
+    /// Sent to a printer that cannot answer (a device node): as far as it can get.
     Unconfirmed,
+    /// Written to a file in a folder: no printer involved.
+    Written,
     /// Not printed: the reason.
     Failed(String),
 }
@@ -198,8 +200,10 @@ pub enum Input {
     Preload(Vec<Value>),
     /// A print job the workflow asked for ended.
     Printed { order: String, document: Document, outcome: PrintOutcome },
-    /// A remote clock reading (`Date` header of the order system, `sent_at` of a command).
-    ClockSample { source: &'static str, remote: OffsetDateTime },
+    /// A remote clock reading: the order system's `Date` with `max_delay` its round trip
+    /// (plus the header's 1 s resolution), or a command's `sent_at` with `max_delay: None`
+    /// (it may have waited in the broker for any time). See `clock.rs`.
+    ClockSample { source: &'static str, remote: OffsetDateTime, max_delay: Option<std::time::Duration> },
     /// Time passes (about once a second).
     Tick,
 }
@@ -286,8 +290,8 @@ pub struct Station {
     tracking: FxHashMap<String, String>,
     totes: FxHashMap<String, String>,
     session: Session,
-    /// Known clock skew of the box (box minus remote), when over the limit.
-    skew_ms: Option<i64>,
+    /// What the clock samples proved (the known skew, box minus remote, when over the limit).
+    clock: clock::ClockState,
     alerts: VecDeque<Alert>,
     last_feedback: Option<(Feedback, i64)>,
     scans: u64,
@@ -326,7 +330,7 @@ impl Station {
             tracking: FxHashMap::default(),
             totes: FxHashMap::default(),
             session: Session::default(),
-            skew_ms: None,
+            clock: clock::ClockState::default(),
             alerts: VecDeque::new(),
             last_feedback: None,
             scans: 0,
@@ -409,7 +413,9 @@ impl Station {
             Input::Looked { id, result } => self.looked(id, result),
             Input::Preload(orders) => self.preload(orders),
             Input::Printed { order, document, outcome } => self.printed(&order, document, outcome),
-            Input::ClockSample { source, remote } => self.clock_sample(source, ms(remote)),
+            Input::ClockSample { source, remote, max_delay } => {
+                self.clock_sample(source, ms(remote), max_delay.map(|d| d.as_millis() as i64))
+            }
             Input::Tick => self.tick(),
         }
         self.finish()
@@ -494,7 +500,7 @@ impl Station {
 
     /// Builds an event stamped with the operator and, when the clock is off, the skew.
     fn event(&self, kind: &str, order: Option<&str>, mut data: Value) -> NewEvent {
-        if let Some(skew) = self.skew_ms {
+        if let Some(skew) = self.clock.skew_ms() {
             data["clock"] = json!({ "skew_ms": skew });
         }
         NewEvent {
@@ -545,7 +551,10 @@ impl Station {
         let entry = self.orders.get(id).ok_or_else(|| format!("order {id} is not known at this station"))?;
         let from = entry.order.state;
         let (to, held_from) = transition(&entry.order, change)?;
-        let mut data = json!({ "from": from.as_str(), "to": to.as_str(), "by": by, "reason": reason });
+        let mut data = json!({ "from": from.as_str(), "to": to.as_str(), "by": by });
+        if let Some(reason) = reason {
+            data["reason"] = json!(reason);
+        }
         if let (Value::Object(d), Value::Object(x)) = (&mut data, extra) {
             d.extend(x);
         }

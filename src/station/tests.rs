@@ -440,17 +440,38 @@ fn overdue_levels_are_raised_once_each_and_survive_a_restart() {
 }
 
 #[test]
+fn a_command_queued_for_minutes_tags_no_event_but_one_sent_from_the_future_does() {
+    let mut t = packing();
+    let queued = t.now - TimeDelta::minutes(5);
+    assert!(kinds(&t.input(Input::ClockSample { source: "cloud command", remote: queued, max_delay: None })).is_empty());
+    assert!(event(&t.scan(EAN_A), "item.verified").data.get("clock").is_none());
+    let ahead = t.now + TimeDelta::minutes(2);
+    let fx = t.input(Input::ClockSample { source: "cloud command", remote: ahead, max_delay: None });
+    assert_eq!(event(&fx, "clock.skew").data["skew_ms"], -120_000);
+    assert_eq!(t.s.view().clock_skew_ms, Some(-120_000));
+}
+
+#[test]
 fn a_clock_skew_is_raised_once_and_marks_events_until_it_is_gone() {
     let mut t = packing();
     let remote = t.now - TimeDelta::seconds(45);
-    let fx = t.input(Input::ClockSample { source: "order system", remote });
+    let fx = t.input(Input::ClockSample { source: "order system", remote, max_delay: Some(std::time::Duration::ZERO) });
     assert_eq!(kinds(&fx), ["clock.skew"]);
     assert_eq!(event(&fx, "clock.skew").data["skew_ms"], 45_000);
-    assert!(kinds(&t.input(Input::ClockSample { source: "order system", remote })).is_empty());
+    assert!(kinds(&t.input(Input::ClockSample {
+        source: "order system",
+        remote,
+        max_delay: Some(std::time::Duration::ZERO)
+    }))
+    .is_empty());
     let fx = t.scan(EAN_A);
     assert_eq!(event(&fx, "item.verified").data["clock"]["skew_ms"], 45_000);
     assert_eq!(t.s.view().clock_skew_ms, Some(45_000));
-    let fx = t.input(Input::ClockSample { source: "order system", remote: t.now });
+    let fx = t.input(Input::ClockSample {
+        source: "order system",
+        remote: t.now,
+        max_delay: Some(std::time::Duration::ZERO),
+    });
     assert_eq!(event(&fx, "clock.skew").data["resolved"], true);
     assert!(event(&t.scan(EAN_A), "item.verified").data.get("clock").is_none());
 }

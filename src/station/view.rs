@@ -126,7 +126,7 @@ pub(super) fn build(s: &Station) -> View {
             .rev()
             .map(|Alert { code, message, at_ms }| AlertView { code, message: message.clone(), at: at(*at_ms) })
             .collect(),
-        clock_skew_ms: s.skew_ms,
+        clock_skew_ms: s.clock.skew_ms(),
         orders_cached: s.orders.len(),
         orders_by_state: s.by_state.clone(),
         scans: s.scans,

@@ -88,21 +88,55 @@ fn err(request_id: Option<&str>, code: &'static str, message: impl Into<String>)
     CommandError { request_id: request_id.map(str::to_string), code, message: shown }
 }
 
-/// The `request_id` of a command payload, if it has a valid one (a string of 1 to 128
-/// characters without control characters); `None` for anything else, including payloads
-/// over [`MAX_COMMAND_BYTES`]. Used to answer commands that are not executed (rate limit).
+/// Longest `request_id`, in characters.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The `request_id` of a command payload as its reply echoes it (see [`echo`]); `None` when
+/// there is none to attribute the payload to (over [`MAX_COMMAND_BYTES`], not a JSON
+/// object, no `request_id`). Used to answer commands that are not executed (rate limit,
+/// retained).
 pub fn request_id_of(payload: &[u8]) -> Option<String> {
     if payload.len() > MAX_COMMAND_BYTES {
         return None;
     }
     let value: Value = serde_json::from_slice(payload).ok()?;
-    request_id(value.as_object()?).ok()
+    value.as_object()?.get("request_id").map(echo)
+}
+
+/// A `request_id` as the reply carries it, so the sender can match the answer even to an
+/// invalid one: a string as is, anything else as its JSON text; cut to
+/// [`MAX_REQUEST_ID`] characters plus `…`, control characters escaped.
+fn echo(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = String::new();
+    for c in text.chars().take(MAX_REQUEST_ID) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if text.chars().count() > MAX_REQUEST_ID {
+        out.push('…');
+    }
+    out
 }
 
 fn request_id(obj: &serde_json::Map<String, Value>) -> Result<String, CommandError> {
     match obj.get("request_id") {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control) => Ok(s.clone()),
-        Some(_) => Err(err(None, "invalid_field", "request_id must be a string of 1 to 128 printable characters")),
+        Some(Value::String(s))
+            if !s.is_empty() && s.chars().count() <= MAX_REQUEST_ID && !s.chars().any(char::is_control) =>
+        {
+            Ok(s.clone())
+        }
+        Some(v) => Err(err(
+            Some(&echo(v)),
+            "invalid_field",
+            format!("request_id must be a string of 1 to {MAX_REQUEST_ID} printable characters"),
+        )),
         None => Err(err(None, "missing_field", "missing field `request_id`")),
     }
 }
@@ -402,7 +436,7 @@ mod tests {
         assert_eq!(code_of("order.cancel", "{not json"), ("bad_json", None));
         assert_eq!(code_of("order.cancel", "[1,2]"), ("bad_json", None));
         assert_eq!(code_of("order.cancel", r#"{"order":"SO-1"}"#), ("missing_field", None));
-        assert_eq!(code_of("order.cancel", r#"{"request_id":7}"#), ("invalid_field", None));
+        assert_eq!(code_of("order.cancel", r#"{"request_id":7}"#), ("invalid_field", Some("7".into())));
         assert_eq!(code_of("order.explode", r#"{"request_id":"a"}"#), ("unknown_command", Some("a".into())));
         assert_eq!(code_of("order.cancel", r#"{"request_id":"a"}"#), ("missing_field", Some("a".into())));
         assert_eq!(code_of("order.cancel", r#"{"request_id":"a","order":"SO-1","colour":1}"#).0, "unknown_field");
@@ -449,7 +483,9 @@ mod tests {
                 prop_assert!(!e.message.chars().any(char::is_control), "{:?}", e);
                 prop_assert_eq!(&e.request_id, &rid, "{:?}", e);
                 if let Some(r) = &rid {
-                    prop_assert!(!r.is_empty() && r.len() <= 128 && !r.chars().any(char::is_control));
+                    // Echoed as sent, cut to 128 characters (+ `…`), controls escaped.
+                    prop_assert!(!r.chars().any(char::is_control), "{:?}", r);
+                    prop_assert!(r.chars().count() <= 128 * 10 + 1, "{:?}", r);
                 }
                 Ok(None)
             }

@@ -76,7 +76,13 @@ pub async fn execute(
         Command::OrderCancel { order, reason } => CloudOrder::Cancel { order, reason },
         Command::OrderHold { order, reason } => CloudOrder::Hold { order, reason },
         Command::OrderRelease { order } => CloudOrder::Release { order },
-        ref other => return other_command(journal, orders, printing, name, &rid, other).await,
+        ref other => {
+            if let (Some(w), Some(t)) = (workflow, req.sent_at) {
+                w.clock_sample(t);
+            }
+            let operator = workflow.and_then(|w| w.on_duty().badge());
+            return other_command(journal, orders, printing, name, &rid, other, operator).await;
+        }
     };
     // Order commands are the workflow's: it journals, applies, remembers the request id
     // and answers, as the single writer of the order cache.
@@ -96,7 +102,8 @@ pub async fn execute(
     }
 }
 
-/// `print` and `resync`: answered here, with the request id remembered for `print`.
+/// `print` and `resync`: answered here, with the request id remembered for `print`; the
+/// audit event carries the `operator` on duty.
 async fn other_command(
     journal: &Journal,
     orders: &OrderStore,
@@ -104,6 +111,7 @@ async fn other_command(
     name: &str,
     rid: &str,
     command: &Command,
+    operator: Option<String>,
 ) -> Executed {
     let now = time::OffsetDateTime::now_utc();
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -162,6 +170,7 @@ async fn other_command(
 
     let mut audit = NewEvent::new("command.accepted", json!({ "name": name, "request_id": rid }));
     audit.order = order_id;
+    audit.operator = operator;
     if let Err(e) = journal.append(audit).await {
         return Executed { reply: error_reply(Some(rid), e.code(), &e.to_string()), resync: None };
     }

@@ -1,5 +1,5 @@
 //! The MQTT uplink: store-and-forward of journal events to `{prefix}/events`, the retained
-//! station status and device states, and commands from `{prefix}/cmd/+`.
+//! station status and device states, and commands from `{prefix}/cmd/#` (a deeper topic is answered `unknown_command`).
 //!
 //! # Design constraints
 //! - **The journal is the source of truth.** An event is acked in the journal only on the

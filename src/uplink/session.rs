@@ -158,7 +158,9 @@ async fn connection(
 
     let mut flight = Flight::new(window, prefix);
     let cmd_prefix = format!("{prefix}/cmd/");
-    let _ = client.try_subscribe(format!("{cmd_prefix}+"), QoS::AtLeastOnce);
+    // `#`, not `+`: a command on a deeper topic (`cmd/order.hold/x`) is answered
+    // `unknown_command` instead of vanishing.
+    let _ = client.try_subscribe(format!("{cmd_prefix}#"), QoS::AtLeastOnce);
     let birth = json!({
         "online": true,
         "version": env!("CARGO_PKG_VERSION"),

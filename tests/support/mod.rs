@@ -12,6 +12,36 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+/// The file this test process appends the MQTT messages it receives to, when
+/// `STATIOND_CAPTURE_DIR` is set (tests/ci.sh sets it, then validates every line against
+/// docs/asyncapi.yaml with tests/contract/validate.py). One file per test process.
+fn capture_file() -> Option<&'static std::sync::Mutex<std::fs::File>> {
+    static FILE: std::sync::OnceLock<Option<std::sync::Mutex<std::fs::File>>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir = PathBuf::from(std::env::var_os("STATIOND_CAPTURE_DIR")?);
+        std::fs::create_dir_all(&dir).expect("create STATIOND_CAPTURE_DIR");
+        let exe = std::env::current_exe().ok();
+        let name = exe.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
+        let path = dir.join(format!("{}-{}.jsonl", name.unwrap_or_default(), std::process::id()));
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).expect("open capture file");
+        Some(std::sync::Mutex::new(file))
+    })
+    .as_ref()
+}
+
+/// Records one received message as a JSON line `{topic, retain, payload}` (see
+/// [`capture_file`]); `topic` is `(queue export)` for events read from the journal.
+pub fn capture(topic: &str, retain: bool, payload: &[u8]) {
+    let Some(file) = capture_file() else { return };
+    let line = serde_json::json!({
+        "topic": topic,
+        "retain": retain,
+        "payload": String::from_utf8_lossy(payload),
+    });
+    let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+    writeln!(f, "{line}").expect("write capture file");
+}
+
 /// Path of the binary cargo built for this test run.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_stationd"))
@@ -90,7 +120,11 @@ impl StationDir {
     pub fn export(&self) -> Vec<serde_json::Value> {
         let o = stationd(&["queue", "export", "--config", self.config_str()]);
         assert!(o.status.success(), "queue export failed: {}", stderr_of(&o));
-        stdout_of(&o).lines().map(|l| serde_json::from_str(l).expect("export line is JSON")).collect()
+        let out = stdout_of(&o);
+        for line in out.lines() {
+            capture("(queue export)", false, line.as_bytes());
+        }
+        out.lines().map(|l| serde_json::from_str(l).expect("export line is JSON")).collect()
     }
 }
 
@@ -565,6 +599,7 @@ pub fn subscriber_as(
                     let _ = ready_tx.send(());
                 }
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    capture(&p.topic, p.retain, &p.payload);
                     if tx.send((p.topic.clone(), p.payload.to_vec())).is_err() {
                         break;
                     }
