@@ -135,11 +135,21 @@ fn read_status(p: &Opened, language: Language, timeout: Duration) -> PrinterStat
     PrinterStatus::offline()
 }
 
+/// A class-specific control request: (bmRequestType, bRequest, wValue, wIndex).
+type ControlRequest = (u8, u8, u16, u16);
+
+/// Printer class GET_PORT_STATUS (USB printer class 1.1, 4.2.2): wIndex is the interface
+/// number itself. (Only GET_DEVICE_ID puts the interface in wIndex's high byte, beside the
+/// alternate setting; with the printer on interface 3, `iface << 8` asked interface 0.)
+fn port_status_request(iface: u8) -> ControlRequest {
+    (0xA1, 1, 0, u16::from(iface))
+}
+
 /// Printer class GET_PORT_STATUS: bit 5 paper empty, bit 4 selected, bit 3 not error.
 fn port_status(p: &Opened, timeout: Duration) -> PrinterStatus {
     let mut b = [0u8; 1];
-    let index = u16::from(p.iface) << 8;
-    match p.handle.read_control(0xA1, 1, 0, index, &mut b, timeout) {
+    let (request_type, request, value, index) = port_status_request(p.iface);
+    match p.handle.read_control(request_type, request, value, index, &mut b, timeout) {
         Ok(1) => PrinterStatus { conditions: port_conditions(b[0]) },
         _ => PrinterStatus::offline(),
     }
@@ -212,6 +222,13 @@ pub fn send_blocking(target: &UsbTarget, language: Language, timeout: Duration, 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn get_port_status_addresses_the_printer_interface_itself() {
+        assert_eq!(port_status_request(0), (0xA1, 1, 0, 0));
+        assert_eq!(port_status_request(3), (0xA1, 1, 0, 3), "not 3 << 8: that is interface 0");
+    }
+
     use super::*;
 
     #[test]

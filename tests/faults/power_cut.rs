@@ -101,7 +101,8 @@ fn read_export(console: &mpsc::Receiver<String>, round: usize) -> Opened {
     let (mut seqs, mut problem, mut inside) = (Vec::new(), None, false);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = console.recv_timeout(left).unwrap_or_else(|_| panic!("round {round}: the guest never started scanning"));
+        let line =
+            console.recv_timeout(left).unwrap_or_else(|_| panic!("round {round}: the guest never started scanning"));
         if inside && line.starts_with('{') {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if v["kind"] == "journal.recovered" {
