@@ -188,11 +188,9 @@ fn a_full_journal_refuses_scans_loudly_and_keeps_every_accepted_one() {
     // Still refused, still running, and it says so in the log.
     daemon.scan(&format!("ONE-MORE-{}", "x".repeat(100)));
     assert!(daemon.expect_line().starts_with("error journal_full"));
-    assert!(
-        daemon.stderr().contains("alert=\"journal_full\"") || daemon.stderr().contains("alert=journal_full"),
-        "{}",
-        daemon.stderr()
-    );
+    let full = |log: &str| log.contains("alert=\"journal_full\"") || log.contains("alert=journal_full");
+    let log = daemon.stderr_showing(full);
+    assert!(full(&log), "{log}");
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));
     let events = station.export();
@@ -390,7 +388,8 @@ fn a_journal_folder_open_to_other_users_is_reported_and_made_private_at_start() 
     daemon.wait_started();
     daemon.scan("OP:0017");
     assert!(daemon.expect_line().starts_with("ok seq="));
-    assert!(daemon.stderr().contains("made private (0750/0640)"), "{}", daemon.stderr());
+    let log = daemon.stderr_showing(|l| l.contains("made private (0750/0640)"));
+    assert!(log.contains("made private (0750/0640)"), "{log}");
     // Everything the daemon keeps, old or new, is now private to its user and group.
     for entry in walk(&journal) {
         let mode = std::fs::symlink_metadata(&entry).unwrap().mode() & 0o777;
