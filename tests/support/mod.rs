@@ -474,19 +474,6 @@ impl Monitor {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Waits up to 5 s for the log to show something (it is read on its own thread, so a
-    /// line logged before a feedback line may arrive after it); returns the log.
-    pub fn stderr_showing(&self, found: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let log = self.stderr();
-            if found(&log) || start.elapsed() > Duration::from_secs(5) {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
     /// Waits for exit (it exits on --expect / --duration); returns (exit code, summary).
     pub fn wait(mut self, timeout: Duration) -> (Option<i32>, serde_json::Value) {
         let start = Instant::now();
