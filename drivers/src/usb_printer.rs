@@ -11,8 +11,8 @@
 //! - turns `NoDevice` into `offline` (before the first byte) so the queue waits and reopens.
 //!
 //! Status: the language's query (`~HS`, `DLE EOT`) on bulk OUT with the answer on bulk IN
-//! when the printer has an IN endpoint; otherwise the printer class `GET_PORT_STATUS`
-//! request (paper empty, selected, error).
+//! when the printer has an IN endpoint and answers on it; otherwise (no IN endpoint, or no
+//! answer) the printer class `GET_PORT_STATUS` request (paper empty, selected, error).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -120,6 +120,8 @@ fn read_status(p: &Opened, language: Language, timeout: Duration) -> PrinterStat
     if p.handle.write_bulk(p.out_ep, query, timeout).is_err() {
         return PrinterStatus::offline();
     }
+    // A printer that does not answer its language's query (many USB printers never send on
+    // their IN endpoint) still answers the class request every printer supports.
     let deadline = std::time::Instant::now() + timeout;
     let mut buf = [0u8; 512];
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
@@ -132,7 +134,7 @@ fn read_status(p: &Opened, language: Language, timeout: Duration) -> PrinterStat
             Err(_) => break,
         }
     }
-    PrinterStatus::offline()
+    port_status(p, timeout)
 }
 
 /// A class-specific control request: (bmRequestType, bRequest, wValue, wIndex).

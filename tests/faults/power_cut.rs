@@ -11,83 +11,16 @@
 //! gap-free; duplicates are same-id resends.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::Rng;
 
-use super::support;
+use super::support::{self, guest::Guest};
 use super::{record, PersistentBroker, Row, Size, Upstream};
 
 const HIL_PREFIX: &str = "wh/WH1/st/HIL-1";
-
-/// The guest built once per run: kernel and initramfs.
-struct Guest {
-    dir: tempfile::TempDir,
-    broker_port: u16,
-}
-
-impl Guest {
-    fn build(broker_port: u16) -> Guest {
-        support::require_tool("qemu-system-x86_64", "apt-get install -y qemu-system-x86");
-        support::require_tool("socat", "apt-get install -y socat");
-        let dir = tempfile::tempdir().unwrap();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new("bash")
-            .arg(root.join("tests/hil/build.sh"))
-            .arg(support::bin())
-            .arg(dir.path())
-            .output()
-            .expect("run tests/hil/build.sh");
-        assert!(out.status.success(), "tests/hil/build.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let disk = dir.path().join("disk.img");
-        std::fs::File::create(&disk).unwrap().set_len(256 << 20).unwrap();
-        let mkfs = support::require_tool("mkfs.ext4", "apt-get install -y e2fsprogs");
-        let ok = Command::new(mkfs).args(["-q", "-F"]).arg(&disk).status().unwrap().success();
-        assert!(ok, "mkfs.ext4 failed");
-        Guest { dir, broker_port }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Powers the guest on; its console lines arrive on the receiver.
-    fn boot(&self, round: usize) -> (Child, mpsc::Receiver<String>) {
-        let forward = format!("cmd:socat - TCP:127.0.0.1:{}", self.broker_port);
-        let mut child = Command::new("qemu-system-x86_64")
-            .args(["-m", "384", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio"])
-            .arg("-kernel")
-            .arg(self.path("vmlinuz"))
-            .arg("-initrd")
-            .arg(self.path("initramfs.cpio"))
-            .args(["-append", &format!("console=ttyS0 quiet panic=-1 hil.round={round}")])
-            .arg("-drive")
-            .arg(format!("file={},format=raw,if=virtio", self.path("disk.img").display()))
-            .args(["-netdev", &format!("user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:1883-{forward}")])
-            .args(["-device", "virtio-net-pci,netdev=n0,romfile="])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start qemu-system-x86_64");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line.trim_end_matches('\r').to_string()).is_err() {
-                    break;
-                }
-            }
-        });
-        (child, rx)
-    }
-}
 
 /// What a boot showed of the journal the previous cut left.
 struct Opened {
@@ -132,16 +65,25 @@ fn read_export(console: &mpsc::Receiver<String>, round: usize) -> Opened {
 pub fn power_cuts(size: &Size, rng: &mut StdRng) -> Vec<Row> {
     let broker = PersistentBroker::start("");
     let up = Upstream::connect(broker.port, &format!("{HIL_PREFIX}/events"));
-    let guest = Guest::build(broker.port);
+    support::require_tool("socat", "apt-get install -y socat");
+    let guest = Guest::build().with_disk(256);
+    // The guest's network is restricted to one forward: its broker address to ours.
+    let net = [
+        "-netdev".to_string(),
+        format!("user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:1883-cmd:socat - TCP:127.0.0.1:{}", broker.port),
+        "-device".to_string(),
+        "virtio-net-pci,netdev=n0,romfile=".to_string(),
+    ];
     let mut confirmed = BTreeMap::new();
     let (mut problems, mut in_first_start, mut in_start_up, mut events_seen) = (Vec::new(), 0, 0, 0);
     let started = Instant::now();
     for round in 0..=size.power_cuts {
-        let (mut qemu, console) = guest.boot(round);
+        let mut booted = guest.boot(&format!("hil.round={round}"), &net);
+        let console = &booted.console;
         let last = round == size.power_cuts;
         if round == 0 {
             // The first start on an empty disk: cut at a random moment of it.
-            problems.extend(read_export(&console, round).problem);
+            problems.extend(read_export(console, round).problem);
             in_first_start += 1;
             let until = Instant::now() + Duration::from_millis(rng.random_range(0..1500));
             while let Some(left) = until.checked_duration_since(Instant::now()) {
@@ -150,7 +92,7 @@ pub fn power_cuts(size: &Size, rng: &mut StdRng) -> Vec<Row> {
                 }
             }
         } else {
-            let opened = read_export(&console, round);
+            let opened = read_export(console, round);
             events_seen = events_seen.max(opened.seqs.len());
             problems.extend(opened.problem);
             // A random moment: one cut in five during start-up, the others while scanning,
@@ -177,9 +119,9 @@ pub fn power_cuts(size: &Size, rng: &mut StdRng) -> Vec<Row> {
             }
         }
         // The power cut.
-        let _ = qemu.kill();
-        let _ = qemu.wait();
-        while let Ok(line) = console.try_recv() {
+        let _ = booted.qemu.kill();
+        let _ = booted.qemu.wait();
+        while let Ok(line) = booted.console.try_recv() {
             record(&mut confirmed, &line);
         }
     }

@@ -51,9 +51,13 @@ echo "root:x:0:0:root:/:/bin/sh" > "$stage/etc/passwd"
 echo "root:x:0:" > "$stage/etc/group"
 cp "$here/stationd.toml" "$stage/etc/stationd.toml"
 cp "$here/init" "$stage/init" && chmod 755 "$stage/init"
+cp "$here/usb-gadget.sh" "$stage/bin/usb-gadget" && chmod 755 "$stage/bin/usb-gadget"
+gcc -static -O2 -o "$stage/bin/gprinter" "$here/gprinter.c"
+cp "$here/usb.toml" "$stage/etc/usb.toml"
 
 # Modules the rig loads, in dependency order, uncompressed for busybox's insmod.
-modules=(virtio_pci virtio_blk virtio_net ext4 crc32c_generic)
+modules=(virtio_pci virtio_blk virtio_net ext4 crc32c_generic
+         configfs libcomposite dummy_hcd usb_f_printer usb_f_hid usb_f_acm cdc_acm usblp usbhid hid_generic evdev)
 : > "$stage/modules.order"
 for path in $(modprobe -d "$cache/root" -S "$kver" -a --show-depends "${modules[@]}" | awk '$1 == "insmod" {print $2}'); do
   name=$(basename "$path")
