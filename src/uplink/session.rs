@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use super::execute::execute;
 use super::tls::status_topic;
-use super::{backoff, Setup, SharedStatus};
+use super::{backoff, BrokerOptions, Failover, Setup, SharedStatus};
 use crate::event::format_at;
 use crate::journal::Journal;
 
@@ -64,9 +64,16 @@ pub(super) async fn run(
     let mut errors = ErrorLog::default();
     let mut attempt = 0u32;
     let mut clean = false;
+    let mut failover = Failover::new(setup.brokers.len());
     while !shutdown.is_cancelled() {
-        set_state(&setup.status, "connecting");
-        let result = connection(&setup, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
+        let broker = &setup.brokers[failover.current()];
+        {
+            let mut s = setup.status.lock().expect("uplink status poisoned");
+            s.state = "connecting";
+            s.broker.clone_from(&broker.name);
+        }
+        let result =
+            connection(&setup, broker, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
         clean = false;
         match result {
             Ok(End::Shutdown) => break,
@@ -79,6 +86,8 @@ pub(super) async fn run(
                     // forever: drop that session once, with the messages queued in it.
                     error!("the broker delivered a packet over 1 MiB; reconnecting with a clean session (commands queued for this station are dropped)");
                     clean = true;
+                } else {
+                    failover.failed();
                 }
             }
             Ok(End::Stalled { waited, in_flight }) => {
@@ -88,8 +97,12 @@ pub(super) async fn run(
                     waited.as_secs()
                 );
                 errors.report(&setup.status, &msg);
+                failover.failed();
             }
-            Err(e) => errors.report(&setup.status, &describe(&e)),
+            Err(e) => {
+                errors.report(&setup.status, &describe(&e));
+                failover.failed();
+            }
         }
         let delay = backoff(attempt, setup.cfg.reconnect_min, setup.cfg.reconnect_max);
         attempt = attempt.saturating_add(1);
@@ -121,6 +134,7 @@ fn oversized(e: &ConnectionError) -> bool {
 #[allow(clippy::too_many_arguments)]
 async fn connection(
     setup: &Setup,
+    broker: &BrokerOptions,
     clean: bool,
     devices: &mut BTreeMap<String, Value>,
     devices_rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
@@ -129,7 +143,7 @@ async fn connection(
     errors: &mut ErrorLog,
 ) -> Result<End, ConnectionError> {
     let window = setup.cfg.inflight as usize;
-    let mut options = setup.options.clone();
+    let mut options = broker.options.clone();
     if clean {
         options.set_clean_session(true);
     }
@@ -148,7 +162,7 @@ async fn connection(
     let journal = &setup.journal;
     // Counted from memory: a reconnect must not walk the journal folder.
     let backlog = journal.pending_count();
-    info!(broker = %setup.status.lock().expect("uplink status poisoned").broker, session_present = ack.session_present, backlog, "connected to the broker");
+    info!(broker = %broker.name, session_present = ack.session_present, backlog, "connected to the broker");
     errors.connected();
     {
         let mut s = setup.status.lock().expect("uplink status poisoned");

@@ -1,0 +1,232 @@
+//! The uplink on the brokers fleets run (docs/BROKERS.md): failover between the URLs of
+//! `[mqtt] urls`, and the uplink contract (drain, commands with replies, resync, retained
+//! status and last will, a killed broker node) on Mosquitto, a 3-node NATS cluster with
+//! JetStream and MQTT, and a RabbitMQ cluster with its MQTT plugin, all on loopback ports.
+
+mod support;
+
+use std::io::Write;
+use std::process::ChildStdin;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::brokers::{Kind, Nodes};
+use support::{collect_confirmed, queue_status, subscriber, Cloud, Daemon, Monitor, StationDir};
+
+/// A station `name` (its own client id and topic prefix) whose uplink lists every node.
+fn station(nodes: &Nodes, name: &str) -> StationDir {
+    let st = StationDir::new(
+        "",
+        &format!(
+            "[mqtt]\n{}\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\nkeep_alive = \"2s\"\n",
+            nodes.urls_toml()
+        ),
+    );
+    let text = std::fs::read_to_string(&st.config).unwrap().replace("id = \"PACK-T\"", &format!("id = \"{name}\""));
+    std::fs::write(&st.config, text).unwrap();
+    st
+}
+
+fn prefix(name: &str) -> String {
+    format!("wh/WH1/st/{name}")
+}
+
+/// Writes `n` scans `{tag}-{i}`, one every `every`, from a thread of its own; joining it
+/// gives the scanner back (closing it would stop the daemon).
+fn scan_paced(daemon: &mut Daemon, tag: &str, n: usize, every: Duration) -> std::thread::JoinHandle<ChildStdin> {
+    let mut stdin = daemon.take_stdin();
+    let tag = tag.to_string();
+    std::thread::spawn(move || {
+        for i in 0..n {
+            if stdin.write_all(format!("{tag}-{i}\n").as_bytes()).and_then(|_| stdin.flush()).is_err() {
+                break;
+            }
+            std::thread::sleep(every);
+        }
+        stdin
+    })
+}
+
+fn wait_for(station: &StationDir, timeout: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let s = queue_status(station);
+        if ok(&s) {
+            return s;
+        }
+        assert!(start.elapsed() < timeout, "condition not met within {timeout:?}: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// [`wait_for`], with the daemon's log when the condition is not met.
+fn wait_for_or(station: &StationDir, timeout: Duration, ok: impl Fn(&Value) -> bool, daemon: &Daemon) -> Value {
+    let start = Instant::now();
+    loop {
+        let s = queue_status(station);
+        if ok(&s) {
+            return s;
+        }
+        assert!(start.elapsed() < timeout, "condition not met within {timeout:?}: {s}\n{}", daemon.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn next_json(rx: &std::sync::mpsc::Receiver<(String, Vec<u8>)>, within: Duration) -> Option<Value> {
+    rx.recv_timeout(within).ok().map(|(_, p)| serde_json::from_slice(&p).unwrap())
+}
+
+/// Scans go out through the first node and reach a consumer on the last; a command sent on
+/// the last node is executed and answered; `resync` re-publishes what was already acked.
+fn drain_commands_and_resync(nodes: &Nodes, name: &str) {
+    let consumer = nodes.url(nodes.len() - 1);
+    let st = station(nodes, name);
+    let monitor = Monitor::spawn(&consumer, &["--expect", "300", "--duration", "60s"]);
+    monitor.wait_subscribed();
+    let mut daemon = st.spawn();
+    let stdin = scan_paced(&mut daemon, "D", 300, Duration::ZERO).join().unwrap();
+    daemon.give_stdin(stdin);
+    collect_confirmed(&daemon, 300);
+    let (code, summary) = monitor.wait(Duration::from_secs(60));
+    let s = &summary["stations"][0];
+    assert_eq!(code, Some(0), "{:?} drain: {summary}\n{}", nodes.kind, daemon.stderr());
+    assert_eq!((s["unique"].as_u64(), s["missing"].as_u64()), (Some(300), Some(0)), "{summary}");
+    wait_for(&st, Duration::from_secs(10), |s| s["pending"] == 0);
+
+    let last = nodes.port(nodes.len() - 1);
+    let cloud = Cloud::connect(last, &prefix(name));
+    let order = json!({"request_id":"c-1","order":{"id":"SO-7","lines":[{"line":1,"sku":"S","qty":1,"barcodes":["4006381333931"]}]}});
+    let r = cloud.send("order.upsert", order);
+    assert_eq!((r["request_id"].as_str(), r["ok"].as_bool()), (Some("c-1"), Some(true)), "{:?}: {r}", nodes.kind);
+
+    let (_sub, events) = subscriber(last, &format!("{}/events", prefix(name)));
+    let r = cloud.send("resync", json!({"request_id":"rs-1","from":1,"to":300}));
+    assert_eq!(r["ok"], true, "{:?}: {r}", nodes.kind);
+    let mut again = std::collections::BTreeSet::new();
+    while again.len() < 300 {
+        let e = next_json(&events, Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("{:?}: resync gave {} of 300", nodes.kind, again.len()));
+        again.insert(e["seq"].as_u64().unwrap());
+    }
+}
+
+/// The birth status is retained (for a subscriber on the node the station uses, and on the
+/// others unless the broker keeps retained messages per node); a station killed with
+/// SIGKILL leaves its last will, retained.
+fn status_and_last_will(nodes: &Nodes, name: &str) {
+    let topic = format!("{}/status", prefix(name));
+    let st = station(nodes, name);
+    let mut daemon = st.spawn();
+    daemon.wait_started();
+    wait_for(&st, Duration::from_secs(20), |s| s["uplink"]["state"] == "connected");
+    std::thread::sleep(Duration::from_millis(300));
+    let retained_on = |node: usize| {
+        let (_c, rx) = subscriber(nodes.port(node), &topic);
+        next_json(&rx, Duration::from_secs(3))
+    };
+    let birth = retained_on(0).unwrap_or_else(|| panic!("{:?}: no retained status on node 0", nodes.kind));
+    assert_eq!(birth["online"], true, "{birth}");
+    if nodes.len() > 1 && nodes.kind != Kind::Mosquitto {
+        let other = retained_on(nodes.len() - 1);
+        match nodes.kind {
+            // RabbitMQ 3.10 keeps retained messages in a store local to each node.
+            Kind::RabbitMq => assert!(other.is_none(), "retained status replicated after all: {other:?}"),
+            _ => assert_eq!(other.map(|v| v["online"].clone()), Some(json!(true)), "{:?}", nodes.kind),
+        }
+    }
+    let (_c, live) = subscriber(nodes.port(0), &topic);
+    daemon.kill9();
+    let will = std::iter::from_fn(|| next_json(&live, Duration::from_secs(10)))
+        .find(|v| v["online"] == false)
+        .unwrap_or_else(|| panic!("{:?}: no last will after kill -9", nodes.kind));
+    assert_eq!(will, json!({"online": false}));
+    assert_eq!(retained_on(0).map(|v| v["online"].clone()), Some(json!(false)), "{:?}: will not retained", nodes.kind);
+}
+
+/// What [`node_killed_while_scanning`] measured.
+struct Failover {
+    /// The broker the station ended on (its `queue status`).
+    broker: String,
+    /// `session_present` of each connection, from the daemon's log.
+    sessions: Vec<bool>,
+    /// Whether the consumer on another node saw the station's last will when its node died.
+    will_seen: bool,
+}
+
+/// The node the station is connected to (the first) is killed with SIGKILL while it scans:
+/// every confirmed scan reaches a consumer on the last node (with `monitor --repair` asking
+/// for what the dead node had acked but not passed on). With one node, it comes back.
+fn node_killed_while_scanning(nodes: &mut Nodes, name: &str, scans: usize) -> Failover {
+    let consumer = nodes.len() - 1;
+    let st = station(nodes, name);
+    let expect = scans.to_string();
+    let monitor =
+        Monitor::spawn(&nodes.url(consumer), &["--expect", &expect, "--repair", "--grace", "1s", "--duration", "120s"]);
+    monitor.wait_subscribed();
+    let (_s, status) = subscriber(nodes.port(consumer), &format!("{}/status", prefix(name)));
+    let mut daemon = st.spawn();
+    let writer = scan_paced(&mut daemon, "K", scans, Duration::from_millis(2));
+    let mut confirmed = collect_confirmed(&daemon, scans / 3);
+    nodes.kill9(0);
+    if nodes.len() == 1 {
+        std::thread::sleep(Duration::from_secs(1));
+        nodes.restart(0);
+    }
+    confirmed.extend(collect_confirmed(&daemon, scans - scans / 3));
+    daemon.give_stdin(writer.join().unwrap());
+    let (code, summary) = monitor.wait(Duration::from_secs(120));
+    let s = &summary["stations"][0];
+    assert_eq!(code, Some(0), "{:?}: {summary}\n{}", nodes.kind, daemon.stderr());
+    assert_eq!(s["missing"], 0, "{:?}: every confirmed scan arrives: {summary}", nodes.kind);
+    assert!(s["max_seq"].as_u64().unwrap() >= confirmed.len() as u64, "{summary}");
+    let end = wait_for_or(&st, Duration::from_secs(20), |s| s["pending"] == 0, &daemon);
+    let will_seen = status
+        .try_iter()
+        .any(|(_, p)| serde_json::from_slice::<Value>(&p).is_ok_and(|v| v == json!({"online": false})));
+    let log = daemon.stderr();
+    let sessions = log
+        .lines()
+        .filter(|l| l.contains("connected to the broker"))
+        .map(|l| l.contains("session_present=true"))
+        .collect();
+    Failover { broker: end["uplink"]["broker"].as_str().unwrap_or_default().to_string(), sessions, will_seen }
+}
+
+#[test]
+fn with_two_mosquittos_a_station_fails_over_when_the_first_is_killed_and_every_confirmed_scan_arrives() {
+    let mut nodes = Nodes::mosquittos(2);
+    let f = node_killed_while_scanning(&mut nodes, "FAIL-1", 1500);
+    assert_eq!(f.broker.trim_end_matches('/'), nodes.url(1), "the station ends on the second broker");
+    assert_eq!(f.sessions, [false, false], "two connections, each a fresh session on its broker");
+}
+
+#[test]
+fn the_uplink_contract_holds_on_mosquitto() {
+    let mut nodes = Nodes::mosquittos(1);
+    drain_commands_and_resync(&nodes, "MQ-D");
+    status_and_last_will(&nodes, "MQ-S");
+    let f = node_killed_while_scanning(&mut nodes, "MQ-K", 900);
+    eprintln!("mosquitto, killed and restarted: sessions {:?}, will seen {}", f.sessions, f.will_seen);
+}
+
+#[test]
+fn the_uplink_contract_holds_on_a_three_node_nats_cluster() {
+    let mut nodes = Nodes::nats(3);
+    drain_commands_and_resync(&nodes, "NATS-D");
+    status_and_last_will(&nodes, "NATS-S");
+    let f = node_killed_while_scanning(&mut nodes, "NATS-K", 900);
+    assert_ne!(f.broker.trim_end_matches('/'), nodes.url(0), "the station left the dead node");
+    eprintln!("nats, node 0 killed: on {}, sessions {:?}, will seen {}", f.broker, f.sessions, f.will_seen);
+    // JetStream keeps the session (replicated across the cluster): it is there after failover.
+    assert_eq!(f.sessions.last(), Some(&true), "NATS keeps the QoS 1 session across node loss");
+}
+
+#[test]
+fn the_uplink_contract_holds_on_a_rabbitmq_cluster() {
+    let mut nodes = Nodes::rabbitmq(2);
+    drain_commands_and_resync(&nodes, "RMQ-D");
+    status_and_last_will(&nodes, "RMQ-S");
+    let f = node_killed_while_scanning(&mut nodes, "RMQ-K", 900);
+    assert_ne!(f.broker.trim_end_matches('/'), nodes.url(0), "the station left the dead node");
+    eprintln!("rabbitmq, node 0 killed: on {}, sessions {:?}, will seen {}", f.broker, f.sessions, f.will_seen);
+}
