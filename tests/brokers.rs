@@ -72,6 +72,15 @@ fn wait_for_or(station: &StationDir, timeout: Duration, ok: impl Fn(&Value) -> b
     }
 }
 
+/// A subscription made on one node of a cluster reaches the others a moment after its SubAck
+/// (NATS and RabbitMQ propagate interest between nodes asynchronously): messages published
+/// on another node before then are not routed to it.
+fn settle(nodes: &Nodes) {
+    if nodes.len() > 1 && nodes.kind != Kind::Mosquitto {
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+}
+
 fn next_json(rx: &std::sync::mpsc::Receiver<(String, Vec<u8>)>, within: Duration) -> Option<Value> {
     rx.recv_timeout(within).ok().map(|(_, p)| serde_json::from_slice(&p).unwrap())
 }
@@ -83,6 +92,7 @@ fn drain_commands_and_resync(nodes: &Nodes, name: &str) {
     let st = station(nodes, name);
     let monitor = Monitor::spawn(&consumer, &["--expect", "300", "--duration", "60s"]);
     monitor.wait_subscribed();
+    settle(nodes);
     let mut daemon = st.spawn();
     let stdin = scan_paced(&mut daemon, "D", 300, Duration::ZERO).join().unwrap();
     daemon.give_stdin(stdin);
@@ -95,11 +105,19 @@ fn drain_commands_and_resync(nodes: &Nodes, name: &str) {
 
     let last = nodes.port(nodes.len() - 1);
     let cloud = Cloud::connect(last, &prefix(name));
-    let order = json!({"request_id":"c-1","order":{"id":"SO-7","lines":[{"line":1,"sku":"S","qty":1,"barcodes":["4006381333931"]}]}});
-    let r = cloud.send("order.upsert", order);
-    assert_eq!((r["request_id"].as_str(), r["ok"].as_bool()), (Some("c-1"), Some(true)), "{:?}: {r}", nodes.kind);
-
+    settle(nodes);
+    // NATS 2.9 closes the connection of a client that publishes to a topic with a '.', as
+    // in `cmd/order.upsert`: the order commands cannot reach a station there.
+    assert_eq!(accepts_a_dot_in_a_topic(last), nodes.kind != Kind::Nats, "{:?}", nodes.kind);
+    if nodes.kind != Kind::Nats {
+        let order = json!({"request_id":"c-1","order":{"id":"SO-7","lines":[{"line":1,"sku":"S","qty":1,"barcodes":["4006381333931"]}]}});
+        let r = cloud.send("order.upsert", order);
+        assert_eq!((r["request_id"].as_str(), r["ok"].as_bool()), (Some("c-1"), Some(true)), "{:?}: {r}", nodes.kind);
+    }
+    let r = cloud.send("print", json!({"request_id":"p-1","document":"label"}));
+    assert_eq!(r["error"]["code"], "printing_unavailable", "{:?}: {r}", nodes.kind);
     let (_sub, events) = subscriber(last, &format!("{}/events", prefix(name)));
+    settle(nodes);
     let r = cloud.send("resync", json!({"request_id":"rs-1","from":1,"to":300}));
     assert_eq!(r["ok"], true, "{:?}: {r}", nodes.kind);
     let mut again = std::collections::BTreeSet::new();
@@ -108,6 +126,22 @@ fn drain_commands_and_resync(nodes: &Nodes, name: &str) {
             .unwrap_or_else(|| panic!("{:?}: resync gave {} of 300", nodes.kind, again.len()));
         again.insert(e["seq"].as_u64().unwrap());
     }
+}
+
+/// Whether the broker at `port` takes a QoS 1 publish to a topic with a '.' in it.
+fn accepts_a_dot_in_a_topic(port: u16) -> bool {
+    let opts = rumqttc::MqttOptions::new(format!("dot-probe-{port}"), "127.0.0.1", port);
+    let (client, mut conn) = rumqttc::Client::new(opts, 10);
+    client.publish("stationd-probe/a.b", rumqttc::QoS::AtLeastOnce, false, "x").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match conn.recv_timeout(Duration::from_millis(500)) {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) => return true,
+            Ok(Err(_)) => return false,
+            _ => {}
+        }
+    }
+    panic!("no PubAck and no error for a publish to stationd-probe/a.b within 5 s");
 }
 
 /// The birth status is retained (for a subscriber on the node the station uses, and on the
@@ -163,7 +197,9 @@ fn node_killed_while_scanning(nodes: &mut Nodes, name: &str, scans: usize) -> Fa
     let monitor =
         Monitor::spawn(&nodes.url(consumer), &["--expect", &expect, "--repair", "--grace", "1s", "--duration", "120s"]);
     monitor.wait_subscribed();
+    settle(nodes);
     let (_s, status) = subscriber(nodes.port(consumer), &format!("{}/status", prefix(name)));
+    settle(nodes);
     let mut daemon = st.spawn();
     let writer = scan_paced(&mut daemon, "K", scans, Duration::from_millis(2));
     let mut confirmed = collect_confirmed(&daemon, scans / 3);
