@@ -132,6 +132,14 @@ impl Nodes {
             env.ctl("rabbitmqctl", &["start_app"]);
             wait_mqtt(env.mqtt_port, Duration::from_secs(60));
         }
+        if n > 1 {
+            // A station's persistent session is a durable classic queue on one node; without
+            // mirrors, no node takes the station back while that node is down.
+            envs[0].ctl(
+                "rabbitmqctl",
+                &["set_policy", "--apply-to", "queues", "mqtt-sessions", "^mqtt-subscription-", RABBIT_SESSION_POLICY],
+            );
+        }
         all
     }
 
@@ -192,8 +200,17 @@ impl Drop for Nodes {
         for i in 0..self.nodes.len() {
             self.kill9(i);
         }
+        if std::thread::panicking() {
+            // The brokers' logs, for the failure at hand.
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()).keep();
+            eprintln!("{:?} broker logs kept in {}", self.kind, kept.display());
+        }
     }
 }
+
+/// Mirrors every MQTT session queue on all nodes, promoting a mirror when the queue's node dies.
+pub const RABBIT_SESSION_POLICY: &str =
+    r#"{"ha-mode":"all","ha-promote-on-failure":"always","ha-promote-on-shutdown":"always"}"#;
 
 fn nats_conf(i: usize, client: u16, route: u16, mqtt: u16, store: &Path, routes: &[String]) -> String {
     format!(
