@@ -390,7 +390,7 @@ fn twenty_stations_through_two_node_kills(mut nodes: Nodes) {
     for (name, confirmed, _) in &stations {
         for &(seq, at) in confirmed {
             total += 1;
-            let Some(&got) = arrivals.get(&(format!("{name}"), seq)) else {
+            let Some(&got) = arrivals.get(&(name.clone(), seq)) else {
                 missing.push(format!("{name}#{seq}"));
                 continue;
             };
