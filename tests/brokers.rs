@@ -280,30 +280,32 @@ fn the_uplink_contract_holds_on_mosquitto() {
     eprintln!("mosquitto, killed and restarted: sessions {:?}, will seen {}", f.sessions, f.will_seen);
 }
 
+/// The uplink checks on a cluster, then what a node death leaves: the station is on another
+/// node, its session is there (NATS: JetStream; RabbitMQ: the mirroring policy of
+/// `Nodes::rabbitmq`), and (RabbitMQ) no surviving node published its last will.
+fn contract_on_a_cluster(mut nodes: Nodes, tag: &str) {
+    drain_commands_and_resync(&nodes, &format!("{tag}-D"));
+    status_and_last_will(&nodes, &format!("{tag}-S"));
+    let f = node_killed_while_scanning(&mut nodes, &format!("{tag}-K"), 900);
+    eprintln!("{:?}, node 0 killed: on {}, sessions {:?}, will seen {}", nodes.kind, f.broker, f.sessions, f.will_seen);
+    assert_ne!(f.broker.trim_end_matches('/'), nodes.url(0), "the station left the dead node");
+    assert_eq!(f.sessions.last(), Some(&true), "{:?}: the QoS 1 session survives its node", nodes.kind);
+    // NATS published the will from another node in some runs and not in others.
+    if nodes.kind == Kind::RabbitMq {
+        assert!(!f.will_seen, "{:?}: a surviving node published the last will after all", nodes.kind);
+    }
+}
+
 #[test]
 fn the_uplink_contract_holds_on_a_three_node_nats_cluster() {
     let _serial = one_at_a_time();
-    let mut nodes = Nodes::nats(3);
-    drain_commands_and_resync(&nodes, "NATS-D");
-    status_and_last_will(&nodes, "NATS-S");
-    let f = node_killed_while_scanning(&mut nodes, "NATS-K", 900);
-    assert_ne!(f.broker.trim_end_matches('/'), nodes.url(0), "the station left the dead node");
-    eprintln!("nats, node 0 killed: on {}, sessions {:?}, will seen {}", f.broker, f.sessions, f.will_seen);
-    // JetStream keeps the session (replicated across the cluster): it is there after failover.
-    assert_eq!(f.sessions.last(), Some(&true), "NATS keeps the QoS 1 session across node loss");
+    contract_on_a_cluster(Nodes::nats(3), "NATS");
 }
 
 #[test]
 fn the_uplink_contract_holds_on_a_three_node_rabbitmq_cluster() {
     let _serial = one_at_a_time();
-    let mut nodes = Nodes::rabbitmq(3);
-    drain_commands_and_resync(&nodes, "RMQ-D");
-    status_and_last_will(&nodes, "RMQ-S");
-    let f = node_killed_while_scanning(&mut nodes, "RMQ-K", 900);
-    assert_ne!(f.broker.trim_end_matches('/'), nodes.url(0), "the station left the dead node");
-    eprintln!("rabbitmq, node 0 killed: on {}, sessions {:?}, will seen {}", f.broker, f.sessions, f.will_seen);
-    // With the mirroring policy of `Nodes::rabbitmq` a mirror of the session queue takes over.
-    assert_eq!(f.sessions.last(), Some(&true), "the mirrored session survives its node");
+    contract_on_a_cluster(Nodes::rabbitmq(3), "RMQ");
 }
 
 /// Percentile `p` (0..=100) of sorted `v`, in ms.
