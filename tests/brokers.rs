@@ -471,3 +471,25 @@ fn twenty_stations_on_rabbitmq_lose_no_confirmed_scan_when_two_nodes_die_in_turn
     let _serial = one_at_a_time();
     twenty_stations_through_two_node_kills(Nodes::rabbitmq(3));
 }
+
+#[test]
+fn doctor_checks_every_broker_of_urls_and_names_the_one_that_fails() {
+    let nodes = Nodes::mosquittos(1);
+    let dead = format!("mqtt://127.0.0.1:{}", support::free_port());
+    let st = StationDir::new("", &format!("[mqtt]\nurls = [\"{}\", \"{dead}\"]\n", nodes.url(0)));
+    let o = support::stationd(&["doctor", "--json", "--config", st.config_str()]);
+    assert_eq!(o.status.code(), Some(1), "one broker down fails the check");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let brokers: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "broker")
+        .map(|f| (f["verdict"].as_str().unwrap().to_string(), f["detail"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(brokers.len(), 2, "{v}");
+    assert_eq!(brokers[0].0, "ok", "{v}");
+    assert!(brokers[0].1.starts_with(&nodes.url(0)), "{v}");
+    assert_eq!(brokers[1].0, "fail", "{v}");
+    assert!(brokers[1].1.starts_with(&dead) && brokers[1].1.contains("nothing listens"), "{v}");
+}
