@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::brokers::{Kind, Nodes};
-use support::{collect_confirmed, queue_status, subscriber, Cloud, Daemon, Monitor, StationDir};
+use support::{collect_confirmed, subscriber, Cloud, Daemon, Monitor, StationDir};
 
 /// The tests here run one at a time: each starts a cluster (or 20 stations), and two of
 /// them side by side on a small CI box would measure each other.
@@ -54,27 +54,22 @@ fn scan_paced(daemon: &mut Daemon, tag: &str, n: usize, every: Duration) -> std:
     })
 }
 
-fn wait_for(station: &StationDir, timeout: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+/// Polls `queue status` until `ok` holds; the daemon's log goes into the failure. Right after
+/// start the control socket may not be bound yet: such a failed poll is retried.
+fn wait_for(station: &StationDir, timeout: Duration, ok: impl Fn(&Value) -> bool, daemon: &Daemon) -> Value {
     let start = Instant::now();
     loop {
-        let s = queue_status(station);
+        let o = support::stationd(&["queue", "status", "--json", "--config", station.config_str()]);
+        let s: Value = if o.status.success() { serde_json::from_slice(&o.stdout).unwrap() } else { Value::Null };
         if ok(&s) {
             return s;
         }
-        assert!(start.elapsed() < timeout, "condition not met within {timeout:?}: {s}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// [`wait_for`], with the daemon's log when the condition is not met.
-fn wait_for_or(station: &StationDir, timeout: Duration, ok: impl Fn(&Value) -> bool, daemon: &Daemon) -> Value {
-    let start = Instant::now();
-    loop {
-        let s = queue_status(station);
-        if ok(&s) {
-            return s;
-        }
-        assert!(start.elapsed() < timeout, "condition not met within {timeout:?}: {s}\n{}", daemon.stderr());
+        assert!(
+            start.elapsed() < timeout,
+            "condition not met within {timeout:?}: {s} {}\n{}",
+            support::stderr_of(&o),
+            daemon.stderr()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -108,7 +103,7 @@ fn drain_commands_and_resync(nodes: &Nodes, name: &str) {
     let s = &summary["stations"][0];
     assert_eq!(code, Some(0), "{:?} drain: {summary}\n{}", nodes.kind, daemon.stderr());
     assert_eq!((s["unique"].as_u64(), s["missing"].as_u64()), (Some(300), Some(0)), "{summary}");
-    wait_for(&st, Duration::from_secs(10), |s| s["pending"] == 0);
+    wait_for(&st, Duration::from_secs(10), |s| s["pending"] == 0, &daemon);
 
     let last = nodes.port(nodes.len() - 1);
     let cloud = Cloud::connect(last, &prefix(name));
@@ -185,7 +180,7 @@ fn status_and_last_will(nodes: &Nodes, name: &str) {
     let st = station(nodes, name);
     let mut daemon = st.spawn();
     daemon.wait_started();
-    wait_for(&st, Duration::from_secs(20), |s| s["uplink"]["state"] == "connected");
+    wait_for(&st, Duration::from_secs(20), |s| s["uplink"]["state"] == "connected", &daemon);
     std::thread::sleep(Duration::from_millis(300));
     let retained_on = |node: usize| {
         let (_c, rx) = subscriber(nodes.port(node), &topic);
@@ -248,7 +243,7 @@ fn node_killed_while_scanning(nodes: &mut Nodes, name: &str, scans: usize) -> Fa
     assert_eq!(code, Some(0), "{:?}: {summary}\n{}", nodes.kind, daemon.stderr());
     assert_eq!(s["missing"], 0, "{:?}: every confirmed scan arrives: {summary}", nodes.kind);
     assert!(s["max_seq"].as_u64().unwrap() >= confirmed.len() as u64, "{summary}");
-    let end = wait_for_or(&st, Duration::from_secs(20), |s| s["pending"] == 0, &daemon);
+    let end = wait_for(&st, Duration::from_secs(20), |s| s["pending"] == 0, &daemon);
     let will_seen = status
         .try_iter()
         .any(|(_, p)| serde_json::from_slice::<Value>(&p).is_ok_and(|v| v == json!({"online": false})));
@@ -416,8 +411,8 @@ fn twenty_stations_through_two_node_kills(mut nodes: Nodes) {
     std::thread::sleep(phase);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let stations: Vec<_> = runners.into_iter().map(|r| r.join().unwrap()).collect();
-    for st in &dirs {
-        wait_for(st, Duration::from_secs(60), |s| s["pending"] == 0);
+    for (st, (_, _, daemon)) in dirs.iter().zip(&stations) {
+        wait_for(st, Duration::from_secs(60), |s| s["pending"] == 0, daemon);
     }
     let unarrived = |arrived: &BTreeMap<(String, u64), Instant>| -> Vec<(String, u64)> {
         let all =
