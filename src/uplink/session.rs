@@ -535,36 +535,46 @@ pub(super) fn describe(e: &ConnectionError) -> String {
     }
 }
 
-/// Logs each kind of connection error once, then at most once a minute with a count.
+/// Logs each kind of connection error once, then at most once a minute with a count. Kinds are
+/// kept apart, so brokers of `[mqtt] urls` that fail in different ways, tried in turn, do not
+/// log every attempt.
 #[derive(Default)]
 struct ErrorLog {
-    last: Option<(String, Instant)>,
-    suppressed: u64,
+    /// Per message: when it was last logged and how often it came since.
+    seen: HashMap<String, (Instant, u64)>,
 }
 
+/// More distinct messages than this (texts with numbers in them) start the memory afresh.
+const ERROR_KINDS_KEPT: usize = 32;
+
 impl ErrorLog {
-    fn report(&mut self, status: &SharedStatus, msg: &str) {
+    /// Records the error in the status; logs it if it is new or was last logged a minute ago.
+    /// Returns whether it was logged.
+    fn report(&mut self, status: &SharedStatus, msg: &str) -> bool {
         {
             let mut s = status.lock().expect("uplink status poisoned");
             s.last_error = Some(msg.to_string());
             s.last_error_at = Some(format_at(time::OffsetDateTime::now_utc()));
         }
-        let due = match &self.last {
-            Some((m, at)) => m != msg || at.elapsed() >= ERROR_LOG_EVERY,
-            None => true,
-        };
-        if due {
-            warn!(error = msg, repeated = self.suppressed, "broker connection failed; events wait in the journal");
-            self.last = Some((msg.to_string(), Instant::now()));
-            self.suppressed = 0;
-        } else {
-            self.suppressed += 1;
+        if self.seen.len() >= ERROR_KINDS_KEPT && !self.seen.contains_key(msg) {
+            self.seen.clear();
+        }
+        match self.seen.get_mut(msg) {
+            Some((at, suppressed)) if at.elapsed() < ERROR_LOG_EVERY => {
+                *suppressed += 1;
+                false
+            }
+            entry => {
+                let repeated = entry.map_or(0, |(_, n)| *n);
+                warn!(error = msg, repeated, "broker connection failed; events wait in the journal");
+                self.seen.insert(msg.to_string(), (Instant::now(), 0));
+                true
+            }
         }
     }
 
     fn connected(&mut self) {
-        self.last = None;
-        self.suppressed = 0;
+        self.seen.clear();
     }
 }
 
@@ -573,6 +583,19 @@ mod tests {
     use super::*;
     use crate::event::NewEvent;
     use crate::journal::JournalOptions;
+
+    #[test]
+    fn errors_of_brokers_tried_in_turn_are_each_logged_once_until_connected() {
+        let status = SharedStatus::default();
+        let mut log = ErrorLog::default();
+        let refused = "connection refused: nothing listens at the broker's host:port";
+        let reset = "Connection reset by peer";
+        let logged: Vec<bool> = (0..6).map(|i| log.report(&status, if i % 2 == 0 { refused } else { reset })).collect();
+        assert_eq!(logged, [true, true, false, false, false, false]);
+        assert_eq!(status.lock().unwrap().last_error.as_deref(), Some(reset));
+        log.connected();
+        assert!(log.report(&status, refused), "logged again after a connection");
+    }
 
     #[test]
     fn fill_stops_and_resumes_exactly_when_rumqttc_takes_no_more_requests() {
