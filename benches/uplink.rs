@@ -126,7 +126,7 @@ fn fill(rt: &tokio::runtime::Runtime, dir: &Path, n: usize) -> Journal {
 
 fn mqtt_config(port: u16, station: &str) -> MqttConfig {
     MqttConfig {
-        url: url::Url::parse(&format!("mqtt://127.0.0.1:{port}")).unwrap(),
+        urls: vec![url::Url::parse(&format!("mqtt://127.0.0.1:{port}")).unwrap()],
         client_id: format!("bench-{station}-{}", std::process::id()),
         username: None,
         password_file: None,

@@ -59,7 +59,7 @@ pub async fn run(config_path: &Path) -> Vec<Finding> {
     for p in &config.printers {
         out.push(printer_check(&config, p).await);
     }
-    out.push(broker(&config).await);
+    out.extend(brokers(&config).await);
     out.extend(order_system(&config).await);
     out.push(systemd_unit());
     out
@@ -229,14 +229,24 @@ async fn printer_check(config: &Config, p: &crate::config::PrinterConfig) -> Fin
     }
 }
 
-async fn broker(config: &Config) -> Finding {
+/// One finding per broker in `[mqtt] url`/`urls`: the station fails over between them, so
+/// each must take its TLS and credentials.
+async fn brokers(config: &Config) -> Vec<Finding> {
     let Some(m) = &config.mqtt else {
-        return finding("broker", Verdict::Skip, "no [mqtt] configured: events stay in the journal", "");
+        return vec![finding("broker", Verdict::Skip, "no [mqtt] configured: events stay in the journal", "")];
     };
+    let mut out = Vec::with_capacity(m.urls.len());
+    for url in &m.urls {
+        out.push(broker(m, url).await);
+    }
+    out
+}
+
+async fn broker(m: &crate::config::MqttConfig, url: &url::Url) -> Finding {
     // Our own client id and a clean session: a running daemon keeps its connection.
     let mut cfg = m.clone();
     cfg.client_id = format!("{}-doctor", m.client_id);
-    let mut options = match crate::uplink::tls::client_options(&cfg) {
+    let mut options = match crate::uplink::tls::client_options(&cfg, url) {
         Ok(o) => o,
         Err(e) => return finding("broker", Verdict::Fail, e.to_string(), "fix the file named above"),
     };
@@ -245,7 +255,7 @@ async fn broker(config: &Config) -> Finding {
     el.network_options.set_connection_timeout(5);
     let result = tokio::time::timeout(Duration::from_secs(8), el.poll()).await;
     let _ = client.try_disconnect();
-    let url = m.url.as_str();
+    let url = url.as_str();
     match result {
         Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))) => {
             finding("broker", Verdict::Ok, format!("{url}: connected (TLS and credentials accepted)"), "")
@@ -255,7 +265,7 @@ async fn broker(config: &Config) -> Finding {
             "broker",
             Verdict::Fail,
             format!("{url}: {}", crate::uplink::describe_error(&e)),
-            "check [mqtt] url, ca_file, cert_file/key_file, username/password_file and the network path",
+            "check [mqtt] url/urls, ca_file, cert_file/key_file, username/password_file and the network path",
         ),
         Err(_) => finding(
             "broker",

@@ -224,7 +224,7 @@ pub struct MonitorOptions {
 /// whether it is complete (no gaps, no seq conflicts, and `--expect` met if given).
 pub async fn run(opts: MonitorOptions) -> anyhow::Result<(Vec<StationSummary>, bool)> {
     let cfg = MqttConfig {
-        url: opts.broker.clone(),
+        urls: vec![opts.broker.clone()],
         client_id: format!("stationd-monitor-{}", uuid::Uuid::now_v7().simple()),
         username: opts.username.clone(),
         password_file: opts.password_file.clone(),
@@ -238,7 +238,7 @@ pub async fn run(opts: MonitorOptions) -> anyhow::Result<(Vec<StationSummary>, b
         reconnect_min: Duration::from_millis(200),
         reconnect_max: Duration::from_secs(2),
     };
-    let mut options = crate::uplink::tls::client_options(&cfg)?;
+    let mut options = crate::uplink::tls::client_options(&cfg, &opts.broker)?;
     options.set_clean_session(true);
     let (client, mut el) = AsyncClient::new(options, 1000);
     let reply_filter = opts.topic.strip_suffix("events").map(|p| format!("{p}reply"));

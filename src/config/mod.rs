@@ -97,7 +97,9 @@ pub struct JournalConfig {
 
 #[derive(Debug, Clone)]
 pub struct MqttConfig {
-    pub url: url::Url,
+    /// The brokers, in the order they are tried (`url` or `urls`; never empty). The uplink
+    /// connects to the first that answers and fails over in order (docs/MQTT.md).
+    pub urls: Vec<url::Url>,
     pub client_id: String,
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
@@ -514,18 +516,7 @@ fn read_journal(cx: &mut Ctx, mut s: Section) -> Option<JournalConfig> {
 }
 
 fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> Option<MqttConfig> {
-    let url = s.required_string(cx, "url").and_then(|raw| match url::Url::parse(&raw) {
-        Ok(u) if (u.scheme() == "mqtt" || u.scheme() == "mqtts") && u.host_str().is_some() => Some(u),
-        Ok(u) => {
-            let msg = format!("{raw:?}: scheme must be mqtt:// or mqtts:// with a host (got {}://)", u.scheme());
-            cx.error(s.key_span("url"), s.key_name("url"), msg);
-            None
-        }
-        Err(e) => {
-            cx.error(s.key_span("url"), s.key_name("url"), format!("{raw:?} is not a URL: {e}"));
-            None
-        }
-    });
+    let urls = read_broker_urls(cx, &mut s);
     let default_client_id = station.map(|st| format!("stationd-{}-{}", st.warehouse, st.id)).unwrap_or_default();
     let client_id = s.string(cx, "client_id").unwrap_or(default_client_id);
     let username = s.string(cx, "username");
@@ -545,13 +536,15 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
         .map(|st| prefix_raw.replace("{warehouse}", &st.warehouse).replace("{station}", &st.id))
         .unwrap_or(prefix_raw);
     let allow_insecure = s.bool(cx, "allow_insecure").unwrap_or(false);
-    if let Some(u) = &url {
+    for (key, u) in urls.iter().flatten() {
         let loopback = matches!(u.host_str(), Some("localhost") | Some("127.0.0.1") | Some("[::1]") | Some("::1"))
             || u.host_str().is_some_and(|h| h.starts_with("127."));
         if u.scheme() == "mqtt" && !loopback && !allow_insecure {
-            let msg =
-                "plaintext mqtt:// to a non-loopback broker is refused; use mqtts:// or set allow_insecure = true";
-            cx.error(s.key_span("url"), s.key_name("url"), msg);
+            let msg = format!(
+                "{:?}: plaintext mqtt:// to a non-loopback broker is refused; use mqtts:// or set allow_insecure = true",
+                u.as_str()
+            );
+            cx.error(s.key_span(key), s.key_name(key), msg);
         }
     }
     let keep_alive = s.duration(cx, "keep_alive").unwrap_or(Duration::from_secs(15));
@@ -563,7 +556,7 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
     }
     s.finish(cx);
     Some(MqttConfig {
-        url: url?,
+        urls: urls?.into_iter().map(|(_, u)| u).collect(),
         client_id,
         username,
         password_file,
@@ -577,6 +570,48 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
         reconnect_min,
         reconnect_max,
     })
+}
+
+/// `url = "..."` or `urls = ["...", ...]` (exactly one of them), each `mqtt://` or
+/// `mqtts://` with a host; returned with the key they came from, for later errors.
+fn read_broker_urls(cx: &mut Ctx, s: &mut Section) -> Option<Vec<(&'static str, url::Url)>> {
+    let (key, raw): (&'static str, Vec<String>) = match (s.has("url"), s.has("urls")) {
+        (true, true) => {
+            let _ = (s.string(cx, "url"), s.string_list(cx, "urls"));
+            cx.error(s.key_span("urls"), s.key_name("urls"), "give either `url` or `urls`, not both");
+            return None;
+        }
+        (_, true) => {
+            let errors_before = cx.errors.len();
+            let list = s.string_list(cx, "urls");
+            if list.is_empty() && cx.errors.len() == errors_before {
+                cx.error(s.key_span("urls"), s.key_name("urls"), "must list at least one broker URL");
+            }
+            if list.is_empty() {
+                return None;
+            }
+            ("urls", list)
+        }
+        _ => ("url", vec![s.required_string(cx, "url")?]),
+    };
+    let mut urls = Vec::with_capacity(raw.len());
+    for r in raw {
+        match url::Url::parse(&r) {
+            Ok(u) if (u.scheme() == "mqtt" || u.scheme() == "mqtts") && u.host_str().is_some() => urls.push((key, u)),
+            Ok(u) => {
+                let msg = format!("{r:?}: scheme must be mqtt:// or mqtts:// with a host (got {}://)", u.scheme());
+                cx.error(s.key_span(key), s.key_name(key), msg);
+            }
+            Err(e) => cx.error(s.key_span(key), s.key_name(key), format!("{r:?} is not a URL: {e}")),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, u) in &urls {
+        if !seen.insert(u.as_str()) {
+            cx.error(s.key_span(key), s.key_name(key), format!("{:?} is listed twice", u.as_str()));
+        }
+    }
+    (urls.len() == seen.len() && !urls.is_empty()).then_some(urls)
 }
 
 fn read_name(cx: &mut Ctx, s: &mut Section) -> Option<String> {

@@ -110,6 +110,33 @@ fn a_bad_url_is_refused() {
 }
 
 #[test]
+fn urls_lists_the_brokers_in_order_and_url_is_a_list_of_one() {
+    let c = parse(&format!("{GOOD}[mqtt]\nurls = [\"mqtts://a:8883\", \"mqtts://b:8883\"]\n")).unwrap();
+    let urls: Vec<String> = c.mqtt.unwrap().urls.iter().map(|u| u.to_string()).collect();
+    assert_eq!(urls, ["mqtts://a:8883", "mqtts://b:8883"]);
+    let c = parse(&format!("{GOOD}[mqtt]\nurl = \"mqtts://a:8883\"\n")).unwrap();
+    assert_eq!(c.mqtt.unwrap().urls.len(), 1);
+}
+
+#[test]
+fn url_and_urls_together_an_empty_list_and_a_bad_entry_are_refused_with_their_line() {
+    let e = one_error(&format!("{GOOD}[mqtt]\nurl = \"mqtts://a:8883\"\nurls = [\"mqtts://b:8883\"]\n"));
+    assert_eq!(e, "11: mqtt.urls: give either `url` or `urls`, not both");
+    let e = one_error(&format!("{GOOD}[mqtt]\nurls = []\n"));
+    assert_eq!(e, "10: mqtt.urls: must list at least one broker URL");
+    let e = one_error(&format!("{GOOD}[mqtt]\nurls = [\"mqtts://a:8883\", \"http://b\"]\n"));
+    assert!(e.starts_with("10: mqtt.urls: \"http://b\": scheme must be mqtt:// or mqtts://"), "{e}");
+    let e = one_error(&format!("{GOOD}[mqtt]\nurls = [\"mqtts://a:8883\", \"mqtts://a:8883\"]\n"));
+    assert_eq!(e, "10: mqtt.urls: \"mqtts://a:8883\" is listed twice");
+    let e = one_error(&format!("{GOOD}[mqtt]\nurls = [\"mqtts://a:8883\", 7]\n"));
+    assert!(e.starts_with("10: mqtt.urls: expected a list of strings"), "{e}");
+    let e = one_error(&format!("{GOOD}[mqtt]\nurls = [\"mqtt://127.0.0.1:1883\", \"mqtt://10.0.0.5:1883\"]\n"));
+    assert!(e.starts_with("10: mqtt.urls: \"mqtt://10.0.0.5:1883\": plaintext mqtt://"), "{e}");
+    let e = one_error(&format!("{GOOD}[mqtt]\nprefix = \"p\"\n"));
+    assert!(e.contains("mqtt.url: missing required key"), "{e}");
+}
+
+#[test]
 fn plaintext_to_a_remote_broker_needs_allow_insecure() {
     let e = one_error(&format!("{GOOD}[mqtt]\nurl = \"mqtt://10.0.0.5:1883\"\n"));
     assert!(e.contains("plaintext mqtt:// to a non-loopback broker is refused"), "{e}");

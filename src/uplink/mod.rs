@@ -15,6 +15,10 @@
 //!   acknowledged (manual PubAck) only after it was executed and answered.
 //! - Reconnects back off exponentially with jitter between `reconnect_min` and
 //!   `reconnect_max`; errors are logged once per kind and then at most once a minute.
+//! - **Failover** (`[mqtt] urls`): the first URL first; a connection that is up stays where
+//!   it is; every failure moves the next attempt to the next URL, wrapping around, with the
+//!   same backoff ([`Failover`]). No broker is preferred once connected: a station does not
+//!   leave a working node to go back to the first one.
 //! - Scans keep being journaled whatever the uplink does: nothing here blocks the workflow.
 
 pub(crate) mod commands;
@@ -115,10 +119,44 @@ impl Uplink {
     }
 }
 
+/// One broker of `[mqtt] urls` with its connection options, prepared once.
+pub(crate) struct BrokerOptions {
+    /// The URL without credentials, for logs and status.
+    pub name: String,
+    pub options: rumqttc::MqttOptions,
+}
+
+/// Which broker of `[mqtt] urls` the next connection attempt goes to. Pure bookkeeping,
+/// asked before each attempt: start at the first; after any failure (lost, stalled, or
+/// never up) the next in the list, wrapping around; a connection that holds keeps its
+/// broker, so there is no preferred broker once connected.
+#[derive(Debug)]
+pub(crate) struct Failover {
+    current: usize,
+    len: usize,
+}
+
+impl Failover {
+    pub fn new(len: usize) -> Self {
+        Failover { current: 0, len: len.max(1) }
+    }
+
+    /// Index into `[mqtt] urls` for the next attempt.
+    pub fn current(&self) -> usize {
+        self.current
+    }
+
+    /// The broker at [`Failover::current`] failed: the next attempt goes to the next one.
+    pub fn failed(&mut self) {
+        self.current = (self.current + 1) % self.len;
+    }
+}
+
 /// Everything a connection needs, prepared once.
 pub(crate) struct Setup {
     pub cfg: MqttConfig,
-    pub options: rumqttc::MqttOptions,
+    /// One per `[mqtt] urls` entry, in order.
+    pub brokers: Vec<BrokerOptions>,
     pub journal: Journal,
     pub orders: OrderStore,
     pub status: SharedStatus,
@@ -149,12 +187,16 @@ pub fn spawn_with(
     (devices, devices_rx): (DeviceStates, DeviceReceiver),
     shutdown: CancellationToken,
 ) -> Result<Uplink, UplinkError> {
-    let options = tls::mqtt_options(&cfg)?;
-    let status =
-        Arc::new(Mutex::new(UplinkStatus { state: "connecting", broker: redact(&cfg.url), ..UplinkStatus::default() }));
+    let brokers = cfg
+        .urls
+        .iter()
+        .map(|url| Ok(BrokerOptions { name: redact(url), options: tls::mqtt_options(&cfg, url)? }))
+        .collect::<Result<Vec<_>, UplinkError>>()?;
+    let broker = brokers.first().map(|b| b.name.clone()).unwrap_or_default();
+    let status = Arc::new(Mutex::new(UplinkStatus { state: "connecting", broker, ..UplinkStatus::default() }));
     let setup = Setup {
         cfg,
-        options,
+        brokers,
         journal,
         orders,
         status: status.clone(),
@@ -203,6 +245,20 @@ mod tests {
             let d20 = backoff(20, min, max);
             assert!(d20 >= Duration::from_secs(30) && d20 <= max, "{d20:?}");
         }
+    }
+
+    #[test]
+    fn failover_starts_at_the_first_broker_moves_on_each_failure_and_wraps() {
+        let mut f = Failover::new(3);
+        let mut seen = vec![f.current()];
+        for _ in 0..4 {
+            f.failed();
+            seen.push(f.current());
+        }
+        assert_eq!(seen, [0, 1, 2, 0, 1]);
+        let mut one = Failover::new(1);
+        one.failed();
+        assert_eq!(one.current(), 0, "a single broker is always tried again");
     }
 
     #[test]

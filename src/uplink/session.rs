@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use super::execute::execute;
 use super::tls::status_topic;
-use super::{backoff, Setup, SharedStatus};
+use super::{backoff, BrokerOptions, Failover, Setup, SharedStatus};
 use crate::event::format_at;
 use crate::journal::Journal;
 
@@ -64,9 +64,16 @@ pub(super) async fn run(
     let mut errors = ErrorLog::default();
     let mut attempt = 0u32;
     let mut clean = false;
+    let mut failover = Failover::new(setup.brokers.len());
     while !shutdown.is_cancelled() {
-        set_state(&setup.status, "connecting");
-        let result = connection(&setup, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
+        let broker = &setup.brokers[failover.current()];
+        {
+            let mut s = setup.status.lock().expect("uplink status poisoned");
+            s.state = "connecting";
+            s.broker.clone_from(&broker.name);
+        }
+        let result =
+            connection(&setup, broker, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
         clean = false;
         match result {
             Ok(End::Shutdown) => break,
@@ -79,6 +86,8 @@ pub(super) async fn run(
                     // forever: drop that session once, with the messages queued in it.
                     error!("the broker delivered a packet over 1 MiB; reconnecting with a clean session (commands queued for this station are dropped)");
                     clean = true;
+                } else {
+                    failover.failed();
                 }
             }
             Ok(End::Stalled { waited, in_flight }) => {
@@ -88,8 +97,12 @@ pub(super) async fn run(
                     waited.as_secs()
                 );
                 errors.report(&setup.status, &msg);
+                failover.failed();
             }
-            Err(e) => errors.report(&setup.status, &describe(&e)),
+            Err(e) => {
+                errors.report(&setup.status, &describe(&e));
+                failover.failed();
+            }
         }
         let delay = backoff(attempt, setup.cfg.reconnect_min, setup.cfg.reconnect_max);
         attempt = attempt.saturating_add(1);
@@ -121,6 +134,7 @@ fn oversized(e: &ConnectionError) -> bool {
 #[allow(clippy::too_many_arguments)]
 async fn connection(
     setup: &Setup,
+    broker: &BrokerOptions,
     clean: bool,
     devices: &mut BTreeMap<String, Value>,
     devices_rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
@@ -129,7 +143,7 @@ async fn connection(
     errors: &mut ErrorLog,
 ) -> Result<End, ConnectionError> {
     let window = setup.cfg.inflight as usize;
-    let mut options = setup.options.clone();
+    let mut options = broker.options.clone();
     if clean {
         options.set_clean_session(true);
     }
@@ -148,7 +162,7 @@ async fn connection(
     let journal = &setup.journal;
     // Counted from memory: a reconnect must not walk the journal folder.
     let backlog = journal.pending_count();
-    info!(broker = %setup.status.lock().expect("uplink status poisoned").broker, session_present = ack.session_present, backlog, "connected to the broker");
+    info!(broker = %broker.name, session_present = ack.session_present, backlog, "connected to the broker");
     errors.connected();
     {
         let mut s = setup.status.lock().expect("uplink status poisoned");
@@ -523,36 +537,46 @@ pub(super) fn describe(e: &ConnectionError) -> String {
     }
 }
 
-/// Logs each kind of connection error once, then at most once a minute with a count.
+/// Logs each kind of connection error once, then at most once a minute with a count. Kinds are
+/// kept apart, so brokers of `[mqtt] urls` that fail in different ways, tried in turn, do not
+/// log every attempt.
 #[derive(Default)]
 struct ErrorLog {
-    last: Option<(String, Instant)>,
-    suppressed: u64,
+    /// Per message: when it was last logged and how often it came since.
+    seen: HashMap<String, (Instant, u64)>,
 }
 
+/// More distinct messages than this (texts with numbers in them) start the memory afresh.
+const ERROR_KINDS_KEPT: usize = 32;
+
 impl ErrorLog {
-    fn report(&mut self, status: &SharedStatus, msg: &str) {
+    /// Records the error in the status; logs it if it is new or was last logged a minute ago.
+    /// Returns whether it was logged.
+    fn report(&mut self, status: &SharedStatus, msg: &str) -> bool {
         {
             let mut s = status.lock().expect("uplink status poisoned");
             s.last_error = Some(msg.to_string());
             s.last_error_at = Some(format_at(time::OffsetDateTime::now_utc()));
         }
-        let due = match &self.last {
-            Some((m, at)) => m != msg || at.elapsed() >= ERROR_LOG_EVERY,
-            None => true,
-        };
-        if due {
-            warn!(error = msg, repeated = self.suppressed, "broker connection failed; events wait in the journal");
-            self.last = Some((msg.to_string(), Instant::now()));
-            self.suppressed = 0;
-        } else {
-            self.suppressed += 1;
+        if self.seen.len() >= ERROR_KINDS_KEPT && !self.seen.contains_key(msg) {
+            self.seen.clear();
+        }
+        match self.seen.get_mut(msg) {
+            Some((at, suppressed)) if at.elapsed() < ERROR_LOG_EVERY => {
+                *suppressed += 1;
+                false
+            }
+            entry => {
+                let repeated = entry.map_or(0, |(_, n)| *n);
+                warn!(error = msg, repeated, "broker connection failed; events wait in the journal");
+                self.seen.insert(msg.to_string(), (Instant::now(), 0));
+                true
+            }
         }
     }
 
     fn connected(&mut self) {
-        self.last = None;
-        self.suppressed = 0;
+        self.seen.clear();
     }
 }
 
@@ -561,6 +585,19 @@ mod tests {
     use super::*;
     use crate::event::NewEvent;
     use crate::journal::JournalOptions;
+
+    #[test]
+    fn errors_of_brokers_tried_in_turn_are_each_logged_once_until_connected() {
+        let status = SharedStatus::default();
+        let mut log = ErrorLog::default();
+        let refused = "connection refused: nothing listens at the broker's host:port";
+        let reset = "Connection reset by peer";
+        let logged: Vec<bool> = (0..6).map(|i| log.report(&status, if i % 2 == 0 { refused } else { reset })).collect();
+        assert_eq!(logged, [true, true, false, false, false, false]);
+        assert_eq!(status.lock().unwrap().last_error.as_deref(), Some(reset));
+        log.connected();
+        assert!(log.report(&status, refused), "logged again after a connection");
+    }
 
     #[test]
     fn fill_stops_and_resumes_exactly_when_rumqttc_takes_no_more_requests() {

@@ -21,10 +21,10 @@ pub fn status_topic(prefix: &str) -> String {
     format!("{prefix}/status")
 }
 
-/// The station's connection options: persistent session, manual acks for commands, last
-/// will on the retained status topic.
-pub(crate) fn mqtt_options(cfg: &MqttConfig) -> Result<MqttOptions, UplinkError> {
-    let mut o = client_options(cfg)?;
+/// The station's connection options for the broker at `url` (one of `cfg.urls`): persistent
+/// session, manual acks for commands, last will on the retained status topic.
+pub(crate) fn mqtt_options(cfg: &MqttConfig, url: &url::Url) -> Result<MqttOptions, UplinkError> {
+    let mut o = client_options(cfg, url)?;
     o.set_clean_session(false)
         .set_manual_acks(true)
         .set_inflight(cfg.inflight.saturating_add(CONTROL_INFLIGHT))
@@ -32,20 +32,19 @@ pub(crate) fn mqtt_options(cfg: &MqttConfig) -> Result<MqttOptions, UplinkError>
     Ok(o)
 }
 
-/// Address, keep-alive, packet size, credentials and TLS: what any client of ours needs
-/// (the daemon and `stationd monitor`).
-pub(crate) fn client_options(cfg: &MqttConfig) -> Result<MqttOptions, UplinkError> {
-    let host = cfg.url.host_str().unwrap_or("localhost").trim_start_matches('[').trim_end_matches(']').to_string();
-    let tls = cfg.url.scheme() == "mqtts";
-    let port = cfg.url.port().unwrap_or(if tls { 8883 } else { 1883 });
+/// Address (`url`, one of `cfg.urls`), keep-alive, packet size, credentials and TLS: what any
+/// client of ours needs (the daemon, `stationd doctor` and `stationd monitor`).
+pub(crate) fn client_options(cfg: &MqttConfig, url: &url::Url) -> Result<MqttOptions, UplinkError> {
+    let host = url.host_str().unwrap_or("localhost").trim_start_matches('[').trim_end_matches(']').to_string();
+    let tls = url.scheme() == "mqtts";
+    let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
     let mut o = MqttOptions::new(cfg.client_id.clone(), host, port);
     o.set_keep_alive(cfg.keep_alive).set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET);
-    let user =
-        cfg.username.clone().or_else(|| (!cfg.url.username().is_empty()).then(|| cfg.url.username().to_string()));
+    let user = cfg.username.clone().or_else(|| (!url.username().is_empty()).then(|| url.username().to_string()));
     if let Some(user) = user {
         let password = match &cfg.password_file {
             Some(p) => read_secret(p)?,
-            None => cfg.url.password().unwrap_or_default().to_string(),
+            None => url.password().unwrap_or_default().to_string(),
         };
         o.set_credentials(user, password);
     }

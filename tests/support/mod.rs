@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod brokers;
 pub mod guest;
 
 use std::io::{BufRead, BufReader, Write};
