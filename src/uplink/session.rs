@@ -219,8 +219,6 @@ async fn connection(
                     }
                     Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
-                            let name = command_name(name);
-                            let name = name.as_str();
                             let done = if p.retain {
                                 super::execute::refuse_retained(name, &p.payload)
                             } else if limiter.take() {
@@ -357,13 +355,6 @@ impl CommandLimiter {
             resync: None,
         }
     }
-}
-
-/// The command a topic below `cmd/` names. `order/upsert` is `order.upsert`: brokers that
-/// map MQTT topics onto dotted subjects or routing keys (NATS refuses a `.` in a topic,
-/// RabbitMQ delivers `cmd/order.upsert` as `cmd/order/upsert`) carry commands that way.
-fn command_name(topic_rest: &str) -> String {
-    topic_rest.replace('/', ".")
 }
 
 /// In-flight bookkeeping of one connection.
@@ -591,15 +582,6 @@ impl ErrorLog {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn command_names_written_with_levels_are_the_dotted_names() {
-        assert_eq!(command_name("order.upsert"), "order.upsert");
-        assert_eq!(command_name("order/upsert"), "order.upsert");
-        assert_eq!(command_name("print"), "print");
-        assert_eq!(command_name("order.hold/x"), "order.hold.x");
-    }
-
     use super::*;
     use crate::event::NewEvent;
     use crate::journal::JournalOptions;
