@@ -172,7 +172,19 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
         // flush records we have not yet confirmed).
         .flush_every_ms(None)
         .mode(sled::Mode::LowSpace);
-    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cfg.open()));
+    // sled's own file lock outlives a closed database for a moment (its last references drop
+    // on sled's threads), so a reopen in the same process can find it still held; another
+    // process is kept out earlier by `journal.lock`. Wait that moment out.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let opened = loop {
+        let cfg = cfg.clone();
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cfg.open()));
+        let held = matches!(&opened, Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock);
+        if !held || std::time::Instant::now() >= deadline {
+            break opened;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
     let db = match opened {
         Ok(Ok(db)) => db,
         Ok(Err(e)) => return Err(classify(path, e)),
