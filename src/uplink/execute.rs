@@ -190,9 +190,8 @@ async fn other_command(
     // never print twice.
     if let (Some((job, copies)), Some(printing)) = (print_job, printing) {
         for _ in 0..copies {
-            if let Err(e) =
-                printing.submit(&job.printer, &job.document, job.order.clone(), job.bytes.clone(), None).await
-            {
+            // The same path as the station's own labels, so a missing font is reported too.
+            if let Err(e) = printing.submit_prepared(job.clone()).await {
                 warn!(request_id = %rid, error = %e, "could not queue a print job");
             }
         }
