@@ -121,7 +121,7 @@ fn labels() {
     };
     let printer = stationd::print::ConfiguredPrinter {
         spec,
-        role: stationd::config::PrinterRole::Label,
+        role: stationd::station::Document::Label,
         template: None,
         label: stationd_drivers::label::LabelSpec::default(),
         slip: stationd_drivers::slip::SlipSpec::default(),

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stationd::station::{
-    CloudOrder, Document, Input, Operator, OrderState, PrintOutcome, Role, Settings, Station, StationRole,
+    CloudOrder, Document, Input, Operator, OperatorRole, OrderPayload, OrderState, PrintOutcome, Settings, Station,
+    StationRole,
 };
 use stationd_drivers::sim::PrinterSim;
 
@@ -58,7 +59,7 @@ fn order(id: &str, lines: &[(&str, u32)], tracking: &str) -> serde_json::Value {
 fn packing_run(orders: usize) -> (Station, Vec<Input>) {
     let settings = Settings {
         role: StationRole::Pack,
-        operators: vec![Operator { badge: "OP:1".into(), name: "P".into(), role: Role::Packer }],
+        operators: vec![Operator { badge: "OP:1".into(), name: "P".into(), role: OperatorRole::Packer }],
         label_printer: true,
         slip_printer: true,
         ..Settings::default()
@@ -67,11 +68,9 @@ fn packing_run(orders: usize) -> (Station, Vec<Input>) {
     let now = time::OffsetDateTime::now_utc();
     for i in 0..orders {
         let id = format!("SO-{i}");
-        let command = CloudOrder::Upsert {
-            id: id.clone(),
-            state: Some(OrderState::Picked),
-            order: order(&id, &[(EANS[0], 1), (EANS[1], 1), (EANS[2], 1)], &format!("JJD{i:010}")),
-        };
+        let mut order = order(&id, &[(EANS[0], 1), (EANS[1], 1), (EANS[2], 1)], &format!("JJD{i:010}"));
+        order["state"] = serde_json::json!("picked");
+        let command = CloudOrder::Upsert(OrderPayload::parse(&order).expect("a valid order"));
         s.handle(Input::Cloud { request_id: format!("r-{i}"), command }, now);
     }
     let scan = |code: &str| Input::Scan { scanner: "gun".into(), code: code.into() };

@@ -19,7 +19,6 @@ use crate::journal::{Journal, JournalOptions, OpenOutcome};
 use crate::orders::OrderStore;
 use crate::scanner;
 use crate::service::{self, Heartbeat};
-use crate::station::Settings;
 use crate::uplink;
 use crate::workflow;
 
@@ -96,7 +95,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         (Some(p), Some(outcome_rx))
     };
     let station = {
-        let (settings, store) = (Settings::from_config(&config), orders.clone());
+        let (settings, store) = (config.station_settings(), orders.clone());
         tokio::task::spawn_blocking(move || workflow::restore(settings, &store)).await.context("order cache load")??
     };
     // Who is logged in, for print events and the uplink's audit events: one handle, set by

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use crate::config::OrdersConfig;
+use crate::station::OrderPayload;
 
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 pub const LOOKUP_ATTEMPTS: u32 = 3;
@@ -91,7 +92,7 @@ impl Oms {
     /// Looks an order up; returns the validated order object and the server's clock.
     /// The clock comes with how stale it can be: the request's round trip plus the
     /// `Date` header's one-second resolution.
-    pub async fn lookup(&self, id: &str) -> (Result<Value, LookupError>, Option<(OffsetDateTime, Duration)>) {
+    pub async fn lookup(&self, id: &str) -> (Result<OrderPayload, LookupError>, Option<(OffsetDateTime, Duration)>) {
         let mut last: LookupError = ("lookup_failed", "no attempt made".into());
         let mut clock = None;
         for attempt in 0..LOOKUP_ATTEMPTS {
@@ -173,17 +174,16 @@ impl Oms {
 }
 
 /// The order in a lookup answer, validated like `order.upsert`.
-fn parse_lookup(id: &str, body: &[u8]) -> Result<Value, LookupError> {
+fn parse_lookup(id: &str, body: &[u8]) -> Result<OrderPayload, LookupError> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| ("bad_order", format!("the order system sent no JSON: {e}")))?;
     let order = match v.get("order") {
         Some(o) if o.is_object() => o.clone(),
         _ => v,
     };
-    let (got, _) = crate::uplink::commands::parse_order(&order)
-        .map_err(|e| ("bad_order", format!("the order system sent {e}")))?;
-    if got != id {
-        return Err(("bad_order", format!("asked for {id}, the order system sent {got}")));
+    let order = OrderPayload::parse(&order).map_err(|e| ("bad_order", format!("the order system sent {e}")))?;
+    if order.id != id {
+        return Err(("bad_order", format!("asked for {id}, the order system sent {}", order.id)));
     }
     Ok(order)
 }
@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn a_lookup_answer_is_validated_like_an_upsert() {
         let good = br#"{"order":{"id":"SO-1","lines":[{"line":1,"sku":"A","qty":1}]}}"#;
-        assert_eq!(parse_lookup("SO-1", good).unwrap()["id"], "SO-1");
+        assert_eq!(parse_lookup("SO-1", good).unwrap().id, "SO-1");
         let bare = br#"{"id":"SO-1","lines":[{"line":1,"sku":"A","qty":1}]}"#;
         assert!(parse_lookup("SO-1", bare).is_ok());
         assert_eq!(parse_lookup("SO-2", bare).unwrap_err().0, "bad_order");

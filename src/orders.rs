@@ -237,7 +237,7 @@ mod tests {
     use super::*;
 
     fn order() -> StoredOrder {
-        StoredOrder::new("SO-1".into(), OrderState::Released, String::new(), Value::Null)
+        StoredOrder::new(crate::station::OrderPayload::minimal("SO-1", "SKU-1"), OrderState::Released, String::new())
     }
 
     #[test]

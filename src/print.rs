@@ -26,12 +26,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::PrinterRole;
 use crate::documents::test_page;
 use crate::event::{format_at, parse_at, NewEvent};
 use crate::journal::store::{durable_sync, open_side_db, storage};
 use crate::journal::{Journal, JournalError};
 use crate::orders::StoredOrder;
+use crate::station::Document;
 use crate::uplink::DeviceStates;
 
 /// How often an idle printer's status is read.
@@ -252,7 +252,7 @@ pub struct Printing {
 #[derive(Debug, Clone)]
 pub struct ConfiguredPrinter {
     pub spec: PrinterSpec,
-    pub role: PrinterRole,
+    pub role: Document,
     /// The printer's own label template, if configured (else the built-in label).
     pub template: Option<Arc<Template>>,
     /// Resolution and font of a label printer.
@@ -274,7 +274,7 @@ pub struct PreparedJob {
 
 /// Builds printer specs from the config; kinds this build cannot drive are refused here.
 pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<ConfiguredPrinter>, String> {
-    use crate::config::{PrinterKind, PrinterLanguage};
+    use crate::config::PrinterKind;
     let mut out = Vec::new();
     for p in &config.printers {
         let link = match &p.kind {
@@ -297,10 +297,7 @@ pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<Config
                     .ok_or_else(|| format!("printer {:?}: {device:?} is not vid:pid[:serial]", p.name))?,
             },
         };
-        let language = match p.language {
-            PrinterLanguage::Zpl => Language::Zpl,
-            PrinterLanguage::Escpos => Language::Escpos,
-        };
+        let language = p.language;
         let template = match &p.template {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -312,7 +309,7 @@ pub fn printers_from_config(config: &crate::config::Config) -> Result<Vec<Config
         };
         out.push(ConfiguredPrinter {
             spec: PrinterSpec { name: p.name.clone(), link, language, status_timeout: Duration::from_secs(2) },
-            role: p.role,
+            role: p.document,
             template,
             label: LabelSpec { dpi: p.dpi, font: p.font.clone() },
             slip: SlipSpec { codepage: p.codepage, columns: p.columns },
@@ -397,7 +394,7 @@ impl Printing {
         document: &str,
         order: Option<&StoredOrder>,
     ) -> Result<PreparedJob, (&'static str, String)> {
-        let wanted = if document == "slip" { PrinterRole::Slip } else { PrinterRole::Label };
+        let wanted = if document == "slip" { Document::Slip } else { Document::Label };
         let chosen = match printer {
             Some(name) => self.printers.iter().find(|p| p.spec.name == name),
             None => self.printers.iter().find(|p| p.role == wanted).or_else(|| self.printers.first()),
@@ -416,10 +413,10 @@ impl Printing {
                 let Some(o) = order else {
                     return Err(("missing_field", "a label needs `order`".into()));
                 };
-                match o.payload["label"]["data"].as_str() {
+                match o.payload.label.as_ref().filter(|l| l.format == "zpl").map(|l| l.data.as_str()) {
                     // Carrier ZPL goes through as it came once it is known to only draw (it
                     // was checked on the way in; checked again for orders stored before).
-                    Some(data) if o.payload["label"]["format"] == "zpl" => {
+                    Some(data) => {
                         stationd_drivers::carrier_zpl::check(data.as_bytes())
                             .map_err(|e| ("invalid_field", format!("carrier label of order {}: {e}", o.id)))?;
                         data.as_bytes().to_vec()
@@ -712,7 +709,7 @@ mod tests {
                 language: Language::Zpl,
                 status_timeout: Duration::from_millis(200),
             },
-            role: PrinterRole::Label,
+            role: Document::Label,
             template: None,
             label: LabelSpec::default(),
             slip: SlipSpec::default(),

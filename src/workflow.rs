@@ -116,7 +116,7 @@ pub struct Parts {
     /// print queue's and the [`WorkflowHandle`]'s).
     pub on_duty: OnDuty,
     /// Orders to cache before the first scan (`[orders] preload`).
-    pub preload: Vec<Value>,
+    pub preload: Vec<crate::station::OrderPayload>,
 }
 
 /// Channels into the workflow: scans go in `scans`; the handle is for the uplink.
@@ -384,8 +384,10 @@ impl Runner {
     fn lookup(&self, id: String) {
         let tx = self.internal.clone();
         let Some(oms) = self.parts.oms.clone() else {
-            let _ =
-                tx.send(Input::Looked { id, result: Err(("no_order_system", "no order system is configured".into())) });
+            let _ = tx.send(Input::LookupAnswered {
+                id,
+                result: Err(("no_order_system", "no order system is configured".into())),
+            });
             return;
         };
         tokio::spawn(async move {
@@ -398,7 +400,7 @@ impl Runner {
             } else {
                 info!(order = %id, "order looked up");
             }
-            let _ = tx.send(Input::Looked { id, result });
+            let _ = tx.send(Input::LookupAnswered { id, result });
         });
     }
 
@@ -425,9 +427,9 @@ impl Runner {
                 }
             };
             // No label in the order: the carrier's label from the order system, when so configured.
-            let carrier_label = document == Document::Label && order.payload.get("label").is_none();
+            let carrier_label = document == Document::Label && order.payload.label.is_none();
             if let (true, Some(oms)) = (carrier_label, oms.filter(|o| o.fetches_labels())) {
-                let carrier = order.text("carrier").unwrap_or("default").to_string();
+                let carrier = order.payload.carrier.clone().unwrap_or_else(|| "default".into());
                 match oms.fetch_label(&order.id, &carrier).await {
                     Ok(bytes) => job.bytes = bytes,
                     Err(e) => return fail(e),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use stationd::orders::{OrderState, StoredOrder};
+use stationd::station::{OrderPayload, OrderState, StoredOrder};
 
 const LABEL_WIDTH_MM: f64 = 101.6;
 const LABEL_HEIGHT_MM: f64 = 152.4;
@@ -29,7 +29,7 @@ fn orders(file: &Path) -> Vec<StoredOrder> {
     let text = std::fs::read_to_string(file).unwrap();
     let list: Vec<Value> = serde_json::from_str(&text).unwrap();
     list.into_iter()
-        .map(|o| StoredOrder::new(o["id"].as_str().unwrap().to_string(), OrderState::Packed, String::new(), o))
+        .map(|o| StoredOrder::new(OrderPayload::parse(&o).unwrap(), OrderState::Packed, String::new()))
         .collect()
 }
 
@@ -46,7 +46,7 @@ fn label(order: &StoredOrder, dpi: u32) -> Result<Vec<u8>, String> {
 fn slip(order: &StoredOrder, columns: usize) -> Vec<u8> {
     use stationd_drivers::slip::{CodePage, SlipSpec};
     // CJK text goes to a printer with GB18030; Latin text to the default PC858.
-    let cjk = order.payload.to_string().chars().any(|c| c as u32 >= 0x2E80);
+    let cjk = json(order).to_string().chars().any(|c| c as u32 >= 0x2E80);
     let codepage = if cjk { CodePage::Gb18030 } else { CodePage::Pc858 };
     stationd::documents::slip(&SlipSpec { codepage, columns }, order, "WH1/PACK-07")
 }
@@ -251,8 +251,13 @@ fn decode_escpos(b: &[u8]) -> Decoded {
 
 // ---------------------------------------------------------------------------------------
 
+/// The order as it came, as JSON.
+fn json(o: &StoredOrder) -> Value {
+    serde_json::to_value(&*o.payload).unwrap()
+}
+
 fn text(o: &StoredOrder, field: &str) -> Option<String> {
-    o.payload.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+    json(o).get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// Renders the labels of `orders` at `dpi`, decodes them and checks each against its order.
@@ -334,10 +339,11 @@ fn a_packing_slip_selects_a_code_page_prints_its_text_aligned_and_a_model_2_qr_c
                 assert!(width <= columns, "{}: line wider than {columns} columns: {l:?}", o.id);
             }
             let all = d.lines.join("\n");
-            let name = o.payload["ship_to"]["name"].as_str().unwrap_or_default();
+            let order = json(&o);
+            let name = order["ship_to"]["name"].as_str().unwrap_or_default();
             if columns == 48 && (o.id == "LBL-LATIN" || o.id == "LBL-CJK") {
                 assert!(all.contains(name), "{}: {name:?} printed as is in {all:?}", o.id);
-                for l in o.payload["lines"].as_array().unwrap() {
+                for l in order["lines"].as_array().unwrap() {
                     let item = l["name"].as_str().unwrap();
                     // PC858 has no en dash: a hyphen stands in for it.
                     let item = if o.id == "LBL-LATIN" { item.replace('\u{2013}', "-") } else { item.to_string() };

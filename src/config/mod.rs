@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reader::{array_of_tables, table, Ctx, Section};
+use stationd_drivers::printer::Language;
+
+pub use crate::station::{
+    default_overdue, Document, Operator, OperatorRole, OrderPayload, OrderState, OverdueRule, StationRole,
+};
 
 /// Default bound on the journal's stored event bytes.
 pub const DEFAULT_JOURNAL_MAX_BYTES: u64 = 512 * 1024 * 1024;
@@ -55,25 +60,6 @@ impl fmt::Display for ConfigErrors {
             write!(f, "{e}")?;
         }
         Ok(())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StationRole {
-    Pick,
-    Pack,
-    Ship,
-    Multi,
-}
-
-impl StationRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StationRole::Pick => "pick",
-            StationRole::Pack => "pack",
-            StationRole::Ship => "ship",
-            StationRole::Multi => "multi",
-        }
     }
 }
 
@@ -136,18 +122,6 @@ pub struct ScannerConfig {
     pub inter_key_timeout: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrinterLanguage {
-    Zpl,
-    Escpos,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrinterRole {
-    Label,
-    Slip,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrinterKind {
     Usb { device: String },
@@ -160,8 +134,9 @@ pub enum PrinterKind {
 pub struct PrinterConfig {
     pub name: String,
     pub kind: PrinterKind,
-    pub language: PrinterLanguage,
-    pub role: PrinterRole,
+    pub language: Language,
+    /// The document it prints.
+    pub document: Document,
     /// A ZPL label template replacing the built-in one (checked at load).
     pub template: Option<PathBuf>,
     /// Print resolution (ZPL printers): 203, 300 or 600 dpi; label geometry follows it.
@@ -217,46 +192,6 @@ impl Default for OrdersConfig {
             preload: None,
         }
     }
-}
-
-/// One overdue level: an order longer than `after` in `state` raises `order.overdue` with
-/// `level` (once per level; see docs/DESIGN.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverdueRule {
-    pub state: crate::station::OrderState,
-    pub after: Duration,
-    pub level: String,
-}
-
-/// The levels used when the config lists none.
-pub fn default_overdue() -> Vec<OverdueRule> {
-    use crate::station::OrderState::*;
-    let m = |n: u64| Duration::from_secs(60 * n);
-    [
-        (Picking, 20, "reminder"),
-        (Picking, 40, "escalate"),
-        (Packing, 15, "reminder"),
-        (Packing, 30, "escalate"),
-        (Packed, 10, "reminder"),
-        (Packed, 20, "escalate"),
-        (Held, 60, "reminder"),
-    ]
-    .into_iter()
-    .map(|(state, mins, level)| OverdueRule { state, after: m(mins), level: level.into() })
-    .collect()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OperatorRole {
-    Packer,
-    Supervisor,
-}
-
-#[derive(Debug, Clone)]
-pub struct OperatorConfig {
-    pub badge: String,
-    pub name: String,
-    pub role: OperatorRole,
 }
 
 #[derive(Debug, Clone)]
@@ -335,7 +270,7 @@ pub struct Config {
     pub scanners: Vec<ScannerConfig>,
     pub printers: Vec<PrinterConfig>,
     pub orders: OrdersConfig,
-    pub operators: Vec<OperatorConfig>,
+    pub operators: Vec<Operator>,
     pub http: Option<HttpConfig>,
     pub barcodes: BarcodeConfig,
     pub labels: LabelsConfig,
@@ -388,6 +323,22 @@ impl Config {
     }
 
     /// `warehouse/station`, the identity the journal is bound to.
+    /// What the station workflow is set up for.
+    pub fn station_settings(&self) -> crate::station::Settings {
+        crate::station::Settings {
+            rules: self.class_rules(),
+            role: self.station.role,
+            operators: self.operators.clone(),
+            allow_unlisted_packers: self.station.allow_unlisted_packers,
+            lookup: self.orders.url.is_some(),
+            label_printer: self.printers.iter().any(|p| p.document == Document::Label),
+            slip_printer: self.printers.iter().any(|p| p.document == Document::Slip),
+            overdue: self.overdue.clone(),
+            cache_ms: i64::from(self.orders.cache_hours) * 3600 * 1000,
+            sscc: self.labels.sscc.clone(),
+        }
+    }
+
     pub fn station_identity(&self) -> String {
         format!("{}/{}", self.station.warehouse, self.station.id)
     }
@@ -720,12 +671,12 @@ fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> 
         }
     };
     let language = match s.choice(cx, "language", &["zpl", "escpos"]) {
-        Some("escpos") => PrinterLanguage::Escpos,
-        _ => PrinterLanguage::Zpl,
+        Some("escpos") => Language::Escpos,
+        _ => Language::Zpl,
     };
     let role = match s.choice(cx, "role", &["label", "slip"]) {
-        Some("slip") => PrinterRole::Slip,
-        _ => PrinterRole::Label,
+        Some("slip") => Document::Slip,
+        _ => Document::Label,
     };
     let template = s.path(cx, "template", true).filter(|path| {
         let checked = std::fs::read_to_string(path)
@@ -774,13 +725,13 @@ fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> 
         cx.error(s.key_span("columns"), s.key_name("columns"), msg);
     }
     for (key, for_language, set) in [
-        ("dpi", PrinterLanguage::Zpl, s.has("dpi")),
-        ("font", PrinterLanguage::Zpl, s.has("font")),
-        ("codepage", PrinterLanguage::Escpos, s.has("codepage")),
-        ("columns", PrinterLanguage::Escpos, s.has("columns")),
+        ("dpi", Language::Zpl, s.has("dpi")),
+        ("font", Language::Zpl, s.has("font")),
+        ("codepage", Language::Escpos, s.has("codepage")),
+        ("columns", Language::Escpos, s.has("columns")),
     ] {
         if set && language != for_language {
-            let wanted = if for_language == PrinterLanguage::Zpl { "zpl" } else { "escpos" };
+            let wanted = if for_language == Language::Zpl { "zpl" } else { "escpos" };
             cx.error(
                 s.key_span(key),
                 s.key_name(key),
@@ -789,7 +740,10 @@ fn read_printer(cx: &mut Ctx, mut s: Section) -> Option<Spanned<PrinterConfig>> 
         }
     }
     s.finish(cx);
-    Some((PrinterConfig { name: name?, kind: kind?, language, role, template, dpi, font, codepage, columns }, span))
+    Some((
+        PrinterConfig { name: name?, kind: kind?, language, document: role, template, dpi, font, codepage, columns },
+        span,
+    ))
 }
 
 fn read_orders(cx: &mut Ctx, mut s: Section) -> Option<OrdersConfig> {
@@ -849,22 +803,23 @@ pub fn read_token(section: &str, path: Option<&Path>) -> Result<Option<String>, 
 }
 
 /// The orders of a preload file, each validated like `order.upsert`.
-pub fn read_preload(path: &Path) -> Result<Vec<serde_json::Value>, String> {
+pub fn read_preload(path: &Path) -> Result<Vec<OrderPayload>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
     let serde_json::Value::Array(orders) = v else {
         return Err("expected a JSON array of orders".into());
     };
-    for (i, o) in orders.iter().enumerate() {
-        crate::uplink::commands::parse_order(o).map_err(|e| format!("order {}: {e}", i + 1))?;
-    }
-    Ok(orders)
+    orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| OrderPayload::parse(o).map_err(|e| format!("order {}: {e}", i + 1)))
+        .collect()
 }
 
 fn read_overdue(cx: &mut Ctx, mut s: Section) -> Option<OverdueRule> {
     let names: Vec<&'static str> =
-        crate::station::OrderState::ALL.into_iter().filter(|st| !st.is_terminal()).map(|st| st.as_str()).collect();
-    let state = s.choice(cx, "state", &names).and_then(crate::station::OrderState::parse);
+        OrderState::ALL.into_iter().filter(|st| !st.is_terminal()).map(|st| st.as_str()).collect();
+    let state = s.choice(cx, "state", &names).and_then(OrderState::parse);
     if !s.has("state") {
         s.missing(cx, "state");
     }
@@ -923,7 +878,7 @@ fn read_labels(cx: &mut Ctx, mut s: Section) -> LabelsConfig {
     LabelsConfig { sscc }
 }
 
-fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>> {
+fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<Operator>> {
     let span = s.key_span("badge");
     let badge = s.required_string(cx, "badge");
     let name = s.string(cx, "name").unwrap_or_default();
@@ -932,7 +887,7 @@ fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<OperatorConfig>
         _ => OperatorRole::Packer,
     };
     s.finish(cx);
-    Some((OperatorConfig { badge: badge?, name, role }, span))
+    Some((Operator { badge: badge?, name, role }, span))
 }
 
 fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {

@@ -5,7 +5,10 @@ use serde_json::{json, Value};
 
 use super::clock::SkewChange;
 use super::flow::Scan;
-use super::{CloudOrder, Document, Feedback, LabelStatus, OrderState, PrintOutcome, StateChange, Station, StoredOrder};
+use super::{
+    reply, CloudOrder, Document, Feedback, LabelStatus, OrderPayload, OrderState, PrintOutcome, StateChange, Station,
+    StoredOrder,
+};
 
 /// How often the cache is swept for expired orders.
 const EVICT_EVERY_MS: i64 = 60_000;
@@ -21,11 +24,11 @@ impl Station {
             s.event("command.accepted", Some(order), json!({ "name": name, "request_id": rid }))
         };
         match command {
-            CloudOrder::Upsert { id, state, order } => {
-                let ev = audit(self, &id);
+            CloudOrder::Upsert(order) => {
+                let ev = audit(self, &order.id);
                 self.fx.push(super::Effect::Record { event: ev, feedback: None });
-                let st = self.receive(&id, state, order, json!({ "request_id": rid, "source": "cloud" }));
-                self.reply = Some((rid.clone(), json!({ "request_id": rid, "ok": true, "state": st.as_str() }), true));
+                let st = self.receive(order, json!({ "request_id": rid, "source": "cloud" }));
+                self.reply = Some((rid.clone(), reply::order_state(&rid, st), true));
             }
             CloudOrder::Cancel { order, reason } => self.cloud_change(rid, name, &order, StateChange::Cancel, reason),
             CloudOrder::Hold { order, reason } => self.cloud_change(rid, name, &order, StateChange::Hold, Some(reason)),
@@ -58,7 +61,7 @@ impl Station {
                 Some(Feedback::Alert { code, message: msg }),
             );
         }
-        self.reply = Some((rid.clone(), json!({ "request_id": rid, "ok": true, "state": to.as_str() }), true));
+        self.reply = Some((rid.clone(), reply::order_state(&rid, to), true));
     }
 
     /// A well-formed command that cannot be carried out now: an event and an error reply,
@@ -70,19 +73,22 @@ impl Station {
             json!({ "name": name, "request_id": rid, "error": { "code": code, "message": message } }),
             None,
         );
-        let reply = json!({ "request_id": rid, "ok": false, "error": { "code": code, "message": message } });
+        let reply = reply::refused(Some(&rid), code, &message);
         self.reply = Some((rid, reply, false));
     }
 
     /// Caches an order's contents (`order.received`): a known order keeps the station's
     /// state and progress (the station owns progress); a new one takes `state` (default
     /// `released`). Returns the order's state.
-    fn receive(&mut self, id: &str, state: Option<OrderState>, payload: Value, mut data: Value) -> OrderState {
+    fn receive(&mut self, payload: OrderPayload, mut data: Value) -> OrderState {
         let at = self.at();
+        let id = payload.id.clone();
+        let id = id.as_str();
         let order = match self.orders.get(id) {
             Some(e) => StoredOrder { payload: payload.into(), updated_at: at, ..(*e.order).clone() },
             None => {
-                let mut o = StoredOrder::new(id.to_string(), state.unwrap_or(OrderState::Released), at, payload);
+                let state = payload.state.unwrap_or(OrderState::Released);
+                let mut o = StoredOrder::new(payload, state, at);
                 o.progress.since_ms = self.now_ms;
                 o
             }
@@ -96,23 +102,20 @@ impl Station {
     }
 
     /// Orders from the config's `preload` file: cached when not known yet.
-    pub(super) fn preload(&mut self, orders: Vec<Value>) {
+    pub(super) fn preload(&mut self, orders: Vec<OrderPayload>) {
         for payload in orders {
-            let Some(id) = payload.get("id").and_then(Value::as_str).map(str::to_string) else { continue };
-            if self.orders.contains_key(&id) {
+            if self.orders.contains_key(&payload.id) {
                 continue;
             }
-            let state = payload.get("state").and_then(Value::as_str).and_then(OrderState::parse);
-            self.receive(&id, state, payload, json!({ "source": "preload" }));
+            self.receive(payload, json!({ "source": "preload" }));
         }
     }
 
-    pub(super) fn looked(&mut self, id: String, result: Result<Value, (&'static str, String)>) {
+    pub(super) fn lookup_answered(&mut self, id: String, result: Result<OrderPayload, (&'static str, String)>) {
         let waiting = self.session.lookup.as_deref() == Some(id.as_str());
         match result {
             Ok(payload) => {
-                let state = payload.get("state").and_then(Value::as_str).and_then(OrderState::parse);
-                self.receive(&id, state, payload, json!({ "source": "lookup" }));
+                self.receive(payload, json!({ "source": "lookup" }));
                 if waiting && self.session.operator.is_some() {
                     let sc = Scan::lookup(&id);
                     self.open_known(sc, &id);

@@ -8,7 +8,7 @@ use stationd_drivers::barcode::{ProductCode, ScanClass};
 use stationd_drivers::framing::display_code;
 
 use super::{
-    Armed, Document, Feedback, LabelStatus, Line, Operator, OrderState, Role, StateChange, Station, StationRole,
+    Armed, Document, Feedback, LabelStatus, Line, Operator, OperatorRole, OrderState, StateChange, Station, StationRole,
 };
 
 /// What the scan's event records about the code itself.
@@ -143,7 +143,7 @@ impl Station {
         let operator = match known {
             Some(o) => o,
             None if self.settings.allow_unlisted_packers => {
-                Operator { badge: badge.to_string(), name: String::new(), role: Role::Packer }
+                Operator { badge: badge.to_string(), name: String::new(), role: OperatorRole::Packer }
             }
             None => {
                 let msg = format!("badge {badge} is not listed for this station");
@@ -187,7 +187,7 @@ impl Station {
         };
         let name = name.to_ascii_uppercase();
         let order = self.session.order.clone();
-        let supervisor = self.operator_role() == Some(Role::Supervisor);
+        let supervisor = self.operator_role() == Some(OperatorRole::Supervisor);
         // `argument` only when the barcode carries one (`CMD:HOLD:dented`): absent, not null.
         let mut data = json!({ "command": name });
         if let Some(arg) = arg {

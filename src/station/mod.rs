@@ -21,6 +21,9 @@ mod clock;
 mod events;
 mod flow;
 pub mod order;
+pub mod payload;
+pub mod reply;
+mod settings;
 mod sscc;
 #[cfg(test)]
 mod tests;
@@ -33,112 +36,23 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stationd_drivers::barcode::ClassRules;
 use stationd_drivers::framing::FrameError;
 use time::OffsetDateTime;
 
-pub use crate::config::{OverdueRule, StationRole};
 use crate::event::NewEvent;
 pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
+pub use payload::OrderPayload;
+pub use settings::{default_overdue, Document, Operator, OperatorRole, OverdueRule, Settings, StationRole};
 pub use view::View;
 
 pub use clock::SKEW_LIMIT_MS;
 /// Recent alerts kept for the view.
 const ALERTS_KEPT: usize = 20;
 
-/// An operator's role at the station.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Packer,
-    Supervisor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Packer => "packer",
-            Role::Supervisor => "supervisor",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operator {
-    pub badge: String,
-    pub name: String,
-    pub role: Role,
-}
-
-/// What the station is set up for (from the config; fixed while running).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub rules: ClassRules,
-    pub role: StationRole,
-    pub operators: Vec<Operator>,
-    pub allow_unlisted_packers: bool,
-    /// An order system is configured: uncached orders are looked up.
-    pub lookup: bool,
-    pub label_printer: bool,
-    pub slip_printer: bool,
-    /// Sorted by `after`.
-    pub overdue: Vec<OverdueRule>,
-    /// Orders untouched this long are dropped from the cache.
-    pub cache_ms: i64,
-    /// The SSCCs this station makes for orders that come without one (`[labels]`).
-    pub sscc: Option<stationd_drivers::sscc::SsccPrefix>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            rules: ClassRules::default(),
-            role: StationRole::Multi,
-            operators: Vec::new(),
-            allow_unlisted_packers: true,
-            lookup: false,
-            label_printer: false,
-            slip_printer: false,
-            overdue: crate::config::default_overdue(),
-            cache_ms: 24 * 3600 * 1000,
-            sscc: None,
-        }
-    }
-}
-
-impl Settings {
-    pub fn from_config(c: &crate::config::Config) -> Settings {
-        use crate::config::{OperatorRole, PrinterRole};
-        Settings {
-            rules: c.class_rules(),
-            role: c.station.role,
-            operators: c
-                .operators
-                .iter()
-                .map(|o| Operator {
-                    badge: o.badge.clone(),
-                    name: o.name.clone(),
-                    role: match o.role {
-                        OperatorRole::Packer => Role::Packer,
-                        OperatorRole::Supervisor => Role::Supervisor,
-                    },
-                })
-                .collect(),
-            allow_unlisted_packers: c.station.allow_unlisted_packers,
-            lookup: c.orders.url.is_some(),
-            label_printer: c.printers.iter().any(|p| p.role == PrinterRole::Label),
-            slip_printer: c.printers.iter().any(|p| p.role == PrinterRole::Slip),
-            overdue: c.overdue.clone(),
-            cache_ms: i64::from(c.orders.cache_hours) * 3600 * 1000,
-            sscc: c.labels.sscc.clone(),
-        }
-    }
-}
-
 /// An order command from the cloud (already validated by `uplink::commands`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CloudOrder {
-    Upsert { id: String, state: Option<OrderState>, order: Value },
+    Upsert(OrderPayload),
     Cancel { order: String, reason: Option<String> },
     Hold { order: String, reason: String },
     Release { order: String },
@@ -151,23 +65,6 @@ impl CloudOrder {
             CloudOrder::Cancel { .. } => "order.cancel",
             CloudOrder::Hold { .. } => "order.hold",
             CloudOrder::Release { .. } => "order.release",
-        }
-    }
-}
-
-/// Printed documents the workflow asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Document {
-    Label,
-    Slip,
-}
-
-impl Document {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Document::Label => "label",
-            Document::Slip => "slip",
         }
     }
 }
@@ -194,10 +91,10 @@ pub enum Input {
     BadScan { scanner: String, error: FrameError },
     /// An order command from the cloud.
     Cloud { request_id: String, command: CloudOrder },
-    /// The order system answered a lookup: the order payload (validated) or why not.
-    Looked { id: String, result: Result<Value, (&'static str, String)> },
+    /// The order system answered a lookup: the order (validated) or why not (code, message).
+    LookupAnswered { id: String, result: Result<OrderPayload, (&'static str, String)> },
     /// Orders to cache at start (`[orders] preload`), validated; known ones are left alone.
-    Preload(Vec<Value>),
+    Preload(Vec<OrderPayload>),
     /// A print job the workflow asked for ended.
     Printed { order: String, document: Document, outcome: PrintOutcome },
     /// A remote clock reading: the order system's `Date` with `max_delay` its round trip
@@ -410,7 +307,7 @@ impl Station {
                 self.record("scan.rejected", None, data, Some(fb));
             }
             Input::Cloud { request_id, command } => self.cloud(request_id, command),
-            Input::Looked { id, result } => self.looked(id, result),
+            Input::LookupAnswered { id, result } => self.lookup_answered(id, result),
             Input::Preload(orders) => self.preload(orders),
             Input::Printed { order, document, outcome } => self.printed(&order, document, outcome),
             Input::ClockSample { source, remote, max_delay } => {
@@ -451,10 +348,11 @@ impl Station {
 
     /// Adds or replaces an order in memory and its indexes.
     fn put(&mut self, order: StoredOrder) {
-        for t in [order.text("tracking"), order.text("sscc"), order.progress.sscc.as_deref()].into_iter().flatten() {
+        let p = &order.payload;
+        for t in [p.tracking.as_deref(), p.sscc.as_deref(), order.progress.sscc.as_deref()].into_iter().flatten() {
             self.tracking.insert(t.to_string(), order.id.clone());
         }
-        for t in [order.text("tote").map(str::to_string), order.progress.tote.clone()].into_iter().flatten() {
+        for t in [p.extra_text("tote").map(str::to_string), order.progress.tote.clone()].into_iter().flatten() {
             self.totes.insert(t, order.id.clone());
         }
         let lines = Arc::new(lines_of(&order.payload));
@@ -576,7 +474,7 @@ impl Station {
         Ok(to)
     }
 
-    fn operator_role(&self) -> Option<Role> {
+    fn operator_role(&self) -> Option<OperatorRole> {
         self.session.operator.as_ref().map(|o| o.role)
     }
 

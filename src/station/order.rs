@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use super::OrderPayload;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,28 +131,25 @@ pub struct StoredOrder {
     pub held_from: Option<OrderState>,
     pub updated_at: String,
     /// Shared: the workflow hands orders out for saving and printing without copying it.
-    pub payload: std::sync::Arc<Value>,
+    pub payload: std::sync::Arc<OrderPayload>,
     #[serde(default)]
     pub progress: Progress,
 }
 
 impl StoredOrder {
-    pub fn new(id: String, state: OrderState, updated_at: String, payload: Value) -> StoredOrder {
+    pub fn new(payload: OrderPayload, state: OrderState, updated_at: String) -> StoredOrder {
+        let id = payload.id.clone();
         let payload = std::sync::Arc::new(payload);
         StoredOrder { id, state, held_from: None, updated_at, payload, progress: Progress::default() }
     }
 
-    pub fn text(&self, field: &str) -> Option<&str> {
-        self.payload.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
-    }
-
     /// The order's SSCC: the one it came with, or the one this station made for it.
     pub fn sscc(&self) -> Option<&str> {
-        self.text("sscc").or(self.progress.sscc.as_deref())
+        self.payload.sscc.as_deref().or(self.progress.sscc.as_deref())
     }
 }
 
-/// One order line, read from the payload.
+/// One order line as the flow matches scans against it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub line: u32,
@@ -163,32 +161,20 @@ pub struct Line {
     pub codes: Vec<String>,
 }
 
-/// The lines of an order payload (validated when the order arrived).
-pub fn lines_of(payload: &Value) -> Vec<Line> {
-    let Some(lines) = payload.get("lines").and_then(Value::as_array) else { return Vec::new() };
-    lines
+/// The lines of an order, each with every code that identifies its item.
+pub fn lines_of(payload: &OrderPayload) -> Vec<Line> {
+    payload
+        .lines
         .iter()
-        .filter_map(|l| {
-            let line = u32::try_from(l.get("line")?.as_u64()?).ok()?;
-            let sku = l.get("sku")?.as_str()?.to_string();
-            let mut codes: Vec<String> = l
-                .get("barcodes")
-                .and_then(Value::as_array)
-                .map(|b| b.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                .unwrap_or_default();
-            codes.push(sku.clone());
+        .map(|l| {
+            let mut codes = l.barcodes.clone();
+            codes.push(l.sku.clone());
             let gtins: Vec<String> = codes
                 .iter()
                 .filter_map(|c| stationd_drivers::barcode::classify(c).ok().flatten().and_then(|p| p.gtin14()))
                 .collect();
             codes.extend(gtins);
-            Some(Line {
-                line,
-                sku,
-                name: l.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
-                qty: u32::try_from(l.get("qty")?.as_u64()?).ok()?,
-                codes,
-            })
+            Line { line: l.line, sku: l.sku.clone(), name: l.name.clone().unwrap_or_default(), qty: l.qty, codes }
         })
         .collect()
 }
@@ -227,7 +213,7 @@ mod tests {
     use super::*;
 
     fn order(state: OrderState) -> StoredOrder {
-        StoredOrder::new("SO-1".into(), state, String::new(), Value::Null)
+        StoredOrder::new(OrderPayload::minimal("SO-1", "SKU-1"), state, String::new())
     }
 
     #[test]
@@ -271,8 +257,8 @@ mod tests {
 
     #[test]
     fn lines_match_their_codes_sku_and_gtin_form() {
-        let p = serde_json::json!({"lines": [{"line": 1, "sku": "SKU-1", "qty": 2, "barcodes": ["4006381333931"]}]});
-        let lines = lines_of(&p);
+        let p = serde_json::json!({"id": "SO-1", "lines": [{"line": 1, "sku": "SKU-1", "qty": 2, "barcodes": ["4006381333931"]}]});
+        let lines = lines_of(&OrderPayload::parse(&p).unwrap());
         assert_eq!(lines.len(), 1);
         assert!(lines[0].codes.contains(&"04006381333931".to_string()));
         assert!(lines[0].codes.contains(&"SKU-1".to_string()));

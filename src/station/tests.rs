@@ -9,6 +9,7 @@ use time::macros::datetime;
 use time::{Duration as TimeDelta, OffsetDateTime};
 
 use super::*;
+use stationd_drivers::barcode::ClassRules;
 
 const EAN_A: &str = "4006381333931";
 const EAN_OTHER: &str = "5012345678900";
@@ -22,7 +23,7 @@ fn settings(role: StationRole) -> Settings {
             ..ClassRules::default()
         },
         role,
-        operators: vec![Operator { badge: SUPERVISOR.into(), name: "Sam".into(), role: Role::Supervisor }],
+        operators: vec![Operator { badge: SUPERVISOR.into(), name: "Sam".into(), role: OperatorRole::Supervisor }],
         allow_unlisted_packers: true,
         lookup: false,
         label_printer: true,
@@ -32,10 +33,14 @@ fn settings(role: StationRole) -> Settings {
 }
 
 /// SO-n with line 1: EAN_A ×2, line 2: SKU-B ×1.
-fn order(id: &str, state: &str) -> Value {
-    json!({"id": id, "state": state, "carrier": "DHL", "tracking": format!("JJD000000000{}", &id[3..]),
+fn order(id: &str, state: &str) -> OrderPayload {
+    payload(json!({"id": id, "state": state, "carrier": "DHL", "tracking": format!("JJD000000000{}", &id[3..]),
            "lines": [{"line": 1, "sku": "SKU-A", "name": "Mug", "qty": 2, "barcodes": [EAN_A]},
-                     {"line": 2, "sku": "SKU-B", "name": "Lid", "qty": 1}]})
+                     {"line": 2, "sku": "SKU-B", "name": "Lid", "qty": 1}]}))
+}
+
+fn payload(v: Value) -> OrderPayload {
+    OrderPayload::parse(&v).unwrap()
 }
 
 struct T {
@@ -89,7 +94,7 @@ impl T {
     }
 
     fn upsert(&mut self, id: &str, state: &str) -> Vec<Effect> {
-        self.cloud(CloudOrder::Upsert { id: id.into(), state: OrderState::parse(state), order: order(id, state) })
+        self.cloud(CloudOrder::Upsert(order(id, state)))
     }
 
     fn later(&mut self, minutes: i64) -> Vec<Effect> {
@@ -489,18 +494,18 @@ fn an_uncached_order_is_looked_up_or_reported_unknown_without_blocking() {
     let fx = t.scan("SO-5");
     assert_eq!(kinds(&fx), ["order.lookup"]);
     assert!(fx.iter().any(|e| matches!(e, Effect::Lookup { id } if id == "SO-5")));
-    let fx = t.input(Input::Looked { id: "SO-5".into(), result: Ok(order("SO-5", "picked")) });
+    let fx = t.input(Input::LookupAnswered { id: "SO-5".into(), result: Ok(order("SO-5", "picked")) });
     assert_eq!(kinds(&fx), ["order.received", "order.opened", "order.state"]);
     assert_eq!(t.state("SO-5"), OrderState::Packing);
 
     t.scan("SO-6");
-    let fx = t.input(Input::Looked { id: "SO-6".into(), result: Err(("lookup_timeout", "no answer".into())) });
+    let fx = t.input(Input::LookupAnswered { id: "SO-6".into(), result: Err(("lookup_timeout", "no answer".into())) });
     assert_eq!((kinds(&fx), error_code(&fx)), (vec!["order.unknown"], Some("unknown_order")));
     assert!(t.s.session().lookup.is_none());
     // The packer went on meanwhile: a late answer is cached, not opened.
     t.scan("SO-7");
     t.scan("SO-5");
-    let fx = t.input(Input::Looked { id: "SO-7".into(), result: Ok(order("SO-7", "picked")) });
+    let fx = t.input(Input::LookupAnswered { id: "SO-7".into(), result: Ok(order("SO-7", "picked")) });
     assert_eq!(kinds(&fx), ["order.received"]);
     assert_eq!(t.s.session().order.as_deref(), Some("SO-5"));
 }
@@ -759,7 +764,7 @@ fn an_sscc_scanned_as_its_gs1_barcode_ships_the_order_like_its_bare_digits() {
     let mut t = T::new(StationRole::Ship);
     t.scan("OP:0017");
     let mut o = order("SO-7", "labelled");
-    o["sscc"] = json!("001234560000000018");
-    t.cloud(CloudOrder::Upsert { id: "SO-7".into(), state: Some(OrderState::Labelled), order: o });
+    o.sscc = Some("001234560000000018".into());
+    t.cloud(CloudOrder::Upsert(o));
     assert_eq!(kinds(&t.scan("001234560000000018")), ["ship.scanned", "order.state"]);
 }

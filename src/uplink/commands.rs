@@ -7,14 +7,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::station::payload::{self, serde_field_error, OrderPayload, PayloadError};
+
 /// Largest command payload accepted.
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// The commands a station accepts.
 pub const COMMAND_NAMES: &[&str] = &["order.upsert", "order.cancel", "order.hold", "order.release", "print", "resync"];
-
-const MAX_TEXT: usize = 256;
-const MAX_LINES: usize = 1000;
-const MAX_BARCODES: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandRequest {
@@ -27,12 +25,8 @@ pub struct CommandRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// The order as sent (extra fields kept), already validated.
-    OrderUpsert {
-        id: String,
-        state: Option<String>,
-        order: Value,
-    },
+    /// The order, validated (fields the station does not use kept as sent).
+    OrderUpsert(OrderPayload),
     OrderCancel {
         order: String,
         reason: Option<String>,
@@ -150,58 +144,6 @@ struct UpsertCmd {
 }
 
 #[derive(Deserialize)]
-struct OrderShape {
-    id: String,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    priority: Option<String>,
-    #[serde(default)]
-    carrier: Option<String>,
-    #[serde(default)]
-    service: Option<String>,
-    #[serde(default)]
-    tracking: Option<String>,
-    #[serde(default)]
-    ship_to: Option<ShipTo>,
-    lines: Vec<Line>,
-    #[serde(default)]
-    label: Option<Label>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ShipTo {
-    name: String,
-    #[serde(default)]
-    street: Option<String>,
-    #[serde(default)]
-    city: Option<String>,
-    #[serde(default)]
-    postcode: Option<String>,
-    #[serde(default)]
-    country: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Line {
-    line: u32,
-    sku: String,
-    #[serde(default)]
-    name: Option<String>,
-    qty: u32,
-    #[serde(default)]
-    barcodes: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Label {
-    format: String,
-    data: String,
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OrderRef {
     #[allow(dead_code)]
@@ -270,13 +212,7 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         Ok(match name {
             "order.upsert" => {
                 let c: UpsertCmd = serde_json::from_value(v.clone()).map_err(de)?;
-                let shape: OrderShape = serde_json::from_value(c.order.clone()).map_err(|e| {
-                    let mut e = field_error(rid, e);
-                    e.message = format!("order: {}", e.message);
-                    e
-                })?;
-                validate_order(rid, &shape)?;
-                Command::OrderUpsert { id: shape.id, state: shape.state, order: c.order }
+                Command::OrderUpsert(OrderPayload::parse(&c.order).map_err(|e| refused(rid, e))?)
             }
             "order.cancel" | "order.hold" | "order.release" => {
                 let c: OrderRef = serde_json::from_value(v.clone()).map_err(de)?;
@@ -316,93 +252,16 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
     Ok(CommandRequest { request_id, name: name.to_string(), command, sent_at })
 }
 
-/// Validates an order object as `order.upsert` carries it (also an order system's lookup
-/// answer); returns its id and initial state.
-pub fn parse_order(order: &Value) -> Result<(String, Option<String>), CommandError> {
-    let shape: OrderShape = serde_json::from_value(order.clone()).map_err(|e| {
-        let mut e = field_error(None, e);
-        e.message = format!("order: {}", e.message);
-        e
-    })?;
-    validate_order(None, &shape)?;
-    Ok((shape.id, shape.state))
+fn field_error(rid: Option<&str>, e: serde_json::Error) -> CommandError {
+    refused(rid, serde_field_error(&e))
 }
 
-fn field_error(rid: Option<&str>, e: serde_json::Error) -> CommandError {
-    let msg = e.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    let code = if msg.starts_with("missing field") {
-        "missing_field"
-    } else if msg.starts_with("unknown field") {
-        "unknown_field"
-    } else {
-        "invalid_field"
-    };
-    err(rid, code, msg)
+fn refused(rid: Option<&str>, e: PayloadError) -> CommandError {
+    err(rid, e.code, e.message)
 }
 
 fn check_text(rid: Option<&str>, field: &str, s: &str) -> Result<(), CommandError> {
-    if s.is_empty() || s.len() > MAX_TEXT || s.chars().any(char::is_control) {
-        let msg = format!("{field} must be 1 to {MAX_TEXT} bytes without control characters");
-        return Err(err(rid, "invalid_field", msg));
-    }
-    Ok(())
-}
-
-fn validate_order(rid: Option<&str>, o: &OrderShape) -> Result<(), CommandError> {
-    check_text(rid, "order.id", &o.id)?;
-    if let Some(s) = &o.state {
-        if crate::orders::OrderState::parse(s).is_none() {
-            return Err(err(rid, "invalid_field", format!("order.state {s:?} is not a known state")));
-        }
-    }
-    for (field, v) in
-        [("priority", &o.priority), ("carrier", &o.carrier), ("service", &o.service), ("tracking", &o.tracking)]
-    {
-        if let Some(v) = v {
-            check_text(rid, &format!("order.{field}"), v)?;
-        }
-    }
-    if let Some(st) = &o.ship_to {
-        check_text(rid, "order.ship_to.name", &st.name)?;
-        for v in [&st.street, &st.city, &st.postcode, &st.country].into_iter().flatten() {
-            check_text(rid, "order.ship_to", v)?;
-        }
-    }
-    if o.lines.is_empty() || o.lines.len() > MAX_LINES {
-        return Err(err(rid, "invalid_field", format!("order.lines must hold 1 to {MAX_LINES} lines")));
-    }
-    let mut numbers = std::collections::HashSet::new();
-    for l in &o.lines {
-        check_text(rid, "order.lines.sku", &l.sku)?;
-        if let Some(n) = &l.name {
-            check_text(rid, "order.lines.name", n)?;
-        }
-        if l.qty == 0 {
-            return Err(err(rid, "invalid_field", format!("order line {}: qty must be at least 1", l.line)));
-        }
-        if !numbers.insert(l.line) {
-            return Err(err(rid, "invalid_field", format!("order line number {} appears twice", l.line)));
-        }
-        if l.barcodes.len() > MAX_BARCODES {
-            return Err(err(rid, "invalid_field", format!("order line {}: at most {MAX_BARCODES} barcodes", l.line)));
-        }
-        for b in &l.barcodes {
-            check_text(rid, "order.lines.barcodes", b)?;
-        }
-    }
-    if let Some(label) = &o.label {
-        if label.format != "zpl" {
-            return Err(err(rid, "invalid_field", "order.label.format must be \"zpl\""));
-        }
-        if label.data.is_empty() {
-            return Err(err(rid, "invalid_field", "order.label.data must not be empty"));
-        }
-        if let Err(e) = stationd_drivers::carrier_zpl::check(label.data.as_bytes()) {
-            return Err(err(rid, "invalid_field", format!("order.label.data: {e}")));
-        }
-    }
-    Ok(())
+    payload::check_text(field, s).map_err(|e| refused(rid, e))
 }
 
 #[cfg(test)]
@@ -426,9 +285,9 @@ mod tests {
     fn the_design_example_upsert_is_accepted_with_extra_order_fields_kept() {
         let r = parse_command("order.upsert", UPSERT.as_bytes()).unwrap();
         assert_eq!(r.request_id, "r-81f2");
-        let Command::OrderUpsert { id, state, order } = r.command else { panic!() };
-        assert_eq!((id.as_str(), state.as_deref()), ("SO-1001", Some("released")));
-        assert_eq!(order["gift_wrap"], true);
+        let Command::OrderUpsert(order) = r.command else { panic!() };
+        assert_eq!((order.id.as_str(), order.state), ("SO-1001", Some(crate::station::OrderState::Released)));
+        assert_eq!(order.extra["gift_wrap"], true);
     }
 
     #[test]
@@ -567,6 +426,19 @@ mod tests {
         }
     }
 
+    fn without_empty(v: Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+                    .map(|(k, v)| (k, without_empty(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.into_iter().map(without_empty).collect()),
+            other => other,
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(600))]
 
@@ -582,10 +454,12 @@ mod tests {
             span in proptest::option::of(0u64..1_000_000),
         ) {
             let r = check_outcome("order.upsert", upsert.to_string().as_bytes())?.expect("accepted");
-            let Command::OrderUpsert { id, state, order } = r.command else { panic!("{:?}", r.command) };
-            prop_assert_eq!(&order, &upsert["order"]);
-            prop_assert_eq!(Some(id.as_str()), upsert["order"]["id"].as_str());
-            prop_assert_eq!(state.as_deref(), upsert["order"]["state"].as_str());
+            let Command::OrderUpsert(order) = r.command else { panic!("{:?}", r.command) };
+            // Kept whole: only `null`s and empty lists of optional fields are left out.
+            prop_assert_eq!(serde_json::to_value(&order).unwrap(), without_empty(upsert["order"].clone()));
+            prop_assert_eq!(Some(order.id.as_str()), upsert["order"]["id"].as_str());
+            prop_assert_eq!(order.state.map(|s| s.as_str()), upsert["order"]["state"].as_str());
+            let id = order.id;
 
             let order_id = upsert["order"]["id"].clone();
             let hold = json!({ "request_id": "r-2", "order": order_id, "reason": reason });

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::commands::{parse_command, Command, CommandError};
 use crate::event::NewEvent;
 use crate::journal::Journal;
-use crate::orders::{OrderState, OrderStore, SeenRequest};
+use crate::orders::{OrderStore, SeenRequest};
 use crate::print::Printing;
 use crate::station::CloudOrder;
 use crate::workflow::WorkflowHandle;
@@ -70,9 +70,7 @@ pub async fn execute(
         Err(e) => return internal(&rid, e),
     }
     let command = match req.command {
-        Command::OrderUpsert { id, state, order } => {
-            CloudOrder::Upsert { id, state: state.as_deref().and_then(OrderState::parse), order }
-        }
+        Command::OrderUpsert(order) => CloudOrder::Upsert(order),
         Command::OrderCancel { order, reason } => CloudOrder::Cancel { order, reason },
         Command::OrderHold { order, reason } => CloudOrder::Hold { order, reason },
         Command::OrderRelease { order } => CloudOrder::Release { order },
