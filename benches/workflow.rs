@@ -70,7 +70,7 @@ fn packing_run(orders: usize) -> (Station, Vec<Input>) {
         let id = format!("SO-{i}");
         let mut order = order(&id, &[(EANS[0], 1), (EANS[1], 1), (EANS[2], 1)], &format!("JJD{i:010}"));
         order["state"] = serde_json::json!("picked");
-        let command = CloudOrder::Upsert(OrderPayload::parse(&order).expect("a valid order"));
+        let command = CloudOrder::Upsert(Box::new(OrderPayload::parse(&order).expect("a valid order")));
         s.handle(Input::Cloud { request_id: format!("r-{i}"), command }, now);
     }
     let scan = |code: &str| Input::Scan { scanner: "gun".into(), code: code.into() };

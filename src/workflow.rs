@@ -400,7 +400,7 @@ impl Runner {
             } else {
                 info!(order = %id, "order looked up");
             }
-            let _ = tx.send(Input::LookupAnswered { id, result });
+            let _ = tx.send(Input::LookupAnswered { id, result: result.map(Box::new) });
         });
     }
 

@@ -27,7 +27,7 @@ impl Station {
             CloudOrder::Upsert(order) => {
                 let ev = audit(self, &order.id);
                 self.fx.push(super::Effect::Record { event: ev, feedback: None });
-                let st = self.receive(order, json!({ "request_id": rid, "source": "cloud" }));
+                let st = self.receive(*order, json!({ "request_id": rid, "source": "cloud" }));
                 self.reply = Some((rid.clone(), reply::order_state(&rid, st), true));
             }
             CloudOrder::Cancel { order, reason } => self.cloud_change(rid, name, &order, StateChange::Cancel, reason),
@@ -111,11 +111,11 @@ impl Station {
         }
     }
 
-    pub(super) fn lookup_answered(&mut self, id: String, result: Result<OrderPayload, (&'static str, String)>) {
+    pub(super) fn lookup_answered(&mut self, id: String, result: Result<Box<OrderPayload>, (&'static str, String)>) {
         let waiting = self.session.lookup.as_deref() == Some(id.as_str());
         match result {
             Ok(payload) => {
-                self.receive(payload, json!({ "source": "lookup" }));
+                self.receive(*payload, json!({ "source": "lookup" }));
                 if waiting && self.session.operator.is_some() {
                     let sc = Scan::lookup(&id);
                     self.open_known(sc, &id);

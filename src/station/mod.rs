@@ -52,7 +52,7 @@ const ALERTS_KEPT: usize = 20;
 /// An order command from the cloud (already validated by `uplink::commands`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CloudOrder {
-    Upsert(OrderPayload),
+    Upsert(Box<OrderPayload>),
     Cancel { order: String, reason: Option<String> },
     Hold { order: String, reason: String },
     Release { order: String },
@@ -92,7 +92,7 @@ pub enum Input {
     /// An order command from the cloud.
     Cloud { request_id: String, command: CloudOrder },
     /// The order system answered a lookup: the order (validated) or why not (code, message).
-    LookupAnswered { id: String, result: Result<OrderPayload, (&'static str, String)> },
+    LookupAnswered { id: String, result: Result<Box<OrderPayload>, (&'static str, String)> },
     /// Orders to cache at start (`[orders] preload`), validated; known ones are left alone.
     Preload(Vec<OrderPayload>),
     /// A print job the workflow asked for ended.

@@ -94,7 +94,7 @@ impl T {
     }
 
     fn upsert(&mut self, id: &str, state: &str) -> Vec<Effect> {
-        self.cloud(CloudOrder::Upsert(order(id, state)))
+        self.cloud(CloudOrder::Upsert(Box::new(order(id, state))))
     }
 
     fn later(&mut self, minutes: i64) -> Vec<Effect> {
@@ -494,7 +494,7 @@ fn an_uncached_order_is_looked_up_or_reported_unknown_without_blocking() {
     let fx = t.scan("SO-5");
     assert_eq!(kinds(&fx), ["order.lookup"]);
     assert!(fx.iter().any(|e| matches!(e, Effect::Lookup { id } if id == "SO-5")));
-    let fx = t.input(Input::LookupAnswered { id: "SO-5".into(), result: Ok(order("SO-5", "picked")) });
+    let fx = t.input(Input::LookupAnswered { id: "SO-5".into(), result: Ok(Box::new(order("SO-5", "picked"))) });
     assert_eq!(kinds(&fx), ["order.received", "order.opened", "order.state"]);
     assert_eq!(t.state("SO-5"), OrderState::Packing);
 
@@ -505,7 +505,7 @@ fn an_uncached_order_is_looked_up_or_reported_unknown_without_blocking() {
     // The packer went on meanwhile: a late answer is cached, not opened.
     t.scan("SO-7");
     t.scan("SO-5");
-    let fx = t.input(Input::LookupAnswered { id: "SO-7".into(), result: Ok(order("SO-7", "picked")) });
+    let fx = t.input(Input::LookupAnswered { id: "SO-7".into(), result: Ok(Box::new(order("SO-7", "picked"))) });
     assert_eq!(kinds(&fx), ["order.received"]);
     assert_eq!(t.s.session().order.as_deref(), Some("SO-5"));
 }
@@ -765,6 +765,6 @@ fn an_sscc_scanned_as_its_gs1_barcode_ships_the_order_like_its_bare_digits() {
     t.scan("OP:0017");
     let mut o = order("SO-7", "labelled");
     o.sscc = Some("001234560000000018".into());
-    t.cloud(CloudOrder::Upsert(o));
+    t.cloud(CloudOrder::Upsert(Box::new(o)));
     assert_eq!(kinds(&t.scan("001234560000000018")), ["ship.scanned", "order.state"]);
 }

@@ -26,7 +26,7 @@ pub struct CommandRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// The order, validated (fields the station does not use kept as sent).
-    OrderUpsert(OrderPayload),
+    OrderUpsert(Box<OrderPayload>),
     OrderCancel {
         order: String,
         reason: Option<String>,
@@ -212,7 +212,7 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         Ok(match name {
             "order.upsert" => {
                 let c: UpsertCmd = serde_json::from_value(v.clone()).map_err(de)?;
-                Command::OrderUpsert(OrderPayload::parse(&c.order).map_err(|e| refused(rid, e))?)
+                Command::OrderUpsert(Box::new(OrderPayload::parse(&c.order).map_err(|e| refused(rid, e))?))
             }
             "order.cancel" | "order.hold" | "order.release" => {
                 let c: OrderRef = serde_json::from_value(v.clone()).map_err(de)?;
