@@ -101,7 +101,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     // Who is logged in, for print events and the uplink's audit events: one handle, set by
     // the workflow.
     let on_duty = printing.as_ref().map(crate::print::Printing::on_duty).unwrap_or_default();
-    let (inputs_tx, workflow_handle, channels) = workflow::channels(on_duty.clone());
+    let (inputs_tx, workflow_handle, channels) = workflow::channels();
     let uplink = match &config.mqtt {
         Some(m) => {
             let u = uplink::spawn_with(

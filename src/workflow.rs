@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use stationd_drivers::framing::display_code;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -31,10 +31,11 @@ const SLOW_INPUT: Duration = Duration::from_millis(5);
 /// How often time is fed to the station (overdue levels, cache expiry).
 const TICK: Duration = Duration::from_secs(1);
 
-/// A cloud order command on its way to the station, with where to send the reply.
+/// A cloud command on its way to the station (`Input::Cloud` or
+/// `Input::CommandExecuted`), with where to send the reply.
 pub struct CloudRequest {
     pub request_id: String,
-    pub command: CloudOrder,
+    pub input: Input,
     /// The cloud's clock when it sent the command (`sent_at`), a clock sample.
     pub sent_at: Option<OffsetDateTime>,
     pub reply: oneshot::Sender<Value>,
@@ -44,33 +45,39 @@ pub struct CloudRequest {
 #[derive(Clone)]
 pub struct WorkflowHandle {
     cloud: mpsc::Sender<CloudRequest>,
-    /// `sent_at` of the commands executed outside the workflow (`print`, `resync`).
-    clock: mpsc::Sender<OffsetDateTime>,
-    on_duty: OnDuty,
 }
 
 impl WorkflowHandle {
-    /// A command's `sent_at` as a clock sample, for commands the workflow does not execute;
-    /// dropped when the workflow is busy (the next command brings another).
-    pub fn clock_sample(&self, sent_at: OffsetDateTime) {
-        let _ = self.clock.try_send(sent_at);
-    }
-
-    /// Who is logged in at the station now (for the uplink's own audit events).
-    pub fn on_duty(&self) -> &OnDuty {
-        &self.on_duty
-    }
-
-    /// Hands a command to the station and waits for its reply (`None` when the workflow
-    /// has stopped).
+    /// Hands an order command to the station and waits for its reply (`None` when the
+    /// workflow has stopped).
     pub async fn command(
         &self,
         request_id: String,
         command: CloudOrder,
         sent_at: Option<OffsetDateTime>,
     ) -> Option<Value> {
+        let input = Input::Cloud { request_id: request_id.clone(), command };
+        self.send(request_id, input, sent_at).await
+    }
+
+    /// A command the uplink carried out (`print`, `resync`): the station audits it and
+    /// remembers `reply` with its request id (durably), then answers — `reply` itself, or a
+    /// refusal when that could not be made durable.
+    pub async fn executed(
+        &self,
+        request_id: String,
+        command: &'static str,
+        order: Option<String>,
+        reply: Value,
+        sent_at: Option<OffsetDateTime>,
+    ) -> Option<Value> {
+        let input = Input::CommandExecuted { request_id: request_id.clone(), command, order, reply };
+        self.send(request_id, input, sent_at).await
+    }
+
+    async fn send(&self, request_id: String, input: Input, sent_at: Option<OffsetDateTime>) -> Option<Value> {
         let (tx, rx) = oneshot::channel();
-        self.cloud.send(CloudRequest { request_id, command, sent_at, reply: tx }).await.ok()?;
+        self.cloud.send(CloudRequest { request_id, input, sent_at, reply: tx }).await.ok()?;
         rx.await.ok()
     }
 }
@@ -123,14 +130,12 @@ pub struct Parts {
 pub struct Channels {
     pub scans: mpsc::Receiver<Input>,
     pub cloud: mpsc::Receiver<CloudRequest>,
-    pub clock: mpsc::Receiver<OffsetDateTime>,
 }
 
-pub fn channels(on_duty: OnDuty) -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
+pub fn channels() -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
     let (scan_tx, scans) = mpsc::channel(256);
     let (cloud_tx, cloud) = mpsc::channel(64);
-    let (clock_tx, clock) = mpsc::channel(16);
-    (scan_tx, WorkflowHandle { cloud: cloud_tx, clock: clock_tx, on_duty }, Channels { scans, cloud, clock })
+    (scan_tx, WorkflowHandle { cloud: cloud_tx }, Channels { scans, cloud })
 }
 
 /// Loads the station's orders and session from the store.
@@ -208,13 +213,10 @@ pub async fn run(
                     if let Some(t) = c.sent_at {
                         runner.perform(&mut station, Input::ClockSample { source: "cloud command", remote: t, max_delay: None }, None).await;
                     }
-                    (Input::Cloud { request_id: c.request_id.clone(), command: c.command }, Some((c.request_id, c.reply)))
+                    (c.input, Some((c.request_id, c.reply)))
                 }
                 None => { cloud_open = false; continue }
             },
-            Some(t) = ch.clock.recv(), if cloud_open => {
-                (Input::ClockSample { source: "cloud command", remote: t, max_delay: None }, None)
-            }
             _ = tick.tick() => (Input::Tick, None),
             _ = beat.tick() => continue,
         };
@@ -253,11 +255,6 @@ impl Runner {
         let now = OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
         let mut save_time = Duration::ZERO;
-        // Remembered with a cloud command's request id (as `print` and `resync` are).
-        let command_name = match &input {
-            Input::Cloud { command, .. } => command.name(),
-            _ => "",
-        };
         let effects = station.handle(input, now);
         // SSCC serials this input used are covered by the durable floor before anything of
         // it is journaled, saved or printed.
@@ -306,8 +303,9 @@ impl Runner {
                     let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
                     let t = std::time::Instant::now();
                     let saved = tokio::task::spawn_blocking(move || {
-                        let seen = remember
-                            .map(|(rid, reply)| (rid, SeenRequest { at_ms, name: command_name.to_string(), reply }));
+                        let seen = remember.map(|r| {
+                            (r.request_id, SeenRequest { at_ms, name: r.command.to_string(), reply: r.reply })
+                        });
                         store.save(&orders, &forget, session.as_ref(), seen.as_ref().map(|(r, s)| (r.as_str(), s)))
                     })
                     .await;
@@ -357,8 +355,7 @@ impl Runner {
     ) {
         self.out.error(e.code(), &e.to_string());
         if let Some((rid, tx)) = reply_to {
-            let _ = tx.send(json!({ "request_id": rid, "ok": false,
-                "error": { "code": e.code(), "message": e.to_string() } }));
+            let _ = tx.send(crate::station::reply::refused(Some(&rid), e.code(), &e.to_string()));
         }
         self.roll_back(station);
         self.show(station);

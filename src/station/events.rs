@@ -28,7 +28,7 @@ impl Station {
                 let ev = audit(self, &order.id);
                 self.fx.push(super::Effect::Record { event: ev, feedback: None });
                 let st = self.receive(*order, json!({ "request_id": rid, "source": "cloud" }));
-                self.reply = Some((rid.clone(), reply::order_state(&rid, st), true));
+                self.reply = Some((rid.clone(), reply::order_state(&rid, st), Some(name)));
             }
             CloudOrder::Cancel { order, reason } => self.cloud_change(rid, name, &order, StateChange::Cancel, reason),
             CloudOrder::Hold { order, reason } => self.cloud_change(rid, name, &order, StateChange::Hold, Some(reason)),
@@ -36,7 +36,15 @@ impl Station {
         }
     }
 
-    fn cloud_change(&mut self, rid: String, name: &str, id: &str, change: StateChange, reason: Option<String>) {
+    /// A command carried out outside the station: its audit event, then the reply,
+    /// remembered with the request id.
+    pub(super) fn executed(&mut self, rid: String, name: &'static str, order: Option<String>, reply: Value) {
+        let ev = self.event("command.accepted", order.as_deref(), json!({ "name": name, "request_id": rid }));
+        self.fx.push(super::Effect::Record { event: ev, feedback: None });
+        self.reply = Some((rid, reply, Some(name)));
+    }
+
+    fn cloud_change(&mut self, rid: String, name: &'static str, id: &str, change: StateChange, reason: Option<String>) {
         let Some(e) = self.orders.get(id) else {
             let msg = format!("order {id} is not known at this station");
             return self.cloud_refuse(rid, name, Some(id), "unknown_order", msg);
@@ -61,7 +69,7 @@ impl Station {
                 Some(Feedback::Alert { code, message: msg }),
             );
         }
-        self.reply = Some((rid.clone(), reply::order_state(&rid, to), true));
+        self.reply = Some((rid.clone(), reply::order_state(&rid, to), Some(name)));
     }
 
     /// A well-formed command that cannot be carried out now: an event and an error reply,
@@ -74,7 +82,7 @@ impl Station {
             None,
         );
         let reply = reply::refused(Some(&rid), code, &message);
-        self.reply = Some((rid, reply, false));
+        self.reply = Some((rid, reply, None));
     }
 
     /// Caches an order's contents (`order.received`): a known order keeps the station's

@@ -91,6 +91,10 @@ pub enum Input {
     BadScan { scanner: String, error: FrameError },
     /// An order command from the cloud.
     Cloud { request_id: String, command: CloudOrder },
+    /// A command the uplink carried out itself (`print`, `resync`): audited with a
+    /// `command.accepted` event and remembered with its reply in this input's one commit,
+    /// before the reply goes out.
+    CommandExecuted { request_id: String, command: &'static str, order: Option<String>, reply: Value },
     /// The order system answered a lookup: the order (validated) or why not (code, message).
     LookupAnswered { id: String, result: Result<Box<OrderPayload>, (&'static str, String)> },
     /// Orders to cache at start (`[orders] preload`), validated; known ones are left alone.
@@ -147,18 +151,23 @@ pub enum Effect {
     /// Persist these orders and the session (one commit), forget evicted orders, and for
     /// a cloud command remember its request id with the reply, in the same commit.
     /// `session` is there when it changed.
-    Save {
-        orders: Vec<Arc<StoredOrder>>,
-        forget: Vec<String>,
-        session: Option<Session>,
-        remember: Option<(String, Value)>,
-    },
+    Save { orders: Vec<Arc<StoredOrder>>, forget: Vec<String>, session: Option<Session>, remember: Option<Remembered> },
     /// Ask the order system for an order not in the cache.
     Lookup { id: String },
     /// Print a document for an order.
     Print { order: Arc<StoredOrder>, document: Document, reprint: bool },
     /// Answer a cloud command.
     Reply { request_id: String, reply: Value },
+}
+
+/// A command carried out, remembered by its request id so a redelivery is answered the
+/// same and never applied twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remembered {
+    pub request_id: String,
+    /// The command's name (`order.upsert`, `print`, ...).
+    pub command: &'static str,
+    pub reply: Value,
 }
 
 /// An order in memory with its parsed lines. Shared with the effects that carry it (saved
@@ -205,7 +214,9 @@ pub struct Station {
     dirty: BTreeSet<String>,
     forget: Vec<String>,
     session_dirty: bool,
-    reply: Option<(String, Value, bool)>,
+    /// The answer to the input's command: request id, reply, and the command's name when
+    /// the request id is remembered with it (carried out; refusals are not remembered).
+    reply: Option<(String, Value, Option<&'static str>)>,
     now_ms: i64,
 }
 
@@ -307,6 +318,9 @@ impl Station {
                 self.record("scan.rejected", None, data, Some(fb));
             }
             Input::Cloud { request_id, command } => self.cloud(request_id, command),
+            Input::CommandExecuted { request_id, command, order, reply } => {
+                self.executed(request_id, command, order, reply)
+            }
             Input::LookupAnswered { id, result } => self.lookup_answered(id, result),
             Input::Preload(orders) => self.preload(orders),
             Input::Printed { order, document, outcome } => self.printed(&order, document, outcome),
@@ -321,7 +335,9 @@ impl Station {
     /// Closes one input: the save (if anything changed), then the reply.
     fn finish(&mut self) -> Vec<Effect> {
         let remember = match &self.reply {
-            Some((rid, reply, true)) => Some((rid.clone(), reply.clone())),
+            Some((rid, reply, Some(command))) => {
+                Some(Remembered { request_id: rid.clone(), command, reply: reply.clone() })
+            }
             _ => None,
         };
         if !self.dirty.is_empty() || !self.forget.is_empty() || self.session_dirty || remember.is_some() {

@@ -17,7 +17,8 @@ pub const COMMAND_NAMES: &[&str] = &["order.upsert", "order.cancel", "order.hold
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandRequest {
     pub request_id: String,
-    pub name: String,
+    /// One of [`COMMAND_NAMES`].
+    pub name: &'static str,
     pub command: Command,
     /// When the cloud sent it (optional `sent_at`, ISO 8601): a sample of the cloud's clock.
     pub sent_at: Option<time::OffsetDateTime>,
@@ -203,10 +204,10 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         },
         Some(_) => return Err(err(rid, "invalid_field", "sent_at must be an ISO 8601 time string")),
     };
-    if !COMMAND_NAMES.contains(&name) {
+    let Some(&name) = COMMAND_NAMES.iter().find(|known| **known == name) else {
         let msg = format!("unknown command {name:?}; known: {}", COMMAND_NAMES.join(", "));
         return Err(err(rid, "unknown_command", msg));
-    }
+    };
     let typed = |v: &Value| -> Result<Command, CommandError> {
         let de = |e: serde_json::Error| field_error(rid, e);
         Ok(match name {
@@ -249,7 +250,7 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         })
     };
     let command = typed(&value)?;
-    Ok(CommandRequest { request_id, name: name.to_string(), command, sent_at })
+    Ok(CommandRequest { request_id, name, command, sent_at })
 }
 
 fn field_error(rid: Option<&str>, e: serde_json::Error) -> CommandError {

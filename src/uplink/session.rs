@@ -351,7 +351,7 @@ impl CommandLimiter {
         let msg = format!("more than {COMMANDS_PER_SECOND} commands per second; retry later");
         let rid = super::commands::request_id_of(payload);
         super::execute::Executed {
-            reply: super::execute::error_reply(rid.as_deref(), "rate_limited", &msg),
+            reply: crate::station::reply::refused(rid.as_deref(), "rate_limited", &msg),
             resync: None,
         }
     }
