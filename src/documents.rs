@@ -140,8 +140,8 @@ mod tests {
         use proptest::prelude::*;
         let field = || {
             prop_oneof![
-                4 => crate::hostile::hostile_text(80).prop_map(serde_json::Value::String),
-                1 => crate::hostile::json_values(),
+                4 => stationd_testkit::hostile_text(80).prop_map(serde_json::Value::String),
+                1 => stationd_testkit::json_values(),
             ]
         };
         let line = (field(), field(), prop_oneof![any::<u64>().prop_map(serde_json::Value::from), field()]);
