@@ -143,8 +143,8 @@ mod tests {
     /// hold on their own.
     fn hostile_order() -> impl proptest::strategy::Strategy<Value = StoredOrder> {
         use proptest::prelude::*;
-        let field = || proptest::option::weighted(0.8, crate::hostile::hostile_text(80));
-        let line = (crate::hostile::hostile_text(40), field(), any::<u32>());
+        let field = || proptest::option::weighted(0.8, stationd_testkit::hostile_text(80));
+        let line = (stationd_testkit::hostile_text(40), field(), any::<u32>());
         ("\\PC{1,40}", proptest::collection::vec(field(), 9), proptest::collection::vec(line, 0..5)).prop_map(
             |(id, f, lines)| {
                 let mut payload = OrderPayload::minimal(&id, "SKU");

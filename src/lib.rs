@@ -7,8 +7,6 @@ pub mod daemon;
 pub mod doctor;
 pub mod documents;
 pub mod event;
-#[cfg(test)]
-mod hostile;
 pub mod http;
 pub mod journal;
 pub mod logging;

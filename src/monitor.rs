@@ -485,8 +485,8 @@ mod tests {
         fn any_payload_on_an_events_topic_is_an_envelope_or_skipped(
             payload in prop_oneof![
                 proptest::collection::vec(any::<u8>(), 0..300),
-                crate::hostile::json_values().prop_map(|v| v.to_string().into_bytes()),
-                (crate::hostile::hostile_text(40), crate::hostile::hostile_text(40), any::<u64>(), crate::hostile::json_values())
+                stationd_testkit::json_values().prop_map(|v| v.to_string().into_bytes()),
+                (stationd_testkit::hostile_text(40), stationd_testkit::hostile_text(40), any::<u64>(), stationd_testkit::json_values())
                     .prop_map(|(wh, at, seq, data)| json!({
                         "v": 1, "id": uuid::Uuid::from_u128(u128::from(seq)), "seq": seq, "warehouse": wh,
                         "station": wh, "at": at, "kind": "scan.received", "data": data,

@@ -35,6 +35,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use stationd_drivers::sim::{PrinterSim, SimState};
+use stationd_testkit::zpl_commands;
 use support::{parse_confirmed, pty, Cloud, Daemon, Proxy, StationDir};
 
 const PREFIX: &str = "wh/WH1/st/PACK-T";
@@ -681,16 +682,6 @@ fn network_flapping(size: &Size, rng: &mut StdRng) -> Vec<Row> {
         confirmed,
         String::new(),
     )]
-}
-
-/// The `^`/`~` commands of a ZPL label, in order (what a field value must never change).
-fn zpl_commands(label: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(label);
-    let bytes = text.as_bytes();
-    (0..bytes.len())
-        .filter(|&i| bytes[i] == b'^' || bytes[i] == b'~')
-        .map(|i| text[i..(i + 3).min(text.len())].to_string())
-        .collect()
 }
 
 /// Hostile and malformed cloud commands while a packer scans: nesting 30 000 deep, over the

@@ -15,6 +15,7 @@ use stationd_drivers::framing::ScanFramer;
 use stationd_drivers::printer_status::{escpos, zpl as zpl_status};
 use stationd_drivers::slip::{self, Slip};
 use stationd_drivers::zpl::{Template, DEFAULT_LABEL};
+use stationd_testkit::{hostile_text, zpl_commands};
 
 /// A valid config; mutations of it must give a config or errors that point at a line.
 const GOOD: &str = "[station]\nwarehouse = \"WH1\"\nid = \"PACK-07\"\nrole = \"pack\"\n\n\
@@ -22,27 +23,6 @@ const GOOD: &str = "[station]\nwarehouse = \"WH1\"\nid = \"PACK-07\"\nrole = \"p
 [mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\nkeep_alive = \"15s\"\n\n\
 [[scanner]]\nname = \"gun\"\nkind = \"serial\"\npath = \"/dev/ttyACM0\"\nbaud = 9600\n\n\
 [[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"10.0.0.9:9100\"\nlanguage = \"zpl\"\nrole = \"label\"\n";
-
-/// Text with what a hostile or broken source sends: control bytes, ZPL and ESC/POS command
-/// starts, quotes, brackets, long runs and any unicode.
-fn hostile_text(max: usize) -> impl Strategy<Value = String> {
-    let pieces = prop_oneof![
-        "\\PC{0,12}",
-        Just("^XZ^XA^FO0,0^FDX^FS".to_string()),
-        Just("~JR~PS~HS".to_string()),
-        Just("\u{1b}@\u{1d}V\u{0}\u{10}\u{4}\u{1}".to_string()),
-        Just("\r\n\t\u{0}\u{7f}".to_string()),
-        Just("\u{202e}Ünïcödé 漢字 🚚".to_string()),
-        Just("\"'[]{}=#".to_string()),
-    ];
-    proptest::collection::vec(pieces, 0..8).prop_map(move |v| {
-        let mut s: String = v.concat();
-        while s.len() > max {
-            s.pop();
-        }
-        s
-    })
-}
 
 fn check_config_result(src: &str) -> Result<(), TestCaseError> {
     let lines = src.lines().count().max(1);
@@ -59,14 +39,6 @@ fn check_config_result(src: &str) -> Result<(), TestCaseError> {
             Ok(())
         }
     }
-}
-
-/// The `^`/`~` commands of a ZPL label, in order.
-fn zpl_commands(label: &[u8]) -> Vec<Vec<u8>> {
-    (0..label.len())
-        .filter(|&i| label[i] == b'^' || label[i] == b'~')
-        .map(|i| label[i..(i + 3).min(label.len())].to_vec())
-        .collect()
 }
 
 proptest! {

@@ -330,7 +330,7 @@ mod tests {
         /// product code that round-trips, "not a product code", or an error naming its part.
         #[test]
         fn any_text_is_a_product_code_not_one_or_a_precise_error(
-            text in prop_oneof![crate::hostile::hostile_text(80), "[0-9\u{1d}]{0,40}", "(01|00|10|17|21)[0-9A-Z\u{1d}]{0,40}"],
+            text in prop_oneof![stationd_testkit::hostile_text(80), "[0-9\u{1d}]{0,40}", "(01|00|10|17|21)[0-9A-Z\u{1d}]{0,40}"],
             bytes in proptest::collection::vec(any::<u8>(), 0..40),
             symbology in proptest::sample::select(&["", "]C1", "]d2", "]Q3", "]e0", "]E0", "]E4", "]X0", "]C", "]"][..]),
         ) {

@@ -155,8 +155,8 @@ pub fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hostile::{scanner_bytes, split_at_cuts};
     use proptest::prelude::*;
+    use stationd_testkit::{scanner_bytes, split_at_cuts};
 
     #[test]
     fn every_suffix_ends_a_scan_and_crlf_gives_one_scan() {

@@ -9,8 +9,6 @@ pub mod carrier_zpl;
 pub mod discovery;
 pub mod framing;
 pub mod hid;
-#[cfg(test)]
-mod hostile;
 pub mod label;
 pub mod printer;
 pub mod printer_status;

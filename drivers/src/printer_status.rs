@@ -315,7 +315,7 @@ mod tests {
         ) {
             let mut r = zpl::Reader::default();
             let mut got = None;
-            for chunk in crate::hostile::split_at_cuts(&data, &cuts) {
+            for chunk in stationd_testkit::split_at_cuts(&data, &cuts) {
                 got = r.push(chunk);
                 prop_assert!(r.buf.len() <= 512, "{} bytes held", r.buf.len());
                 if got.is_some() {
@@ -358,7 +358,7 @@ mod tests {
             want.sort();
             let mut r = zpl::Reader::default();
             let mut got = None;
-            for chunk in crate::hostile::split_at_cuts(&answer, &cuts) {
+            for chunk in stationd_testkit::split_at_cuts(&answer, &cuts) {
                 got = got.or(r.push(chunk));
             }
             prop_assert_eq!(got, Some(PrinterStatus { conditions: want }));
@@ -374,7 +374,7 @@ mod tests {
             let valid: Vec<u8> = data.iter().copied().filter(|b| b & 0b1001_0011 == 0b0001_0010).take(3).collect();
             let mut r = escpos::Reader::default();
             let mut got = None;
-            for chunk in crate::hostile::split_at_cuts(&data, &cuts) {
+            for chunk in stationd_testkit::split_at_cuts(&data, &cuts) {
                 got = r.push(chunk);
                 prop_assert!(r.got.len() <= 3);
             }

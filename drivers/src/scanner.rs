@@ -264,7 +264,7 @@ mod tests {
         /// no more than `max_len`.
         #[test]
         fn a_byte_stream_in_any_pieces_gives_the_frames_of_one_write(
-            data in crate::hostile::scanner_bytes(3000),
+            data in stationd_testkit::scanner_bytes(3000),
             cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..10),
             endless in 0usize..20_000,
         ) {
@@ -280,7 +280,7 @@ mod tests {
                     let spec = spec(ScannerLink::TcpConnect { address: "scanner".into() }, None);
                     read_frames(&spec, Stream::Bytes(Box::new(reader)), &tx, &CancellationToken::new()).await
                 });
-                for chunk in crate::hostile::split_at_cuts(&stream, &cuts) {
+                for chunk in stationd_testkit::split_at_cuts(&stream, &cuts) {
                     writer.write_all(chunk).await.unwrap();
                 }
                 drop(writer);

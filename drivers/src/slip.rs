@@ -304,7 +304,7 @@ mod tests {
         /// line wider than the paper.
         #[test]
         fn no_order_text_adds_a_command_or_runs_past_the_paper(
-            texts in proptest::collection::vec(crate::hostile::hostile_text(120), 5),
+            texts in proptest::collection::vec(stationd_testkit::hostile_text(120), 5),
             page in 0usize..3, columns in proptest::prop_oneof![proptest::strategy::Just(48usize), proptest::strategy::Just(42), proptest::strategy::Just(32)],
         ) {
             let spec = SlipSpec { codepage: CodePage::parse(CodePage::NAMES[page]).unwrap(), columns };

@@ -197,7 +197,7 @@ mod tests {
         #[test]
         fn no_field_value_changes_the_commands_of_a_label(
             template in prop_oneof![Just(DEFAULT_LABEL.to_string()), templates()],
-            values in proptest::collection::vec(crate::hostile::hostile_text(120), 1..6),
+            values in proptest::collection::vec(stationd_testkit::hostile_text(120), 1..6),
             missing in any::<prop::sample::Index>(),
         ) {
             let t = Template::parse(&template).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -208,14 +208,14 @@ mod tests {
             }
             let plain: HashMap<&str, String> = names.iter().map(|n| (*n, "x".to_string())).collect();
             let label = t.render(&hostile);
-            prop_assert_eq!(crate::hostile::zpl_commands(&label), crate::hostile::zpl_commands(&t.render(&plain)));
+            prop_assert_eq!(stationd_testkit::zpl_commands(&label), stationd_testkit::zpl_commands(&t.render(&plain)));
             let template_controls = template.bytes().filter(u8::is_ascii_control).count();
             prop_assert_eq!(label.iter().filter(|b| b.is_ascii_control()).count(), template_controls);
             prop_assert!(label.is_ascii());
         }
 
         #[test]
-        fn a_value_prints_as_written_minus_control_characters(v in crate::hostile::hostile_text(200)) {
+        fn a_value_prints_as_written_minus_control_characters(v in stationd_testkit::hostile_text(200)) {
             let t = Template::parse("^XA^FH^FD{{v}}^FS^XZ").unwrap();
             let out = t.render(&values(&[("v", &v)]));
             let body = &out[b"^XA^FH^FD".len()..out.len() - b"^FS^XZ".len()];
@@ -230,9 +230,9 @@ mod tests {
         #[test]
         fn any_template_text_parses_or_is_refused_with_its_line(
             src in prop_oneof![
-                crate::hostile::hostile_text(300),
+                stationd_testkit::hostile_text(300),
                 templates(),
-                (templates(), crate::hostile::hostile_text(40), any::<prop::sample::Index>()).prop_map(|(t, junk, at)| {
+                (templates(), stationd_testkit::hostile_text(40), any::<prop::sample::Index>()).prop_map(|(t, junk, at)| {
                     let mut cut = at.index(t.len() + 1);
                     while !t.is_char_boundary(cut) { cut -= 1; }
                     format!("{}{{{{{junk}{}", &t[..cut], &t[cut..])

@@ -431,8 +431,8 @@ fn toml_text() -> impl proptest::strategy::Strategy<Value = String> {
     ];
     let value = prop_oneof![
         4 => "[a-zA-Z0-9:/._ {}-]{0,16}".prop_map(|s| format!("{s:?}")),
-        1 => crate::hostile::hostile_text(24).prop_map(|s| format!("{s:?}")),
-        1 => crate::hostile::hostile_text(24).prop_map(|s| format!("'{s}'")),
+        1 => stationd_testkit::hostile_text(24).prop_map(|s| format!("{s:?}")),
+        1 => stationd_testkit::hostile_text(24).prop_map(|s| format!("'{s}'")),
         2 => any::<i64>().prop_map(|i| i.to_string()),
         1 => (0i64..100_000).prop_map(|i| i.to_string()),
         1 => any::<bool>().prop_map(|b| b.to_string()),
@@ -451,7 +451,7 @@ fn toml_text() -> impl proptest::strategy::Strategy<Value = String> {
         .prop_flat_map(|t| prop_oneof![Just(format!("[{t}]")), Just(format!("[[{t}]]"))]),
         1 => Just(String::new()),
         1 => Just("# a comment".to_string()),
-        1 => crate::hostile::hostile_text(30),
+        1 => stationd_testkit::hostile_text(30),
     ];
     proptest::collection::vec(line, 0..40).prop_map(|l| l.join("\n"))
 }
@@ -479,7 +479,7 @@ proptest::proptest! {
     fn a_value_of_a_good_config_replaced_is_reported_at_its_line_and_key(
         pick in proptest::prelude::any::<proptest::sample::Index>(),
         wrong in proptest::sample::select(WRONG_TYPES),
-        text in crate::hostile::hostile_text(40),
+        text in stationd_testkit::hostile_text(40),
     ) {
         let lines: Vec<&str> = FULL.lines().collect();
         let values: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains(" = ")).collect();

@@ -355,7 +355,7 @@ mod tests {
     fn names() -> impl Strategy<Value = String> {
         prop_oneof![
             3 => proptest::sample::select(COMMAND_NAMES).prop_map(str::to_string),
-            1 => crate::hostile::hostile_text(24),
+            1 => stationd_testkit::hostile_text(24),
         ]
     }
 
@@ -399,8 +399,8 @@ mod tests {
             name in names(),
             payload in prop_oneof![
                 proptest::collection::vec(any::<u8>(), 0..600),
-                crate::hostile::hostile_text(600).prop_map(String::into_bytes),
-                crate::hostile::json_values().prop_map(|v| v.to_string().into_bytes()),
+                stationd_testkit::hostile_text(600).prop_map(String::into_bytes),
+                stationd_testkit::json_values().prop_map(|v| v.to_string().into_bytes()),
             ],
             cut in any::<prop::sample::Index>(),
         ) {
@@ -412,7 +412,7 @@ mod tests {
 
         /// Any JSON, also behind a valid request id (so the schema checks are reached).
         #[test]
-        fn any_json_as_any_command_is_accepted_or_refused_precisely(name in names(), v in crate::hostile::json_values()) {
+        fn any_json_as_any_command_is_accepted_or_refused_precisely(name in names(), v in stationd_testkit::json_values()) {
             check_outcome(&name, v.to_string().as_bytes())?;
             let mut with_rid = match v {
                 Value::Object(m) => m,
@@ -492,7 +492,7 @@ mod tests {
                 "/order/lines/0/line", "/order/lines/0/barcodes", "/order/ship_to", "/order/label", "/order/tracking",
                 "/order/carrier", "/sent_at", "/order",
             ][..]),
-            v in crate::hostile::json_values(),
+            v in stationd_testkit::json_values(),
         ) {
             let mut cmd = upsert;
             let (parent, key) = at.rsplit_once('/').unwrap();

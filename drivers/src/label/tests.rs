@@ -90,7 +90,7 @@ fn long_text_is_cut_at_a_word_with_an_ellipsis() {
 }
 
 fn hostile() -> impl Strategy<Value = String> {
-    prop_oneof![crate::hostile::hostile_text(160), "[a-zA-Z ]{0,200}", "[\\p{Han}\\p{Hangul} ]{0,60}"]
+    prop_oneof![stationd_testkit::hostile_text(160), "[a-zA-Z ]{0,200}", "[\\p{Han}\\p{Hangul} ]{0,60}"]
 }
 
 proptest! {
@@ -119,7 +119,7 @@ proptest! {
         };
         let plain = render(&spec, &plain).unwrap();
         let commands = |z: &[u8]| -> Vec<Vec<u8>> {
-            crate::hostile::zpl_commands(z).into_iter().map(|c| if c == b"^A@" { b"^A0".to_vec() } else { c }).collect()
+            stationd_testkit::zpl_commands(z).into_iter().map(|c| if c == b"^A@" { b"^A0".to_vec() } else { c }).collect()
         };
         prop_assert_eq!(commands(&label.zpl), commands(&plain.zpl));
     }
