@@ -7,16 +7,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::journal::{self, Journal, JournalError, JournalOptions};
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_CONFIG: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_JOURNAL: i32 = 3;
-pub const EXIT_RUNTIME: i32 = 4;
+use crate::logging::LogFormat;
+use crate::process::{EXIT_CONFIG, EXIT_JOURNAL, EXIT_OK, EXIT_RUNTIME};
 
 pub const DEFAULT_CONFIG: &str = "/etc/stationd/stationd.toml";
 
@@ -39,13 +36,6 @@ pub struct Cli {
     pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Human,
-    Json,
-    Journald,
 }
 
 #[derive(Debug, Subcommand)]

@@ -383,8 +383,8 @@ pub fn report(findings: &[Finding], json: bool) -> i32 {
         println!("{}", if failed { "some checks failed" } else { "all checks passed" });
     }
     if failed {
-        crate::cli::EXIT_CONFIG
+        crate::process::EXIT_CONFIG
     } else {
-        crate::cli::EXIT_OK
+        crate::process::EXIT_OK
     }
 }

@@ -10,7 +10,16 @@ use std::io::IsTerminal;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
+/// Where and how logs are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines on stderr (native journald entries when stderr is the journal).
+    Human,
+    /// One JSON object per line on stderr.
+    Json,
+    /// Native journald entries.
+    Journald,
+}
 
 pub fn init(format: LogFormat, level: &str) {
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));

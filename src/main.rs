@@ -2,7 +2,8 @@
 //! outcome to an exit code. Everything else lives in the library.
 
 use clap::Parser;
-use stationd::cli::{self, Cli, Command, QueueCommand, EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME};
+use stationd::cli::{self, Cli, Command, QueueCommand};
+use stationd::process::{EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME};
 use stationd::daemon::{self, RunError};
 
 // The workflow allocates a little per scan (event data, feedback text); mimalloc keeps that

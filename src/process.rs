@@ -1,5 +1,5 @@
-//! What the process sets on itself before it opens anything: the open-file limit and the
-//! file-creation mask.
+//! The process itself: its exit codes, and what it sets on itself before it opens
+//! anything (the open-file limit and the file-creation mask).
 //!
 //! - The soft `RLIMIT_NOFILE` is raised to the hard limit. Distributions start services with
 //!   a soft limit of 1 024 for old `select()` users; this daemon never uses `select()`, and a
@@ -7,6 +7,17 @@
 //!   crowd out the journal. The unit sets `LimitNOFILE=` as well.
 //! - The umask is tightened to `027`: databases, labels and sockets the daemon creates hold
 //!   customer names and addresses, and are never readable by other users.
+
+/// Exit codes of every `stationd` command (listed in the README).
+pub const EXIT_OK: i32 = 0;
+/// The config file is missing or invalid.
+pub const EXIT_CONFIG: i32 = 1;
+/// The command line is wrong (clap's own code).
+pub const EXIT_USAGE: i32 = 2;
+/// The journal cannot be opened or written.
+pub const EXIT_JOURNAL: i32 = 3;
+/// Anything else at run time (a device, the broker, the runtime).
+pub const EXIT_RUNTIME: i32 = 4;
 
 /// The umask every stationd process runs with.
 pub const UMASK: u32 = 0o027;
