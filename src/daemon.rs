@@ -138,7 +138,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let sources = crate::control::Sources { uplink: uplink_status.clone(), workflow: Some(view_rx.clone()) };
     let control = crate::control::serve(journal.clone(), sources, &config.journal.path, shutdown.clone())
         .context("starting the control socket")?;
-    let parts = workflow::Parts {
+    let parts = workflow::Edges {
         journal: journal.clone(),
         orders: orders.clone(),
         printing: printing.clone(),

@@ -111,8 +111,9 @@ impl FeedbackOut {
     }
 }
 
-/// What the workflow task needs.
-pub struct Parts {
+/// What the workflow performs effects on: the journal, the order store, printers, the order
+/// system, the screen, and the orders to cache first.
+pub struct Edges {
     pub journal: Journal,
     pub orders: OrderStore,
     pub printing: Option<Printing>,
@@ -150,7 +151,7 @@ pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate
 /// packer's feedback never queues behind the uplink draining a backlog on the shared
 /// runtime. The receiver fires when it has stopped.
 pub fn spawn_thread(
-    parts: Parts,
+    parts: Edges,
     station: Station,
     ch: Channels,
     print_outcomes: Option<mpsc::UnboundedReceiver<crate::print::Job>>,
@@ -169,7 +170,7 @@ pub fn spawn_thread(
 
 /// Runs until every scanner has stopped (their senders dropped) after `stop`.
 pub async fn run(
-    mut parts: Parts,
+    mut parts: Edges,
     mut station: Station,
     mut ch: Channels,
     print_outcomes: Option<mpsc::UnboundedReceiver<crate::print::Job>>,
@@ -245,7 +246,7 @@ fn print_input(job: &crate::print::Job) -> Option<Input> {
 }
 
 struct Runner {
-    parts: Parts,
+    parts: Edges,
     internal: mpsc::UnboundedSender<Input>,
     out: FeedbackOut,
 }

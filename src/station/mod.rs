@@ -15,10 +15,10 @@
 //! - overdue levels, clock skew, and the [`View`] for the status page.
 //!
 //! The flow itself (scans by station role, command barcodes) lives in `flow.rs`; cloud
-//! commands, lookups, print outcomes and timers in `events.rs`.
+//! commands, lookups, print outcomes and timers in `updates.rs`.
 
 mod clock;
-mod events;
+mod updates;
 mod flow;
 pub mod order;
 pub mod payload;

@@ -1,4 +1,4 @@
-//! Inputs that are not scans: cloud order commands, order lookups, print outcomes, clock
+//! Updates from outside the scanner: cloud commands, order lookups, print outcomes, clock
 //! samples and the timer tick (overdue levels, cache expiry).
 
 use serde_json::{json, Value};
