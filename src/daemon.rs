@@ -33,6 +33,8 @@ pub enum RunError {
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
+    OrderStore(#[from] crate::orders::OrderStoreError),
+    #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 

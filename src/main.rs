@@ -3,8 +3,8 @@
 
 use clap::Parser;
 use stationd::cli::{self, Cli, Command, QueueCommand};
-use stationd::process::{EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME};
 use stationd::daemon::{self, RunError};
+use stationd::process::{EXIT_CONFIG, EXIT_JOURNAL, EXIT_OK, EXIT_RUNTIME};
 
 // The workflow allocates a little per scan (event data, feedback text); mimalloc keeps that
 // cheap and keeps a long-running daemon's heap compact. The workflow benchmark uses it too.
@@ -69,6 +69,7 @@ fn run(config_path: &std::path::Path) -> i32 {
         Ok(()) => EXIT_OK,
         Err(RunError::Config(m)) => report(Err(cli::Failure::new(EXIT_CONFIG, m))),
         Err(RunError::Journal(e)) => report(Err(e.into())),
+        Err(RunError::OrderStore(e)) => report(Err(cli::Failure::new(EXIT_JOURNAL, e.to_string()))),
         Err(RunError::Other(e)) => report(Err(cli::Failure::new(EXIT_RUNTIME, format!("{e:#}")))),
     }
 }

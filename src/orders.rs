@@ -19,7 +19,7 @@
 //!   before the station's counter passes it, and the counter starts at it after a restart.
 //!   A crash or kill -9 therefore skips at most one block, and never reuses a serial.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sled::Transactional;
 
-use crate::journal::store::{durable_sync, open_side_db, storage};
+use crate::journal::store::{durable_sync, open_side_db};
 use crate::journal::JournalError;
 
 /// How long a `request_id` is remembered for duplicate detection.
@@ -63,22 +63,65 @@ const SSCC_FLOOR_FILE: &str = "sscc.reserve";
 
 const SESSION_KEY: &[u8] = b"session";
 
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, JournalError> {
-    serde_json::to_vec(v).map_err(|e| JournalError::Storage(e.to_string()))
+/// What can go wrong with the order store, each naming the thing and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderStoreError {
+    #[error("order store {path} cannot be opened: {reason}; the journal keeps every event: stop stationd and move {path} aside to start with an empty order cache (the cloud re-sends orders)", path = path.display())]
+    Unusable { path: PathBuf, reason: String },
+    #[error("order store write failed, the change is NOT saved: {0}")]
+    Write(String),
+    #[error("order store read failed: {0}")]
+    Read(String),
+    #[error("cannot {op} {path}: {source}; the journal folder must be writable by the user stationd runs as (e.g. `chown -R stationd: {dir}`)", path = path.display(), dir = path.parent().unwrap_or(path).display())]
+    Access { path: PathBuf, op: &'static str, source: std::io::Error },
+    #[error("{path} holds {text:?}, not a number; it guards SSCCs against reuse: restore it, or write a number above every SSCC serial this station printed", path = path.display())]
+    BadSsccFloor { path: PathBuf, text: String },
+}
+
+impl OrderStoreError {
+    /// Short machine-readable reason used in feedback lines and replies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OrderStoreError::Unusable { .. } => "order_store_unusable",
+            OrderStoreError::Write(_) => "order_store_write",
+            OrderStoreError::Read(_) => "order_store_read",
+            OrderStoreError::Access { .. } => "order_store_access",
+            OrderStoreError::BadSsccFloor { .. } => "sscc_floor",
+        }
+    }
+}
+
+fn read_error(e: sled::Error) -> OrderStoreError {
+    OrderStoreError::Read(e.to_string())
+}
+
+/// The shared sled helpers speak the journal's error; here they are the order store's.
+fn from_storage(path: &Path, e: JournalError) -> OrderStoreError {
+    match e {
+        JournalError::Access { path, op, source } => OrderStoreError::Access { path, op, source },
+        other => OrderStoreError::Unusable { path: path.to_path_buf(), reason: other.to_string() },
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, OrderStoreError> {
+    serde_json::to_vec(v).map_err(|e| OrderStoreError::Write(e.to_string()))
 }
 
 impl OrderStore {
     /// Opens (or creates) the store under `journal_dir/state`.
-    pub fn open(journal_dir: &Path) -> Result<OrderStore, JournalError> {
+    pub fn open(journal_dir: &Path) -> Result<OrderStore, OrderStoreError> {
+        let path = journal_dir.join("state");
         let (db, file) = open_side_db(
-            &journal_dir.join("state"),
+            &path,
             4 * 1024 * 1024,
             "order cache",
             "orders are re-sent by the cloud; remembered request ids and the open session are lost",
-        )?;
-        let orders = db.open_tree("orders").map_err(storage)?;
-        let requests = db.open_tree("requests").map_err(storage)?;
-        let meta = db.open_tree("meta").map_err(storage)?;
+        )
+        .map_err(|e| from_storage(&path, e))?;
+        let unusable = |e: sled::Error| OrderStoreError::Unusable { path: path.clone(), reason: e.to_string() };
+        let orders = db.open_tree("orders").map_err(unusable)?;
+        let requests = db.open_tree("requests").map_err(unusable)?;
+        let meta = db.open_tree("meta").map_err(unusable)?;
         let store = OrderStore {
             db,
             orders,
@@ -93,18 +136,14 @@ impl OrderStore {
         Ok(store)
     }
 
-    fn read_sscc_floor(&self) -> Result<u64, JournalError> {
+    fn read_sscc_floor(&self) -> Result<u64, OrderStoreError> {
         let path = self.journal_dir.join(SSCC_FLOOR_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => text.trim().parse().map_err(|_| {
-                JournalError::Storage(format!(
-                    "{} holds {:?}, not a number; it guards SSCCs against reuse: restore it, or write a number above every SSCC serial this station printed",
-                    path.display(),
-                    text.trim()
-                ))
-            }),
+            Ok(text) => {
+                text.trim().parse().map_err(|_| OrderStoreError::BadSsccFloor { path, text: text.trim().to_string() })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(JournalError::access(&path, "read the SSCC floor", e)),
+            Err(source) => Err(OrderStoreError::Access { path, op: "read the SSCC floor", source }),
         }
     }
 
@@ -116,7 +155,7 @@ impl OrderStore {
     /// Makes sure serials below `next` are covered by the durable floor: when `next` passes
     /// it, raises it to `next + SSCC_BLOCK` (temp file, fsync, rename, fsync of the folder)
     /// before returning.
-    pub fn cover_sscc(&self, next: u64) -> Result<(), JournalError> {
+    pub fn cover_sscc(&self, next: u64) -> Result<(), OrderStoreError> {
         if next <= self.sscc_floor() {
             return Ok(());
         }
@@ -131,15 +170,15 @@ impl OrderStore {
             std::fs::rename(&tmp, &path)?;
             std::fs::File::open(&self.journal_dir)?.sync_all()
         };
-        write().map_err(|e| JournalError::access(&path, "raise the SSCC floor", e))?;
+        write().map_err(|source| OrderStoreError::Access { path, op: "raise the SSCC floor", source })?;
         self.sscc_floor.store(floor, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
-    pub fn get(&self, id: &str) -> Result<Option<StoredOrder>, JournalError> {
-        match self.orders.get(id.as_bytes()).map_err(storage)? {
+    pub fn get(&self, id: &str) -> Result<Option<StoredOrder>, OrderStoreError> {
+        match self.orders.get(id.as_bytes()).map_err(read_error)? {
             Some(v) => {
-                serde_json::from_slice(&v).map(Some).map_err(|e| JournalError::Storage(format!("order {id}: {e}")))
+                serde_json::from_slice(&v).map(Some).map_err(|e| OrderStoreError::Read(format!("order {id}: {e}")))
             }
             None => Ok(None),
         }
@@ -147,10 +186,10 @@ impl OrderStore {
 
     /// Every cached order; an entry that no longer parses is skipped with a warning (the
     /// cloud re-sends orders).
-    pub fn all(&self) -> Result<Vec<StoredOrder>, JournalError> {
+    pub fn all(&self) -> Result<Vec<StoredOrder>, OrderStoreError> {
         let mut out = Vec::with_capacity(self.orders.len());
         for kv in self.orders.iter() {
-            let (k, v) = kv.map_err(storage)?;
+            let (k, v) = kv.map_err(read_error)?;
             match serde_json::from_slice(&v) {
                 Ok(o) => out.push(o),
                 Err(e) => {
@@ -161,8 +200,8 @@ impl OrderStore {
         Ok(out)
     }
 
-    pub fn session(&self) -> Result<Option<Session>, JournalError> {
-        Ok(self.meta.get(SESSION_KEY).map_err(storage)?.and_then(|v| serde_json::from_slice(&v).ok()))
+    pub fn session(&self) -> Result<Option<Session>, OrderStoreError> {
+        Ok(self.meta.get(SESSION_KEY).map_err(read_error)?.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     pub fn len(&self) -> usize {
@@ -173,8 +212,8 @@ impl OrderStore {
         self.orders.is_empty()
     }
 
-    pub fn seen(&self, request_id: &str) -> Result<Option<SeenRequest>, JournalError> {
-        match self.requests.get(request_id.as_bytes()).map_err(storage)? {
+    pub fn seen(&self, request_id: &str) -> Result<Option<SeenRequest>, OrderStoreError> {
+        match self.requests.get(request_id.as_bytes()).map_err(read_error)? {
             Some(v) => Ok(serde_json::from_slice(&v).ok()),
             None => Ok(None),
         }
@@ -188,14 +227,14 @@ impl OrderStore {
         forget: &[String],
         session: Option<&Session>,
         request: Option<(&str, &SeenRequest)>,
-    ) -> Result<(), JournalError> {
+    ) -> Result<(), OrderStoreError> {
         let order_bytes: Vec<(&str, Vec<u8>)> = orders
             .iter()
             .map(|o| o.borrow())
             .map(|o| Ok((o.id.as_str(), to_json(o)?)))
-            .collect::<Result<_, JournalError>>()?;
+            .collect::<Result<_, OrderStoreError>>()?;
         let session_bytes = session.map(to_json).transpose()?;
-        let seen_bytes = request.map(|(rid, seen)| Ok::<_, JournalError>((rid, to_json(seen)?))).transpose()?;
+        let seen_bytes = request.map(|(rid, seen)| Ok::<_, OrderStoreError>((rid, to_json(seen)?))).transpose()?;
         (&self.orders, &self.requests, &self.meta)
             .transaction(|(o, r, m)| {
                 for (id, bytes) in &order_bytes {
@@ -212,19 +251,22 @@ impl OrderStore {
                 }
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
-            .map_err(|e| JournalError::Storage(format!("order store transaction: {e:?}")))?;
-        durable_sync(&self.db, &self.data_file)
+            .map_err(|e| OrderStoreError::Write(format!("transaction: {e:?}")))?;
+        durable_sync(&self.db, &self.data_file).map_err(|e| match e {
+            JournalError::Storage(what) => OrderStoreError::Write(what),
+            other => OrderStoreError::Write(other.to_string()),
+        })
     }
 
     /// Forgets request ids older than [`SEEN_WINDOW`]; returns how many.
-    pub fn purge_seen(&self, now_ms: i64) -> Result<usize, JournalError> {
+    pub fn purge_seen(&self, now_ms: i64) -> Result<usize, OrderStoreError> {
         let cutoff = now_ms - SEEN_WINDOW.as_millis() as i64;
         let mut n = 0;
         for kv in self.requests.iter() {
-            let (k, v) = kv.map_err(storage)?;
+            let (k, v) = kv.map_err(read_error)?;
             let old = serde_json::from_slice::<SeenRequest>(&v).map(|s| s.at_ms < cutoff).unwrap_or(true);
             if old {
-                self.requests.remove(k).map_err(storage)?;
+                self.requests.remove(k).map_err(|e| OrderStoreError::Write(e.to_string()))?;
                 n += 1;
             }
         }
@@ -238,6 +280,22 @@ mod tests {
 
     fn order() -> StoredOrder {
         StoredOrder::new(crate::station::OrderPayload::minimal("SO-1", "SKU-1"), OrderState::Released, String::new())
+    }
+
+    #[test]
+    fn its_errors_name_the_order_store_and_the_fix_not_the_journal() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(SSCC_FLOOR_FILE), "12x\n").unwrap();
+        let e = OrderStore::open(tmp.path()).err().expect("a floor that is not a number is refused");
+        assert_eq!(e.code(), "sscc_floor");
+        let shown = e.to_string();
+        assert!(shown.contains("sscc.reserve holds \"12x\", not a number") && shown.contains("restore it"), "{shown}");
+        assert!(!shown.contains("journal"), "{shown}");
+        let write = OrderStoreError::Write("fdatasync: No space left on device".into());
+        assert_eq!(
+            write.to_string(),
+            "order store write failed, the change is NOT saved: fdatasync: No space left on device"
+        );
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub fn channels() -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
 }
 
 /// Loads the station's orders and session from the store.
-pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate::journal::JournalError> {
+pub fn restore(settings: Settings, orders: &OrderStore) -> Result<Station, crate::orders::OrderStoreError> {
     let mut station = Station::new(settings);
     station.restore(orders.all()?, orders.session()?);
     station.start_sscc_at(orders.sscc_floor());
@@ -261,7 +261,7 @@ impl Runner {
         // it is journaled, saved or printed.
         if let Err(e) = self.parts.orders.cover_sscc(station.sscc_next()) {
             error!(alert = e.code(), error = %e, "SSCC floor not raised; input refused");
-            return self.refuse_input(station, &e, reply_to);
+            return self.refuse_input(station, e.code(), &e.to_string(), reply_to);
         }
         // The input's events first, handed to the journal together: one commit for all.
         let mut events = Vec::new();
@@ -292,7 +292,7 @@ impl Runner {
                     // Nothing of this input may look done: put the station back to what is
                     // saved, refuse loudly.
                     error!(alert = e.code(), %kind, error = %e, "event not recorded; input refused");
-                    return self.refuse_input(station, &e, reply_to.take());
+                    return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
                 }
             }
         }
@@ -351,12 +351,13 @@ impl Runner {
     fn refuse_input(
         &self,
         station: &mut Station,
-        e: &crate::journal::JournalError,
+        code: &str,
+        message: &str,
         reply_to: Option<(String, oneshot::Sender<Value>)>,
     ) {
-        self.out.error(e.code(), &e.to_string());
+        self.out.error(code, message);
         if let Some((rid, tx)) = reply_to {
-            let _ = tx.send(crate::station::reply::refused(Some(&rid), e.code(), &e.to_string()));
+            let _ = tx.send(crate::station::reply::refused(Some(&rid), code, message));
         }
         self.roll_back(station);
         self.show(station);

@@ -18,7 +18,6 @@
 //! commands, lookups, print outcomes and timers in `updates.rs`.
 
 mod clock;
-mod updates;
 mod flow;
 pub mod order;
 pub mod payload;
@@ -27,6 +26,7 @@ mod settings;
 mod sscc;
 #[cfg(test)]
 mod tests;
+mod updates;
 mod view;
 
 use std::collections::{BTreeSet, VecDeque};

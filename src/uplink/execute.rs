@@ -61,7 +61,7 @@ pub async fn execute(
             return Executed { reply: reply::repeated(seen.reply), resync: None };
         }
         Ok(None) => {}
-        Err(e) => return internal(&rid, e),
+        Err(e) => return internal(&rid, e.code(), &e.to_string()),
     }
     // Every command goes through the workflow, the single writer of the order store: order
     // commands are applied there; `print` and `resync` are checked here and audited and
@@ -84,7 +84,7 @@ pub async fn execute(
                 Some((id, Ok(None))) => {
                     return refuse(&rid, name, "unknown_order", &format!("order {id} is not known at this station"))
                 }
-                Some((_, Err(e))) => return internal(&rid, e),
+                Some((_, Err(e))) => return internal(&rid, e.code(), &e.to_string()),
             };
             let job = match printing.prepare(printer.as_deref(), &document, stored.as_ref()) {
                 Ok(j) => j,
@@ -109,7 +109,7 @@ pub async fn execute(
         Command::Resync { from, to } => {
             let status = match journal.status() {
                 Ok(s) => s,
-                Err(e) => return internal(&rid, e),
+                Err(e) => return internal(&rid, e.code(), &e.to_string()),
             };
             let last = status.next_seq.saturating_sub(1);
             let to = to.unwrap_or(last).min(last);
@@ -158,7 +158,8 @@ fn refuse(rid: &str, name: &str, code: &str, message: &str) -> Executed {
     Executed { reply: reply::refused(Some(rid), code, message), resync: None }
 }
 
-fn internal(rid: &str, e: crate::journal::JournalError) -> Executed {
-    warn!(request_id = rid, error = %e, "command failed");
-    Executed { reply: reply::refused(Some(rid), e.code(), &e.to_string()), resync: None }
+/// A store could not be read or written: answered with its code, nothing changed.
+fn internal(rid: &str, code: &str, message: &str) -> Executed {
+    warn!(request_id = rid, code, message, "command failed");
+    Executed { reply: reply::refused(Some(rid), code, message), resync: None }
 }
