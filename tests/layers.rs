@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 /// The modules of `src/`, lowest first. A module may use any module listed before it.
 const LAYERS: &[&str] = &[
     // The process and the event envelope: used by everything, use nothing.
-    "process", "logging", "event",
+    "process",
+    "logging",
+    "event",
     // The domain, pure: the station workflow and its types (orders, roles, payloads).
     "station",
     // The config file, read into the domain's types.
@@ -17,17 +19,26 @@ const LAYERS: &[&str] = &[
     // What an order's documents say (pure).
     "documents",
     // Storage.
-    "journal", "orders",
+    "journal",
+    "orders",
     // Devices: their states, scanner tasks, print jobs.
-    "devices", "scanner", "print",
+    "devices",
+    "scanner",
+    "print",
     // The order system over HTTP, the systemd link.
-    "oms", "service",
+    "oms",
+    "service",
     // The edge around the station.
     "workflow",
     // The uplink to the cloud, and what reads everything.
-    "uplink", "http", "control", "monitor", "doctor",
+    "uplink",
+    "http",
+    "control",
+    "monitor",
+    "doctor",
     // Wiring and the command line.
-    "daemon", "cli",
+    "daemon",
+    "cli",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -105,7 +116,9 @@ fn every_module_uses_only_the_modules_below_it() {
                         n + 1,
                         LAYERS[..own].join(", ")
                     )),
-                    None => wrong.push(format!("{}:{}: `crate::{used}` is not a module in LAYERS", file.display(), n + 1)),
+                    None => {
+                        wrong.push(format!("{}:{}: `crate::{used}` is not a module in LAYERS", file.display(), n + 1))
+                    }
                 }
             }
         }
