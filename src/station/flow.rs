@@ -112,25 +112,32 @@ impl Station {
 
     /// A code that failed as a product code (a wrong check digit: a misread), so it has no
     /// other class.
-    fn refuse(&mut self, scanner: &str, code: &str, order: Option<&str>, err: &'static str, message: String) {
+    pub(super) fn refuse(
+        &mut self,
+        scanner: &str,
+        code: &str,
+        order: Option<&str>,
+        err: &'static str,
+        message: String,
+    ) {
         let mut data = scan_data(scanner, code, None);
         data["class"] = json!("product");
         data["error"] = json!({ "code": err, "message": message });
         self.record("scan.rejected", order, data, Some(Feedback::Error { code: err, message }));
     }
 
-    fn refuse_scan(&mut self, sc: Scan, err: &'static str, message: String) {
+    pub(super) fn refuse_scan(&mut self, sc: Scan, err: &'static str, message: String) {
         let order = self.session.order.clone();
         self.refuse_in(sc, order.as_deref(), "scan.rejected", err, message)
     }
 
-    fn refuse_in(&mut self, sc: Scan, order: Option<&str>, kind: &str, err: &'static str, message: String) {
+    pub(super) fn refuse_in(&mut self, sc: Scan, order: Option<&str>, kind: &str, err: &'static str, message: String) {
         let mut data = sc.data;
         data["error"] = json!({ "code": err, "message": message });
         self.record(kind, order, data, Some(Feedback::Error { code: err, message }));
     }
 
-    fn accept(&mut self, sc: Scan, kind: &str, order: Option<&str>, extra: Value, what: String) {
+    pub(super) fn accept(&mut self, sc: Scan, kind: &str, order: Option<&str>, extra: Value, what: String) {
         let mut data = sc.data;
         if let (Value::Object(d), Value::Object(x)) = (&mut data, extra) {
             d.extend(x);
@@ -178,168 +185,6 @@ impl Station {
             json!({ "name": operator.name, "role": operator.role.as_str() }),
             what,
         );
-    }
-
-    fn command(&mut self, sc: Scan, raw: &str) {
-        let (name, arg) = match raw.split_once(':') {
-            Some((n, a)) => (n, Some(a)),
-            None => (raw, None),
-        };
-        let name = name.to_ascii_uppercase();
-        let order = self.session.order.clone();
-        let supervisor = self.operator_role() == Some(OperatorRole::Supervisor);
-        // `argument` only when the barcode carries one (`CMD:HOLD:dented`): absent, not null.
-        let mut data = json!({ "command": name });
-        if let Some(arg) = arg {
-            data["argument"] = json!(arg);
-        }
-        match name.as_str() {
-            "LOGOUT" => {
-                let badge = self.session.operator.as_ref().map(|o| o.badge.clone()).unwrap_or_default();
-                self.accept(
-                    sc,
-                    "operator.logout",
-                    None,
-                    json!({ "reason": "command" }),
-                    format!("operator.logout {badge}"),
-                );
-                self.set_session(|s| {
-                    s.operator = None;
-                    s.armed = None;
-                });
-            }
-            "HOLD" | "RELEASE" | "REPRINT" | "CANCEL-LINE" | "DAMAGED" | "SHORT" => {
-                let Some(id) = order else {
-                    return self.refuse_scan(
-                        sc,
-                        "no_order",
-                        format!("CMD:{name} needs an open order: scan the order first"),
-                    );
-                };
-                self.order_command(sc, &name, arg, &id, supervisor, data);
-            }
-            _ => {
-                let msg = format!("CMD:{name} is not a command this station knows (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)");
-                self.refuse_scan(sc, "unknown_command", msg)
-            }
-        }
-    }
-
-    fn order_command(&mut self, sc: Scan, name: &str, arg: Option<&str>, id: &str, supervisor: bool, data: Value) {
-        let state = self.orders.get(id).map(|e| e.order.state);
-        let needs_supervisor = |what: &str| format!("{what} needs a supervisor badge: ask a supervisor to scan in");
-        match name {
-            "HOLD" => {
-                let reason = arg.filter(|a| !a.is_empty()).unwrap_or("operator");
-                match self.change_state(id, StateChange::Hold, "station", Some(reason), json!({})) {
-                    Ok(_) => self.accept(sc, "command.scanned", Some(id), data, format!("order {id} held ({reason})")),
-                    Err(m) => self.refuse_scan(sc, "illegal_transition", m),
-                }
-            }
-            "RELEASE" if !supervisor => {
-                self.refuse_scan(sc, "supervisor_required", needs_supervisor("releasing a hold"))
-            }
-            "RELEASE" => match self.change_state(id, StateChange::Release, "station", None, json!({})) {
-                Ok(to) => self.accept(
-                    sc,
-                    "command.scanned",
-                    Some(id),
-                    data,
-                    format!("order {id} released to {}", to.as_str()),
-                ),
-                Err(m) => self.refuse_scan(sc, "illegal_transition", m),
-            },
-            "REPRINT" => {
-                let Some(e) = self.orders.get(id) else { return };
-                let st = e.order.state;
-                if !matches!(st, OrderState::Packed | OrderState::Labelled) {
-                    let msg =
-                        format!("order {id} is {}: there is no label to reprint before it is packed", st.as_str());
-                    return self.refuse_scan(sc, "nothing_to_reprint", msg);
-                }
-                if !self.settings.label_printer {
-                    return self.refuse_scan(
-                        sc,
-                        "no_label_printer",
-                        "no label printer is configured at this station".into(),
-                    );
-                }
-                let confirmed = e.order.progress.label == LabelStatus::Printed;
-                if confirmed && !supervisor {
-                    return self.refuse_scan(
-                        sc,
-                        "supervisor_required",
-                        needs_supervisor("reprinting a label that was already printed"),
-                    );
-                }
-                self.accept(sc, "command.scanned", Some(id), data, format!("reprinting the label of {id}"));
-                self.request_print(id, Document::Label, true);
-            }
-            "CANCEL-LINE" if !supervisor => {
-                self.refuse_scan(sc, "supervisor_required", needs_supervisor("cancelling a line"))
-            }
-            "CANCEL-LINE" | "DAMAGED" => {
-                if !matches!(state, Some(OrderState::Picking | OrderState::Packing)) {
-                    let st = state.map(OrderState::as_str).unwrap_or("unknown");
-                    return self.refuse_scan(
-                        sc,
-                        "wrong_state",
-                        format!("order {id} is {st}: nothing is being picked or packed"),
-                    );
-                }
-                let armed = if name == "DAMAGED" { Armed::Damaged } else { Armed::CancelLine };
-                self.set_session(|s| s.armed = Some(armed));
-                let what = match armed {
-                    Armed::Damaged => "scan the damaged item".to_string(),
-                    Armed::CancelLine => "scan an item of the line to cancel".to_string(),
-                };
-                self.accept(sc, "command.scanned", Some(id), data, what);
-            }
-            "SHORT" => {
-                if state != Some(OrderState::Picking) {
-                    let st = state.map(OrderState::as_str).unwrap_or("unknown");
-                    return self.refuse_scan(sc, "wrong_state", format!("order {id} is {st}, not being picked"));
-                }
-                let e = &self.orders[id];
-                let short: Vec<Value> = e
-                    .lines
-                    .iter()
-                    .filter(|l| !e.order.progress.cancelled_lines.contains(&l.line))
-                    .filter_map(|l| {
-                        let picked = e.order.progress.picked.get(&l.line).copied().unwrap_or(0);
-                        (picked < l.qty).then(|| json!({ "line": l.line, "sku": l.sku, "missing": l.qty - picked }))
-                    })
-                    .collect();
-                if e.order.progress.picked.values().all(|n| *n == 0) {
-                    return self.refuse_scan(
-                        sc,
-                        "nothing_picked",
-                        format!("order {id}: nothing picked yet; hold it instead"),
-                    );
-                }
-                let mut data = data;
-                data["short"] = Value::Array(short.clone());
-                if let Some(o) = self.order_mut(id) {
-                    o.progress.short = true;
-                }
-                self.accept(
-                    sc,
-                    "pick.short",
-                    Some(id),
-                    data,
-                    format!("order {id} picked short ({} line(s))", short.len()),
-                );
-                self.apply_checked(
-                    id,
-                    StateChange::Advance(OrderState::Picked),
-                    "station",
-                    Some("short pick"),
-                    json!({ "short": short }),
-                );
-                self.set_session(|s| s.order = None);
-            }
-            _ => unreachable!("dispatched by command()"),
-        }
     }
 
     /// What a scan of an order (or its tote) does, by station role and order state.

@@ -17,6 +17,7 @@
 //! The flow itself (scans by station role, command barcodes) lives in `flow.rs`; cloud
 //! commands, lookups, print outcomes and timers in `updates.rs`.
 
+mod barcode_commands;
 mod clock;
 mod flow;
 pub mod order;
