@@ -430,12 +430,7 @@ fn refused_credentials_and_an_unreachable_broker_are_reported_once_and_precisely
 #[test]
 fn a_command_over_the_packet_limit_cannot_wedge_the_station() {
     use serde_json::json;
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
-    std::thread::sleep(Duration::from_millis(300));
+    let (_broker, station, mut daemon, cloud) = station_with_cloud();
     // 2 MiB: above the 1 MiB packet limit. No reply can come for it.
     let huge = format!(r#"{{"request_id":"huge","order":"{}"}}"#, "x".repeat(2 << 20));
     cloud.publish_only("order.cancel", huge.as_bytes());
@@ -491,12 +486,7 @@ fn device_states_are_published_retained_and_again_after_a_broker_restart() {
 #[test]
 fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
     use serde_json::json;
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
-    std::thread::sleep(Duration::from_millis(300));
+    let (_broker, _station, mut daemon, cloud) = station_with_cloud();
     for i in 0..300 {
         let body = json!({"request_id": format!("flood-{i}"), "order": "SO-1", "reason": "x"}).to_string();
         cloud.publish_only("order.hold", body.as_bytes());
