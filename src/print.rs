@@ -114,7 +114,7 @@ pub struct JobStore {
     file: Arc<std::fs::File>,
     /// Jobs kept, by state (index in [`JobState::ALL`]): counted at open, then kept by `put`
     /// and `prune`, so `/metrics` does not read every job.
-    counts: Arc<[std::sync::atomic::AtomicU64; 6]>,
+    counts: Arc<[std::sync::atomic::AtomicU64; 7]>,
 }
 
 impl JobStore {
@@ -785,6 +785,17 @@ mod tests {
         // Counted again from the jobs at the next start.
         let store = JobStore::open(tmp.path()).unwrap();
         assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 1)]);
+    }
+
+    #[test]
+    fn an_expired_job_is_counted_and_the_store_opens_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = JobStore::open(tmp.path()).unwrap();
+        let now = format_at(time::OffsetDateTime::now_utc());
+        store.create(&job("j-expired", JobState::Expired, &now), b"^XA^XZ").unwrap();
+        assert_eq!(store.counts(), vec![("expired", 1)]);
+        drop(store);
+        assert_eq!(JobStore::open(tmp.path()).unwrap().counts(), vec![("expired", 1)]);
     }
 
     #[test]
