@@ -37,6 +37,17 @@ pub enum RunError {
     Other(#[from] anyhow::Error),
 }
 
+/// The print store's folder is in the journal's: one that cannot be opened ends the run
+/// like a journal that cannot (same exit code); other print errors are runtime failures.
+impl From<crate::print::PrintError> for RunError {
+    fn from(e: crate::print::PrintError) -> Self {
+        match e {
+            crate::print::PrintError::Open(e) => RunError::Journal(e),
+            other => RunError::Other(other.into()),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for RunError {
     fn from(e: tokio::task::JoinError) -> Self {
         RunError::Other(e.into())

@@ -416,12 +416,12 @@ impl Runner {
         tokio::spawn(async move {
             let mut job = match printing.prepare(None, document.as_str(), Some(&*order)) {
                 Ok(j) => j,
-                Err((code, msg)) => {
-                    if code == "render_failed" {
+                Err(e) => {
+                    if let crate::print::PrintError::Render { reason } = &e {
                         // No valid document can be made: nothing is printed, and the cloud hears why.
-                        printing.refused(document.as_str(), Some(order.id.clone()), &msg).await;
+                        printing.refused(document.as_str(), Some(order.id.clone()), reason).await;
                     }
-                    return fail(msg);
+                    return fail(e.to_string());
                 }
             };
             // No label in the order: the carrier's label from the order system, when so configured.

@@ -18,9 +18,11 @@
 //! - `job.rs`: the job record and its rules (`apply(outcome, now)`, `expired(now)`); pure.
 //! - `store.rs`: the sled-backed [`JobStore`].
 //! - `printers.rs`: the config's printers as [`ConfiguredPrinter`]s.
+//! - `error.rs`: [`PrintError`], print's own errors.
 //! - `render.rs`: which printer a document goes to and its bytes ([`PreparedJob`]); pure.
 //! - `queue.rs`: the per-printer loop and the pruning task.
 
+mod error;
 mod job;
 mod printers;
 mod queue;
@@ -37,13 +39,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
+pub use error::PrintError;
 pub use job::{Applied, Job, JobState, JOB_TTL};
 pub use printers::{printers_from_config, ConfiguredPrinter};
 pub use render::PreparedJob;
 pub use store::{JobStore, FINISHED_JOBS_KEPT};
 
 use crate::event::NewEvent;
-use crate::journal::{Journal, JournalError};
+use crate::journal::Journal;
 use crate::orders::StoredOrder;
 use crate::uplink::DeviceStates;
 
@@ -71,12 +74,15 @@ impl Printing {
         station: String,
         outcomes: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
         shutdown: CancellationToken,
-    ) -> Result<Printing, JournalError> {
+    ) -> Result<Printing, PrintError> {
         let store = JobStore::open(journal_dir)?;
         for p in &printers {
             if let PrinterLink::Folder { path } = &p.spec.link {
-                std::fs::create_dir_all(path)
-                    .map_err(|e| JournalError::access(path, "create the printer folder", e))?;
+                std::fs::create_dir_all(path).map_err(|source| PrintError::Folder {
+                    printer: p.spec.name.clone(),
+                    path: path.clone(),
+                    source,
+                })?;
             }
         }
         let now = time::OffsetDateTime::now_utc();
@@ -114,14 +120,14 @@ impl Printing {
         Ok(printing)
     }
 
-    /// Picks the printer and renders the bytes for a `print` command. Errors are
-    /// `(code, message)` for the reply.
+    /// Picks the printer and renders the bytes of `document` (a `print` command, a label or
+    /// slip of the station's own).
     pub fn prepare(
         &self,
         printer: Option<&str>,
         document: &str,
         order: Option<&StoredOrder>,
-    ) -> Result<PreparedJob, (&'static str, String)> {
+    ) -> Result<PreparedJob, PrintError> {
         render::prepare(&self.printers, &self.station, printer, document, order)
     }
 
@@ -146,13 +152,13 @@ impl Printing {
         order: Option<String>,
         bytes: Vec<u8>,
         reprint_of: Option<String>,
-    ) -> Result<Job, JournalError> {
+    ) -> Result<Job, PrintError> {
         self.queue(printer, document, order, bytes, reprint_of, None).await
     }
 
     /// Queues a prepared job; fields printed without a font for them are logged and named
     /// in its `print.queued` event (`detail`).
-    pub async fn submit_prepared(&self, job: PreparedJob) -> Result<Job, JournalError> {
+    pub async fn submit_prepared(&self, job: PreparedJob) -> Result<Job, PrintError> {
         let detail = (!job.missing_glyphs.is_empty()).then(|| {
             let fields = job.missing_glyphs.join(", ");
             warn!(printer = %job.printer, order = ?job.order, %fields, "characters the printer has no font for print as '?'; set `font` on the printer");
@@ -180,9 +186,9 @@ impl Printing {
         bytes: Vec<u8>,
         reprint_of: Option<String>,
         detail: Option<String>,
-    ) -> Result<Job, JournalError> {
+    ) -> Result<Job, PrintError> {
         let Some(wake) = self.wake.get(printer) else {
-            return Err(JournalError::Storage(format!("no printer named {printer:?} is configured")));
+            return Err(PrintError::UnknownPrinter { name: printer.to_string() });
         };
         let id = uuid::Uuid::now_v7().to_string();
         let job = Job::queued(id, printer, document, order, reprint_of, detail, time::OffsetDateTime::now_utc());
@@ -190,17 +196,16 @@ impl Printing {
         let (j, b) = (job.clone(), bytes);
         tokio::task::spawn_blocking(move || store.create(&j, &b))
             .await
-            .map_err(|e| JournalError::Storage(e.to_string()))??;
+            .map_err(PrintError::storage("queue a job"))??;
         self.event("print.queued", &job).await;
         wake.notify_one();
         Ok(job)
     }
 
     /// An explicit reprint of an earlier job: a new job with the same bytes.
-    pub async fn reprint(&self, id: &str) -> Result<Job, JournalError> {
-        let old = self.store.get(id)?.ok_or_else(|| JournalError::Storage(format!("no print job {id}")))?;
-        let bytes =
-            self.store.bytes(id)?.ok_or_else(|| JournalError::Storage(format!("print job {id} has no data")))?;
+    pub async fn reprint(&self, id: &str) -> Result<Job, PrintError> {
+        let old = self.store.get(id)?.ok_or_else(|| PrintError::UnknownJob { id: id.to_string() })?;
+        let bytes = self.store.bytes(id)?.ok_or_else(|| PrintError::NoData { id: id.to_string() })?;
         self.submit(&old.printer, &old.document, old.order.clone(), bytes, Some(old.id)).await
     }
 
@@ -299,6 +304,40 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(tmp.path().join(format!("out/{}.zpl", again.id)).exists());
+        stop.cancel();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_print_for_a_printer_that_is_not_configured_is_refused_as_unknown_printer_not_as_a_journal_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let (journal, _) = tokio::task::spawn_blocking(move || Journal::open(JournalOptions::new(dir, "WH1", "T")))
+            .await
+            .unwrap()
+            .unwrap();
+        let stop = CancellationToken::new();
+        let p = Printing::start(
+            tmp.path(),
+            journal,
+            vec![folder_printer(tmp.path())],
+            None,
+            "WH1/T".into(),
+            None,
+            stop.clone(),
+        )
+        .unwrap();
+        let e = p.submit("nope", "test", None, b"^XA^XZ".to_vec(), None).await.unwrap_err();
+        assert!(matches!(&e, PrintError::UnknownPrinter { name } if name == "nope"), "{e:?}");
+        assert_eq!(e.code(), "unknown_printer");
+        let msg = e.to_string();
+        assert!(msg.contains("no printer named \"nope\"") && msg.contains("[[printers]]"), "{msg}");
+        assert!(!msg.contains("journal"), "a missing printer is not a journal failure: {msg}");
+
+        let e = p.prepare(Some("nope"), "test", None).unwrap_err();
+        assert!(matches!(&e, PrintError::UnknownPrinter { name } if name == "nope"), "{e:?}");
+        let e = p.reprint("no-such-job").await.unwrap_err();
+        assert!(matches!(&e, PrintError::UnknownJob { id } if id == "no-such-job"), "{e:?}");
+        assert!(p.store().all().is_empty(), "nothing queued");
         stop.cancel();
     }
 }

@@ -15,11 +15,11 @@ use stationd_drivers::printer::{self, PrinterSpec};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::error::PrintError;
 use super::job::Job;
 use super::store::{JobStore, FINISHED_JOBS_KEPT};
 use super::Printing;
 use crate::event::format_at;
-use crate::journal::JournalError;
 use crate::uplink::DeviceStates;
 
 /// How often an idle printer's status is read.
@@ -61,10 +61,10 @@ impl PrinterState {
 
 impl Printing {
     /// Stores the job as it is now, off the async runtime (the write ends in an fdatasync).
-    async fn save(&self, job: &Job) -> Result<(), JournalError> {
+    async fn save(&self, job: &Job) -> Result<(), PrintError> {
         let store = self.store.clone();
         let j = job.clone();
-        tokio::task::spawn_blocking(move || store.put(&j)).await.map_err(|e| JournalError::Storage(e.to_string()))?
+        tokio::task::spawn_blocking(move || store.put(&j)).await.map_err(PrintError::storage("store a job"))?
     }
 
     /// One printer's loop, until `shutdown`.

@@ -5,6 +5,7 @@
 
 use stationd_drivers::printer::Language;
 
+use super::error::PrintError;
 use super::printers::ConfiguredPrinter;
 use crate::config::PrinterRole;
 use crate::documents::test_page;
@@ -27,73 +28,71 @@ fn route<'a>(
     printers: &'a [ConfiguredPrinter],
     printer: Option<&str>,
     document: &str,
-) -> Result<&'a ConfiguredPrinter, (&'static str, String)> {
+) -> Result<&'a ConfiguredPrinter, PrintError> {
     let wanted = if document == "slip" { PrinterRole::Slip } else { PrinterRole::Label };
     let chosen = match printer {
         Some(name) => printers.iter().find(|p| p.spec.name == name),
         None => printers.iter().find(|p| p.role == wanted).or_else(|| printers.first()),
     };
-    chosen.ok_or_else(|| {
-        let msg = match printer {
-            Some(n) => format!("no printer named {n:?} is configured"),
-            None => "no printer is configured".to_string(),
-        };
-        ("unknown_printer", msg)
+    chosen.ok_or_else(|| match printer {
+        Some(name) => PrintError::UnknownPrinter { name: name.to_string() },
+        None => PrintError::NoPrinterFor { document: document.to_string() },
     })
 }
 
-/// Picks the printer and renders the bytes of `document` for it. Errors are
-/// `(code, message)` for the reply.
+/// Picks the printer and renders the bytes of `document` for it.
 pub fn prepare(
     printers: &[ConfiguredPrinter],
     station: &str,
     printer: Option<&str>,
     document: &str,
     order: Option<&StoredOrder>,
-) -> Result<PreparedJob, (&'static str, String)> {
+) -> Result<PreparedJob, PrintError> {
     let p = route(printers, printer, document)?;
     let mut missing_glyphs = Vec::new();
     let bytes = match (document, p.spec.language) {
         ("test", lang) => test_page(lang, station),
         ("label", Language::Zpl) => {
             let Some(o) = order else {
-                return Err(("missing_field", "a label needs `order`".into()));
+                return Err(PrintError::MissingOrder { document: "label" });
             };
             match o.payload["label"]["data"].as_str() {
                 // Carrier ZPL goes through as it came once it is known to only draw (it
                 // was checked on the way in; checked again for orders stored before).
                 Some(data) if o.payload["label"]["format"] == "zpl" => {
                     stationd_drivers::carrier_zpl::check(data.as_bytes())
-                        .map_err(|e| ("invalid_field", format!("carrier label of order {}: {e}", o.id)))?;
+                        .map_err(|e| PrintError::CarrierLabel { order: o.id.clone(), reason: e.to_string() })?;
                     data.as_bytes().to_vec()
                 }
                 _ => {
                     let label = crate::documents::label(p.template.as_deref(), &p.label, o)
-                        .map_err(|e| ("render_failed", e))?;
+                        .map_err(|reason| PrintError::Render { reason })?;
                     missing_glyphs = label.missing_glyphs;
                     label.bytes
                 }
             }
         }
         ("label", Language::Escpos) => {
-            return Err((
-                "invalid_field",
-                format!("printer {:?} speaks ESC/POS; labels need a ZPL printer", p.spec.name),
-            ));
+            return Err(PrintError::WrongLanguage {
+                printer: p.spec.name.clone(),
+                speaks: "ESC/POS",
+                needs: "labels need a ZPL printer",
+            });
         }
         ("slip", Language::Escpos) => {
             let Some(o) = order else {
-                return Err(("missing_field", "a packing slip needs `order`".into()));
+                return Err(PrintError::MissingOrder { document: "packing slip" });
             };
             crate::documents::slip(&p.slip, o, station)
         }
         ("slip", Language::Zpl) => {
-            return Err((
-                "invalid_field",
-                format!("printer {:?} speaks ZPL; packing slips need an ESC/POS printer", p.spec.name),
-            ));
+            return Err(PrintError::WrongLanguage {
+                printer: p.spec.name.clone(),
+                speaks: "ZPL",
+                needs: "packing slips need an ESC/POS printer",
+            });
         }
-        (other, _) => return Err(("invalid_field", format!("unknown document {other:?}"))),
+        (other, _) => return Err(PrintError::UnknownDocument { document: other.to_string() }),
     };
     Ok(PreparedJob {
         printer: p.spec.name.clone(),

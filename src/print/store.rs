@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use tracing::info;
 
+use super::error::PrintError;
 use super::job::{Job, JobState};
-use crate::journal::store::{durable_sync, open_side_db, storage};
+use crate::journal::store::{open_side_db, sync_to_disk};
 use crate::journal::JournalError;
 
 /// Finished jobs (and their bytes) are kept this long for reprints and `/metrics`, then
@@ -41,24 +42,30 @@ pub struct JobStore {
 }
 
 impl JobStore {
-    pub fn open(journal_dir: &Path) -> Result<JobStore, JournalError> {
+    pub fn open(journal_dir: &Path) -> Result<JobStore, PrintError> {
         let (db, file) = open_side_db(
             &journal_dir.join("print"),
             2 * 1024 * 1024,
             "print job store",
             "jobs that were still queued must be printed again",
-        )?;
-        let jobs = db.open_tree("jobs").map_err(storage)?;
-        let data = db.open_tree("data").map_err(storage)?;
-        let queued = db.open_tree("queued").map_err(storage)?;
+        )
+        .map_err(|e| match e {
+            JournalError::Storage(reason) => PrintError::Storage { op: "open", source: reason.into() },
+            other => PrintError::Open(other),
+        })?;
+        let open_tree = |name| db.open_tree(name).map_err(PrintError::storage("open"));
+        let (jobs, data, queued) = (open_tree("jobs")?, open_tree("data")?, open_tree("queued")?);
         let store = JobStore { db, jobs, data, queued, file: Arc::new(file), counts: Arc::default() };
         store.prune(FINISHED_JOBS_KEPT)?;
         // Rebuilt from the jobs once per start, so the index and counts never drift from them.
-        store.queued.clear().map_err(storage)?;
+        store.queued.clear().map_err(PrintError::storage("rebuild the queued index"))?;
         for job in store.all() {
             store.count(job.state, 1);
             if job.state == JobState::Queued {
-                store.queued.insert(job.id.as_bytes(), job.printer.as_bytes()).map_err(storage)?;
+                store
+                    .queued
+                    .insert(job.id.as_bytes(), job.printer.as_bytes())
+                    .map_err(PrintError::storage("rebuild the queued index"))?;
             }
         }
         Ok(store)
@@ -81,25 +88,25 @@ impl JobStore {
     }
 
     /// Drops finished jobs last changed more than `kept` ago, with their bytes.
-    pub fn prune(&self, kept: Duration) -> Result<usize, JournalError> {
+    pub fn prune(&self, kept: Duration) -> Result<usize, PrintError> {
         let now = time::OffsetDateTime::now_utc();
         let old: Vec<Job> = self.all().into_iter().filter(|j| j.prunable(now, kept)).collect();
         for job in &old {
-            self.jobs.remove(job.id.as_bytes()).map_err(storage)?;
-            self.data.remove(job.id.as_bytes()).map_err(storage)?;
+            self.jobs.remove(job.id.as_bytes()).map_err(PrintError::storage("drop a finished job"))?;
+            self.data.remove(job.id.as_bytes()).map_err(PrintError::storage("drop a finished job"))?;
             self.count(job.state, -1);
         }
         if !old.is_empty() {
-            durable_sync(&self.db, &self.file)?;
+            self.sync("drop finished jobs")?;
             info!(dropped = old.len(), kept_days = kept.as_secs() / 86_400, "finished print jobs dropped");
         }
         Ok(old.len())
     }
 
     /// Stores the job as it is now (and its place in the queued index), durably.
-    pub(super) fn put(&self, job: &Job) -> Result<(), JournalError> {
+    pub(super) fn put(&self, job: &Job) -> Result<(), PrintError> {
         use sled::Transactional;
-        let bytes = serde_json::to_vec(job).map_err(|e| JournalError::Storage(e.to_string()))?;
+        let bytes = serde_json::to_vec(job).map_err(PrintError::storage("encode a job"))?;
         let previous = (&self.jobs, &self.queued)
             .transaction(|(jobs, queued)| {
                 let previous = jobs.insert(job.id.as_bytes(), bytes.as_slice())?;
@@ -110,18 +117,23 @@ impl JobStore {
                 }
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(previous)
             })
-            .map_err(|e| JournalError::Storage(format!("print job store transaction: {e:?}")))?;
+            .map_err(|e| PrintError::Storage { op: "store a job", source: format!("transaction: {e:?}").into() })?;
         if let Some(old) = previous.and_then(|v| serde_json::from_slice::<Job>(&v).ok()) {
             self.count(old.state, -1);
         }
         self.count(job.state, 1);
-        durable_sync(&self.db, &self.file)
+        self.sync("store a job")
+    }
+
+    /// Makes every change so far durable (sled's flush, then `fdatasync`).
+    fn sync(&self, op: &'static str) -> Result<(), PrintError> {
+        sync_to_disk(&self.db, &self.file).map_err(PrintError::storage(op))
     }
 
     /// The oldest queued job of `printer`.
-    pub fn next_queued(&self, printer: &str) -> Result<Option<Job>, JournalError> {
+    pub fn next_queued(&self, printer: &str) -> Result<Option<Job>, PrintError> {
         for kv in self.queued.iter() {
-            let (id, p) = kv.map_err(storage)?;
+            let (id, p) = kv.map_err(PrintError::storage("read the queued jobs"))?;
             if p.as_ref() == printer.as_bytes() {
                 return self.get(&String::from_utf8_lossy(&id));
             }
@@ -129,15 +141,15 @@ impl JobStore {
         Ok(None)
     }
 
-    pub fn get(&self, id: &str) -> Result<Option<Job>, JournalError> {
-        match self.jobs.get(id.as_bytes()).map_err(storage)? {
+    pub fn get(&self, id: &str) -> Result<Option<Job>, PrintError> {
+        match self.jobs.get(id.as_bytes()).map_err(PrintError::storage("read a job"))? {
             Some(v) => Ok(serde_json::from_slice(&v).ok()),
             None => Ok(None),
         }
     }
 
-    pub fn bytes(&self, id: &str) -> Result<Option<Vec<u8>>, JournalError> {
-        Ok(self.data.get(id.as_bytes()).map_err(storage)?.map(|v| v.to_vec()))
+    pub fn bytes(&self, id: &str) -> Result<Option<Vec<u8>>, PrintError> {
+        Ok(self.data.get(id.as_bytes()).map_err(PrintError::storage("read a job's data"))?.map(|v| v.to_vec()))
     }
 
     /// Every job, oldest first (ids are UUIDv7, so key order is creation order).
@@ -146,8 +158,8 @@ impl JobStore {
     }
 
     /// Stores a new job with its bytes.
-    pub(super) fn create(&self, job: &Job, bytes: &[u8]) -> Result<(), JournalError> {
-        self.data.insert(job.id.as_bytes(), bytes).map_err(storage)?;
+    pub(super) fn create(&self, job: &Job, bytes: &[u8]) -> Result<(), PrintError> {
+        self.data.insert(job.id.as_bytes(), bytes).map_err(PrintError::storage("store a job's data"))?;
         self.put(job)
     }
 }

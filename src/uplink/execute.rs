@@ -136,7 +136,7 @@ async fn other_command(
             };
             let job = match printing.prepare(printer.as_deref(), document, stored.as_ref()) {
                 Ok(j) => j,
-                Err((code, msg)) => return refuse(rid, name, code, &msg),
+                Err(e) => return refuse(rid, name, e.code(), &e.to_string()),
             };
             reply["printer"] = json!(job.printer);
             reply["copies"] = json!(copies);
@@ -192,7 +192,7 @@ async fn other_command(
         for _ in 0..copies {
             // The same path as the station's own labels, so a missing font is reported too.
             if let Err(e) = printing.submit_prepared(job.clone()).await {
-                warn!(request_id = %rid, error = %e, "could not queue a print job");
+                warn!(request_id = %rid, code = e.code(), error = %e, "could not queue a print job");
             }
         }
     }
