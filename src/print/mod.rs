@@ -45,10 +45,10 @@ pub use printers::{printers_from_config, ConfiguredPrinter};
 pub use render::PreparedJob;
 pub use store::{JobStore, FINISHED_JOBS_KEPT};
 
+use crate::devices::DeviceStates;
 use crate::event::NewEvent;
 use crate::journal::Journal;
 use crate::orders::StoredOrder;
-use crate::uplink::DeviceStates;
 
 /// Queues and printer tasks.
 #[derive(Clone)]

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use stationd_drivers::printer::{self, PrinterSpec};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -19,8 +18,7 @@ use super::error::PrintError;
 use super::job::Job;
 use super::store::{JobStore, FINISHED_JOBS_KEPT};
 use super::Printing;
-use crate::event::format_at;
-use crate::uplink::DeviceStates;
+use crate::devices::DeviceStates;
 
 /// How often an idle printer's status is read.
 const IDLE_POLL: Duration = Duration::from_secs(10);
@@ -49,11 +47,7 @@ impl PrinterState {
             warn!(printer = %self.name, %state, detail = detail.unwrap_or(""), "printer cannot print");
         }
         if let Some(d) = &self.devices {
-            let mut s = json!({ "kind": "printer", "state": state, "at": format_at(now()) });
-            if let Some(detail) = detail {
-                s["detail"] = json!(detail);
-            }
-            d.device_state(&self.name, s);
+            d.report(&self.name, "printer", state, detail);
         }
         self.last = state.to_string();
     }
