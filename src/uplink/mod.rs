@@ -23,6 +23,7 @@
 
 pub(crate) mod commands;
 pub(crate) mod execute;
+mod flight;
 mod session;
 pub mod tls;
 
