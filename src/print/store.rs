@@ -204,12 +204,15 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_job_is_counted_and_the_store_opens_again() {
+    fn jobs_in_every_state_are_counted() {
+        // An expired job once indexed past the counts (a panic when stored, and at every open).
         let tmp = tempfile::tempdir().unwrap();
         let store = JobStore::open(tmp.path()).unwrap();
-        store.create(&job("j-expired", JobState::Expired, time::OffsetDateTime::now_utc()), b"^XA^XZ").unwrap();
-        assert_eq!(store.counts(), vec![("expired", 1)]);
-        drop(store);
-        assert_eq!(JobStore::open(tmp.path()).unwrap().counts(), vec![("expired", 1)]);
+        let now = time::OffsetDateTime::now_utc();
+        for (i, state) in JobState::ALL.iter().enumerate() {
+            store.create(&job(&format!("j{i}"), *state, now), b"^XA^XZ").unwrap();
+        }
+        let counted: Vec<(&str, u64)> = JobState::ALL.iter().map(|s| (s.as_str(), 1)).collect();
+        assert_eq!(store.counts(), counted);
     }
 }
