@@ -263,6 +263,19 @@ mod tests {
         }
     }
 
+    /// Printing with one folder printer (`label`, ZPL) writing to `<dir>/out`.
+    async fn start(dir: &Path) -> (Printing, CancellationToken) {
+        let d = dir.to_path_buf();
+        let (journal, _) = tokio::task::spawn_blocking(move || Journal::open(JournalOptions::new(d, "WH1", "T")))
+            .await
+            .unwrap()
+            .unwrap();
+        let stop = CancellationToken::new();
+        let p =
+            Printing::start(dir, journal, vec![folder_printer(dir)], None, "WH1/T".into(), None, stop.clone()).unwrap();
+        (p, stop)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_interrupted_while_sending_is_failed_at_start_and_never_resent() {
         let tmp = tempfile::tempdir().unwrap();
@@ -273,22 +286,7 @@ mod tests {
         crashed.start_sending(time::OffsetDateTime::now_utc());
         store.create(&crashed, b"^XA^XZ").unwrap();
         drop(store);
-        let dir = tmp.path().to_path_buf();
-        let (journal, _) = tokio::task::spawn_blocking(move || Journal::open(JournalOptions::new(dir, "WH1", "T")))
-            .await
-            .unwrap()
-            .unwrap();
-        let stop = CancellationToken::new();
-        let p = Printing::start(
-            tmp.path(),
-            journal,
-            vec![folder_printer(tmp.path())],
-            None,
-            "WH1/T".into(),
-            None,
-            stop.clone(),
-        )
-        .unwrap();
+        let (p, stop) = start(tmp.path()).await;
         let j = p.store().get("j-crashed").unwrap().unwrap();
         assert_eq!(j.state, JobState::Failed);
         assert!(j.detail.unwrap().contains("reprint if it did not print"));
@@ -310,22 +308,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_print_for_a_printer_that_is_not_configured_is_refused_as_unknown_printer_not_as_a_journal_failure() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let (journal, _) = tokio::task::spawn_blocking(move || Journal::open(JournalOptions::new(dir, "WH1", "T")))
-            .await
-            .unwrap()
-            .unwrap();
-        let stop = CancellationToken::new();
-        let p = Printing::start(
-            tmp.path(),
-            journal,
-            vec![folder_printer(tmp.path())],
-            None,
-            "WH1/T".into(),
-            None,
-            stop.clone(),
-        )
-        .unwrap();
+        let (p, stop) = start(tmp.path()).await;
         let e = p.submit("nope", "test", None, b"^XA^XZ".to_vec(), None).await.unwrap_err();
         assert!(matches!(&e, PrintError::UnknownPrinter { name } if name == "nope"), "{e:?}");
         assert_eq!(e.code(), "unknown_printer");
