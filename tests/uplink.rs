@@ -497,7 +497,9 @@ fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
     assert_eq!(limited + executed, 300, "every command answered");
     assert!(limited > 0 && executed >= 50, "limited {limited}, executed {executed}");
     assert!(replies.iter().all(|r| r["request_id"].as_str().is_some_and(|id| id.starts_with("flood-"))));
-    assert!(daemon.stderr().contains("command flood"), "{}", daemon.stderr());
+    // The log is read on its own thread: wait for the line rather than race it.
+    let log = daemon.stderr_showing(|l| l.contains("command flood"));
+    assert!(log.contains("command flood"), "{log}");
     feed(&mut daemon, "DURING", 0..5);
     collect_confirmed(&daemon, 5);
     std::thread::sleep(Duration::from_millis(1500));

@@ -23,6 +23,7 @@
 
 pub(crate) mod commands;
 pub(crate) mod execute;
+mod flight;
 mod session;
 pub mod tls;
 
@@ -30,13 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use commands::{parse_command, CommandError, CommandRequest, MAX_COMMAND_BYTES};
 
 use crate::config::MqttConfig;
+use crate::devices::{DeviceReceiver, DeviceStates};
 use crate::journal::Journal;
 use crate::orders::OrderStore;
 use crate::print::Printing;
@@ -74,37 +75,6 @@ pub struct Uplink {
     pub status: SharedStatus,
     devices: DeviceStates,
     pub task: JoinHandle<()>,
-}
-
-/// The receiving end of [`DeviceStates`], consumed by the uplink.
-pub struct DeviceReceiver(mpsc::UnboundedReceiver<(String, serde_json::Value)>);
-
-/// A channel for device states: device tasks hold the sender, the uplink the receiver.
-pub fn device_channel() -> (DeviceStates, DeviceReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (DeviceStates { tx, latest: Arc::default() }, DeviceReceiver(rx))
-}
-
-/// A cheap handle for reporting device states, for the device tasks: each state goes to the
-/// uplink (when there is one) and is kept as the device's latest for the station screen.
-#[derive(Clone)]
-pub struct DeviceStates {
-    tx: mpsc::UnboundedSender<(String, serde_json::Value)>,
-    latest: Arc<Mutex<std::collections::BTreeMap<String, serde_json::Value>>>,
-}
-
-impl DeviceStates {
-    /// See [`Uplink::device_state`].
-    pub fn device_state(&self, device: &str, state: serde_json::Value) {
-        self.latest.lock().expect("device states poisoned").insert(device.to_string(), state.clone());
-        // No uplink: nobody receives, and that is fine.
-        let _ = self.tx.send((device.to_string(), state));
-    }
-
-    /// The latest state of every device that reported one.
-    pub fn snapshot(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
-        self.latest.lock().expect("device states poisoned").clone()
-    }
 }
 
 impl Uplink {
@@ -172,7 +142,7 @@ pub fn spawn(
     orders: OrderStore,
     shutdown: CancellationToken,
 ) -> Result<Uplink, UplinkError> {
-    let (devices, rx) = device_channel();
+    let (devices, rx) = crate::devices::channel();
     spawn_with(cfg, journal, orders, None, None, (devices, rx), shutdown)
 }
 
