@@ -381,7 +381,7 @@ impl Runner {
         let Some(oms) = self.parts.oms.clone() else {
             let _ = tx.send(Input::LookupAnswered {
                 id,
-                result: Err(("no_order_system", "no order system is configured".into())),
+                result: Err(crate::station::LookupError::new("no_order_system", "no order system is configured")),
             });
             return;
         };
@@ -390,7 +390,7 @@ impl Runner {
             if let Some((remote, max_delay)) = clock {
                 let _ = tx.send(Input::ClockSample { source: "order system", remote, max_delay: Some(max_delay) });
             }
-            if let Err((code, msg)) = &result {
+            if let Err(crate::station::LookupError { code, message: msg }) = &result {
                 warn!(order = %id, code, %msg, "order lookup failed");
             } else {
                 info!(order = %id, "order looked up");

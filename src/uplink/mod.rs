@@ -122,8 +122,9 @@ impl Failover {
     }
 }
 
-/// Everything a connection needs, prepared once.
-pub(crate) struct Setup {
+/// What every broker connection of the uplink works with, prepared once: the config and
+/// brokers, the journal it drains, where commands go, the status it reports.
+pub(crate) struct UplinkContext {
     pub cfg: MqttConfig,
     /// One per `[mqtt] urls` entry, in order.
     pub brokers: Vec<BrokerOptions>,
@@ -164,7 +165,7 @@ pub fn spawn_with(
         .collect::<Result<Vec<_>, UplinkError>>()?;
     let broker = brokers.first().map(|b| b.name.clone()).unwrap_or_default();
     let status = Arc::new(Mutex::new(UplinkStatus { state: "connecting", broker, ..UplinkStatus::default() }));
-    let setup = Setup {
+    let context = UplinkContext {
         cfg,
         brokers,
         journal,
@@ -174,7 +175,7 @@ pub fn spawn_with(
         printing,
         workflow,
     };
-    let task = tokio::spawn(session::run(setup, devices_rx.0, shutdown));
+    let task = tokio::spawn(session::run(context, devices_rx.0, shutdown));
     Ok(Uplink { status, devices, task })
 }
 

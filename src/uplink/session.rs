@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use super::execute::execute;
 use super::flight::{CommandLimiter, Flight, Sent};
 use super::tls::status_topic;
-use super::{backoff, BrokerOptions, Failover, Setup, SharedStatus};
+use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
 use crate::event::format_at;
 use crate::journal::Journal;
 
@@ -47,33 +47,33 @@ fn ack_timeout(keep_alive: Duration) -> Duration {
 }
 
 pub(super) async fn run(
-    setup: Setup,
+    uplink: UplinkContext,
     mut devices_rx: mpsc::UnboundedReceiver<(String, Value)>,
     shutdown: CancellationToken,
 ) {
     let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
-    let acker = tokio::spawn(ack_task(setup.journal.clone(), ack_rx, setup.status.clone()));
+    let acker = tokio::spawn(ack_task(uplink.journal.clone(), ack_rx, uplink.status.clone()));
     let mut devices = BTreeMap::new();
     let mut errors = ErrorLog::default();
     let mut attempt = 0u32;
     let mut clean = false;
-    let mut failover = Failover::new(setup.brokers.len());
+    let mut failover = Failover::new(uplink.brokers.len());
     while !shutdown.is_cancelled() {
-        let broker = &setup.brokers[failover.current()];
+        let broker = &uplink.brokers[failover.current()];
         {
-            let mut s = setup.status.lock().expect("uplink status poisoned");
+            let mut s = uplink.status.lock().expect("uplink status poisoned");
             s.state = "connecting";
             s.broker.clone_from(&broker.name);
         }
         let result =
-            connection(&setup, broker, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
+            connection(&uplink, broker, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
         clean = false;
         match result {
             Ok(End::Shutdown) => break,
             Ok(End::Lost(e)) => {
                 // It was up: the next attempt starts from the shortest delay.
                 attempt = 0;
-                errors.report(&setup.status, &describe(&e));
+                errors.report(&uplink.status, &describe(&e));
                 if oversized(&e) {
                     // The broker would redeliver the same packet into the persistent session
                     // forever: drop that session once, with the messages queued in it.
@@ -89,18 +89,18 @@ pub(super) async fn run(
                     "no PubAck for {} s with {in_flight} event(s) in flight on a live connection; reconnecting to send them again",
                     waited.as_secs()
                 );
-                errors.report(&setup.status, &msg);
+                errors.report(&uplink.status, &msg);
                 failover.failed();
             }
             Err(e) => {
-                errors.report(&setup.status, &describe(&e));
+                errors.report(&uplink.status, &describe(&e));
                 failover.failed();
             }
         }
-        let delay = backoff(attempt, setup.cfg.reconnect_min, setup.cfg.reconnect_max);
+        let delay = backoff(attempt, uplink.cfg.reconnect_min, uplink.cfg.reconnect_max);
         attempt = attempt.saturating_add(1);
         {
-            let mut s = setup.status.lock().expect("uplink status poisoned");
+            let mut s = uplink.status.lock().expect("uplink status poisoned");
             s.state = "backoff";
             s.connected_since = None;
             s.reconnects += 1;
@@ -112,7 +112,7 @@ pub(super) async fn run(
     }
     drop(ack_tx);
     let _ = acker.await;
-    set_state(&setup.status, "stopped");
+    set_state(&uplink.status, "stopped");
 }
 
 fn oversized(e: &ConnectionError) -> bool {
@@ -126,7 +126,7 @@ fn oversized(e: &ConnectionError) -> bool {
 /// `clean` asks for a clean session (used once after a poison packet).
 #[allow(clippy::too_many_arguments)]
 async fn connection(
-    setup: &Setup,
+    uplink: &UplinkContext,
     broker: &BrokerOptions,
     clean: bool,
     devices: &mut BTreeMap<String, Value>,
@@ -135,7 +135,7 @@ async fn connection(
     shutdown: &CancellationToken,
     errors: &mut ErrorLog,
 ) -> Result<End, ConnectionError> {
-    let window = setup.cfg.inflight as usize;
+    let window = uplink.cfg.inflight as usize;
     let mut options = broker.options.clone();
     if clean {
         options.set_clean_session(true);
@@ -151,14 +151,14 @@ async fn connection(
     let Event::Incoming(Packet::ConnAck(ack)) = connack else {
         return Err(ConnectionError::NotConnAck(Packet::Disconnect));
     };
-    let prefix = &setup.cfg.prefix;
-    let journal = &setup.journal;
+    let prefix = &uplink.cfg.prefix;
+    let journal = &uplink.journal;
     // Counted from memory: a reconnect must not walk the journal folder.
     let backlog = journal.pending_count();
     info!(broker = %broker.name, session_present = ack.session_present, backlog, "connected to the broker");
     errors.connected();
     {
-        let mut s = setup.status.lock().expect("uplink status poisoned");
+        let mut s = uplink.status.lock().expect("uplink status poisoned");
         s.state = "connected";
         s.connected_since = Some(format_at(time::OffsetDateTime::now_utc()));
     }
@@ -171,7 +171,7 @@ async fn connection(
     let birth = json!({
         "online": true,
         "version": env!("CARGO_PKG_VERSION"),
-        "started_at": setup.started_at,
+        "started_at": uplink.started_at,
         "backlog": backlog,
     });
     flight.control(&client, &status_topic(prefix), true, birth.to_string().into_bytes());
@@ -193,8 +193,8 @@ async fn connection(
     let mut durable = journal.subscribe();
     let mut journal_open = true;
     let mut limiter = CommandLimiter::new(Instant::now());
-    flight.fill(&client, journal, &setup.status);
-    let ack_timeout = ack_timeout(setup.cfg.keep_alive);
+    flight.fill(&client, journal, &uplink.status);
+    let ack_timeout = ack_timeout(uplink.cfg.keep_alive);
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
 
     let end = 'session: loop {
@@ -217,7 +217,7 @@ async fn connection(
                             let done = if p.retain {
                                 super::execute::refuse_retained(name, &p.payload)
                             } else if limiter.take(now) {
-                                execute(journal, &setup.orders, setup.printing.as_ref(), setup.workflow.as_ref(), name, &p.payload).await
+                                execute(journal, &uplink.orders, uplink.printing.as_ref(), uplink.workflow.as_ref(), name, &p.payload).await
                             } else {
                                 limiter.refused(name, &p.payload, now)
                             };
@@ -256,7 +256,7 @@ async fn connection(
                 break 'session End::Shutdown;
             }
         }
-        flight.fill(&client, journal, &setup.status);
+        flight.fill(&client, journal, &uplink.status);
     };
     poller.abort();
     Ok(end)
