@@ -141,13 +141,13 @@ fn labels() {
         let start = Instant::now();
         for _ in 0..100 {
             printing
-                .submit(
-                    "label",
-                    stationd::print::Printout::Order(stationd::station::Document::Label),
-                    None,
-                    job.clone(),
-                    None,
-                )
+                .submit_prepared(stationd::print::PreparedJob {
+                    printer: "label".into(),
+                    document: stationd::print::Printout::Order(stationd::station::Document::Label),
+                    order: None,
+                    bytes: job.clone(),
+                    missing_glyphs: Vec::new(),
+                })
                 .await
                 .unwrap();
         }

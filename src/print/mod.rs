@@ -144,18 +144,6 @@ impl Printing {
         self.wake.contains_key(name)
     }
 
-    /// Queues a job (durably) and wakes its printer.
-    pub async fn submit(
-        &self,
-        printer: &str,
-        document: Printout,
-        order: Option<String>,
-        bytes: Vec<u8>,
-        reprint_of: Option<String>,
-    ) -> Result<Job, PrintError> {
-        self.queue(printer, document, order, bytes, reprint_of, None).await
-    }
-
     /// Queues a prepared job; fields printed without a font for them are logged and named
     /// in its `print.queued` event (`detail`).
     pub async fn submit_prepared(&self, job: PreparedJob) -> Result<Job, PrintError> {
@@ -164,7 +152,7 @@ impl Printing {
             warn!(printer = %job.printer, order = ?job.order, %fields, "characters the printer has no font for print as '?'; set `font` on the printer");
             format!("no font on printer {:?} for some characters of {fields} (printed as '?'); set `font` (a resident Unicode font) on the printer", job.printer)
         });
-        self.queue(&job.printer, job.document, job.order, job.bytes, None, detail).await
+        self.queue(job, None, detail).await
     }
 
     /// A document that could not be made (no valid label for the order): `print.failed`
@@ -179,20 +167,19 @@ impl Printing {
         }
     }
 
+    /// Stores the job durably as `queued`, journals `print.queued` and wakes its printer.
     async fn queue(
         &self,
-        printer: &str,
-        document: Printout,
-        order: Option<String>,
-        bytes: Vec<u8>,
+        prepared: PreparedJob,
         reprint_of: Option<String>,
         detail: Option<String>,
     ) -> Result<Job, PrintError> {
-        let Some(wake) = self.wake.get(printer) else {
-            return Err(PrintError::UnknownPrinter { name: printer.to_string() });
+        let PreparedJob { printer, document, order, bytes, .. } = prepared;
+        let Some(wake) = self.wake.get(&printer) else {
+            return Err(PrintError::UnknownPrinter { name: printer });
         };
         let id = uuid::Uuid::now_v7().to_string();
-        let job = Job::queued(id, printer, document, order, reprint_of, detail, time::OffsetDateTime::now_utc());
+        let job = Job::queued(id, &printer, document, order, reprint_of, detail, time::OffsetDateTime::now_utc());
         let store = self.store.clone();
         let (j, b) = (job.clone(), bytes);
         tokio::task::spawn_blocking(move || store.create(&j, &b))
@@ -207,7 +194,14 @@ impl Printing {
     pub async fn reprint(&self, id: &str) -> Result<Job, PrintError> {
         let old = self.store.get(id)?.ok_or_else(|| PrintError::UnknownJob { id: id.to_string() })?;
         let bytes = self.store.bytes(id)?.ok_or_else(|| PrintError::NoData { id: id.to_string() })?;
-        self.submit(&old.printer, old.document, old.order.clone(), bytes, Some(old.id)).await
+        let again = PreparedJob {
+            printer: old.printer,
+            document: old.document,
+            order: old.order,
+            bytes,
+            missing_glyphs: Vec::new(),
+        };
+        self.queue(again, Some(old.id), None).await
     }
 
     /// Journals a job's state change (`kind`), with the operator on duty.
@@ -317,7 +311,14 @@ mod tests {
     async fn a_print_for_a_printer_that_is_not_configured_is_refused_as_unknown_printer_not_as_a_journal_failure() {
         let tmp = tempfile::tempdir().unwrap();
         let (p, stop) = start(tmp.path()).await;
-        let e = p.submit("nope", Printout::TestPage, None, b"^XA^XZ".to_vec(), None).await.unwrap_err();
+        let job = PreparedJob {
+            printer: "nope".into(),
+            document: Printout::TestPage,
+            order: None,
+            bytes: b"^XA^XZ".to_vec(),
+            missing_glyphs: Vec::new(),
+        };
+        let e = p.submit_prepared(job).await.unwrap_err();
         assert!(matches!(&e, PrintError::UnknownPrinter { name } if name == "nope"), "{e:?}");
         assert_eq!(e.code(), "unknown_printer");
         let msg = e.to_string();
