@@ -1,5 +1,8 @@
 //! The MQTT uplink against a real Mosquitto: at-least-once delivery from the journal across
 //! broker outages, daemon crashes and dead links, TLS, and commands from the cloud.
+//!
+//! One file over 600 lines on purpose: each test binary costs a link on the 2-core CI box,
+//! and these tests share their helpers (a station with a cloud client, the PKI).
 
 mod support;
 
