@@ -32,10 +32,18 @@ struct Opened {
 fn read_export(console: &mpsc::Receiver<String>, round: usize) -> Opened {
     let deadline = Instant::now() + Duration::from_secs(180);
     let (mut seqs, mut problem, mut inside) = (Vec::new(), None, false);
+    let mut seen: Vec<String> = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line =
-            console.recv_timeout(left).unwrap_or_else(|_| panic!("round {round}: the guest never started scanning"));
+        let line = console.recv_timeout(left).unwrap_or_else(|e| {
+            let why = match e {
+                mpsc::RecvTimeoutError::Timeout => "no HIL-RUN within 180 s",
+                mpsc::RecvTimeoutError::Disconnected => "QEMU ended before HIL-RUN",
+            };
+            let tail = seen[seen.len().saturating_sub(40)..].join("\n");
+            panic!("round {round}: the guest never started scanning ({why}); its console ended with:\n{tail}")
+        });
+        seen.push(line.clone());
         if inside && line.starts_with('{') {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if v["kind"] == "journal.recovered" {
