@@ -193,8 +193,9 @@ impl OrderPayload {
         self.extra.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
     }
 
-    /// The smallest valid order: one line of `sku`. For tests and demos.
-    pub fn minimal(id: &str, sku: &str) -> OrderPayload {
+    /// The smallest valid order: one line of `sku` (for tests).
+    #[cfg(test)]
+    pub(crate) fn minimal(id: &str, sku: &str) -> OrderPayload {
         OrderPayload {
             id: id.to_string(),
             state: None,
