@@ -145,8 +145,8 @@ fn metric(lines: &[String], phase: &str, name: &str, labels: &[&str]) -> Option<
 }
 
 #[test]
-fn order_labels_from_the_running_station_reach_a_usb_printer_wait_out_paper_and_offline_and_an_unplug_mid_job_fails_once()
-{
+fn order_labels_from_the_running_station_reach_a_usb_printer_wait_out_paper_and_offline_and_an_unplug_mid_job_fails_once(
+) {
     let started = Instant::now();
     let broker = support::Broker::start();
     let (_client, mqtt) = support::subscriber(broker.port, "wh/WH1/st/HIL-USB/#");
@@ -185,7 +185,10 @@ fn order_labels_from_the_running_station_reach_a_usb_printer_wait_out_paper_and_
     // after the replug, and the label never arrives whole.
     let events = exported(&lines);
     let of = |order: &str| -> Vec<&Value> {
-        events.iter().filter(|e| e["kind"].as_str().unwrap_or("").starts_with("print.") && e["order"] == order).collect()
+        events
+            .iter()
+            .filter(|e| e["kind"].as_str().unwrap_or("").starts_with("print.") && e["order"] == order)
+            .collect()
     };
     let kinds = |order: &str| of(order).iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     assert_eq!(kinds("HIL-1001"), ["print.queued", "print.confirmed"], "{text}");
@@ -224,7 +227,10 @@ fn order_labels_from_the_running_station_reach_a_usb_printer_wait_out_paper_and_
         ["HIL-1001 print.confirmed", "HIL-1002 print.confirmed", "HIL-1003 print.failed"],
         "print outcomes on MQTT"
     );
-    eprintln!("labels on the kernel stack: {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "labels on the kernel stack: {:.0} s; printer states on MQTT {states:?}; HIL-1003: {detail}",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[test]
@@ -282,5 +288,10 @@ fn hid_and_cdc_acm_scanners_by_their_by_id_paths_type_exactly_are_grabbed_and_re
         let file = name.rsplit('/').next().unwrap();
         assert!(replugged.contains(&file), "{file} not back after the replug: {replugged:?}");
     }
-    eprintln!("scanners on the kernel stack: {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "scanners on the kernel stack: {:.0} s; key events seen by a second reader: {:?} before the grab, {:?} during it; {by_id:?}",
+        started.elapsed().as_secs_f64(),
+        keys("ungrabbed"),
+        keys("grabbed"),
+    );
 }
