@@ -1,12 +1,13 @@
 /* The device side of the guest's HID keyboard gadget, and a second reader of its host-side
  * event device. Built static by tests/hil/build.sh.
  *
- *   ghid type [--alt-gs] CODE...
+ *   ghid type [--alt-gs] [--gap MS] CODE...
  * types each CODE on /dev/hidg0 as a barcode scanner in keyboard mode does: boot-keyboard
  * reports (modifier byte, reserved, six key usages), one press and one release per
  * character, Shift for upper case and shifted symbols (US layout), then Enter. The GS1 group
  * separator (byte 0x1D) is typed as Ctrl+], or with --alt-gs as Alt held while keypad 0 0 2 9
- * is typed.
+ * is typed. --gap: milliseconds after each report (default 10; scanners have this setting,
+ * "intercharacter delay", for hosts that read slowly; 0 types as fast as USB takes it).
  *
  *   ghid listen /dev/input/eventN SECONDS
  * reads the event device for SECONDS seconds and prints how many key events it got: zero
@@ -58,12 +59,16 @@ static int usage(unsigned char c, int *mod) {
     return 0;
 }
 
+static int gap_ms = 10;
+
 static void report(int fd, int mod, int key) {
     unsigned char r[8] = {(unsigned char)mod, 0, (unsigned char)key, 0, 0, 0, 0, 0};
     if (write(fd, r, sizeof r) != (ssize_t)sizeof r) {
         perror("write /dev/hidg0");
         exit(1);
     }
+    if (gap_ms)
+        usleep((useconds_t)gap_ms * 1000);
 }
 
 static void tap(int fd, int mod, int key) {
@@ -72,13 +77,21 @@ static void tap(int fd, int mod, int key) {
 }
 
 static int type(int argc, char **argv) {
-    int alt_gs = argc > 0 && !strcmp(argv[0], "--alt-gs");
+    int alt_gs = 0, i = 0;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--alt-gs"))
+            alt_gs = 1;
+        else if (!strcmp(argv[i], "--gap") && i + 1 < argc)
+            gap_ms = atoi(argv[++i]);
+        else
+            break;
+    }
     int fd = open("/dev/hidg0", O_WRONLY);
     if (fd < 0) {
         perror("open /dev/hidg0");
         return 1;
     }
-    for (int i = alt_gs; i < argc; i++) {
+    for (; i < argc; i++) {
         for (const unsigned char *c = (const unsigned char *)argv[i]; *c; c++) {
             int mod, key;
             if (*c == 0x1d && alt_gs) {
