@@ -99,7 +99,20 @@ pub struct HidDecoder {
     alt_code: Option<u32>,
 }
 
+/// What a code typed across lost key events becomes: a control byte, so the framer rejects
+/// that code as noise (`scan_noise`) instead of passing on what is left of it.
+pub const KEYS_LOST: u8 = 0x18;
+
 impl HidDecoder {
+    /// The kernel dropped key events (`SYN_DROPPED`: its buffer for this reader overflowed, as
+    /// when the reader stalls while a scanner types): keys of the code being typed are gone,
+    /// and so may be the release of a modifier. Forgets the modifiers and returns
+    /// [`KEYS_LOST`] to put in that code.
+    pub fn keys_lost(&mut self) -> u8 {
+        *self = HidDecoder::default();
+        KEYS_LOST
+    }
+
     /// Feeds one key event (`value`: 1 press, 0 release, 2 auto-repeat); returns the byte it
     /// produced, if any.
     pub fn key(&mut self, code: u16, value: i32) -> Option<u8> {
@@ -180,6 +193,21 @@ mod tests {
         tap(&mut d, 30, false, &mut out); // a
         tap(&mut d, 28, false, &mut out); // Enter
         assert_eq!(out, b"405P-a\r");
+    }
+
+    #[test]
+    fn lost_keys_break_the_code_being_typed_and_release_the_modifiers() {
+        let mut d = HidDecoder::default();
+        let mut out = Vec::new();
+        d.key(KEY_LEFTSHIFT, 1);
+        out.extend(d.key(30, 1)); // A, then the shift's release is lost
+        out.push(d.keys_lost());
+        tap(&mut d, 30, false, &mut out); // a
+        tap(&mut d, 28, false, &mut out); // Enter
+        let mut framer = crate::framing::ScanFramer::new(64);
+        let frames = framer.push(&out);
+        assert_eq!(out, b"A\x18a\r");
+        assert!(matches!(frames.as_slice(), [Err(e)] if e.code() == "scan_noise"), "{frames:?}");
     }
 
     #[test]

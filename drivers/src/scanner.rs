@@ -119,7 +119,8 @@ fn describe(link: &ScannerLink) -> String {
 /// An open scanner: a byte stream, or key events from an input device.
 enum Stream {
     Bytes(Box<dyn AsyncRead + Unpin + Send>),
-    Keys(Box<evdev::EventStream>, crate::hid::HidDecoder),
+    /// Raw key events: unlike `evdev`'s synchronised stream, they show `SYN_DROPPED`.
+    Keys(Box<evdev::raw_stream::EventStream>, crate::hid::HidDecoder),
 }
 
 impl Stream {
@@ -134,6 +135,12 @@ impl Stream {
                         buf[0] = b;
                         return Ok(1);
                     }
+                } else if ev.event_type() == evdev::EventType::SYNCHRONIZATION
+                    && ev.code() == evdev::SynchronizationCode::SYN_DROPPED.0
+                {
+                    // Keys were lost: the code being typed must not pass as a scan.
+                    buf[0] = decoder.keys_lost();
+                    return Ok(1);
                 }
             },
         }
@@ -141,7 +148,7 @@ impl Stream {
 }
 
 fn open_hid(path: &std::path::Path) -> Result<Stream, String> {
-    let dev = evdev::Device::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let dev = evdev::raw_stream::RawDevice::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     grab(&dev).map_err(|e| format!("cannot grab {} (another program holds it?): {e}", path.display()))?;
     let events = dev.into_event_stream().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(Stream::Keys(Box::new(events), crate::hid::HidDecoder::default()))
@@ -151,7 +158,7 @@ fn open_hid(path: &std::path::Path) -> Result<Stream, String> {
 /// program. Done with the ioctl itself, not `evdev`'s `grab()`: the kernel ends a grab when
 /// the descriptor closes, while `evdev`'s drop would try to ungrab an unplugged device and
 /// print `Failed to ungrab device` to stderr outside the log.
-fn grab(dev: &evdev::Device) -> std::io::Result<()> {
+fn grab(dev: &evdev::raw_stream::RawDevice) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     /// `_IOW('E', 0x90, int)` in the generic ioctl encoding (x86, ARM).
     const EVIOCGRAB: libc::c_ulong = 0x4004_4590;

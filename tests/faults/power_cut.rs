@@ -90,13 +90,14 @@ pub fn power_cuts(size: &Size, rng: &mut StdRng) -> Vec<Row> {
         let console = &booted.console;
         let last = round == size.power_cuts;
         if round == 0 {
-            // The first start on an empty disk: cut at a random moment of it.
+            // The first start on an empty disk: cut at a random moment of it, at the latest
+            // when the first scan is confirmed (the start is over then).
             problems.extend(read_export(console, round).problem);
             in_first_start += 1;
             let until = Instant::now() + Duration::from_millis(rng.random_range(0..1500));
             while let Some(left) = until.checked_duration_since(Instant::now()) {
-                if let Ok(line) = console.recv_timeout(left) {
-                    record(&mut confirmed, &line);
+                if console.recv_timeout(left).is_ok_and(|line| record(&mut confirmed, &line)) {
+                    break;
                 }
             }
         } else {

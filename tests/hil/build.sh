@@ -52,8 +52,17 @@ echo "root:x:0:" > "$stage/etc/group"
 cp "$here/stationd.toml" "$stage/etc/stationd.toml"
 cp "$here/init" "$stage/init" && chmod 755 "$stage/init"
 cp "$here/usb-gadget.sh" "$stage/bin/usb-gadget" && chmod 755 "$stage/bin/usb-gadget"
+cp "$here/station.sh" "$stage/bin/hil-station" && chmod 755 "$stage/bin/hil-station"
+cp "$here/udev-by-id.sh" "$stage/bin/udev-by-id" && chmod 755 "$stage/bin/udev-by-id"
 gcc -static -O2 -o "$stage/bin/gprinter" "$here/gprinter.c"
+gcc -static -O2 -o "$stage/bin/ghid" "$here/ghid.c"
 cp "$here/usb.toml" "$stage/etc/usb.toml"
+cp "$here/labels.toml" "$stage/etc/labels.toml"
+cp "$here/scanners.toml" "$stage/etc/scanners.toml"
+# The orders; the last one carries a carrier label of 160 kB (an 80 000-byte graphic in ASCII
+# hex), more than the printer gadget queues, so a printer that stops reading blocks it mid-job.
+orders=$(cat "$here/orders.json")
+{ printf '%s' "${orders%%@GRAPHIC@*}"; head -c 160000 /dev/zero | tr '\0' F; printf '%s' "${orders#*@GRAPHIC@}"; } > "$stage/etc/hil-orders.json"
 
 # Modules the rig loads, in dependency order, uncompressed for busybox's insmod.
 modules=(virtio_pci virtio_blk virtio_net ext4 crc32c_generic
