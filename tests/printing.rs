@@ -93,12 +93,18 @@ fn paper_out_holds_the_job_and_it_prints_once_when_paper_is_back() {
     assert!(sim.jobs().is_empty(), "nothing sent to a printer without paper");
     assert!(daemon.stderr().contains("printer cannot print"), "{}", daemon.stderr());
 
+    // Held for a while: the printer's status is read again and again, but the job is not
+    // recorded `sending` for each look (a crash then would fail a label never sent).
+    std::thread::sleep(Duration::from_millis(1500));
+
     sim.set_state(SimState::Ready);
     wait_until("the job after paper is loaded", Duration::from_secs(10), || sim.jobs().len() == 1);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sim.jobs().len(), 1);
     let (_, state) = devices.recv_timeout(Duration::from_secs(10)).expect("ready again");
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&state).unwrap()["state"], "ready");
+    let confirmed = station.export().into_iter().find(|e| e["kind"] == "print.confirmed").expect("print.confirmed");
+    assert_eq!(confirmed["data"]["attempts"], 2, "the refused first attempt and the one that printed: {confirmed}");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //!
 //! A printer's loop: take its oldest queued job; give it up if past its TTL; record it
 //! `sending` durably; send; record the outcome. A printer that is not ready keeps the job
-//! queued and is retried with backoff (200 ms doubling to 5 s); an idle printer's status is
+//! queued and is retried with backoff (200 ms doubling to 5 s), reading only its status until
+//! it can print (the job is not `sending` while it waits); an idle printer's status is
 //! read every [`IDLE_POLL`] so a paper-out printer shows before the next job needs it. The
 //! printer's state goes to the device states once per change.
 
@@ -72,6 +73,10 @@ impl Printing {
         let mut state = PrinterState { name: spec.name.clone(), devices, last: String::new() };
         let mut delay = Duration::from_millis(200);
         let mut idle_poll = tokio::time::Instant::now();
+        // The last attempt found the printer unable to print (paper out, offline, ...): until
+        // its status says it can, the job waits `queued`, not `sending`, so a crash while it
+        // waits leaves a job that was never sent, resumed after the restart.
+        let mut held = false;
         loop {
             let next = self.store.next_queued(&spec.name).ok().flatten();
             let Some(mut job) = next else {
@@ -99,6 +104,20 @@ impl Printing {
                 let _ = self.save(&job).await;
                 continue;
             };
+            if held {
+                let status = printer::status(&spec).await;
+                state.report(status.state(), None);
+                if !status.is_ready() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = wake.notified() => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+                held = false;
+            }
             // Durably `sending` before the first byte: after this, no automatic resend.
             if !job.start_sending(now()) {
                 // Listed as queued but not a queued job: saving it takes it off the list.
@@ -119,6 +138,7 @@ impl Printing {
             }
             match applied.event {
                 None => {
+                    held = true;
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = shutdown.cancelled() => return,
