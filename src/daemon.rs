@@ -72,10 +72,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         "stationd started"
     );
 
-    let orders = {
-        let dir = config.journal.path.clone();
-        tokio::task::spawn_blocking(move || OrderStore::open(&dir)).await.context("order store open task")??
-    };
+    let orders = OrderStore::open(&journal)?;
     // Device states go to the uplink (retained topics) when there is one, and to the screen.
     let (devices, devices_rx) = uplink::device_channel();
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();

@@ -1,9 +1,11 @@
 //! The committer: the one thread that writes the journal.
 //!
 //! It takes every request waiting in its channel (up to [`MAX_BATCH`]), turns them into one
-//! atomic sled batch, makes it durable with one flush + `fdatasync`, and only then answers.
-//! Requests that arrive during a sync wait for the next round, so N concurrent producers
-//! share one sync: this is the group commit. Seqs are assigned here and nowhere else.
+//! atomic sled batch (a transaction when state changes come with them, see `state.rs`),
+//! makes it durable with one flush + `fdatasync`, and only then answers. Requests that
+//! arrive during a sync wait for the next round, so N concurrent producers share one sync:
+//! this is the group commit. Seqs are assigned here and nowhere else. An input (its events
+//! and its state changes) is taken whole or refused whole.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -14,8 +16,9 @@ use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
 use super::reserve::{DirLock, Reservation, ReserveFile, RESERVE_BLOCK};
+use super::state::StateWrite;
 use super::store::{self, ack_key, event_key, storage, u64_value};
-use super::{Appended, JournalError, Shared};
+use super::{Appended, JournalError, Shared, StateChanges};
 use crate::event::{format_at, Envelope, NewEvent, ENVELOPE_VERSION};
 
 /// Most requests folded into one commit; bounds the latency a single commit adds.
@@ -28,10 +31,22 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
 type Reply<T> = oneshot::Sender<Result<T, JournalError>>;
 
 pub enum Request {
-    Append { event: NewEvent, reply: Reply<Appended> },
-    Ack { seqs: Vec<u64>, reply: Reply<()> },
-    Trim { reply: Reply<()> },
-    Close { reply: oneshot::Sender<()> },
+    /// One input: its events get consecutive seqs and become durable with its state changes.
+    Append {
+        events: Vec<NewEvent>,
+        state: StateChanges,
+        reply: Reply<Vec<Appended>>,
+    },
+    Ack {
+        seqs: Vec<u64>,
+        reply: Reply<()>,
+    },
+    Trim {
+        reply: Reply<()>,
+    },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What the committer knows; persisted in meta keys with every commit.
@@ -54,8 +69,11 @@ struct Committer {
     _lock: DirLock,
 }
 
+/// State writes of one commit, in order.
+type StateWrites = Vec<StateWrite>;
+
 enum Pending {
-    Append(Reply<Appended>, Result<Appended, JournalError>),
+    Append(Reply<Vec<Appended>>, Result<Vec<Appended>, JournalError>),
     Unit(Reply<()>),
 }
 
@@ -82,7 +100,7 @@ pub fn spawn(
     c.bind_station()?;
     if let Some(ev) = first_event {
         let (reply, _rx) = oneshot::channel();
-        c.commit(vec![Request::Append { event: ev, reply }]);
+        c.commit(vec![Request::Append { events: vec![ev], state: StateChanges::default(), reply }]);
     }
     std::thread::Builder::new()
         .name("journal-commit".into())
@@ -146,10 +164,14 @@ impl Committer {
     fn commit(&mut self, reqs: Vec<Request>) -> bool {
         let before = self.st.clone();
         let mut batch = sled::Batch::default();
+        let mut state_writes = StateWrites::new();
         let mut pending = Vec::with_capacity(reqs.len());
         let mut close = None;
         let mut acked_now = HashSet::new();
-        let disk_full = reqs.iter().any(|r| matches!(r, Request::Append { .. })).then(|| self.disk_full()).flatten();
+        // Inputs with events are refused below `min_free`; state-only inputs (a tick's timers)
+        // are small and go through.
+        let writes_events = |r: &Request| matches!(r, Request::Append { events, .. } if !events.is_empty());
+        let disk_full = reqs.iter().any(writes_events).then(|| self.disk_full()).flatten();
         let refused = |(path, free, min_free): &(std::path::PathBuf, u64, u64)| JournalError::DiskFull {
             path: path.clone(),
             free: *free,
@@ -157,11 +179,11 @@ impl Committer {
         };
         for req in reqs {
             match req {
-                Request::Append { reply, .. } if disk_full.is_some() => {
+                Request::Append { events, reply, .. } if disk_full.is_some() && !events.is_empty() => {
                     pending.push(Pending::Append(reply, Err(refused(disk_full.as_ref().expect("checked")))));
                 }
-                Request::Append { event, reply } => {
-                    let result = self.append_into(&mut batch, event);
+                Request::Append { events, state, reply } => {
+                    let result = self.input_into(&mut batch, &mut state_writes, events, state);
                     pending.push(Pending::Append(reply, result));
                 }
                 Request::Ack { seqs, reply } => {
@@ -180,11 +202,13 @@ impl Committer {
 
         let started = std::time::Instant::now();
         // A round of refused appends only writes nothing (sled would still log an empty batch).
-        let nothing_to_write = disk_full.is_some() && pending.iter().all(|p| matches!(p, Pending::Append(..)));
+        let nothing_to_write = disk_full.is_some()
+            && state_writes.is_empty()
+            && pending.iter().all(|p| matches!(p, Pending::Append(_, Err(_))));
         let result = if nothing_to_write {
             Ok(())
         } else {
-            match self.shared.store.db.apply_batch(batch) {
+            match self.shared.store.apply(batch, &state_writes) {
                 Ok(()) => {
                     let synced = self.shared.store.sync();
                     self.shared.commits.observe(started.elapsed());
@@ -194,7 +218,7 @@ impl Committer {
                     // sled applies a batch atomically or not at all: forget this round's changes
                     // so its seqs are issued again and the journal stays gap-free.
                     self.st = before;
-                    Err(storage(e))
+                    Err(e)
                 }
             }
         };
@@ -243,26 +267,36 @@ impl Committer {
         (free < opts.min_free).then(|| (opts.dir.clone(), free, opts.min_free))
     }
 
-    fn append_into(&mut self, batch: &mut sled::Batch, event: NewEvent) -> Result<Appended, JournalError> {
-        let seq = self.st.next;
-        if seq >= self.reservation.reserved_below {
-            self.raise_reservation(seq)?;
+    /// Stamps one input's events with consecutive seqs and adds them and its state changes
+    /// to this commit; or refuses the input whole (nothing of it is added).
+    fn input_into(
+        &mut self,
+        batch: &mut sled::Batch,
+        state_writes: &mut StateWrites,
+        events: Vec<NewEvent>,
+        state: StateChanges,
+    ) -> Result<Vec<Appended>, JournalError> {
+        let shared = self.shared.clone();
+        let opts = &shared.opts;
+        let mut encoded = Vec::with_capacity(events.len());
+        let mut len = 0u64;
+        for (seq, event) in (self.st.next..).zip(events) {
+            let env = Envelope {
+                v: ENVELOPE_VERSION,
+                id: uuid::Uuid::now_v7(),
+                seq,
+                warehouse: opts.warehouse.clone(),
+                station: opts.station.clone(),
+                at: format_at(time::OffsetDateTime::now_utc()),
+                kind: event.kind,
+                order: event.order,
+                operator: event.operator,
+                data: event.data,
+            };
+            let bytes = serde_json::to_vec(&env).map_err(|e| JournalError::Storage(format!("encoding event: {e}")))?;
+            len += bytes.len() as u64;
+            encoded.push((Appended { seq, id: env.id, at: env.at }, bytes));
         }
-        let opts = &self.shared.opts;
-        let env = Envelope {
-            v: ENVELOPE_VERSION,
-            id: uuid::Uuid::now_v7(),
-            seq,
-            warehouse: opts.warehouse.clone(),
-            station: opts.station.clone(),
-            at: format_at(time::OffsetDateTime::now_utc()),
-            kind: event.kind,
-            order: event.order,
-            operator: event.operator,
-            data: event.data,
-        };
-        let bytes = serde_json::to_vec(&env).map_err(|e| JournalError::Storage(format!("encoding event: {e}")))?;
-        let len = bytes.len() as u64;
         let max_bytes = opts.max_bytes;
         if self.st.stored_bytes + len > max_bytes {
             // Acked records are the first to go when space is needed.
@@ -274,10 +308,20 @@ impl Committer {
                 return Err(JournalError::Full { max_bytes, stored_bytes: self.st.stored_bytes });
             }
         }
-        batch.insert(&event_key(seq), bytes);
-        self.st.next += 1;
+        if let Some((last, _)) = encoded.last() {
+            if last.seq >= self.reservation.reserved_below {
+                self.raise_reservation(last.seq)?;
+            }
+        }
+        let mut appended = Vec::with_capacity(encoded.len());
+        for (a, bytes) in encoded {
+            batch.insert(&event_key(a.seq), bytes);
+            appended.push(a);
+        }
+        self.st.next += appended.len() as u64;
         self.st.stored_bytes += len;
-        Ok(Appended { seq, id: env.id, at: env.at })
+        state_writes.extend(state.writes);
+        Ok(appended)
     }
 
     /// Durably moves the seq reservation ahead before any seq beyond it is used.

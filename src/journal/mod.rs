@@ -18,9 +18,13 @@
 //! - **A corrupt database never leaves the station dead.** It is moved to `quarantine/`
 //!   (never deleted) and a fresh journal continues above every seq that may have been issued
 //!   (see [`reserve`]); its first event is `journal.recovered`.
+//! - **One database, one commit per input.** The workflow's state (orders, session, request
+//!   ids: [`state`]) lives in trees of the same sled database; [`Journal::commit`] takes an
+//!   input's events and state changes together, applied in one atomic transaction and made
+//!   durable by the same flush + `fdatasync`, or refused whole.
 //! - No `sled::` type leaves this module.
 //!
-//! # Key layout (one sled tree, so one batch is atomic)
+//! # Key layout of the events' (default) tree; the state trees are listed in [`state`]
 //! | key | value |
 //! |---|---|
 //! | `e` + seq (u64 BE) | the event envelope, JSON |
@@ -33,9 +37,11 @@
 //! | `m:station` | `warehouse/station` the journal belongs to |
 
 mod committer;
+mod migrate;
 pub mod permissions;
 pub mod recovery;
 pub mod reserve;
+pub mod state;
 pub(crate) mod store;
 
 use std::collections::BTreeSet;
@@ -47,6 +53,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::event::NewEvent;
 use committer::Request;
+pub use state::{StateChanges, StateTree, StateView};
 use store::Store;
 
 /// Where and how big the journal is, and whose it is.
@@ -239,6 +246,7 @@ impl Journal {
     /// an admin must fix: permissions, another process holding it, another station's journal.
     pub fn open(opts: JournalOptions) -> Result<(Journal, OpenOutcome), JournalError> {
         let opened = recovery::open_or_recover(&opts)?;
+        migrate::old_state(&opened.store, &opts.dir)?;
         let marks = opened.store.watermarks()?;
         let (durable, _) = watch::channel(marks.durable_next);
         let shared = Arc::new(Shared {
@@ -268,27 +276,34 @@ impl Journal {
 
     /// Appends one event; returns once it is durable on disk.
     pub async fn append(&self, event: NewEvent) -> Result<Appended, JournalError> {
+        let mut a = self.commit(vec![event], StateChanges::default()).await?;
+        a.pop().ok_or(JournalError::Closed)
+    }
+
+    /// Appends events as one input (see [`Journal::commit`]).
+    pub async fn append_all(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, JournalError> {
+        self.commit(events, StateChanges::default()).await
+    }
+
+    /// Commits one input: its events (consecutive seqs, in this order) and its state changes
+    /// in one atomic write, made durable with one sync (shared with whatever else is
+    /// committed at the same time). Returns once all of it is durable, or refuses it whole.
+    pub async fn commit(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Request::Append { event, reply })?;
+        self.send(Request::Append { events, state, reply })?;
         rx.await.map_err(|_| JournalError::Closed)?
     }
 
-    /// Appends events in this order, handing them to the committer together so they share
-    /// one commit; returns each one's outcome once all are durable (or refused).
-    pub async fn append_all(&self, events: Vec<NewEvent>) -> Vec<Result<Appended, JournalError>> {
-        let mut pending = Vec::with_capacity(events.len());
-        for event in events {
-            let (reply, rx) = oneshot::channel();
-            pending.push(self.send(Request::Append { event, reply }).map(|()| rx));
-        }
-        let mut out = Vec::with_capacity(pending.len());
-        for p in pending {
-            out.push(match p {
-                Ok(rx) => rx.await.unwrap_or(Err(JournalError::Closed)),
-                Err(e) => Err(e),
-            });
-        }
-        out
+    /// Blocking [`Journal::commit`], for threads outside the runtime.
+    pub fn commit_blocking(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Append { events, state, reply })?;
+        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+    }
+
+    /// Read access to the workflow's state trees (orders, session, request ids).
+    pub fn state(&self) -> StateView {
+        StateView { trees: self.shared.store.state.clone() }
     }
 
     /// How long the commits since open took.
@@ -309,9 +324,8 @@ impl Journal {
 
     /// Blocking [`Journal::append`], for threads outside the runtime.
     pub fn append_blocking(&self, event: NewEvent) -> Result<Appended, JournalError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Request::Append { event, reply })?;
-        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+        let mut a = self.commit_blocking(vec![event], StateChanges::default())?;
+        a.pop().ok_or(JournalError::Closed)
     }
 
     /// Marks events as delivered (broker PubAck). Any order; unknown or already acked seqs

@@ -1,10 +1,11 @@
-//! The sled side of the journal: opening, the key layout and typed reads. Only this file
-//! and `committer.rs` / `recovery.rs` touch sled.
+//! The sled side of the journal: opening, the key layout, the one atomic apply per commit
+//! and typed reads. Only the files of this module touch sled.
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::state::{StateTrees, StateWrite};
 use super::{JournalError, Record, Watermarks};
 
 pub const K_NEXT_SEQ: &[u8] = b"m:next_seq";
@@ -40,10 +41,12 @@ pub fn db_dir(dir: &Path) -> PathBuf {
     dir.join("db")
 }
 
-/// An open sled database plus a handle on its data file for the real `fdatasync`.
+/// An open sled database (events in its default tree, the workflow's state in
+/// [`StateTrees`]) plus a handle on its data file for the real `fdatasync`.
 #[derive(Clone)]
 pub struct Store {
     pub db: sled::Db,
+    pub state: StateTrees,
     data_file: std::sync::Arc<File>,
 }
 
@@ -59,8 +62,42 @@ impl Store {
     /// Opens the journal's sled database, turning its panics and corruption errors into
     /// [`OpenError::Corrupt`].
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, OpenError> {
-        let (db, data_file) = open_sled(&db_dir(dir), cache_bytes)?;
-        Ok(Store { db, data_file: std::sync::Arc::new(data_file) })
+        let path = db_dir(dir);
+        let (db, data_file) = open_sled(&path, cache_bytes)?;
+        let state = StateTrees::open(&db).map_err(|e| classify(&path, e))?;
+        Ok(Store { db, state, data_file: std::sync::Arc::new(data_file) })
+    }
+
+    /// Applies one commit atomically: the event batch, and the state writes with it. Without
+    /// state writes it is one sled batch; with them, one transaction over the event tree and
+    /// the state trees (sled seals a transaction as one unit in its log, so a crash keeps all
+    /// of it or none).
+    pub fn apply(&self, events: sled::Batch, state: &[StateWrite]) -> Result<(), JournalError> {
+        if state.is_empty() {
+            return self.db.apply_batch(events).map_err(storage);
+        }
+        let mut batches: [sled::Batch; 3] = Default::default();
+        for (tree, key, value) in state {
+            match value {
+                Some(v) => batches[tree.index()].insert(key.as_slice(), v.as_slice()),
+                None => batches[tree.index()].remove(key.as_slice()),
+            }
+        }
+        let trees =
+            [(*self.db).clone(), self.state.trees[0].clone(), self.state.trees[1].clone(), self.state.trees[2].clone()];
+        use sled::Transactional;
+        trees[..]
+            .transaction(|tx| {
+                tx[0].apply_batch(&events)?;
+                for (view, batch) in tx[1..].iter().zip(&batches) {
+                    view.apply_batch(batch)?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => storage(e),
+                sled::transaction::TransactionError::Abort(()) => JournalError::Storage("transaction aborted".into()),
+            })
     }
 
     /// Makes everything applied so far durable: sled's flush, then a real `fdatasync`.
