@@ -209,6 +209,7 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
         // flush records we have not yet confirmed).
         .flush_every_ms(None)
         .mode(sled::Mode::LowSpace);
+    let conf_damaged = conf_is_damaged(path);
     // sled's own file lock outlives a closed database for a moment (its last references drop
     // on sled's threads), so a reopen in the same process can find it still held; another
     // process is kept out earlier by `journal.lock`. Wait that moment out.
@@ -234,10 +235,42 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
             return Err(OpenError::Corrupt(format!("sled panicked while opening: {msg}")));
         }
     };
+    if conf_damaged {
+        tracing::warn!(
+            path = %path.join(CONF).display(),
+            "sled's configuration file was empty or short and has been written again; stationd syncs it at every \
+             open, so the disk lost or damaged a synced file (check the storage), unless this database was last \
+             opened by a release before 0.2, which did not sync it"
+        );
+    }
+    make_conf_durable(path)
+        .map_err(|e| OpenError::Fatal(JournalError::access(path, "sync the configuration file in", e)))?;
     let data_path = path.join("db");
     let data_file =
         File::open(&data_path).map_err(|e| OpenError::Fatal(JournalError::access(&data_path, "open", e)))?;
     Ok((db, data_file))
+}
+
+/// sled's settings file inside a database folder.
+const CONF: &str = "conf";
+
+/// True when `conf` exists but is not what sled writes (more than 8 bytes): sled then logs
+/// `empty/corrupt configuration file found` and writes it again.
+pub(crate) fn conf_is_damaged(path: &Path) -> bool {
+    std::fs::metadata(path.join(CONF)).is_ok_and(|m| m.len() <= 8)
+}
+
+/// sled 0.34 writes `conf` when it is missing or empty, without `fsync`, and nothing syncs
+/// the folder it (or the database folder itself) was created in: a power cut soon after left
+/// an empty file (and sled's `empty/corrupt configuration file found` at every start after).
+/// After every open the file and the folders are synced, so once sled wrote it, it is on disk.
+pub(crate) fn make_conf_durable(path: &Path) -> std::io::Result<()> {
+    File::open(path.join(CONF))?.sync_all()?;
+    File::open(path)?.sync_all()?;
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => File::open(parent)?.sync_all(),
+        _ => Ok(()),
+    }
 }
 
 /// Opens a side database (order cache, print jobs). If it is damaged it is moved aside
