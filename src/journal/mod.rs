@@ -98,7 +98,7 @@ impl JournalOptions {
 pub enum JournalError {
     #[error("journal is full ({stored_bytes} of {max_bytes} bytes hold unpublished events); new scans are refused until events are published")]
     Full { max_bytes: u64, stored_bytes: u64 },
-    #[error("disk full: {free} bytes free on the filesystem of {path}, below the {min_free} kept free for the journal; new scans are refused until space is freed")]
+    #[error("disk full: {free} bytes free on the filesystem of {path} (with the room inside the journal's database), below the {min_free} kept free for the journal; new scans are refused until events are delivered or space is freed")]
     DiskFull { path: PathBuf, free: u64, min_free: u64 },
     #[error("journal {path} is in use by another stationd process (pid {owner}); stop it first, or point this one at its own journal.path", owner = if owner.is_empty() { "unknown" } else { owner.as_str() })]
     Locked { path: PathBuf, owner: String },
@@ -166,8 +166,9 @@ pub struct QueueStatus {
     pub max_bytes: u64,
     /// Bytes the journal folder takes on disk.
     pub disk_bytes: u64,
-    /// Bytes still free on the journal's filesystem, and the part of it kept free
-    /// (`journal.min_free`): below that new scans are refused.
+    /// Room for new events: bytes still free on the journal's filesystem plus what sled can
+    /// reuse inside its file; and the part of it kept free (`journal.min_free`): below that
+    /// new scans are refused (and, below twice that, acked events are trimmed early).
     pub disk_free: Option<u64>,
     pub min_free: u64,
 }
@@ -409,7 +410,8 @@ impl Journal {
             stored_bytes: m.stored_bytes,
             max_bytes: opts.max_bytes,
             disk_bytes: dir_size(&opts.dir),
-            disk_free: committer::free_bytes(&opts.dir),
+            disk_free: committer::free_bytes(&opts.dir)
+                .map(|free| free + committer::reusable(self.shared.store.data_bytes(), m.stored_bytes)),
             min_free: opts.min_free,
         })
     }

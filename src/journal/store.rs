@@ -100,6 +100,12 @@ impl Store {
             })
     }
 
+    /// Bytes the database file takes on disk (allocated blocks).
+    pub fn data_bytes(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        self.data_file.metadata().map(|m| m.blocks() * 512).unwrap_or(0)
+    }
+
     /// Makes everything applied so far durable: sled's flush, then a real `fdatasync`.
     pub fn sync(&self) -> Result<(), JournalError> {
         durable_sync(&self.db, &self.data_file)
@@ -199,15 +205,21 @@ impl Store {
     }
 }
 
+/// How often sled's flusher thread wakes to clean segments (and flush, which after our own
+/// flush finds nothing to write).
+const SLED_GC_EVERY_MS: u64 = 1000;
+
 /// Opens a sled database folder for stationd's use (small cache, no timer flushes) and a
 /// handle on its data file for `fdatasync`. Shared by the journal and the order store.
 pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File), OpenError> {
     let cfg = sled::Config::new()
         .path(path)
         .cache_capacity(cache_bytes)
-        // We flush explicitly after every commit; sled's timer would only add writes (and
-        // flush records we have not yet confirmed).
-        .flush_every_ms(None)
+        // We flush explicitly after every commit. sled's flusher thread stays on, for its
+        // other job: it is what cleans segments (relocates the live pages of mostly-empty
+        // ones), without which sled never reuses the room of trimmed events and its file only
+        // grows. After our own flush it finds nothing to write.
+        .flush_every_ms(Some(SLED_GC_EVERY_MS))
         .mode(sled::Mode::LowSpace);
     let conf_damaged = conf_is_damaged(path);
     // sled's own file lock outlives a closed database for a moment (its last references drop
