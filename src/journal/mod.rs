@@ -290,6 +290,10 @@ impl Journal {
     /// in one atomic write, made durable with one sync (shared with whatever else is
     /// committed at the same time). Returns once all of it is durable, or refuses it whole.
     pub async fn commit(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
+        if events.is_empty() && state.is_empty() {
+            // Nothing to make durable (a tick that changed nothing): no round, no sync.
+            return Ok(Vec::new());
+        }
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append { events, state, reply })?;
         rx.await.map_err(|_| JournalError::Closed)?
@@ -297,6 +301,9 @@ impl Journal {
 
     /// Blocking [`Journal::commit`], for threads outside the runtime.
     pub fn commit_blocking(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
+        if events.is_empty() && state.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append { events, state, reply })?;
         rx.blocking_recv().map_err(|_| JournalError::Closed)?

@@ -244,6 +244,10 @@ fn an_input_is_committed_whole_or_refused_whole() {
     assert_eq!(envelopes(&j).len(), 2);
     // Its seqs were not used: the next input continues without a gap.
     assert_eq!(j.commit_blocking(vec![scan("C")], StateChanges::default()).unwrap()[0].seq, 3);
+    // An input that changed nothing costs no commit at all.
+    let commits = j.commit_latency().count;
+    assert!(j.commit_blocking(vec![], StateChanges::default()).unwrap().is_empty());
+    assert_eq!(j.commit_latency().count, commits);
 }
 
 #[test]
