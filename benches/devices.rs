@@ -121,7 +121,7 @@ fn labels() {
     };
     let printer = stationd::print::ConfiguredPrinter {
         spec,
-        role: stationd::station::Document::Label,
+        document: stationd::station::Document::Label,
         template: None,
         label: stationd_drivers::label::LabelSpec::default(),
         slip: stationd_drivers::slip::SlipSpec::default(),
@@ -140,7 +140,16 @@ fn labels() {
         .unwrap();
         let start = Instant::now();
         for _ in 0..100 {
-            printing.submit("label", "label", None, job.clone(), None).await.unwrap();
+            printing
+                .submit_prepared(stationd::print::PreparedJob {
+                    printer: "label".into(),
+                    document: stationd::print::Printout::Order(stationd::station::Document::Label),
+                    order: None,
+                    bytes: job.clone(),
+                    missing_glyphs: Vec::new(),
+                })
+                .await
+                .unwrap();
         }
         loop {
             let done =

@@ -38,6 +38,17 @@ pub enum RunError {
     Other(#[from] anyhow::Error),
 }
 
+/// The print store's folder is in the journal's: one that cannot be opened ends the run
+/// like a journal that cannot (same exit code); other print errors are runtime failures.
+impl From<crate::print::PrintError> for RunError {
+    fn from(e: crate::print::PrintError) -> Self {
+        match e {
+            crate::print::PrintError::Open(e) => RunError::Journal(e),
+            other => RunError::Other(other.into()),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for RunError {
     fn from(e: tokio::task::JoinError) -> Self {
         RunError::Other(e.into())
@@ -74,7 +85,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
 
     let orders = OrderStore::open(&journal)?;
     // Device states go to the uplink (retained topics) when there is one, and to the screen.
-    let (devices, devices_rx) = uplink::device_channel();
+    let (devices, devices_rx) = crate::devices::channel();
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
     let (printing, print_outcomes) = if printers.is_empty() {
         (None, None)
@@ -123,13 +134,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     };
     let uplink_status = uplink.as_ref().map(|u| u.status.clone());
 
-    let scanner_states = devices.clone();
-    let on_state: scanner::StateSink =
-        std::sync::Arc::new(move |name: &str, state: serde_json::Value| scanner_states.device_state(name, state));
-    let screen_devices = devices;
     let mut scanners = Vec::new();
     for s in &config.scanners {
-        scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone(), on_state.clone()));
+        scanners.push(scanner::spawn(s.clone(), inputs_tx.clone(), shutdown.clone(), devices.clone()));
     }
     drop(inputs_tx);
     let heartbeat = Heartbeat::default();
@@ -159,7 +166,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 orders: orders.clone(),
                 view: view_rx,
                 uplink: uplink_status,
-                devices: screen_devices,
+                devices,
                 printing: printing.clone(),
                 heartbeat: heartbeat.clone(),
             };

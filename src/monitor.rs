@@ -220,9 +220,21 @@ pub struct MonitorOptions {
     pub password_file: Option<PathBuf>,
 }
 
+/// Why the monitor could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The broker options (URL, TLS files, credentials) are unusable.
+    #[error(transparent)]
+    Options(#[from] crate::uplink::UplinkError),
+    #[error("cannot subscribe to {topic}: {source}")]
+    Subscribe { topic: String, source: rumqttc::ClientError },
+    #[error("cannot listen for SIGTERM: {0}")]
+    Signal(std::io::Error),
+}
+
 /// Runs until SIGINT/SIGTERM, `--duration`, or `--expect` is met; returns the summary and
 /// whether it is complete (no gaps, no seq conflicts, and `--expect` met if given).
-pub async fn run(opts: MonitorOptions) -> anyhow::Result<(Vec<StationSummary>, bool)> {
+pub async fn run(opts: MonitorOptions) -> Result<(Vec<StationSummary>, bool), MonitorError> {
     let cfg = MqttConfig {
         urls: vec![opts.broker.clone()],
         client_id: format!("stationd-monitor-{}", uuid::Uuid::now_v7().simple()),
@@ -245,15 +257,17 @@ pub async fn run(opts: MonitorOptions) -> anyhow::Result<(Vec<StationSummary>, b
     let mut tracker = Tracker::default();
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(MonitorError::Signal)?;
+    let subscribe = |topic: String, e| MonitorError::Subscribe { topic, source: e };
     loop {
         tokio::select! {
             ev = el.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     info!(topic = %opts.topic, "monitor connected; subscribing");
-                    client.subscribe(&opts.topic, QoS::AtLeastOnce).await?;
+                    client.subscribe(&opts.topic, QoS::AtLeastOnce).await.map_err(|e| subscribe(opts.topic.clone(), e))?;
                     if let Some(r) = &reply_filter {
-                        client.subscribe(r, QoS::AtLeastOnce).await?;
+                        client.subscribe(r, QoS::AtLeastOnce).await.map_err(|e| subscribe(r.clone(), e))?;
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {

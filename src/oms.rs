@@ -26,7 +26,7 @@ const LOOKUP_BACKOFF: [Duration; 2] = [Duration::from_millis(200), Duration::fro
 const MAX_LABEL_BYTES: usize = 512 * 1024;
 
 /// Why an order could not be had: a stable code and words for the packer.
-pub type LookupError = (&'static str, String);
+pub use crate::station::LookupError;
 
 #[derive(Clone)]
 pub struct Oms {
@@ -93,7 +93,7 @@ impl Oms {
     /// The clock comes with how stale it can be: the request's round trip plus the
     /// `Date` header's one-second resolution.
     pub async fn lookup(&self, id: &str) -> (Result<OrderPayload, LookupError>, Option<(OffsetDateTime, Duration)>) {
-        let mut last: LookupError = ("lookup_failed", "no attempt made".into());
+        let mut last: LookupError = LookupError::new("lookup_failed", "no attempt made");
         let mut clock = None;
         for attempt in 0..LOOKUP_ATTEMPTS {
             if attempt > 0 {
@@ -104,34 +104,49 @@ impl Oms {
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) if e.is_timeout() => {
-                    last = ("lookup_timeout", format!("the order system did not answer within {LOOKUP_TIMEOUT:?}"));
+                    last = LookupError::new(
+                        "lookup_timeout",
+                        format!("the order system did not answer within {LOOKUP_TIMEOUT:?}"),
+                    );
                     continue;
                 }
                 Err(e) => {
-                    last = ("lookup_unreachable", format!("the order system is unreachable: {}", root_cause(&e)));
+                    last = LookupError::new(
+                        "lookup_unreachable",
+                        format!("the order system is unreachable: {}", root_cause(&e)),
+                    );
                     continue;
                 }
             };
             clock = date_of(&resp).map(|d| (d, asked.elapsed() + Duration::from_secs(1))).or(clock);
             let status = resp.status();
             if status == reqwest::StatusCode::NOT_FOUND {
-                return (Err(("not_found", "the order system does not know it".into())), clock);
+                return (Err(LookupError::new("not_found", "the order system does not know it")), clock);
             }
             if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-                return (Err(("lookup_unauthorized", format!("the order system refused the token ({status})"))), clock);
+                return (
+                    Err(LookupError::new(
+                        "lookup_unauthorized",
+                        format!("the order system refused the token ({status})"),
+                    )),
+                    clock,
+                );
             }
             if !status.is_success() {
-                last = ("lookup_failed", format!("the order system answered {status}"));
+                last = LookupError::new("lookup_failed", format!("the order system answered {status}"));
                 continue;
             }
             let body = match tokio::time::timeout(LOOKUP_TIMEOUT, resp.bytes()).await {
                 Ok(Ok(b)) => b,
                 Ok(Err(e)) => {
-                    last = ("lookup_failed", format!("reading the answer: {}", root_cause(&e)));
+                    last = LookupError::new("lookup_failed", format!("reading the answer: {}", root_cause(&e)));
                     continue;
                 }
                 Err(_) => {
-                    last = ("lookup_timeout", format!("the answer did not arrive within {LOOKUP_TIMEOUT:?}"));
+                    last = LookupError::new(
+                        "lookup_timeout",
+                        format!("the answer did not arrive within {LOOKUP_TIMEOUT:?}"),
+                    );
                     continue;
                 }
             };
@@ -175,15 +190,16 @@ impl Oms {
 
 /// The order in a lookup answer, validated like `order.upsert`.
 fn parse_lookup(id: &str, body: &[u8]) -> Result<OrderPayload, LookupError> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| ("bad_order", format!("the order system sent no JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| LookupError::new("bad_order", format!("the order system sent no JSON: {e}")))?;
     let order = match v.get("order") {
         Some(o) if o.is_object() => o.clone(),
         _ => v,
     };
-    let order = OrderPayload::parse(&order).map_err(|e| ("bad_order", format!("the order system sent {e}")))?;
+    let order =
+        OrderPayload::parse(&order).map_err(|e| LookupError::new("bad_order", format!("the order system sent {e}")))?;
     if order.id != id {
-        return Err(("bad_order", format!("asked for {id}, the order system sent {}", order.id)));
+        return Err(LookupError::new("bad_order", format!("asked for {id}, the order system sent {}", order.id)));
     }
     Ok(order)
 }
@@ -213,9 +229,9 @@ mod tests {
         assert_eq!(parse_lookup("SO-1", good).unwrap().id, "SO-1");
         let bare = br#"{"id":"SO-1","lines":[{"line":1,"sku":"A","qty":1}]}"#;
         assert!(parse_lookup("SO-1", bare).is_ok());
-        assert_eq!(parse_lookup("SO-2", bare).unwrap_err().0, "bad_order");
+        assert_eq!(parse_lookup("SO-2", bare).unwrap_err().code, "bad_order");
         let no_lines = br#"{"id":"SO-1","lines":[]}"#;
-        assert_eq!(parse_lookup("SO-1", no_lines).unwrap_err().0, "bad_order");
-        assert_eq!(parse_lookup("SO-1", b"<html>").unwrap_err().0, "bad_order");
+        assert_eq!(parse_lookup("SO-1", no_lines).unwrap_err().code, "bad_order");
+        assert_eq!(parse_lookup("SO-1", b"<html>").unwrap_err().code, "bad_order");
     }
 }

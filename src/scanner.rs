@@ -1,5 +1,6 @@
 //! Scanner tasks: read bytes from a scanner transport, frame them with the drivers'
-//! [`ScanFramer`], and send station [`Input`]s. One task per configured scanner.
+//! [`ScanFramer`], and send station [`Input`]s. One task per configured scanner; each
+//! reports its state (ready, offline) to the [`DeviceStates`].
 
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -11,6 +12,7 @@ use stationd_drivers::framing::{Frame, ScanFramer};
 use stationd_drivers::scanner::{ScannerEvent, ScannerLink, ScannerSpec};
 
 use crate::config::{ScannerConfig, ScannerKind};
+use crate::devices::DeviceStates;
 use crate::station::Input;
 
 pub fn kind_name(kind: &ScannerKind) -> &'static str {
@@ -22,14 +24,13 @@ pub fn kind_name(kind: &ScannerKind) -> &'static str {
     }
 }
 
-/// Called with `(scanner name, state JSON)` whenever a scanner becomes ready or offline.
-pub type StateSink = std::sync::Arc<dyn Fn(&str, serde_json::Value) + Send + Sync>;
-
+/// Starts the task of one scanner; its state goes to `devices` whenever it becomes ready
+/// or offline.
 pub fn spawn(
     cfg: ScannerConfig,
     tx: mpsc::Sender<Input>,
     shutdown: CancellationToken,
-    on_state: StateSink,
+    devices: DeviceStates,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let link = match &cfg.kind {
@@ -48,19 +49,15 @@ pub fn spawn(
                 max_len: cfg.max_len,
                 inter_key_timeout: cfg.inter_key_timeout,
             };
-            device_scanner(spec, tx, shutdown, on_state).await;
+            device_scanner(spec, tx, shutdown, devices).await;
             return;
         }
         match cfg.kind {
             ScannerKind::Stdin { shutdown_on_eof } => {
                 // Published like any scanner's, so the cloud sees every configured device.
-                let state = |state: &str, detail: &str| {
-                    let at = crate::event::format_at(time::OffsetDateTime::now_utc());
-                    serde_json::json!({ "kind": "scanner", "state": state, "detail": detail, "at": at })
-                };
-                on_state(&cfg.name, state("ready", "reading standard input"));
+                devices.report(&cfg.name, "scanner", "ready", Some("reading standard input"));
                 stdin_scanner(&cfg.name, cfg.max_len, &tx, &shutdown).await;
-                on_state(&cfg.name, state("offline", "standard input closed"));
+                devices.report(&cfg.name, "scanner", "offline", Some("standard input closed"));
                 if shutdown_on_eof {
                     info!(scanner = %cfg.name, "stdin closed; shutting down (on_eof = \"shutdown\")");
                     shutdown.cancel();
@@ -74,7 +71,12 @@ pub fn spawn(
 }
 
 /// Runs a device scanner from the drivers crate and turns its events into inputs.
-async fn device_scanner(spec: ScannerSpec, tx: mpsc::Sender<Input>, shutdown: CancellationToken, on_state: StateSink) {
+async fn device_scanner(
+    spec: ScannerSpec,
+    tx: mpsc::Sender<Input>,
+    shutdown: CancellationToken,
+    devices: DeviceStates,
+) {
     let (events_tx, mut events) = mpsc::channel(64);
     let name = spec.name.clone();
     let task = tokio::spawn(stationd_drivers::scanner::run(spec, events_tx, shutdown.clone()));
@@ -92,8 +94,7 @@ async fn device_scanner(spec: ScannerSpec, tx: mpsc::Sender<Input>, shutdown: Ca
                 } else {
                     warn!(scanner = %name, %detail, "scanner offline; reopening with backoff");
                 }
-                let at = crate::event::format_at(time::OffsetDateTime::now_utc());
-                on_state(&name, serde_json::json!({ "kind": "scanner", "state": state, "detail": detail, "at": at }));
+                devices.report(&name, "scanner", state, Some(detail.as_str()));
             }
         }
     }

@@ -21,7 +21,7 @@ use crate::event::OnDuty;
 use crate::journal::Journal;
 use crate::oms::Oms;
 use crate::orders::{OrderStore, SeenRequest};
-use crate::print::{JobState, Printing};
+use crate::print::{JobState, Printing, Printout};
 use crate::service::Heartbeat;
 use crate::station::{CloudOrder, Document, Effect, Feedback, Input, PrintOutcome, Settings, Station, View};
 
@@ -228,11 +228,7 @@ pub async fn run(
 /// A finished print job the workflow cares about, as an input.
 fn print_input(job: &crate::print::Job) -> Option<Input> {
     let order = job.order.clone()?;
-    let document = match job.document.as_str() {
-        "label" => Document::Label,
-        "slip" => Document::Slip,
-        _ => return None,
-    };
+    let Printout::Order(document) = job.document else { return None };
     let outcome = match job.state {
         JobState::Confirmed => PrintOutcome::Confirmed,
         JobState::Sent => PrintOutcome::Unconfirmed,
@@ -373,7 +369,7 @@ impl Runner {
         let Some(oms) = self.parts.oms.clone() else {
             let _ = tx.send(Input::LookupAnswered {
                 id,
-                result: Err(("no_order_system", "no order system is configured".into())),
+                result: Err(crate::station::LookupError::new("no_order_system", "no order system is configured")),
             });
             return;
         };
@@ -382,7 +378,7 @@ impl Runner {
             if let Some((remote, max_delay)) = clock {
                 let _ = tx.send(Input::ClockSample { source: "order system", remote, max_delay: Some(max_delay) });
             }
-            if let Err((code, msg)) = &result {
+            if let Err(crate::station::LookupError { code, message: msg }) = &result {
                 warn!(order = %id, code, %msg, "order lookup failed");
             } else {
                 info!(order = %id, "order looked up");
@@ -403,14 +399,14 @@ impl Runner {
             return fail("no printer is configured".into());
         };
         tokio::spawn(async move {
-            let mut job = match printing.prepare(None, document.as_str(), Some(&*order)) {
+            let mut job = match printing.prepare(None, Printout::Order(document), Some(&*order)) {
                 Ok(j) => j,
-                Err((code, msg)) => {
-                    if code == "render_failed" {
+                Err(e) => {
+                    if let crate::print::PrintError::Render { reason } = &e {
                         // No valid document can be made: nothing is printed, and the cloud hears why.
-                        printing.refused(document.as_str(), Some(order.id.clone()), &msg).await;
+                        printing.refused(Printout::Order(document), Some(order.id.clone()), reason).await;
                     }
-                    return fail(msg);
+                    return fail(e.to_string());
                 }
             };
             // No label in the order: the carrier's label from the order system, when so configured.

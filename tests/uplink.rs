@@ -1,5 +1,8 @@
 //! The MQTT uplink against a real Mosquitto: at-least-once delivery from the journal across
 //! broker outages, daemon crashes and dead links, TLS, and commands from the cloud.
+//!
+//! One file over 600 lines on purpose: each test binary costs a link on the 2-core CI box,
+//! and these tests share their helpers (a station with a cloud client, the PKI).
 
 mod support;
 
@@ -430,12 +433,7 @@ fn refused_credentials_and_an_unreachable_broker_are_reported_once_and_precisely
 #[test]
 fn a_command_over_the_packet_limit_cannot_wedge_the_station() {
     use serde_json::json;
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
-    std::thread::sleep(Duration::from_millis(300));
+    let (_broker, station, mut daemon, cloud) = station_with_cloud();
     // 2 MiB: above the 1 MiB packet limit. No reply can come for it.
     let huge = format!(r#"{{"request_id":"huge","order":"{}"}}"#, "x".repeat(2 << 20));
     cloud.publish_only("order.cancel", huge.as_bytes());
@@ -491,12 +489,7 @@ fn device_states_are_published_retained_and_again_after_a_broker_restart() {
 #[test]
 fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
     use serde_json::json;
-    let broker = Broker::start();
-    let station = StationDir::with_broker(broker.port, "");
-    let mut daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
-    std::thread::sleep(Duration::from_millis(300));
+    let (_broker, _station, mut daemon, cloud) = station_with_cloud();
     for i in 0..300 {
         let body = json!({"request_id": format!("flood-{i}"), "order": "SO-1", "reason": "x"}).to_string();
         cloud.publish_only("order.hold", body.as_bytes());
@@ -507,7 +500,9 @@ fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
     assert_eq!(limited + executed, 300, "every command answered");
     assert!(limited > 0 && executed >= 50, "limited {limited}, executed {executed}");
     assert!(replies.iter().all(|r| r["request_id"].as_str().is_some_and(|id| id.starts_with("flood-"))));
-    assert!(daemon.stderr().contains("command flood"), "{}", daemon.stderr());
+    // The log is read on its own thread: wait for the line rather than race it.
+    let log = daemon.stderr_showing(|l| l.contains("command flood"));
+    assert!(log.contains("command flood"), "{log}");
     feed(&mut daemon, "DURING", 0..5);
     collect_confirmed(&daemon, 5);
     std::thread::sleep(Duration::from_millis(1500));

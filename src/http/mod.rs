@@ -37,12 +37,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::devices::DeviceStates;
 use crate::journal::Journal;
 use crate::orders::OrderStore;
 use crate::print::Printing;
 use crate::service::Heartbeat;
 use crate::station::View;
-use crate::uplink::{DeviceStates, SharedStatus};
+use crate::uplink::SharedStatus;
 
 const PAGE: &str = include_str!("page.html");
 /// `/healthz` fails when the workflow loop has not beaten for this long.

@@ -314,8 +314,15 @@ pub(crate) fn open_side_db(
 /// sled 0.34's `flush` ends in `sync_file_range`, which does not reach the drive cache
 /// (sled #1452, #654): follow it with a real `fdatasync` of the data file.
 pub(crate) fn durable_sync(db: &sled::Db, data_file: &File) -> Result<(), JournalError> {
-    db.flush().map_err(|e| JournalError::Storage(format!("sled flush: {e}")))?;
-    data_file.sync_data().map_err(|e| JournalError::Storage(format!("fdatasync: {e}")))
+    sync_to_disk(db, data_file).map_err(|e| JournalError::Storage(e.to_string()))
+}
+
+/// [`durable_sync`] for side databases with errors of their own: the I/O error says which
+/// step failed (`sled flush: …`, `fdatasync: …`).
+pub(crate) fn sync_to_disk(db: &sled::Db, data_file: &File) -> std::io::Result<()> {
+    db.flush().map_err(|e| std::io::Error::other(format!("sled flush: {e}")))?;
+    data_file.sync_data().map_err(|e| std::io::Error::new(e.kind(), format!("fdatasync: {e}")))?;
+    Ok(())
 }
 
 pub fn storage(e: sled::Error) -> JournalError {

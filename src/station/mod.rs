@@ -83,6 +83,21 @@ pub enum PrintOutcome {
     Failed(String),
 }
 
+/// Why the order system gave no order: a stable code (`not_found`, `lookup_timeout`, ...)
+/// and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct LookupError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl LookupError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> LookupError {
+        LookupError { code, message: message.into() }
+    }
+}
+
 /// Something that happened at the station.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
@@ -97,7 +112,7 @@ pub enum Input {
     /// before the reply goes out.
     CommandExecuted { request_id: String, command: &'static str, order: Option<String>, reply: Value },
     /// The order system answered a lookup: the order (validated) or why not (code, message).
-    LookupAnswered { id: String, result: Result<Box<OrderPayload>, (&'static str, String)> },
+    LookupAnswered { id: String, result: Result<Box<OrderPayload>, LookupError> },
     /// Orders to cache at start (`[orders] preload`), validated; known ones are left alone.
     Preload(Vec<OrderPayload>),
     /// A print job the workflow asked for ended.

@@ -119,7 +119,7 @@ impl Station {
         }
     }
 
-    pub(super) fn lookup_answered(&mut self, id: String, result: Result<Box<OrderPayload>, (&'static str, String)>) {
+    pub(super) fn lookup_answered(&mut self, id: String, result: Result<Box<OrderPayload>, super::LookupError>) {
         let waiting = self.session.lookup.as_deref() == Some(id.as_str());
         match result {
             Ok(payload) => {
@@ -129,7 +129,7 @@ impl Station {
                     self.open_known(sc, &id);
                 }
             }
-            Err((code, message)) => {
+            Err(super::LookupError { code, message }) => {
                 if waiting {
                     self.set_session(|s| s.lookup = None);
                 }

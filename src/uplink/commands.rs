@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::print::Printout;
 use crate::station::payload::{self, serde_field_error, OrderPayload, PayloadError};
 
 /// Largest command payload accepted.
@@ -42,7 +43,7 @@ pub enum Command {
     Print {
         printer: Option<String>,
         order: Option<String>,
-        document: String,
+        document: Printout,
         copies: u8,
     },
     Resync {
@@ -232,13 +233,13 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
             }
             "print" => {
                 let c: PrintCmd = serde_json::from_value(v.clone()).map_err(de)?;
-                if !["label", "slip", "test"].contains(&c.document.as_str()) {
+                let Some(document) = Printout::parse(&c.document) else {
                     return Err(err(rid, "invalid_field", "document must be \"label\", \"slip\" or \"test\""));
-                }
+                };
                 if !(1..=10).contains(&c.copies) {
                     return Err(err(rid, "invalid_field", "copies must be 1 to 10"));
                 }
-                Command::Print { printer: c.printer, order: c.order, document: c.document, copies: c.copies }
+                Command::Print { printer: c.printer, order: c.order, document, copies: c.copies }
             }
             _ => {
                 let c: ResyncCmd = serde_json::from_value(v.clone()).map_err(de)?;
@@ -469,7 +470,7 @@ mod tests {
 
             let print = json!({ "request_id": "r-3", "order": order_id, "document": document, "copies": copies });
             let r = check_outcome("print", print.to_string().as_bytes())?.expect("accepted");
-            let want = Command::Print { printer: None, order: Some(id), document: document.to_string(), copies };
+            let want = Command::Print { printer: None, order: Some(id), document: Printout::parse(document).unwrap(), copies };
             prop_assert_eq!(r.command, want);
 
             let to = span.map(|s| from.saturating_add(s));

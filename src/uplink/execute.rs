@@ -86,9 +86,9 @@ pub async fn execute(
                 }
                 Some((_, Err(e))) => return internal(&rid, e.code(), &e.to_string()),
             };
-            let job = match printing.prepare(printer.as_deref(), &document, stored.as_ref()) {
+            let job = match printing.prepare(printer.as_deref(), document, stored.as_ref()) {
                 Ok(j) => j,
-                Err((code, msg)) => return refuse(&rid, name, code, &msg),
+                Err(e) => return refuse(&rid, name, e.code(), &e.to_string()),
             };
             let mut answer = reply::accepted(&rid);
             answer["printer"] = json!(job.printer);
@@ -100,7 +100,7 @@ pub async fn execute(
                 for _ in 0..copies {
                     // The same path as the station's own labels, so a missing font is reported too.
                     if let Err(e) = printing.submit_prepared(job.clone()).await {
-                        warn!(request_id = %rid, error = %e, "could not queue a print job");
+                        warn!(request_id = %rid, code = e.code(), error = %e, "could not queue a print job");
                     }
                 }
             }

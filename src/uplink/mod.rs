@@ -23,6 +23,7 @@
 
 pub(crate) mod commands;
 pub(crate) mod execute;
+mod flight;
 mod session;
 pub mod tls;
 
@@ -30,13 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use commands::{parse_command, CommandError, CommandRequest, MAX_COMMAND_BYTES};
 
 use crate::config::MqttConfig;
+use crate::devices::{DeviceReceiver, DeviceStates};
 use crate::journal::Journal;
 use crate::orders::OrderStore;
 use crate::print::Printing;
@@ -74,37 +75,6 @@ pub struct Uplink {
     pub status: SharedStatus,
     devices: DeviceStates,
     pub task: JoinHandle<()>,
-}
-
-/// The receiving end of [`DeviceStates`], consumed by the uplink.
-pub struct DeviceReceiver(mpsc::UnboundedReceiver<(String, serde_json::Value)>);
-
-/// A channel for device states: device tasks hold the sender, the uplink the receiver.
-pub fn device_channel() -> (DeviceStates, DeviceReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (DeviceStates { tx, latest: Arc::default() }, DeviceReceiver(rx))
-}
-
-/// A cheap handle for reporting device states, for the device tasks: each state goes to the
-/// uplink (when there is one) and is kept as the device's latest for the station screen.
-#[derive(Clone)]
-pub struct DeviceStates {
-    tx: mpsc::UnboundedSender<(String, serde_json::Value)>,
-    latest: Arc<Mutex<std::collections::BTreeMap<String, serde_json::Value>>>,
-}
-
-impl DeviceStates {
-    /// See [`Uplink::device_state`].
-    pub fn device_state(&self, device: &str, state: serde_json::Value) {
-        self.latest.lock().expect("device states poisoned").insert(device.to_string(), state.clone());
-        // No uplink: nobody receives, and that is fine.
-        let _ = self.tx.send((device.to_string(), state));
-    }
-
-    /// The latest state of every device that reported one.
-    pub fn snapshot(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
-        self.latest.lock().expect("device states poisoned").clone()
-    }
 }
 
 impl Uplink {
@@ -152,8 +122,9 @@ impl Failover {
     }
 }
 
-/// Everything a connection needs, prepared once.
-pub(crate) struct Setup {
+/// What every broker connection of the uplink works with, prepared once: the config and
+/// brokers, the journal it drains, where commands go, the status it reports.
+pub(crate) struct UplinkContext {
     pub cfg: MqttConfig,
     /// One per `[mqtt] urls` entry, in order.
     pub brokers: Vec<BrokerOptions>,
@@ -172,7 +143,7 @@ pub fn spawn(
     orders: OrderStore,
     shutdown: CancellationToken,
 ) -> Result<Uplink, UplinkError> {
-    let (devices, rx) = device_channel();
+    let (devices, rx) = crate::devices::channel();
     spawn_with(cfg, journal, orders, None, None, (devices, rx), shutdown)
 }
 
@@ -194,7 +165,7 @@ pub fn spawn_with(
         .collect::<Result<Vec<_>, UplinkError>>()?;
     let broker = brokers.first().map(|b| b.name.clone()).unwrap_or_default();
     let status = Arc::new(Mutex::new(UplinkStatus { state: "connecting", broker, ..UplinkStatus::default() }));
-    let setup = Setup {
+    let context = UplinkContext {
         cfg,
         brokers,
         journal,
@@ -204,7 +175,7 @@ pub fn spawn_with(
         printing,
         workflow,
     };
-    let task = tokio::spawn(session::run(setup, devices_rx.0, shutdown));
+    let task = tokio::spawn(session::run(context, devices_rx.0, shutdown));
     Ok(Uplink { status, devices, task })
 }
 

@@ -1,7 +1,7 @@
 //! The uplink task: connect, publish from the journal, map PubAcks to seqs, run commands,
 //! and reconnect with backoff when the link is lost.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Outgoing, Packet, QoS};
@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::execute::execute;
+use super::flight::{CommandLimiter, Flight, Sent};
 use super::tls::status_topic;
-use super::{backoff, BrokerOptions, Failover, Setup, SharedStatus};
+use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
 use crate::event::format_at;
 use crate::journal::Journal;
 
@@ -27,14 +28,6 @@ const CONNECT_TIMEOUT_S: u64 = 5;
 const ACK_GATHER: Duration = Duration::from_millis(10);
 /// Repeats of the same connection error are logged at most this often.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
-
-/// What a publish in flight was, in the order it was handed to rumqttc.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
-    Event(u64),
-    Control,
-    Offline,
-}
 
 enum End {
     Shutdown,
@@ -54,33 +47,33 @@ fn ack_timeout(keep_alive: Duration) -> Duration {
 }
 
 pub(super) async fn run(
-    setup: Setup,
+    uplink: UplinkContext,
     mut devices_rx: mpsc::UnboundedReceiver<(String, Value)>,
     shutdown: CancellationToken,
 ) {
     let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
-    let acker = tokio::spawn(ack_task(setup.journal.clone(), ack_rx, setup.status.clone()));
+    let acker = tokio::spawn(ack_task(uplink.journal.clone(), ack_rx, uplink.status.clone()));
     let mut devices = BTreeMap::new();
     let mut errors = ErrorLog::default();
     let mut attempt = 0u32;
     let mut clean = false;
-    let mut failover = Failover::new(setup.brokers.len());
+    let mut failover = Failover::new(uplink.brokers.len());
     while !shutdown.is_cancelled() {
-        let broker = &setup.brokers[failover.current()];
+        let broker = &uplink.brokers[failover.current()];
         {
-            let mut s = setup.status.lock().expect("uplink status poisoned");
+            let mut s = uplink.status.lock().expect("uplink status poisoned");
             s.state = "connecting";
             s.broker.clone_from(&broker.name);
         }
         let result =
-            connection(&setup, broker, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
+            connection(&uplink, broker, clean, &mut devices, &mut devices_rx, &ack_tx, &shutdown, &mut errors).await;
         clean = false;
         match result {
             Ok(End::Shutdown) => break,
             Ok(End::Lost(e)) => {
                 // It was up: the next attempt starts from the shortest delay.
                 attempt = 0;
-                errors.report(&setup.status, &describe(&e));
+                errors.report(&uplink.status, &describe(&e));
                 if oversized(&e) {
                     // The broker would redeliver the same packet into the persistent session
                     // forever: drop that session once, with the messages queued in it.
@@ -96,18 +89,18 @@ pub(super) async fn run(
                     "no PubAck for {} s with {in_flight} event(s) in flight on a live connection; reconnecting to send them again",
                     waited.as_secs()
                 );
-                errors.report(&setup.status, &msg);
+                errors.report(&uplink.status, &msg);
                 failover.failed();
             }
             Err(e) => {
-                errors.report(&setup.status, &describe(&e));
+                errors.report(&uplink.status, &describe(&e));
                 failover.failed();
             }
         }
-        let delay = backoff(attempt, setup.cfg.reconnect_min, setup.cfg.reconnect_max);
+        let delay = backoff(attempt, uplink.cfg.reconnect_min, uplink.cfg.reconnect_max);
         attempt = attempt.saturating_add(1);
         {
-            let mut s = setup.status.lock().expect("uplink status poisoned");
+            let mut s = uplink.status.lock().expect("uplink status poisoned");
             s.state = "backoff";
             s.connected_since = None;
             s.reconnects += 1;
@@ -119,7 +112,7 @@ pub(super) async fn run(
     }
     drop(ack_tx);
     let _ = acker.await;
-    set_state(&setup.status, "stopped");
+    set_state(&uplink.status, "stopped");
 }
 
 fn oversized(e: &ConnectionError) -> bool {
@@ -133,7 +126,7 @@ fn oversized(e: &ConnectionError) -> bool {
 /// `clean` asks for a clean session (used once after a poison packet).
 #[allow(clippy::too_many_arguments)]
 async fn connection(
-    setup: &Setup,
+    uplink: &UplinkContext,
     broker: &BrokerOptions,
     clean: bool,
     devices: &mut BTreeMap<String, Value>,
@@ -142,7 +135,7 @@ async fn connection(
     shutdown: &CancellationToken,
     errors: &mut ErrorLog,
 ) -> Result<End, ConnectionError> {
-    let window = setup.cfg.inflight as usize;
+    let window = uplink.cfg.inflight as usize;
     let mut options = broker.options.clone();
     if clean {
         options.set_clean_session(true);
@@ -158,14 +151,14 @@ async fn connection(
     let Event::Incoming(Packet::ConnAck(ack)) = connack else {
         return Err(ConnectionError::NotConnAck(Packet::Disconnect));
     };
-    let prefix = &setup.cfg.prefix;
-    let journal = &setup.journal;
+    let prefix = &uplink.cfg.prefix;
+    let journal = &uplink.journal;
     // Counted from memory: a reconnect must not walk the journal folder.
     let backlog = journal.pending_count();
     info!(broker = %broker.name, session_present = ack.session_present, backlog, "connected to the broker");
     errors.connected();
     {
-        let mut s = setup.status.lock().expect("uplink status poisoned");
+        let mut s = uplink.status.lock().expect("uplink status poisoned");
         s.state = "connected";
         s.connected_since = Some(format_at(time::OffsetDateTime::now_utc()));
     }
@@ -178,7 +171,7 @@ async fn connection(
     let birth = json!({
         "online": true,
         "version": env!("CARGO_PKG_VERSION"),
-        "started_at": setup.started_at,
+        "started_at": uplink.started_at,
         "backlog": backlog,
     });
     flight.control(&client, &status_topic(prefix), true, birth.to_string().into_bytes());
@@ -199,9 +192,9 @@ async fn connection(
     });
     let mut durable = journal.subscribe();
     let mut journal_open = true;
-    let mut limiter = CommandLimiter::new();
-    flight.fill(&client, journal, &setup.status);
-    let ack_timeout = ack_timeout(setup.cfg.keep_alive);
+    let mut limiter = CommandLimiter::new(Instant::now());
+    flight.fill(&client, journal, &uplink.status);
+    let ack_timeout = ack_timeout(uplink.cfg.keep_alive);
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
 
     let end = 'session: loop {
@@ -210,8 +203,10 @@ async fn connection(
                 // Handle everything already queued, then refill the window once.
                 let mut next = Some(first);
                 while let Some(ev) = next.take() {
+                // Read per event (a command may take a while) and handed to the bookkeeping.
+                let now = Instant::now();
                 match ev {
-                    Some(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => flight.on_outgoing(pkid),
+                    Some(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => flight.on_outgoing(pkid, now),
                     Some(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
                         if let Some(seq) = flight.on_puback(ack.pkid) {
                             let _ = ack_tx.send(seq);
@@ -221,10 +216,10 @@ async fn connection(
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
                             let done = if p.retain {
                                 super::execute::refuse_retained(name, &p.payload)
-                            } else if limiter.take() {
-                                execute(journal, &setup.orders, setup.printing.as_ref(), setup.workflow.as_ref(), name, &p.payload).await
+                            } else if limiter.take(now) {
+                                execute(journal, &uplink.orders, uplink.printing.as_ref(), uplink.workflow.as_ref(), name, &p.payload).await
                             } else {
-                                limiter.refused(name, &p.payload)
+                                limiter.refused(name, &p.payload, now)
                             };
                             flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_string().into_bytes());
                             if let Some(range) = done.resync {
@@ -247,7 +242,7 @@ async fn connection(
                 }
             }
             _ = watchdog.tick() => {
-                let waited = flight.waiting_for_ack();
+                let waited = flight.waiting_for_ack(Instant::now());
                 if waited > ack_timeout {
                     break 'session End::Stalled { waited, in_flight: flight.inflight };
                 }
@@ -261,7 +256,7 @@ async fn connection(
                 break 'session End::Shutdown;
             }
         }
-        flight.fill(&client, journal, &setup.status);
+        flight.fill(&client, journal, &uplink.status);
     };
     poller.abort();
     Ok(end)
@@ -307,106 +302,13 @@ async fn go_offline(
     info!("went offline cleanly (retained status: offline)");
 }
 
-/// Commands per second a station executes; a flood beyond the burst is answered
-/// `rate_limited` and not executed, so it cannot starve event delivery.
-const COMMANDS_PER_SECOND: f64 = 20.0;
-const COMMAND_BURST: f64 = 50.0;
-
-/// A token bucket over cloud commands.
-struct CommandLimiter {
-    tokens: f64,
-    at: Instant,
-    refused: u64,
-    last_log: Option<Instant>,
-}
-
-impl CommandLimiter {
-    fn new() -> Self {
-        CommandLimiter { tokens: COMMAND_BURST, at: Instant::now(), refused: 0, last_log: None }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * COMMANDS_PER_SECOND).min(COMMAND_BURST);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn refused(&mut self, name: &str, payload: &[u8]) -> super::execute::Executed {
-        self.refused += 1;
-        if self.last_log.is_none_or(|t| t.elapsed() >= ERROR_LOG_EVERY) {
-            warn!(
-                command = name,
-                refused_so_far = self.refused,
-                "command flood: commands over {COMMANDS_PER_SECOND}/s are refused"
-            );
-            self.last_log = Some(Instant::now());
-        }
-        let msg = format!("more than {COMMANDS_PER_SECOND} commands per second; retry later");
-        let rid = super::commands::request_id_of(payload);
-        super::execute::Executed {
-            reply: crate::station::reply::refused(rid.as_deref(), "rate_limited", &msg),
-            resync: None,
-        }
-    }
-}
-
-/// In-flight bookkeeping of one connection.
-struct Flight {
-    window: usize,
-    events_topic: String,
-    /// Publishes handed to rumqttc whose pkid is not known yet, in order.
-    sent: VecDeque<Sent>,
-    /// Event publishes awaiting PubAck, with when they went out.
-    by_pkid: HashMap<u16, (u64, Instant)>,
-    inflight: usize,
-    /// Next seq to publish from the pending backlog.
-    next_seq: u64,
-    /// Ranges asked for by `resync`, re-published before new events.
-    resync: VecDeque<(u64, u64)>,
-}
-
+/// The publishing side of [`Flight`]: the bookkeeping is `flight.rs`'s, the I/O is here.
 impl Flight {
-    fn new(window: usize, prefix: &str) -> Self {
-        Flight {
-            window,
-            events_topic: format!("{prefix}/events"),
-            sent: VecDeque::new(),
-            by_pkid: HashMap::new(),
-            inflight: 0,
-            next_seq: 0,
-            resync: VecDeque::new(),
-        }
-    }
-
     fn control(&mut self, client: &AsyncClient, topic: &str, retain: bool, payload: Vec<u8>) {
         match client.try_publish(topic, QoS::AtLeastOnce, retain, payload) {
             Ok(()) => self.sent.push_back(Sent::Control),
             Err(e) => warn!(topic, error = %e, "could not queue a publish"),
         }
-    }
-
-    fn on_outgoing(&mut self, pkid: u16) {
-        if let Some(Sent::Event(seq)) = self.sent.pop_front() {
-            self.by_pkid.insert(pkid, (seq, Instant::now()));
-        }
-    }
-
-    fn on_puback(&mut self, pkid: u16) -> Option<u64> {
-        let (seq, _) = self.by_pkid.remove(&pkid)?;
-        self.inflight -= 1;
-        Some(seq)
-    }
-
-    /// How long the oldest event on the wire has waited for its PubAck (zero when none).
-    fn waiting_for_ack(&self) -> Duration {
-        self.by_pkid.values().map(|(_, at)| at.elapsed()).max().unwrap_or(Duration::ZERO)
     }
 
     /// Publishes from the journal until the window is full or nothing is left. The window is
@@ -462,8 +364,7 @@ impl Flight {
                     }
                     break 'fill;
                 }
-                self.sent.push_back(Sent::Event(seq));
-                self.inflight += 1;
+                self.event_handed_over(seq);
                 published += 1;
             }
         }

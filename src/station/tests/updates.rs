@@ -132,7 +132,10 @@ fn an_uncached_order_is_looked_up_or_reported_unknown_without_blocking() {
     assert_eq!(t.state("SO-5"), OrderState::Packing);
 
     t.scan("SO-6");
-    let fx = t.input(Input::LookupAnswered { id: "SO-6".into(), result: Err(("lookup_timeout", "no answer".into())) });
+    let fx = t.input(Input::LookupAnswered {
+        id: "SO-6".into(),
+        result: Err(LookupError::new("lookup_timeout", "no answer")),
+    });
     assert_eq!((kinds(&fx), error_code(&fx)), (vec!["order.unknown"], Some("unknown_order")));
     assert!(t.s.session().lookup.is_none());
     // The packer went on meanwhile: a late answer is cached, not opened.
