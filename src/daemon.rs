@@ -90,15 +90,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let (printing, print_outcomes) = if printers.is_empty() {
         (None, None)
     } else {
-        let (dir, j, sink, station, stop) = (
-            config.journal.path.clone(),
-            journal.clone(),
-            Some(devices.clone()),
-            config.station_identity(),
-            shutdown.clone(),
-        );
+        let (j, sink, station, stop) =
+            (journal.clone(), Some(devices.clone()), config.station_identity(), shutdown.clone());
         let p = tokio::task::spawn_blocking(move || {
-            crate::print::Printing::start(&dir, j, printers, sink, station, Some(outcome_tx), stop)
+            crate::print::Printing::start(j, printers, sink, station, Some(outcome_tx), stop)
         })
         .await
         .context("print store open task")??;

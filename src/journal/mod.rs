@@ -247,7 +247,7 @@ impl Journal {
     /// an admin must fix: permissions, another process holding it, another station's journal.
     pub fn open(opts: JournalOptions) -> Result<(Journal, OpenOutcome), JournalError> {
         let opened = recovery::open_or_recover(&opts)?;
-        migrate::old_state(&opened.store, &opts.dir)?;
+        migrate::old_layout(&opened.store, &opts.dir)?;
         let marks = opened.store.watermarks()?;
         let (durable, _) = watch::channel(marks.durable_next);
         let shared = Arc::new(Shared {

@@ -1,5 +1,5 @@
-//! The workflow's state in the journal's own database: the order cache, the operator session
-//! and the remembered request ids, each a sled tree beside the events.
+//! The station's state in the journal's own database: the order cache, the operator session,
+//! the remembered request ids and the print jobs, each a sled tree beside the events.
 //!
 //! # Why here
 //! One database means one durable commit per input: the input's events and its state
@@ -8,11 +8,11 @@
 //! longer leave an event without the order change it reports, or the reverse.
 //!
 //! # Design constraints
-//! - The journal stores bytes; their meaning (orders as JSON, the session, a command's reply)
-//!   belongs to `crate::orders`, the typed view over these trees.
+//! - The journal stores bytes; their meaning (orders as JSON, the session, a command's reply,
+//!   a print job) belongs to `crate::orders` and `crate::print`, the typed views.
 //! - Only the committer writes these trees; [`StateView`] reads them.
-//! - The tree names and keys are those of the older separate `state/` database, so a
-//!   migration copies it verbatim (see `migrate.rs`).
+//! - The keys are those of the older separate `state/` and `print/` databases, so a
+//!   migration copies them verbatim (see `migrate.rs`).
 //!
 //! # Trees
 //! | tree | key | value |
@@ -20,6 +20,9 @@
 //! | `orders` | order id | the stored order |
 //! | `requests` | request id | what was executed and answered |
 //! | `meta` | `session` | the operator session |
+//! | `print.jobs` | job id (UUIDv7) | the print job |
+//! | `print.data` | job id | the bytes to print |
+//! | `print.queued` | job id | the printer of a queued job (an index) |
 
 use super::store::storage;
 use super::JournalError;
@@ -31,16 +34,42 @@ pub enum StateTree {
     Requests,
     /// One key: `session`.
     Meta,
+    PrintJobs,
+    PrintData,
+    PrintQueued,
 }
 
+/// How many state trees there are.
+pub(super) const TREES: usize = 6;
+
 impl StateTree {
-    pub const ALL: [StateTree; 3] = [StateTree::Orders, StateTree::Requests, StateTree::Meta];
+    pub const ALL: [StateTree; TREES] = [
+        StateTree::Orders,
+        StateTree::Requests,
+        StateTree::Meta,
+        StateTree::PrintJobs,
+        StateTree::PrintData,
+        StateTree::PrintQueued,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             StateTree::Orders => "orders",
             StateTree::Requests => "requests",
             StateTree::Meta => "meta",
+            StateTree::PrintJobs => "print.jobs",
+            StateTree::PrintData => "print.data",
+            StateTree::PrintQueued => "print.queued",
+        }
+    }
+
+    /// Its name in the older separate database it came from (`state/` or `print/`).
+    pub(super) fn old_place(self) -> (&'static str, &'static str) {
+        match self {
+            StateTree::Orders | StateTree::Requests | StateTree::Meta => ("state", self.name()),
+            StateTree::PrintJobs => ("print", "jobs"),
+            StateTree::PrintData => ("print", "data"),
+            StateTree::PrintQueued => ("print", "queued"),
         }
     }
 
@@ -89,12 +118,16 @@ impl StateChanges {
 /// The open state trees, for the committer and readers.
 #[derive(Clone)]
 pub(crate) struct StateTrees {
-    pub trees: [sled::Tree; 3],
+    pub trees: [sled::Tree; TREES],
 }
 
 impl StateTrees {
     pub fn open(db: &sled::Db) -> sled::Result<StateTrees> {
-        Ok(StateTrees { trees: [db.open_tree("orders")?, db.open_tree("requests")?, db.open_tree("meta")?] })
+        let mut trees = Vec::with_capacity(TREES);
+        for t in StateTree::ALL {
+            trees.push(db.open_tree(t.name())?);
+        }
+        Ok(StateTrees { trees: trees.try_into().unwrap_or_else(|_| unreachable!("one tree per StateTree")) })
     }
 
     pub fn tree(&self, t: StateTree) -> &sled::Tree {

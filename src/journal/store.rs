@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::state::{StateTrees, StateWrite};
+use super::state::{StateTrees, StateWrite, TREES};
 use super::{JournalError, Record, Watermarks};
 
 pub const K_NEXT_SEQ: &[u8] = b"m:next_seq";
@@ -76,15 +76,24 @@ impl Store {
         if state.is_empty() {
             return self.db.apply_batch(events).map_err(storage);
         }
-        let mut batches: [sled::Batch; 3] = Default::default();
+        let mut batches: [Option<sled::Batch>; TREES] = Default::default();
         for (tree, key, value) in state {
+            let batch = batches[tree.index()].get_or_insert_with(sled::Batch::default);
             match value {
-                Some(v) => batches[tree.index()].insert(key.as_slice(), v.as_slice()),
-                None => batches[tree.index()].remove(key.as_slice()),
+                Some(v) => batch.insert(key.as_slice(), v.as_slice()),
+                None => batch.remove(key.as_slice()),
             }
         }
-        let trees =
-            [(*self.db).clone(), self.state.trees[0].clone(), self.state.trees[1].clone(), self.state.trees[2].clone()];
+        // Only the trees this commit writes take part in the transaction.
+        let mut trees = vec![(*self.db).clone()];
+        let mut used = Vec::new();
+        for (tree, batch) in self.state.trees.iter().zip(batches) {
+            if let Some(b) = batch {
+                trees.push(tree.clone());
+                used.push(b);
+            }
+        }
+        let batches = used;
         use sled::Transactional;
         trees[..]
             .transaction(|tx| {
@@ -285,41 +294,15 @@ pub(crate) fn make_conf_durable(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Opens a side database (order cache, print jobs). If it is damaged it is moved aside
-/// (kept, never deleted) and an empty one started, so the station keeps working; `what`
-/// and `consequence` go into the error log.
-pub(crate) fn open_side_db(
-    path: &Path,
-    cache_bytes: u64,
-    what: &str,
-    consequence: &str,
-) -> Result<(sled::Db, File), JournalError> {
-    match open_sled(path, cache_bytes) {
-        Ok(x) => Ok(x),
-        Err(OpenError::Fatal(e)) => Err(e),
-        Err(OpenError::Corrupt(reason)) => {
-            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let aside = path.with_file_name(format!("{name}.damaged-{stamp}"));
-            tracing::error!(path = %path.display(), moved_to = %aside.display(), %reason, "{what} damaged; starting an empty one ({consequence})");
-            std::fs::rename(path, &aside).map_err(|e| JournalError::access(path, "move aside", e))?;
-            open_sled(path, cache_bytes).map_err(|e| match e {
-                OpenError::Fatal(e) => e,
-                OpenError::Corrupt(m) => JournalError::Storage(m),
-            })
-        }
-    }
-}
-
 /// sled 0.34's `flush` ends in `sync_file_range`, which does not reach the drive cache
 /// (sled #1452, #654): follow it with a real `fdatasync` of the data file.
 pub(crate) fn durable_sync(db: &sled::Db, data_file: &File) -> Result<(), JournalError> {
     sync_to_disk(db, data_file).map_err(|e| JournalError::Storage(e.to_string()))
 }
 
-/// [`durable_sync`] for side databases with errors of their own: the I/O error says which
-/// step failed (`sled flush: …`, `fdatasync: …`).
-pub(crate) fn sync_to_disk(db: &sled::Db, data_file: &File) -> std::io::Result<()> {
+/// The steps of [`durable_sync`]; the I/O error says which one failed (`sled flush: …`,
+/// `fdatasync: …`).
+fn sync_to_disk(db: &sled::Db, data_file: &File) -> std::io::Result<()> {
     db.flush().map_err(|e| std::io::Error::other(format!("sled flush: {e}")))?;
     data_file.sync_data().map_err(|e| std::io::Error::new(e.kind(), format!("fdatasync: {e}")))?;
     Ok(())

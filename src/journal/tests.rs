@@ -251,7 +251,7 @@ fn an_input_is_committed_whole_or_refused_whole() {
 }
 
 #[test]
-fn an_order_store_left_by_the_older_layout_is_moved_in_once_and_renamed_aside() {
+fn the_order_and_print_stores_of_the_older_layout_are_moved_in_once_and_renamed_aside() {
     let tmp = tempfile::tempdir().unwrap();
     let o = opts(tmp.path());
     std::fs::create_dir_all(&o.dir).unwrap();
@@ -261,16 +261,24 @@ fn an_order_store_left_by_the_older_layout_is_moved_in_once_and_renamed_aside() 
         old.open_tree("requests").unwrap().insert("r-9", "reply").unwrap();
         old.open_tree("meta").unwrap().insert("session", "session").unwrap();
         old.flush().unwrap();
+        let (print, _) = store::open_sled(&o.dir.join("print"), 1 << 20).ok().expect("old print store opens");
+        print.open_tree("jobs").unwrap().insert("j-1", "job").unwrap();
+        print.open_tree("data").unwrap().insert("j-1", "^XA^XZ").unwrap();
+        print.flush().unwrap();
     }
     let j = open(&o);
     let st = j.state();
     assert_eq!(st.get(StateTree::Orders, b"SO-9").unwrap().as_deref(), Some(&b"order"[..]));
     assert_eq!(st.get(StateTree::Requests, b"r-9").unwrap().as_deref(), Some(&b"reply"[..]));
     assert_eq!(st.get(StateTree::Meta, b"session").unwrap().as_deref(), Some(&b"session"[..]));
+    assert_eq!(st.get(StateTree::PrintJobs, b"j-1").unwrap().as_deref(), Some(&b"job"[..]));
+    assert_eq!(st.get(StateTree::PrintData, b"j-1").unwrap().as_deref(), Some(&b"^XA^XZ"[..]));
     let names: Vec<String> =
         std::fs::read_dir(&o.dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    assert!(!names.contains(&"state".to_string()), "{names:?}");
-    assert_eq!(names.iter().filter(|n| n.starts_with("state.migrated-")).count(), 1, "{names:?}");
+    for old in ["state", "print"] {
+        assert!(!names.contains(&old.to_string()), "{names:?}");
+        assert_eq!(names.iter().filter(|n| n.starts_with(&format!("{old}.migrated-"))).count(), 1, "{names:?}");
+    }
     drop(st);
     j.close();
     // A second start finds nothing left to migrate and keeps what was moved in.
