@@ -331,7 +331,8 @@ fn salvage_reads_events_from_a_quarantined_database() {
 enum Op {
     Append(u8),
     /// One input: `.0` events with a change to order `SO-{.1 % 4}` (removed when `.2`), the
-    /// session and a remembered request id, committed together.
+    /// session, a remembered request id and (for every third order) a print job, committed
+    /// together.
     Input(u8, u8, bool),
     Ack(Vec<u8>),
     Trim,
@@ -359,6 +360,7 @@ struct Model {
     orders: BTreeMap<String, String>,
     session: Option<String>,
     requests: BTreeSet<String>,
+    jobs: BTreeSet<String>,
 }
 
 impl Model {
@@ -403,6 +405,10 @@ proptest! {
                     }
                     state.put(StateTree::Meta, "session", format!("session-{first}"));
                     state.put(StateTree::Requests, format!("r-{first}-{n}"), "reply");
+                    if order % 3 == 0 {
+                        state.put(StateTree::PrintJobs, format!("j-{first}-{n}"), "job");
+                        m.jobs.insert(format!("j-{first}-{n}"));
+                    }
                     let a = jr.commit_blocking(codes.iter().map(|c| scan(c)).collect(), state).unwrap();
                     prop_assert_eq!(a.iter().map(|a| a.seq).collect::<Vec<_>>(), (first..first + n as u64).collect::<Vec<_>>());
                     for c in codes {
@@ -464,6 +470,9 @@ proptest! {
             let requests: BTreeSet<String> =
                 st.entries(StateTree::Requests).unwrap().into_iter().map(|(k, _)| text(k)).collect();
             prop_assert_eq!(&requests, &m.requests);
+            let jobs: BTreeSet<String> =
+                st.entries(StateTree::PrintJobs).unwrap().into_iter().map(|(k, _)| text(k)).collect();
+            prop_assert_eq!(&jobs, &m.jobs, "print jobs committed with their input");
         }
     }
 }
