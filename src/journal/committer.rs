@@ -291,10 +291,9 @@ impl Committer {
         if free >= low {
             return None;
         }
-        let disk = shared.store.data_bytes();
         let from = self.st.trimmed_below;
         let mut chunks = 0;
-        while free + reusable(disk, self.st.stored_bytes) < low
+        while free + room_in_file(&shared, self.st.stored_bytes) < low
             && self.st.trimmed_below < self.st.acked_below
             && chunks < LOW_DISK_CHUNKS
         {
@@ -304,7 +303,7 @@ impl Committer {
         if self.st.trimmed_below > from {
             self.early_trim.0.get_or_insert(from);
         }
-        let room = if free < HARD_FLOOR { free } else { free + reusable(disk, self.st.stored_bytes) };
+        let room = if free < HARD_FLOOR { free } else { free + room_in_file(&shared, self.st.stored_bytes) };
         (room < opts.min_free).then(|| (opts.dir.clone(), room, opts.min_free))
     }
 
@@ -476,6 +475,7 @@ impl Committer {
                 Ok((k, v)) => {
                     batch.remove(k.clone());
                     self.st.stored_bytes = self.st.stored_bytes.saturating_sub(v.len() as u64);
+                    self.shared.trimmed_bytes.fetch_add(v.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     last = store::seq_of(&k);
                 }
                 Err(e) => {
@@ -587,8 +587,17 @@ const HARD_FLOOR: u64 = 1024 * 1024;
 
 /// Bytes of a database file of `disk` bytes that sled can reuse when it holds `stored` bytes
 /// of event records (the state trees are small and inside the base).
-pub(super) fn reusable(disk: u64, stored: u64) -> u64 {
+fn reusable(disk: u64, stored: u64) -> u64 {
     disk.saturating_sub(stored.saturating_mul(SLED_AMPLIFICATION) + SLED_BASE)
+}
+
+/// The room inside the journal's database file counted as free: what [`reusable`] says,
+/// but never more than the event bytes trimmed since open. Without trimming, the file's
+/// slack is garbage of rewritten pages that sled has not cleaned: counting it let a journal
+/// fill its filesystem to the hard floor while the broker was away.
+pub(super) fn room_in_file(shared: &Shared, stored: u64) -> u64 {
+    let trimmed = shared.trimmed_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    reusable(shared.store.data_bytes(), stored).min(trimmed)
 }
 
 /// Bytes an unprivileged writer may still use on the filesystem holding `dir`.

@@ -192,6 +192,9 @@ struct Shared {
     commits: CommitLatency,
     /// Cancelled when a commit failed on storage: the process should restart (see the committer).
     failed: tokio_util::sync::CancellationToken,
+    /// Bytes of event records trimmed since open: what sled's file may count as reusable is
+    /// never more than this (its other slack is garbage sled has not cleaned yet).
+    trimmed_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// Upper bounds (seconds) of the commit latency histogram's buckets.
@@ -257,6 +260,7 @@ impl Journal {
             opts,
             commits: CommitLatency::default(),
             failed: tokio_util::sync::CancellationToken::new(),
+            trimmed_bytes: std::sync::atomic::AtomicU64::new(0),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = committer::spawn(
@@ -418,7 +422,7 @@ impl Journal {
             max_bytes: opts.max_bytes,
             disk_bytes: dir_size(&opts.dir),
             disk_free: committer::free_bytes(&opts.dir)
-                .map(|free| free + committer::reusable(self.shared.store.data_bytes(), m.stored_bytes)),
+                .map(|free| free + committer::room_in_file(&self.shared, m.stored_bytes)),
             min_free: opts.min_free,
         })
     }
