@@ -164,7 +164,7 @@ pub(super) fn disk_space_comes_back(_size: &Size, _rng: &mut StdRng) -> Vec<Row>
             first_ok.get_or_insert(resumed_at.elapsed());
             resumed += 1;
             // Several hundred scans a second, far above a packer's pace: sled's flusher
-            // cleans segments every 250 ms; at the pipe's full speed it can fall behind until
+            // cleans segments every 500 ms; at the pipe's full speed it can fall behind until
             // the filesystem reaches the 1 MiB hard floor (then scans wait for space).
             std::thread::sleep(Duration::from_millis(2));
         } else {
