@@ -12,13 +12,7 @@ use support::{Broker, Cloud, StationDir};
 const PREFIX: &str = "wh/WH1/st/PACK-T";
 
 fn station(broker: &Broker, sim: &PrinterSim) -> StationDir {
-    StationDir::with_broker(
-        broker.port,
-        &format!(
-            "\n[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\nlanguage = \"zpl\"\nrole = \"label\"\n",
-            sim.addr
-        ),
-    )
+    StationDir::with_label_printer(broker.port, &sim.addr.to_string())
 }
 
 fn wait_until(what: &str, timeout: Duration, ok: impl Fn() -> bool) {

@@ -11,13 +11,7 @@ pub(super) fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     let broker = PersistentBroker::start("");
     let up = Upstream::connect(broker.port, &format!("{PREFIX}/events"));
     let sim = PrinterSim::start();
-    let station = StationDir::with_broker(
-        broker.port,
-        &format!(
-            "\n[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\nlanguage = \"zpl\"\nrole = \"label\"\n",
-            sim.addr
-        ),
-    );
+    let station = StationDir::with_label_printer(broker.port, &sim.addr.to_string());
     let mut scanning = Scanning::start(&station, "H", Duration::from_millis(5));
     let cloud = Cloud::connect(broker.port, PREFIX);
     std::thread::sleep(Duration::from_millis(300));

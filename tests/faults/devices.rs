@@ -7,13 +7,7 @@ use super::*;
 pub(super) fn printer_silent_mid_job(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     let broker = support::Broker::start();
     let sim = PrinterSim::start();
-    let station = StationDir::with_broker(
-        broker.port,
-        &format!(
-            "\n[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\nlanguage = \"zpl\"\nrole = \"label\"\n",
-            sim.addr
-        ),
-    );
+    let station = StationDir::with_label_printer(broker.port, &sim.addr.to_string());
     let daemon = station.spawn();
     daemon.wait_started();
     let cloud = Cloud::connect(broker.port, PREFIX);

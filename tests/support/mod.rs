@@ -105,6 +105,17 @@ impl StationDir {
         StationDir::new("", &mqtt)
     }
 
+    /// A station on the broker at `port` whose label printer is the ZPL printer (simulator)
+    /// at `printer`.
+    pub fn with_label_printer(port: u16, printer: &str) -> StationDir {
+        StationDir::with_broker(
+            port,
+            &format!(
+                "\n[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{printer}\"\nlanguage = \"zpl\"\nrole = \"label\"\n"
+            ),
+        )
+    }
+
     /// A stdin-scanner station; `extra` is appended to the config (more sections or keys).
     pub fn new(journal_extra: &str, extra: &str) -> StationDir {
         let tmp = tempfile::tempdir().expect("temp dir");
