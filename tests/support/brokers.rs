@@ -58,7 +58,21 @@ impl Nodes {
 
     /// A NATS cluster of `n` nodes with JetStream (file store in the temp dir) and MQTT.
     /// MQTT on NATS needs JetStream and a `server_name`; in a cluster, also a cluster name.
+    /// The ports are picked free but not held, so a test running beside this one can take
+    /// one first (the node then exits at once): the cluster is started again on other ports.
     pub fn nats(n: usize) -> Nodes {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let mut all = Nodes::nats_on_free_ports(n);
+            match all.try_start_all() {
+                Ok(()) => return all,
+                Err(e) => failures.push(e),
+            }
+        }
+        panic!("no NATS cluster of {n} came up in 3 tries: {failures:?}");
+    }
+
+    fn nats_on_free_ports(n: usize) -> Nodes {
         let nats = require_tool("nats-server", "apt-get install -y nats-server");
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<(u16, u16, u16)> = (0..n).map(|_| (free_port(), free_port(), free_port())).collect();
@@ -85,9 +99,7 @@ impl Nodes {
                 Node { child: None, mqtt_port: mqtt, start: Box::new(start) }
             })
             .collect();
-        let mut all = Nodes { kind: Kind::Nats, nodes, dir };
-        all.start_all();
-        all
+        Nodes { kind: Kind::Nats, nodes, dir }
     }
 
     /// `n` RabbitMQ nodes with the MQTT plugin, the second and later joined to the first.
@@ -144,13 +156,46 @@ impl Nodes {
     }
 
     fn start_all(&mut self) {
+        if let Err(e) = self.try_start_all() {
+            panic!("{e}");
+        }
+    }
+
+    /// Starts every node and waits until each takes MQTT; a node that exits meanwhile (its
+    /// port taken) fails it at once, with the node's log.
+    fn try_start_all(&mut self) -> Result<(), String> {
         for n in &mut self.nodes {
             n.child = Some((n.start)());
         }
+        let timeout = Duration::from_secs(if self.kind == Kind::RabbitMq { 60 } else { 30 });
         for i in 0..self.nodes.len() {
-            let timeout = if self.kind == Kind::RabbitMq { 60 } else { 30 };
-            wait_mqtt(self.nodes[i].mqtt_port, Duration::from_secs(timeout));
+            let start = Instant::now();
+            let port = self.nodes[i].mqtt_port;
+            loop {
+                let last = match mqtt_round_trip(port) {
+                    Ok(()) => break,
+                    Err(e) => e,
+                };
+                let exited = self.nodes[i].child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                if let Some(status) = exited {
+                    let log = self.log_tail(i);
+                    return Err(format!("{:?} node {i} (MQTT port {port}) exited ({status}): {log}", self.kind));
+                }
+                if start.elapsed() >= timeout {
+                    return Err(format!("no MQTT broker answers on port {port} after {timeout:?}: {last}"));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
         }
+        Ok(())
+    }
+
+    /// The last lines of node `i`'s log, if it has one.
+    fn log_tail(&self, i: usize) -> String {
+        let read = |name: String| std::fs::read_to_string(self.dir.path().join(name)).ok();
+        let text = read(format!("nats-{i}.log")).or_else(|| read(format!("rabbit-{i}.out"))).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
     }
 
     pub fn len(&self) -> usize {
