@@ -129,6 +129,7 @@ fn labels() {
     let stop = tokio_util::sync::CancellationToken::new();
     let took = rt.block_on(async {
         let printing = stationd::print::Printing::start(
+            &dir,
             journal.clone(),
             vec![printer],
             None,

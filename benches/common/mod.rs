@@ -232,7 +232,9 @@ pub fn fill_journal(dir: &Path, station: &str, n: usize) -> u64 {
                             )
                         })
                         .collect();
-                    j.append_all(batch).await.expect("append");
+                    for r in j.append_all(batch).await {
+                        r.expect("append");
+                    }
                     i += 2 * 4096;
                 }
             }));
