@@ -129,7 +129,6 @@ fn labels() {
     let stop = tokio_util::sync::CancellationToken::new();
     let took = rt.block_on(async {
         let printing = stationd::print::Printing::start(
-            &dir,
             journal.clone(),
             vec![printer],
             None,

@@ -49,7 +49,7 @@ fn main() {
         bare.push(rt.block_on(common::bare_publish(broker.port, n, &payload, WINDOW, "bench/bare/events")));
         let dir = base.join(format!("drain-{r}"));
         let journal = fill(&rt, &dir, n);
-        ours.push(rt.block_on(drain(broker.port, &dir, journal, &format!("D{r}"), None)));
+        ours.push(rt.block_on(drain(broker.port, journal, &format!("D{r}"), None)));
         let _ = std::fs::remove_dir_all(&dir);
     }
     let (b, o) = (median(bare), median(ours));
@@ -80,7 +80,7 @@ fn main() {
     let journal = fill(&rt, &dir, big);
     let before = rss_mb();
     let mut samples = Vec::new();
-    let rate = rt.block_on(drain(broker.port, &dir, journal, "BIG", Some(&mut samples)));
+    let rate = rt.block_on(drain(broker.port, journal, "BIG", Some(&mut samples)));
     let peak = samples.iter().map(|s| s.1).fold(before, f64::max);
     println!("memory: drain {big} events at {rate:.0}/s; RSS before {before:.1} MB, peak during drain {peak:.1} MB");
     let marks: Vec<String> = samples
@@ -143,15 +143,9 @@ fn mqtt_config(port: u16, station: &str) -> MqttConfig {
 }
 
 /// Starts the uplink on a filled journal and times until every event is acked.
-async fn drain(
-    port: u16,
-    dir: &Path,
-    journal: Journal,
-    station: &str,
-    mut samples: Option<&mut Vec<(f64, f64)>>,
-) -> f64 {
+async fn drain(port: u16, journal: Journal, station: &str, mut samples: Option<&mut Vec<(f64, f64)>>) -> f64 {
     let total = journal.status().unwrap().pending;
-    let orders = OrderStore::open(dir).unwrap();
+    let orders = OrderStore::open(&journal).unwrap();
     let stop = CancellationToken::new();
     let start = Instant::now();
     let uplink = stationd::uplink::spawn(mqtt_config(port, station), journal.clone(), orders, stop.clone()).unwrap();
@@ -179,7 +173,7 @@ async fn drain(
 /// Scan confirmed → PUBLISH seen by a subscriber, at 100 scans/s with an empty backlog.
 async fn live(port: u16, dir: &Path, scans: usize) -> (f64, f64, usize) {
     let (journal, _) = Journal::open(JournalOptions::new(dir, "WH1", "LIVE")).unwrap();
-    let orders = OrderStore::open(dir).unwrap();
+    let orders = OrderStore::open(&journal).unwrap();
     let stop = CancellationToken::new();
     let uplink = stationd::uplink::spawn(mqtt_config(port, "LIVE"), journal.clone(), orders, stop.clone()).unwrap();
 

@@ -251,11 +251,11 @@ fn scan_during_drain(backlog: usize, rounds: usize) {
     );
     let p99 = pct(&during, 0.99);
     println!(
-        "stationd       p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   target p99 < 10 ms: {}",
+        "stationd       p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   target p99 <= 10x raw: {}",
         pct(&during, 0.5),
         p99,
         pct(&during, 1.0),
-        met(p99 < 10.0)
+        met(p99 <= 10.0 * raw99)
     );
     println!("baseline raw write+fdatasync   p50 {raw50:>7.2} ms   p99 {raw99:>7.2} ms");
     println!("ratio p99                 {:>7.1}x", p99 / raw99);
@@ -263,8 +263,8 @@ fn scan_during_drain(backlog: usize, rounds: usize) {
     let (b50, b99) = (Some(("raw write + fdatasync p50", raw50)), Some(("raw write + fdatasync p99", raw99)));
     record("workflow", &format!("{name}, p50"), pct(&during, 0.5), "ms", "lower", b50, None);
     // The scan count varies by run (it depends on how fast each drain goes); it is printed above.
-    record("workflow", &format!("{name}, p99"), p99, "ms", "lower", b99, Some("< 10"));
-    println!("(stationd's figure is a scan's trip through stdin, a journal commit and an order-store commit, both fdatasync'd, and the feedback line back)");
+    record("workflow", &format!("{name}, p99"), p99, "ms", "lower", b99, Some("ratio <= 10"));
+    println!("(stationd's figure is a scan's trip through stdin, one journal commit of its events and order changes (fdatasync'd), and the feedback line back)");
     println!();
 }
 
@@ -345,15 +345,15 @@ fn packed_to_label(orders: usize) {
     }
     let (p50, p99) = (pct(&v, 0.5), pct(&v, 0.99));
     println!("## order packed (last item scanned) → first label byte at the simulator ({orders} orders)");
-    println!("stationd       p50 {p50:>7.2} ms   p99 {p99:>7.2} ms   target p99 < 5 ms: {}", met(p99 < 5.0));
+    println!("stationd       p50 {p50:>7.2} ms   p99 {p99:>7.2} ms   target p99 < 2 ms: {}", met(p99 < 2.0));
     println!("baseline bare TCP write   p50 {:>7.2} ms   p99 {:>7.2} ms", pct(&base, 0.5), pct(&base, 0.99));
     println!("ratio p50                 {:>7.1}x", p50 / pct(&base, 0.5));
     let name = format!("order packed → first label byte at the simulator ({orders} orders)");
     let (b50, b99) =
         (Some(("bare TCP connect + write p50", pct(&base, 0.5))), Some(("bare TCP p99", pct(&base, 0.99))));
     record("workflow", &format!("{name}, p50"), p50, "ms", "lower", b50, None);
-    record("workflow", &format!("{name}, p99"), p99, "ms", "lower", b99, Some("< 5"));
-    println!("(stationd's figure includes the scan's trip through stdin, two journal commits, the print job's durable queueing and the printer status query before sending)");
+    record("workflow", &format!("{name}, p99"), p99, "ms", "lower", b99, Some("< 2"));
+    println!("(stationd's figure includes the scan's trip through stdin, the input's journal commit (events and order changes), the print job's durable queueing (a commit of its own in the same database) and the printer status query before sending)");
     daemon.close_stdin();
 }
 

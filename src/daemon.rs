@@ -83,25 +83,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         "stationd started"
     );
 
-    let orders = {
-        let dir = config.journal.path.clone();
-        tokio::task::spawn_blocking(move || OrderStore::open(&dir)).await.context("order store open task")??
-    };
+    let orders = OrderStore::open(&journal)?;
     // Device states go to the uplink (retained topics) when there is one, and to the screen.
     let (devices, devices_rx) = crate::devices::channel();
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
     let (printing, print_outcomes) = if printers.is_empty() {
         (None, None)
     } else {
-        let (dir, j, sink, station, stop) = (
-            config.journal.path.clone(),
-            journal.clone(),
-            Some(devices.clone()),
-            config.station_identity(),
-            shutdown.clone(),
-        );
+        let (j, sink, station, stop) =
+            (journal.clone(), Some(devices.clone()), config.station_identity(), shutdown.clone());
         let p = tokio::task::spawn_blocking(move || {
-            crate::print::Printing::start(&dir, j, printers, sink, station, Some(outcome_tx), stop)
+            crate::print::Printing::start(j, printers, sink, station, Some(outcome_tx), stop)
         })
         .await
         .context("print store open task")??;

@@ -1,34 +1,35 @@
-//! The persistence of the workflow: the order cache, the operator session and the command
-//! seen-set, in a sled database of their own (`<journal.path>/state`). The workflow
-//! (`crate::station`) owns the data and the rules; this module only stores what it hands out.
+//! The workflow's persistence, typed: the order cache, the operator session and the command
+//! seen-set, stored in the journal's database (`crate::journal::state`: trees `orders`,
+//! `requests`, `meta`). The workflow (`crate::station`) owns the data and the rules; this
+//! module turns what it hands out into [`StateChanges`] and reads them back.
 //!
 //! # Design constraints
-//! - One writer: the workflow task. Everything one input changed is saved in one
-//!   transaction ([`OrderStore::save`]) after its events are journaled.
-//! - A command's effect and its `request_id` are written in one sled transaction and made
-//!   durable before the reply, so a command redelivered after a crash is answered as a
-//!   duplicate and not applied twice. Request ids are kept for [`SEEN_WINDOW`].
-//! - The cache can be rebuilt from the cloud: a damaged database is moved aside and a fresh
-//!   one started (logged), rather than stopping the station.
-//! - No `sled::` type leaves this module.
+//! - One writer: the workflow task. Everything one input changed becomes one set of
+//!   [`StateChanges`] ([`OrderStore::changes`]) that the journal commits together with the
+//!   input's events: one atomic write, one sync. There is no state without its events, nor
+//!   events without their state.
+//! - A command's effect and its `request_id` are in that same commit, durable before the
+//!   reply, so a command redelivered after a crash is answered as a duplicate and not applied
+//!   twice. Request ids are kept for [`SEEN_WINDOW`].
+//! - The cache can be rebuilt from the cloud: when the journal's database is quarantined the
+//!   order cache goes with it and the station starts with an empty one.
+//! - No `sled::` type here: the journal holds the database.
 //! - SSCC serial references (`src/station/sscc.rs`) are never issued twice. The station's
-//!   counter (`Session::sscc_next`) is saved in the same transaction as the order that got
-//!   the SSCC, before its label is printed. Because this database may be moved aside and
+//!   counter (`Session::sscc_next`) is saved in the same commit as the order that got the
+//!   SSCC, before its label is printed. Because the database may be quarantined and
 //!   restarted empty, a floor is also kept *outside* it, in `<journal.path>/sscc.reserve`
 //!   (like the journal's `seq.reserve`): raised durably, [`SSCC_BLOCK`] serials at a time,
 //!   before the station's counter passes it, and the counter starts at it after a restart.
 //!   A crash or kill -9 therefore skips at most one block, and never reuses a serial.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sled::Transactional;
 
-use crate::journal::store::{durable_sync, open_side_db};
-use crate::journal::JournalError;
+use crate::journal::{Journal, JournalError, StateChanges, StateTree, StateView};
 
 /// How long a `request_id` is remembered for duplicate detection.
 pub const SEEN_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -46,12 +47,7 @@ pub struct SeenRequest {
 
 #[derive(Clone)]
 pub struct OrderStore {
-    db: sled::Db,
-    orders: sled::Tree,
-    requests: sled::Tree,
-    /// The operator session (one key).
-    meta: sled::Tree,
-    data_file: Arc<std::fs::File>,
+    state: StateView,
     journal_dir: std::path::PathBuf,
     /// The SSCC floor last made durable (`sscc.reserve`): no serial at or above it was issued.
     sscc_floor: Arc<std::sync::atomic::AtomicU64>,
@@ -66,8 +62,6 @@ const SESSION_KEY: &[u8] = b"session";
 /// What can go wrong with the order store, each naming the thing and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderStoreError {
-    #[error("order store {path} cannot be opened: {reason}; the journal keeps every event: stop stationd and move {path} aside to start with an empty order cache (the cloud re-sends orders)", path = path.display())]
-    Unusable { path: PathBuf, reason: String },
     #[error("order store write failed, the change is NOT saved: {0}")]
     Write(String),
     #[error("order store read failed: {0}")]
@@ -82,7 +76,6 @@ impl OrderStoreError {
     /// Short machine-readable reason used in feedback lines and replies.
     pub fn code(&self) -> &'static str {
         match self {
-            OrderStoreError::Unusable { .. } => "order_store_unusable",
             OrderStoreError::Write(_) => "order_store_write",
             OrderStoreError::Read(_) => "order_store_read",
             OrderStoreError::Access { .. } => "order_store_access",
@@ -91,16 +84,8 @@ impl OrderStoreError {
     }
 }
 
-fn read_error(e: sled::Error) -> OrderStoreError {
+fn read_error(e: JournalError) -> OrderStoreError {
     OrderStoreError::Read(e.to_string())
-}
-
-/// The shared sled helpers speak the journal's error; here they are the order store's.
-fn from_storage(path: &Path, e: JournalError) -> OrderStoreError {
-    match e {
-        JournalError::Access { path, op, source } => OrderStoreError::Access { path, op, source },
-        other => OrderStoreError::Unusable { path: path.to_path_buf(), reason: other.to_string() },
-    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, OrderStoreError> {
@@ -108,27 +93,11 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, OrderStoreError> {
 }
 
 impl OrderStore {
-    /// Opens (or creates) the store under `journal_dir/state`.
-    pub fn open(journal_dir: &Path) -> Result<OrderStore, OrderStoreError> {
-        let path = journal_dir.join("state");
-        let (db, file) = open_side_db(
-            &path,
-            4 * 1024 * 1024,
-            "order cache",
-            "orders are re-sent by the cloud; remembered request ids and the open session are lost",
-        )
-        .map_err(|e| from_storage(&path, e))?;
-        let unusable = |e: sled::Error| OrderStoreError::Unusable { path: path.clone(), reason: e.to_string() };
-        let orders = db.open_tree("orders").map_err(unusable)?;
-        let requests = db.open_tree("requests").map_err(unusable)?;
-        let meta = db.open_tree("meta").map_err(unusable)?;
+    /// The order store of an open journal, and the SSCC floor beside it.
+    pub fn open(journal: &Journal) -> Result<OrderStore, OrderStoreError> {
         let store = OrderStore {
-            db,
-            orders,
-            requests,
-            meta,
-            data_file: Arc::new(file),
-            journal_dir: journal_dir.to_path_buf(),
+            state: journal.state(),
+            journal_dir: journal.options().dir.clone(),
             sscc_floor: Arc::default(),
         };
         let floor = store.read_sscc_floor()?;
@@ -176,7 +145,7 @@ impl OrderStore {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredOrder>, OrderStoreError> {
-        match self.orders.get(id.as_bytes()).map_err(read_error)? {
+        match self.state.get(StateTree::Orders, id.as_bytes()).map_err(read_error)? {
             Some(v) => {
                 serde_json::from_slice(&v).map(Some).map_err(|e| OrderStoreError::Read(format!("order {id}: {e}")))
             }
@@ -187,9 +156,9 @@ impl OrderStore {
     /// Every cached order; an entry that no longer parses is skipped with a warning (the
     /// cloud re-sends orders).
     pub fn all(&self) -> Result<Vec<StoredOrder>, OrderStoreError> {
-        let mut out = Vec::with_capacity(self.orders.len());
-        for kv in self.orders.iter() {
-            let (k, v) = kv.map_err(read_error)?;
+        let entries = self.state.entries(StateTree::Orders).map_err(read_error)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
             match serde_json::from_slice(&v) {
                 Ok(o) => out.push(o),
                 Err(e) => {
@@ -201,92 +170,87 @@ impl OrderStore {
     }
 
     pub fn session(&self) -> Result<Option<Session>, OrderStoreError> {
-        Ok(self.meta.get(SESSION_KEY).map_err(read_error)?.and_then(|v| serde_json::from_slice(&v).ok()))
+        Ok(self
+            .state
+            .get(StateTree::Meta, SESSION_KEY)
+            .map_err(read_error)?
+            .and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     pub fn len(&self) -> usize {
-        self.orders.len()
+        self.state.len(StateTree::Orders)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.orders.is_empty()
+        self.len() == 0
     }
 
     pub fn seen(&self, request_id: &str) -> Result<Option<SeenRequest>, OrderStoreError> {
-        match self.requests.get(request_id.as_bytes()).map_err(read_error)? {
+        match self.state.get(StateTree::Requests, request_id.as_bytes()).map_err(read_error)? {
             Some(v) => Ok(serde_json::from_slice(&v).ok()),
             None => Ok(None),
         }
     }
 
-    /// Writes what the workflow changed — orders, evicted orders, the session and, for a
-    /// cloud command, its request id — in one transaction, durably.
-    pub fn save<O: std::borrow::Borrow<StoredOrder>>(
-        &self,
+    /// What the workflow changed — orders, evicted orders, the session and, for a cloud
+    /// command, its request id — as state changes for the journal to commit with the input's
+    /// events ([`Journal::commit`]).
+    pub fn changes<O: std::borrow::Borrow<StoredOrder>>(
         orders: &[O],
         forget: &[String],
         session: Option<&Session>,
         request: Option<(&str, &SeenRequest)>,
-    ) -> Result<(), OrderStoreError> {
-        let order_bytes: Vec<(&str, Vec<u8>)> = orders
-            .iter()
-            .map(|o| o.borrow())
-            .map(|o| Ok((o.id.as_str(), to_json(o)?)))
-            .collect::<Result<_, OrderStoreError>>()?;
-        let session_bytes = session.map(to_json).transpose()?;
-        let seen_bytes = request.map(|(rid, seen)| Ok::<_, OrderStoreError>((rid, to_json(seen)?))).transpose()?;
-        (&self.orders, &self.requests, &self.meta)
-            .transaction(|(o, r, m)| {
-                for (id, bytes) in &order_bytes {
-                    o.insert(id.as_bytes(), bytes.as_slice())?;
-                }
-                for id in forget {
-                    o.remove(id.as_bytes())?;
-                }
-                if let Some(b) = &session_bytes {
-                    m.insert(SESSION_KEY, b.as_slice())?;
-                }
-                if let Some((rid, b)) = &seen_bytes {
-                    r.insert(rid.as_bytes(), b.as_slice())?;
-                }
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| OrderStoreError::Write(format!("transaction: {e:?}")))?;
-        durable_sync(&self.db, &self.data_file).map_err(|e| match e {
-            JournalError::Storage(what) => OrderStoreError::Write(what),
-            other => OrderStoreError::Write(other.to_string()),
-        })
+    ) -> Result<StateChanges, OrderStoreError> {
+        let mut changes = StateChanges::default();
+        for o in orders.iter().map(|o| o.borrow()) {
+            changes.put(StateTree::Orders, o.id.as_bytes(), to_json(o)?);
+        }
+        for id in forget {
+            changes.remove(StateTree::Orders, id.as_bytes());
+        }
+        if let Some(s) = session {
+            changes.put(StateTree::Meta, SESSION_KEY, to_json(s)?);
+        }
+        if let Some((rid, seen)) = request {
+            changes.put(StateTree::Requests, rid.as_bytes(), to_json(seen)?);
+        }
+        Ok(changes)
     }
 
-    /// Forgets request ids older than [`SEEN_WINDOW`]; returns how many.
-    pub fn purge_seen(&self, now_ms: i64) -> Result<usize, OrderStoreError> {
+    /// Request ids older than [`SEEN_WINDOW`], as state changes that forget them.
+    pub fn expired_requests(&self, now_ms: i64) -> Result<StateChanges, OrderStoreError> {
         let cutoff = now_ms - SEEN_WINDOW.as_millis() as i64;
-        let mut n = 0;
-        for kv in self.requests.iter() {
-            let (k, v) = kv.map_err(read_error)?;
+        let mut changes = StateChanges::default();
+        for (k, v) in self.state.entries(StateTree::Requests).map_err(read_error)? {
             let old = serde_json::from_slice::<SeenRequest>(&v).map(|s| s.at_ms < cutoff).unwrap_or(true);
             if old {
-                self.requests.remove(k).map_err(|e| OrderStoreError::Write(e.to_string()))?;
-                n += 1;
+                changes.remove(StateTree::Requests, k);
             }
         }
-        Ok(n)
+        Ok(changes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::JournalOptions;
+    use std::path::Path;
 
     fn order() -> StoredOrder {
         StoredOrder::new(crate::station::OrderPayload::minimal("SO-1", "SKU-1"), OrderState::Released, String::new())
     }
 
+    fn journal(dir: &Path) -> Journal {
+        Journal::open(JournalOptions::new(dir, "WH1", "PACK-07")).expect("journal opens").0
+    }
+
     #[test]
     fn its_errors_name_the_order_store_and_the_fix_not_the_journal() {
         let tmp = tempfile::tempdir().unwrap();
+        let j = journal(tmp.path());
         std::fs::write(tmp.path().join(SSCC_FLOOR_FILE), "12x\n").unwrap();
-        let e = OrderStore::open(tmp.path()).err().expect("a floor that is not a number is refused");
+        let e = OrderStore::open(&j).err().expect("a floor that is not a number is refused");
         assert_eq!(e.code(), "sscc_floor");
         let shown = e.to_string();
         assert!(shown.contains("sscc.reserve holds \"12x\", not a number") && shown.contains("restore it"), "{shown}");
@@ -299,40 +263,28 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_order_cache_is_moved_aside_and_an_empty_one_started() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = OrderStore::open(tmp.path()).unwrap();
-        store.save(&[order()], &[], None, None).unwrap();
-        drop(store);
-        // sled refuses a configuration file it cannot read: a database it will not open.
-        std::fs::write(tmp.path().join("state").join("conf"), b"\xff\x00garbage").unwrap();
-        let store = OrderStore::open(tmp.path()).unwrap();
-        assert!(store.is_empty());
-        let aside: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("state.damaged-"))
-            .collect();
-        assert_eq!(aside.len(), 1, "damaged files kept");
-    }
-
-    #[test]
     fn orders_session_and_request_ids_are_stored_together_and_survive_reopen() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = OrderStore::open(tmp.path()).unwrap();
+        let j = journal(tmp.path());
+        let store = OrderStore::open(&j).unwrap();
         let seen = SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: serde_json::json!({"ok": true}) };
         let session = Session { order: Some("SO-1".into()), ..Session::default() };
         let mut other = order();
         other.id = "SO-2".into();
-        store.save(&[order(), other], &[], Some(&session), Some(("r-1", &seen))).unwrap();
-        store.save::<StoredOrder>(&[], &["SO-2".into()], None, None).unwrap();
+        let changes = OrderStore::changes(&[order(), other], &[], Some(&session), Some(("r-1", &seen))).unwrap();
+        j.commit_blocking(vec![], changes).unwrap();
+        j.commit_blocking(vec![], OrderStore::changes::<StoredOrder>(&[], &["SO-2".into()], None, None).unwrap())
+            .unwrap();
         drop(store);
-        let store = OrderStore::open(tmp.path()).unwrap();
+        j.close();
+        let j = journal(tmp.path());
+        let store = OrderStore::open(&j).unwrap();
         assert_eq!(store.get("SO-1").unwrap().unwrap().state, OrderState::Released);
         assert_eq!(store.all().unwrap().len(), 1, "SO-2 forgotten");
         assert_eq!(store.session().unwrap().unwrap(), session);
         assert_eq!(store.seen("r-1").unwrap().unwrap(), seen);
-        assert_eq!(store.purge_seen(SEEN_WINDOW.as_millis() as i64 + 10).unwrap(), 1);
+        let expired = store.expired_requests(SEEN_WINDOW.as_millis() as i64 + 10).unwrap();
+        j.commit_blocking(vec![], expired).unwrap();
         assert!(store.seen("r-1").unwrap().is_none());
     }
 }

@@ -1,9 +1,9 @@
 //! The edge around the pure station: one task feeds it inputs (scans, cloud order commands,
 //! lookup answers, print outcomes, ticks) and performs its effects in order.
 //!
-//! Per input: every event is journaled (durable), then the changed orders and the session
-//! are saved in one order-store commit, then the packer gets feedback and a cloud command
-//! its reply. Lookups and print jobs run in their own tasks and come back as inputs, so a
+//! Per input: its events and its order-store changes (orders, session, a command's request
+//! id) go to the journal as one commit — one atomic write, one sync — then the packer gets
+//! feedback and a cloud command its reply. Lookups and print jobs run in their own tasks and come back as inputs, so a
 //! slow order system or printer never holds up the next scan.
 //!
 //! This task is the only writer of the order store.
@@ -251,7 +251,6 @@ impl Runner {
     async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<(String, oneshot::Sender<Value>)>) {
         let now = OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
-        let mut save_time = Duration::ZERO;
         let effects = station.handle(input, now);
         // SSCC serials this input used are covered by the durable floor before anything of
         // it is journaled, saved or printed.
@@ -259,62 +258,56 @@ impl Runner {
             error!(alert = e.code(), error = %e, "SSCC floor not raised; input refused");
             return self.refuse_input(station, e.code(), &e.to_string(), reply_to);
         }
-        // The input's events first, handed to the journal together: one commit for all.
+        // The input's events and its state changes, handed to the journal together: one commit.
         let mut events = Vec::new();
         let mut answers = Vec::new();
         let mut rest = Vec::new();
+        let mut state = crate::journal::StateChanges::default();
+        let mut reply_to = reply_to;
         for effect in effects {
             match effect {
                 Effect::Record { event, feedback } => {
                     let scanned = event.data.get("code").and_then(Value::as_str).map(str::to_string);
-                    answers.push((event.kind.clone(), feedback, scanned));
+                    answers.push((feedback, scanned));
                     events.push(event);
+                }
+                Effect::Save { orders, forget, session, remember } => {
+                    let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+                    let seen = remember
+                        .map(|r| (r.request_id, SeenRequest { at_ms, name: r.command.to_string(), reply: r.reply }));
+                    let seen = seen.as_ref().map(|(r, s)| (r.as_str(), s));
+                    match OrderStore::changes(&orders, &forget, session.as_ref(), seen) {
+                        Ok(c) => state.extend(c),
+                        Err(e) => {
+                            error!(alert = e.code(), error = %e, "order state cannot be encoded; input refused");
+                            return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
+                        }
+                    }
                 }
                 other => rest.push(other),
             }
         }
+        let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
         let mut feedback: Vec<(u64, Feedback, Option<String>)> = Vec::new();
-        let mut reply_to = reply_to;
-        let appended = self.parts.journal.append_all(events).await;
-        let journal_time = started.elapsed();
-        for (result, (kind, fb, scanned)) in appended.into_iter().zip(answers) {
-            match result {
-                Ok(a) => {
+        match self.parts.journal.commit(events, state).await {
+            Ok(appended) => {
+                for (a, (fb, scanned)) in appended.into_iter().zip(answers) {
                     if let Some(fb) = fb {
                         feedback.push((a.seq, fb, scanned));
                     }
                 }
-                Err(e) => {
-                    // Nothing of this input may look done: put the station back to what is
-                    // saved, refuse loudly.
-                    error!(alert = e.code(), %kind, error = %e, "event not recorded; input refused");
-                    return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
-                }
+            }
+            Err(e) => {
+                // Nothing of this input may look done: put the station back to what is
+                // saved, refuse loudly.
+                error!(alert = e.code(), kinds = ?kinds, error = %e, "input not recorded; refused");
+                return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
             }
         }
+        let journal_time = started.elapsed();
         for effect in rest {
             match effect {
-                Effect::Record { .. } => unreachable!("events were journaled above"),
-                Effect::Save { orders, forget, session, remember } => {
-                    let store = self.parts.orders.clone();
-                    let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-                    let t = std::time::Instant::now();
-                    let saved = tokio::task::spawn_blocking(move || {
-                        let seen = remember.map(|r| {
-                            (r.request_id, SeenRequest { at_ms, name: r.command.to_string(), reply: r.reply })
-                        });
-                        store.save(&orders, &forget, session.as_ref(), seen.as_ref().map(|(r, s)| (r.as_str(), s)))
-                    })
-                    .await;
-                    save_time += t.elapsed();
-                    match saved {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            error!(alert = "order_store", error = %e, "order state not saved; the journal has the events")
-                        }
-                        Err(e) => error!(error = %e, "order store task failed"),
-                    }
-                }
+                Effect::Record { .. } | Effect::Save { .. } => unreachable!("committed above"),
                 Effect::Lookup { id } => self.lookup(id),
                 Effect::Print { order, document, reprint } => self.print(order, document, reprint),
                 Effect::Reply { request_id, reply } => {
@@ -333,12 +326,7 @@ impl Runner {
         }
         let took = started.elapsed();
         if took > SLOW_INPUT {
-            debug!(
-                took_ms = took.as_secs_f64() * 1e3,
-                journal_ms = journal_time.as_secs_f64() * 1e3,
-                save_ms = save_time.as_secs_f64() * 1e3,
-                "slow input"
-            );
+            debug!(took_ms = took.as_secs_f64() * 1e3, commit_ms = journal_time.as_secs_f64() * 1e3, "slow input");
         }
     }
 

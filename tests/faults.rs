@@ -125,7 +125,7 @@ fn main() {
         if full { "full" } else { "short" }
     );
 
-    let scenarios: [(&str, Scenario); 10] = [
+    let scenarios: [(&str, Scenario); 11] = [
         ("kill", links::kill_9_rounds),
         ("broker", links::broker_restarts),
         ("network", links::network_flapping),
@@ -133,6 +133,7 @@ fn main() {
         ("printer", devices::printer_silent_mid_job),
         ("scanner", devices::scanner_vanishing),
         ("disk", disk::disk_full),
+        ("disk-drain", disk::disk_space_comes_back),
         ("http", http_flood::http_flood),
         ("power", power_cut::power_cuts),
         ("bridge", bridge::bridge_side_by_side),

@@ -457,7 +457,7 @@ fn device_states_are_published_retained_and_again_after_a_broker_restart() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (journal, _) =
         stationd::journal::Journal::open(stationd::journal::JournalOptions::new(dir.path(), "WH1", "DEV")).unwrap();
-    let orders = stationd::orders::OrderStore::open(dir.path()).unwrap();
+    let orders = stationd::orders::OrderStore::open(&journal).unwrap();
     let cfg = stationd::config::Config::parse(
         &format!("[station]\nwarehouse = \"WH1\"\nid = \"DEV\"\nrole = \"pack\"\n[journal]\npath = \"j\"\n[mqtt]\nurl = \"{}\"\nreconnect_min = \"100ms\"\nreconnect_max = \"500ms\"\n", broker.url()),
         std::path::Path::new("/tmp/x.toml"),

@@ -232,9 +232,7 @@ pub fn fill_journal(dir: &Path, station: &str, n: usize) -> u64 {
                             )
                         })
                         .collect();
-                    for r in j.append_all(batch).await {
-                        r.expect("append");
-                    }
+                    j.append_all(batch).await.expect("append");
                     i += 2 * 4096;
                 }
             }));

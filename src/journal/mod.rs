@@ -18,9 +18,13 @@
 //! - **A corrupt database never leaves the station dead.** It is moved to `quarantine/`
 //!   (never deleted) and a fresh journal continues above every seq that may have been issued
 //!   (see [`reserve`]); its first event is `journal.recovered`.
+//! - **One database, one commit per input.** The workflow's state (orders, session, request
+//!   ids: [`state`]) lives in trees of the same sled database; [`Journal::commit`] takes an
+//!   input's events and state changes together, applied in one atomic transaction and made
+//!   durable by the same flush + `fdatasync`, or refused whole.
 //! - No `sled::` type leaves this module.
 //!
-//! # Key layout (one sled tree, so one batch is atomic)
+//! # Key layout of the events' (default) tree; the state trees are listed in [`state`]
 //! | key | value |
 //! |---|---|
 //! | `e` + seq (u64 BE) | the event envelope, JSON |
@@ -33,9 +37,11 @@
 //! | `m:station` | `warehouse/station` the journal belongs to |
 
 mod committer;
+mod migrate;
 pub mod permissions;
 pub mod recovery;
 pub mod reserve;
+pub mod state;
 pub(crate) mod store;
 
 use std::collections::BTreeSet;
@@ -47,6 +53,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::event::NewEvent;
 use committer::Request;
+pub use state::{StateChanges, StateTree, StateView};
 use store::Store;
 
 /// Where and how big the journal is, and whose it is.
@@ -91,7 +98,7 @@ impl JournalOptions {
 pub enum JournalError {
     #[error("journal is full ({stored_bytes} of {max_bytes} bytes hold unpublished events); new scans are refused until events are published")]
     Full { max_bytes: u64, stored_bytes: u64 },
-    #[error("disk full: {free} bytes free on the filesystem of {path}, below the {min_free} kept free for the journal; new scans are refused until space is freed")]
+    #[error("disk full: {free} bytes free on the filesystem of {path} (with the room inside the journal's database), below the {min_free} kept free for the journal; new scans are refused until events are delivered or space is freed")]
     DiskFull { path: PathBuf, free: u64, min_free: u64 },
     #[error("journal {path} is in use by another stationd process (pid {owner}); stop it first, or point this one at its own journal.path", owner = if owner.is_empty() { "unknown" } else { owner.as_str() })]
     Locked { path: PathBuf, owner: String },
@@ -159,8 +166,9 @@ pub struct QueueStatus {
     pub max_bytes: u64,
     /// Bytes the journal folder takes on disk.
     pub disk_bytes: u64,
-    /// Bytes still free on the journal's filesystem, and the part of it kept free
-    /// (`journal.min_free`): below that new scans are refused.
+    /// Room for new events: bytes still free on the journal's filesystem plus what sled can
+    /// reuse inside its file; and the part of it kept free (`journal.min_free`): below that
+    /// new scans are refused (and, below twice that, acked events are trimmed early).
     pub disk_free: Option<u64>,
     pub min_free: u64,
 }
@@ -184,6 +192,9 @@ struct Shared {
     commits: CommitLatency,
     /// Cancelled when a commit failed on storage: the process should restart (see the committer).
     failed: tokio_util::sync::CancellationToken,
+    /// Bytes of event records trimmed since open: what sled's file may count as reusable is
+    /// never more than this (its other slack is garbage sled has not cleaned yet).
+    trimmed_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// Upper bounds (seconds) of the commit latency histogram's buckets.
@@ -239,6 +250,7 @@ impl Journal {
     /// an admin must fix: permissions, another process holding it, another station's journal.
     pub fn open(opts: JournalOptions) -> Result<(Journal, OpenOutcome), JournalError> {
         let opened = recovery::open_or_recover(&opts)?;
+        migrate::old_layout(&opened.store, &opts.dir)?;
         let marks = opened.store.watermarks()?;
         let (durable, _) = watch::channel(marks.durable_next);
         let shared = Arc::new(Shared {
@@ -248,6 +260,7 @@ impl Journal {
             opts,
             commits: CommitLatency::default(),
             failed: tokio_util::sync::CancellationToken::new(),
+            trimmed_bytes: std::sync::atomic::AtomicU64::new(0),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = committer::spawn(
@@ -268,27 +281,41 @@ impl Journal {
 
     /// Appends one event; returns once it is durable on disk.
     pub async fn append(&self, event: NewEvent) -> Result<Appended, JournalError> {
+        let mut a = self.commit(vec![event], StateChanges::default()).await?;
+        a.pop().ok_or(JournalError::Closed)
+    }
+
+    /// Appends events as one input (see [`Journal::commit`]).
+    pub async fn append_all(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, JournalError> {
+        self.commit(events, StateChanges::default()).await
+    }
+
+    /// Commits one input: its events (consecutive seqs, in this order) and its state changes
+    /// in one atomic write, made durable with one sync (shared with whatever else is
+    /// committed at the same time). Returns once all of it is durable, or refuses it whole.
+    pub async fn commit(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
+        if events.is_empty() && state.is_empty() {
+            // Nothing to make durable (a tick that changed nothing): no round, no sync.
+            return Ok(Vec::new());
+        }
         let (reply, rx) = oneshot::channel();
-        self.send(Request::Append { event, reply })?;
+        self.send(Request::Append { events, state, reply })?;
         rx.await.map_err(|_| JournalError::Closed)?
     }
 
-    /// Appends events in this order, handing them to the committer together so they share
-    /// one commit; returns each one's outcome once all are durable (or refused).
-    pub async fn append_all(&self, events: Vec<NewEvent>) -> Vec<Result<Appended, JournalError>> {
-        let mut pending = Vec::with_capacity(events.len());
-        for event in events {
-            let (reply, rx) = oneshot::channel();
-            pending.push(self.send(Request::Append { event, reply }).map(|()| rx));
+    /// Blocking [`Journal::commit`], for threads outside the runtime.
+    pub fn commit_blocking(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
+        if events.is_empty() && state.is_empty() {
+            return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(pending.len());
-        for p in pending {
-            out.push(match p {
-                Ok(rx) => rx.await.unwrap_or(Err(JournalError::Closed)),
-                Err(e) => Err(e),
-            });
-        }
-        out
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Append { events, state, reply })?;
+        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+    }
+
+    /// Read access to the workflow's state trees (orders, session, request ids).
+    pub fn state(&self) -> StateView {
+        StateView { trees: self.shared.store.state.clone() }
     }
 
     /// How long the commits since open took.
@@ -309,9 +336,8 @@ impl Journal {
 
     /// Blocking [`Journal::append`], for threads outside the runtime.
     pub fn append_blocking(&self, event: NewEvent) -> Result<Appended, JournalError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Request::Append { event, reply })?;
-        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+        let mut a = self.commit_blocking(vec![event], StateChanges::default())?;
+        a.pop().ok_or(JournalError::Closed)
     }
 
     /// Marks events as delivered (broker PubAck). Any order; unknown or already acked seqs
@@ -395,7 +421,8 @@ impl Journal {
             stored_bytes: m.stored_bytes,
             max_bytes: opts.max_bytes,
             disk_bytes: dir_size(&opts.dir),
-            disk_free: committer::free_bytes(&opts.dir),
+            disk_free: committer::free_bytes(&opts.dir)
+                .map(|free| free + committer::room_in_file(&self.shared, m.stored_bytes)),
             min_free: opts.min_free,
         })
     }

@@ -30,7 +30,6 @@ mod render;
 mod store;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -67,7 +66,6 @@ pub struct Printing {
 impl Printing {
     /// Opens the store, fails jobs a crash interrupted mid-send, starts one task per printer.
     pub fn start(
-        journal_dir: &Path,
         journal: Journal,
         printers: Vec<ConfiguredPrinter>,
         devices: Option<DeviceStates>,
@@ -75,7 +73,7 @@ impl Printing {
         outcomes: Option<tokio::sync::mpsc::UnboundedSender<Job>>,
         shutdown: CancellationToken,
     ) -> Result<Printing, PrintError> {
-        let store = JobStore::open(journal_dir)?;
+        let store = JobStore::open(&journal)?;
         for p in &printers {
             if let PrinterLink::Folder { path } = &p.spec.link {
                 std::fs::create_dir_all(path).map_err(|source| PrintError::Folder {
@@ -242,6 +240,7 @@ mod tests {
     use super::*;
     use crate::journal::JournalOptions;
     use crate::station::Document;
+    use std::path::Path;
 
     fn folder_printer(dir: &Path) -> ConfiguredPrinter {
         ConfiguredPrinter {
@@ -266,8 +265,13 @@ mod tests {
             .unwrap()
             .unwrap();
         let stop = CancellationToken::new();
-        let p =
-            Printing::start(dir, journal, vec![folder_printer(dir)], None, "WH1/T".into(), None, stop.clone()).unwrap();
+        let printer = folder_printer(dir);
+        let stop2 = stop.clone();
+        let p = tokio::task::spawn_blocking(move || {
+            Printing::start(journal, vec![printer], None, "WH1/T".into(), None, stop2).unwrap()
+        })
+        .await
+        .unwrap();
         (p, stop)
     }
 
@@ -275,7 +279,11 @@ mod tests {
     async fn a_job_interrupted_while_sending_is_failed_at_start_and_never_resent() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("out")).unwrap();
-        let store = JobStore::open(tmp.path()).unwrap();
+        let d = tmp.path().to_path_buf();
+        let j = tokio::task::spawn_blocking(move || Journal::open(JournalOptions::new(d, "WH1", "T")).unwrap().0)
+            .await
+            .unwrap();
+        let store = JobStore::open(&j).unwrap();
         let mut crashed = Job::queued(
             "j-crashed".into(),
             "label",
@@ -286,8 +294,13 @@ mod tests {
             time::OffsetDateTime::now_utc(),
         );
         crashed.start_sending(time::OffsetDateTime::now_utc());
-        store.create(&crashed, b"^XA^XZ").unwrap();
-        drop(store);
+        tokio::task::spawn_blocking(move || {
+            store.create(&crashed, b"^XA^XZ").unwrap();
+            drop(store);
+            j.close();
+        })
+        .await
+        .unwrap();
         let (p, stop) = start(tmp.path()).await;
         let j = p.store().get("j-crashed").unwrap().unwrap();
         assert_eq!(j.state, JobState::Failed);

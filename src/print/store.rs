@@ -1,17 +1,20 @@
-//! The job store: print jobs and their bytes in a sled database of their own
-//! (`<journal.path>/print`), made durable (`fdatasync`) on every change.
+//! The job store: print jobs and their bytes, in trees of the journal's database
+//! (`crate::journal::state`), each change one durable journal commit (its `fdatasync` shared
+//! with whatever else is committed at the same time).
 //!
 //! # Key layout
-//! - tree `jobs`: job id → [`Job`] as JSON. Ids are UUIDv7, so key order is creation order.
-//! - tree `data`: job id → the bytes sent to the printer (kept for reprints).
-//! - tree `queued`: job id → printer name, for the queued jobs only: rebuilt from `jobs` at
-//!   every open and kept in the same transaction as the job, so a printer finds its next job
-//!   without reading the whole history.
+//! - tree `print.jobs`: job id → [`Job`] as JSON. Ids are UUIDv7, so key order is creation
+//!   order.
+//! - tree `print.data`: job id → the bytes sent to the printer (kept for reprints).
+//! - tree `print.queued`: job id → printer name, for the queued jobs only: rebuilt from the
+//!   jobs at every open and changed in the same commit as the job, so a printer finds its next
+//!   job without reading the whole history.
 //!
-//! Finished jobs are dropped [`FINISHED_JOBS_KEPT`] after their last change. No `sled::` type
-//! leaves this file.
+//! A job's record is its own commit, not part of the commit of the input that asked for it:
+//! its bytes are rendered (or fetched from a carrier) after that input is durable. Finished
+//! jobs are dropped [`FINISHED_JOBS_KEPT`] after their last change. No `sled::` type here.
+//! Writes block on the journal's commit: call them off the async runtime (`spawn_blocking`).
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +23,7 @@ use tracing::info;
 
 use super::error::PrintError;
 use super::job::{Job, JobState};
-use crate::journal::store::{open_side_db, sync_to_disk};
-use crate::journal::JournalError;
+use crate::journal::{Journal, StateChanges, StateTree, StateView};
 
 /// Finished jobs (and their bytes) are kept this long for reprints and `/metrics`, then
 /// dropped, so the job store does not grow with every label ever printed.
@@ -31,44 +33,37 @@ pub const FINISHED_JOBS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// so a printer finds its next job without reading the whole job history.
 #[derive(Clone)]
 pub struct JobStore {
-    db: sled::Db,
-    jobs: sled::Tree,
-    data: sled::Tree,
-    queued: sled::Tree,
-    file: Arc<std::fs::File>,
+    journal: Journal,
+    state: StateView,
     /// Jobs kept, by state (index in [`JobState::ALL`]): counted at open, then kept by `put`
     /// and `prune`, so `/metrics` does not read every job.
     counts: Arc<[AtomicU64; 7]>,
 }
 
 impl JobStore {
-    pub fn open(journal_dir: &Path) -> Result<JobStore, PrintError> {
-        let (db, file) = open_side_db(
-            &journal_dir.join("print"),
-            2 * 1024 * 1024,
-            "print job store",
-            "jobs that were still queued must be printed again",
-        )
-        .map_err(|e| match e {
-            JournalError::Storage(reason) => PrintError::Storage { op: "open", source: reason.into() },
-            other => PrintError::Open(other),
-        })?;
-        let open_tree = |name| db.open_tree(name).map_err(PrintError::storage("open"));
-        let (jobs, data, queued) = (open_tree("jobs")?, open_tree("data")?, open_tree("queued")?);
-        let store = JobStore { db, jobs, data, queued, file: Arc::new(file), counts: Arc::default() };
+    /// The print jobs of an open journal.
+    pub fn open(journal: &Journal) -> Result<JobStore, PrintError> {
+        let store = JobStore { journal: journal.clone(), state: journal.state(), counts: Arc::default() };
         store.prune(FINISHED_JOBS_KEPT)?;
         // Rebuilt from the jobs once per start, so the index and counts never drift from them.
-        store.queued.clear().map_err(PrintError::storage("rebuild the queued index"))?;
+        let mut index = StateChanges::default();
+        let read = PrintError::storage("read the queued jobs");
+        for (id, _) in store.state.entries(StateTree::PrintQueued).map_err(read)? {
+            index.remove(StateTree::PrintQueued, id);
+        }
         for job in store.all() {
             store.count(job.state, 1);
             if job.state == JobState::Queued {
-                store
-                    .queued
-                    .insert(job.id.as_bytes(), job.printer.as_bytes())
-                    .map_err(PrintError::storage("rebuild the queued index"))?;
+                index.put(StateTree::PrintQueued, job.id.as_bytes(), job.printer.as_bytes());
             }
         }
+        store.commit(index, "rebuild the queued index")?;
         Ok(store)
+    }
+
+    /// One durable commit of `changes` (nothing when there are none).
+    fn commit(&self, changes: StateChanges, op: &'static str) -> Result<(), PrintError> {
+        self.journal.commit_blocking(Vec::new(), changes).map(drop).map_err(PrintError::storage(op))
     }
 
     fn count(&self, state: JobState, delta: i64) {
@@ -91,13 +86,16 @@ impl JobStore {
     pub fn prune(&self, kept: Duration) -> Result<usize, PrintError> {
         let now = time::OffsetDateTime::now_utc();
         let old: Vec<Job> = self.all().into_iter().filter(|j| j.prunable(now, kept)).collect();
+        let mut changes = StateChanges::default();
         for job in &old {
-            self.jobs.remove(job.id.as_bytes()).map_err(PrintError::storage("drop a finished job"))?;
-            self.data.remove(job.id.as_bytes()).map_err(PrintError::storage("drop a finished job"))?;
+            changes.remove(StateTree::PrintJobs, job.id.as_bytes());
+            changes.remove(StateTree::PrintData, job.id.as_bytes());
+        }
+        self.commit(changes, "drop finished jobs")?;
+        for job in &old {
             self.count(job.state, -1);
         }
         if !old.is_empty() {
-            self.sync("drop finished jobs")?;
             info!(dropped = old.len(), kept_days = kept.as_secs() / 86_400, "finished print jobs dropped");
         }
         Ok(old.len())
@@ -105,36 +103,38 @@ impl JobStore {
 
     /// Stores the job as it is now (and its place in the queued index), durably.
     pub(super) fn put(&self, job: &Job) -> Result<(), PrintError> {
-        use sled::Transactional;
+        self.store(job, None)
+    }
+
+    /// The job (with its bytes when new) and its place in the queued index, in one commit.
+    fn store(&self, job: &Job, data: Option<&[u8]>) -> Result<(), PrintError> {
         let bytes = serde_json::to_vec(job).map_err(PrintError::storage("encode a job"))?;
-        let previous = (&self.jobs, &self.queued)
-            .transaction(|(jobs, queued)| {
-                let previous = jobs.insert(job.id.as_bytes(), bytes.as_slice())?;
-                if job.state == JobState::Queued {
-                    queued.insert(job.id.as_bytes(), job.printer.as_bytes())?;
-                } else {
-                    queued.remove(job.id.as_bytes())?;
-                }
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(previous)
-            })
-            .map_err(|e| PrintError::Storage { op: "store a job", source: format!("transaction: {e:?}").into() })?;
-        if let Some(old) = previous.and_then(|v| serde_json::from_slice::<Job>(&v).ok()) {
+        // One writer per job (its queue task, or the one creating it): what is stored now is
+        // what this write replaces.
+        let previous = self.get(&job.id)?;
+        let mut changes = StateChanges::default();
+        if let Some(data) = data {
+            changes.put(StateTree::PrintData, job.id.as_bytes(), data);
+        }
+        changes.put(StateTree::PrintJobs, job.id.as_bytes(), bytes);
+        if job.state == JobState::Queued {
+            changes.put(StateTree::PrintQueued, job.id.as_bytes(), job.printer.as_bytes());
+        } else {
+            changes.remove(StateTree::PrintQueued, job.id.as_bytes());
+        }
+        self.commit(changes, "store a job")?;
+        if let Some(old) = previous {
             self.count(old.state, -1);
         }
         self.count(job.state, 1);
-        self.sync("store a job")
-    }
-
-    /// Makes every change so far durable (sled's flush, then `fdatasync`).
-    fn sync(&self, op: &'static str) -> Result<(), PrintError> {
-        sync_to_disk(&self.db, &self.file).map_err(PrintError::storage(op))
+        Ok(())
     }
 
     /// The oldest queued job of `printer`.
     pub fn next_queued(&self, printer: &str) -> Result<Option<Job>, PrintError> {
-        for kv in self.queued.iter() {
-            let (id, p) = kv.map_err(PrintError::storage("read the queued jobs"))?;
-            if p.as_ref() == printer.as_bytes() {
+        let queued = self.state.entries(StateTree::PrintQueued).map_err(PrintError::storage("read the queued jobs"))?;
+        for (id, p) in queued {
+            if p == printer.as_bytes() {
                 return self.get(&String::from_utf8_lossy(&id));
             }
         }
@@ -142,25 +142,25 @@ impl JobStore {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<Job>, PrintError> {
-        match self.jobs.get(id.as_bytes()).map_err(PrintError::storage("read a job"))? {
+        match self.state.get(StateTree::PrintJobs, id.as_bytes()).map_err(PrintError::storage("read a job"))? {
             Some(v) => Ok(serde_json::from_slice(&v).ok()),
             None => Ok(None),
         }
     }
 
     pub fn bytes(&self, id: &str) -> Result<Option<Vec<u8>>, PrintError> {
-        Ok(self.data.get(id.as_bytes()).map_err(PrintError::storage("read a job's data"))?.map(|v| v.to_vec()))
+        self.state.get(StateTree::PrintData, id.as_bytes()).map_err(PrintError::storage("read a job's data"))
     }
 
     /// Every job, oldest first (ids are UUIDv7, so key order is creation order).
     pub fn all(&self) -> Vec<Job> {
-        self.jobs.iter().values().flatten().filter_map(|v| serde_json::from_slice(&v).ok()).collect()
+        let entries = self.state.entries(StateTree::PrintJobs).unwrap_or_default();
+        entries.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect()
     }
 
-    /// Stores a new job with its bytes.
+    /// Stores a new job with its bytes, in one commit.
     pub(super) fn create(&self, job: &Job, bytes: &[u8]) -> Result<(), PrintError> {
-        self.data.insert(job.id.as_bytes(), bytes).map_err(PrintError::storage("store a job's data"))?;
-        self.put(job)
+        self.store(job, Some(bytes))
     }
 }
 
@@ -168,6 +168,11 @@ impl JobStore {
 mod tests {
     use super::*;
     use crate::event::format_at;
+    use crate::journal::JournalOptions;
+
+    fn journal(dir: &std::path::Path) -> Journal {
+        Journal::open(JournalOptions::new(dir, "WH1", "T")).expect("journal opens").0
+    }
 
     fn job(id: &str, state: JobState, at: time::OffsetDateTime) -> Job {
         let mut j = Job::queued(id.into(), "label", crate::print::Printout::TestPage, None, None, None, at);
@@ -179,7 +184,8 @@ mod tests {
     #[test]
     fn finished_jobs_are_dropped_after_a_week_and_counts_follow_every_change() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = JobStore::open(tmp.path()).unwrap();
+        let jr = journal(tmp.path());
+        let store = JobStore::open(&jr).unwrap();
         let now = time::OffsetDateTime::now_utc();
         let old = now - FINISHED_JOBS_KEPT - Duration::from_secs(60);
         store.create(&job("j-old-done", JobState::Confirmed, old), b"^XA^XZ").unwrap();
@@ -198,8 +204,10 @@ mod tests {
         assert!(store.get("j-old-queued").unwrap().is_some(), "a queued job waits for its printer");
         assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 1)]);
         drop(store);
+        jr.close();
         // Counted again from the jobs at the next start.
-        let store = JobStore::open(tmp.path()).unwrap();
+        let jr = journal(tmp.path());
+        let store = JobStore::open(&jr).unwrap();
         assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 1)]);
     }
 
@@ -207,7 +215,8 @@ mod tests {
     fn jobs_in_every_state_are_counted() {
         // An expired job once indexed past the counts (a panic when stored, and at every open).
         let tmp = tempfile::tempdir().unwrap();
-        let store = JobStore::open(tmp.path()).unwrap();
+        let jr = journal(tmp.path());
+        let store = JobStore::open(&jr).unwrap();
         let now = time::OffsetDateTime::now_utc();
         for (i, state) in JobState::ALL.iter().enumerate() {
             store.create(&job(&format!("j{i}"), *state, now), b"^XA^XZ").unwrap();

@@ -7,7 +7,8 @@
 //! during the first start on an empty disk.
 //!
 //! Promises: every scan confirmed on the guest's console reaches the cloud subscriber with the
-//! same seq and code; at every boot the journal opens without quarantine and its seqs are
+//! same seq and code; at every boot the journal opens without quarantine, without sled's
+//! `empty/corrupt configuration file found` (its `conf` is synced at open) and its seqs are
 //! gap-free; duplicates are same-id resends.
 
 use std::collections::BTreeMap;
@@ -60,7 +61,10 @@ fn read_export(console: &mpsc::Receiver<String>, round: usize) -> Opened {
             inside = false;
         } else if line.contains("HIL-RUN") {
             break;
-        } else if ["HIL-ERROR", "HIL-QUARANTINE", "HIL-EXPORT-FAILED"].iter().any(|m| line.contains(m)) {
+        } else if ["HIL-ERROR", "HIL-QUARANTINE", "HIL-EXPORT-FAILED", "HIL-CONF-DAMAGED"]
+            .iter()
+            .any(|m| line.contains(m))
+        {
             problem.get_or_insert(format!("round {round}: {line}"));
         }
     }

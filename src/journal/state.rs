@@ -1,0 +1,164 @@
+//! The station's state in the journal's own database: the order cache, the operator session,
+//! the remembered request ids and the print jobs, each a sled tree beside the events.
+//!
+//! # Why here
+//! One database means one durable commit per input: the input's events and its state
+//! changes ([`StateChanges`]) go to the committer together and are applied as one atomic
+//! sled transaction, then made durable with one flush + one `fdatasync`. A crash can no
+//! longer leave an event without the order change it reports, or the reverse.
+//!
+//! # Design constraints
+//! - The journal stores bytes; their meaning (orders as JSON, the session, a command's reply,
+//!   a print job) belongs to `crate::orders` and `crate::print`, the typed views.
+//! - Only the committer writes these trees; [`StateView`] reads them.
+//! - The keys are those of the older separate `state/` and `print/` databases, so a
+//!   migration copies them verbatim (see `migrate.rs`).
+//!
+//! # Trees
+//! | tree | key | value |
+//! |---|---|---|
+//! | `orders` | order id | the stored order |
+//! | `requests` | request id | what was executed and answered |
+//! | `meta` | `session` | the operator session |
+//! | `print.jobs` | job id (UUIDv7) | the print job |
+//! | `print.data` | job id | the bytes to print |
+//! | `print.queued` | job id | the printer of a queued job (an index) |
+
+use super::store::storage;
+use super::JournalError;
+
+/// The trees of the workflow's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StateTree {
+    Orders,
+    Requests,
+    /// One key: `session`.
+    Meta,
+    PrintJobs,
+    PrintData,
+    PrintQueued,
+}
+
+/// How many state trees there are.
+pub(super) const TREES: usize = 6;
+
+impl StateTree {
+    pub const ALL: [StateTree; TREES] = [
+        StateTree::Orders,
+        StateTree::Requests,
+        StateTree::Meta,
+        StateTree::PrintJobs,
+        StateTree::PrintData,
+        StateTree::PrintQueued,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StateTree::Orders => "orders",
+            StateTree::Requests => "requests",
+            StateTree::Meta => "meta",
+            StateTree::PrintJobs => "print.jobs",
+            StateTree::PrintData => "print.data",
+            StateTree::PrintQueued => "print.queued",
+        }
+    }
+
+    /// Its name in the older separate database it came from (`state/` or `print/`).
+    pub(super) fn old_place(self) -> (&'static str, &'static str) {
+        match self {
+            StateTree::Orders | StateTree::Requests | StateTree::Meta => ("state", self.name()),
+            StateTree::PrintJobs => ("print", "jobs"),
+            StateTree::PrintData => ("print", "data"),
+            StateTree::PrintQueued => ("print", "queued"),
+        }
+    }
+
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One write to a state tree: an insert (`Some(value)`) or a remove (`None`).
+pub(crate) type StateWrite = (StateTree, Vec<u8>, Option<Vec<u8>>);
+
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// State changes that become durable together with an input's events (or on their own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    /// `(tree, key, Some(value))` inserts, `(tree, key, None)` removes, applied in order.
+    pub(super) writes: Vec<StateWrite>,
+}
+
+impl StateChanges {
+    pub fn put(&mut self, tree: StateTree, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.writes.push((tree, key.into(), Some(value.into())));
+    }
+
+    pub fn remove(&mut self, tree: StateTree, key: impl Into<Vec<u8>>) {
+        self.writes.push((tree, key.into(), None));
+    }
+
+    /// Appends `other`'s writes after these.
+    pub fn extend(&mut self, other: StateChanges) {
+        self.writes.extend(other.writes);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Bytes of keys and values this writes.
+    pub fn bytes(&self) -> u64 {
+        self.writes.iter().map(|(_, k, v)| (k.len() + v.as_ref().map_or(0, Vec::len)) as u64).sum()
+    }
+}
+
+/// The open state trees, for the committer and readers.
+#[derive(Clone)]
+pub(crate) struct StateTrees {
+    pub trees: [sled::Tree; TREES],
+}
+
+impl StateTrees {
+    pub fn open(db: &sled::Db) -> sled::Result<StateTrees> {
+        let mut trees = Vec::with_capacity(TREES);
+        for t in StateTree::ALL {
+            trees.push(db.open_tree(t.name())?);
+        }
+        Ok(StateTrees { trees: trees.try_into().unwrap_or_else(|_| unreachable!("one tree per StateTree")) })
+    }
+
+    pub fn tree(&self, t: StateTree) -> &sled::Tree {
+        &self.trees[t.index()]
+    }
+}
+
+/// Read access to the state trees. It sees what the committer applied; the workflow (the one
+/// writer of state) reads only after its commits returned, i.e. after they were durable.
+#[derive(Clone)]
+pub struct StateView {
+    pub(super) trees: StateTrees,
+}
+
+impl StateView {
+    pub fn get(&self, tree: StateTree, key: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
+        Ok(self.trees.tree(tree).get(key).map_err(storage)?.map(|v| v.to_vec()))
+    }
+
+    /// Every entry of `tree`, in key order.
+    pub fn entries(&self, tree: StateTree) -> Result<Vec<Entry>, JournalError> {
+        let t = self.trees.tree(tree);
+        let mut out = Vec::with_capacity(t.len());
+        for kv in t.iter() {
+            let (k, v) = kv.map_err(storage)?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    pub fn len(&self, tree: StateTree) -> usize {
+        self.trees.tree(tree).len()
+    }
+}
