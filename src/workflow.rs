@@ -262,6 +262,7 @@ impl Runner {
         let mut events = Vec::new();
         let mut answers = Vec::new();
         let mut rest = Vec::new();
+        let (mut print_events, mut queued) = (Vec::new(), Vec::new());
         let mut state = crate::journal::StateChanges::default();
         let mut reply_to = reply_to;
         for effect in effects {
@@ -284,9 +285,20 @@ impl Runner {
                         }
                     }
                 }
+                Effect::Print { order, document, reprint } => match self.print_in_commit(&order, document, reprint) {
+                    // The job and its `print.queued` event go into this input's commit.
+                    Some((job, event, changes)) => {
+                        print_events.push(event);
+                        state.extend(changes);
+                        queued.push(job);
+                    }
+                    None => rest.push(Effect::Print { order, document, reprint }),
+                },
                 other => rest.push(other),
             }
         }
+        // After the input's own events, so their seqs line up with their feedback.
+        events.extend(print_events);
         let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
         let mut feedback: Vec<(u64, Feedback, Option<String>)> = Vec::new();
         match self.parts.journal.commit(events, state).await {
@@ -305,6 +317,11 @@ impl Runner {
             }
         }
         let journal_time = started.elapsed();
+        if let Some(printing) = &self.parts.printing {
+            for job in &queued {
+                printing.queued_in_commit(job);
+            }
+        }
         for effect in rest {
             match effect {
                 Effect::Record { .. } | Effect::Save { .. } => unreachable!("committed above"),
@@ -385,6 +402,29 @@ impl Runner {
             }
             let _ = tx.send(Input::LookupAnswered { id, result: result.map(Box::new) });
         });
+    }
+
+    /// A station document whose bytes can be made now (rendered from the order; not a
+    /// carrier's label that must be fetched first): its job, `print.queued` event and writes,
+    /// for the input's own commit. `None` leaves it to [`Runner::print`], which also reports
+    /// why a document cannot be made.
+    fn print_in_commit(
+        &self,
+        order: &crate::station::StoredOrder,
+        document: Document,
+        reprint: bool,
+    ) -> Option<(crate::print::Job, crate::event::NewEvent, crate::journal::StateChanges)> {
+        let printing = self.parts.printing.as_ref()?;
+        let carrier_label = document == Document::Label && order.payload.label.is_none();
+        if carrier_label && self.parts.oms.as_ref().is_some_and(|o| o.fetches_labels()) {
+            return None;
+        }
+        let prepared = printing.prepare(None, Printout::Order(document), Some(order)).ok()?;
+        let queued = printing.queue_in_commit(prepared).ok()?;
+        if reprint {
+            info!(order = %order.id, "label reprint asked for at the station");
+        }
+        Some(queued)
     }
 
     fn print(&self, order: std::sync::Arc<crate::station::StoredOrder>, document: Document, reprint: bool) {

@@ -139,7 +139,7 @@ fn print_test_reports_what_the_printer_said() {
     let o = support::stationd(&["print-test", "--printer", "label", "--config", station.config_str()]);
     assert_eq!(o.status.code(), Some(0), "{}", support::stderr_of(&o));
     assert!(support::stdout_of(&o).contains("label: printed and confirmed"), "{}", support::stdout_of(&o));
-    assert!(String::from_utf8_lossy(&sim.jobs()[0]).contains("stationd test label"));
+    assert!(String::from_utf8_lossy(&sim.wait_jobs(1, Duration::from_secs(2))[0]).contains("stationd test label"));
     sim.set_state(SimState::PaperOut);
     let o = support::stationd(&["print-test", "--printer", "label", "--config", station.config_str()]);
     assert_eq!(o.status.code(), Some(4));

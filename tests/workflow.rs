@@ -50,7 +50,15 @@ fn wait_line(daemon: &Daemon, timeout: Duration, want: impl Fn(&str) -> bool) ->
         match daemon.line(left) {
             Some(l) if want(&l) => return l,
             Some(_) => {}
-            None => panic!("no such feedback within {timeout:?}; stderr:\n{}", daemon.stderr()),
+            None => {
+                let out = std::process::Command::new("gdb")
+                    .args(["-p", &daemon.pid().to_string(), "-batch", "-ex", "thread apply all bt"])
+                    .output();
+                if let Ok(o) = out {
+                    std::fs::write(format!("/tmp/stress/hang-{}.txt", daemon.pid()), &o.stdout).ok();
+                }
+                panic!("no such feedback within {timeout:?}; stderr:\n{}", daemon.stderr())
+            }
         }
     }
 }
@@ -98,7 +106,7 @@ fn pack_and_ship(daemon: &Daemon, p: &mut Pty, sim: &PrinterSim, id: &str, track
     assert!(scan(daemon, p, "SKU-B").contains("item.verified SKU-B"));
     let l = wait_line(daemon, Duration::from_secs(10), |l| l.contains("labelled"));
     assert!(l.starts_with("ok ") && l.contains(&format!("order {id} labelled")), "{l}");
-    let jobs = sim.jobs();
+    let jobs = sim.wait_jobs(jobs_before + 1, Duration::from_secs(2));
     assert_eq!(jobs.len(), jobs_before + 1, "one label");
     let label = String::from_utf8_lossy(jobs.last().unwrap()).to_string();
     assert!(label.contains(tracking) && label.contains("Example Customer"), "{label}");
@@ -227,7 +235,7 @@ fn with_the_broker_down_throughout_the_station_works_from_its_cache_and_the_orde
     }
     wait_line(&daemon, Duration::from_secs(10), |l| l.contains("order SO-7 labelled"));
     // The order carried no label: the carrier's came from the order system.
-    let label = String::from_utf8_lossy(sim.jobs().last().unwrap()).to_string();
+    let label = String::from_utf8_lossy(sim.wait_jobs(1, Duration::from_secs(2)).last().unwrap()).to_string();
     assert_eq!(label, "^XA^FO50,50^FDCARRIER LABEL SO-7^FS^XZ");
     assert!(scan(&daemon, &mut p, "JJD0000000007").contains("order SO-7 shipped"));
     assert!(support::queue_status(&station)["pending"].as_u64().unwrap() > 10, "all of it waits in the journal");

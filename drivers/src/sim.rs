@@ -79,6 +79,20 @@ impl PrinterSim {
     }
 
     /// When the first byte of each job arrived, in order (for latency measurements).
+    /// The jobs once there are at least `n` (or what there is after `timeout`). A job is
+    /// recorded when its connection closes, which can come a moment after the station has
+    /// seen the printer confirm it.
+    pub fn wait_jobs(&self, n: usize, timeout: std::time::Duration) -> Vec<Vec<u8>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let jobs = self.jobs();
+            if jobs.len() >= n || std::time::Instant::now() >= deadline {
+                return jobs;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     pub fn first_byte_times(&self) -> Vec<std::time::Instant> {
         self.shared.lock().expect("sim poisoned").first_bytes.clone()
     }

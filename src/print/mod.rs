@@ -46,7 +46,7 @@ pub use store::{JobStore, FINISHED_JOBS_KEPT};
 
 use crate::devices::DeviceStates;
 use crate::event::NewEvent;
-use crate::journal::Journal;
+use crate::journal::{Journal, StateChanges};
 use crate::orders::StoredOrder;
 
 /// Queues and printer tasks.
@@ -89,7 +89,7 @@ impl Printing {
                 continue;
             }
             warn!(job = %job.id, printer = %job.printer, "print job was interrupted while sending; it may have printed, so it is not resent (reprint if needed)");
-            store.put(&job)?;
+            store.put(&job, None)?;
             if let Some(tx) = &outcomes {
                 let _ = tx.send(job.clone());
             }
@@ -145,12 +145,27 @@ impl Printing {
     /// Queues a prepared job; fields printed without a font for them are logged and named
     /// in its `print.queued` event (`detail`).
     pub async fn submit_prepared(&self, job: PreparedJob) -> Result<Job, PrintError> {
-        let detail = (!job.missing_glyphs.is_empty()).then(|| {
-            let fields = job.missing_glyphs.join(", ");
-            warn!(printer = %job.printer, order = ?job.order, %fields, "characters the printer has no font for print as '?'; set `font` on the printer");
-            format!("no font on printer {:?} for some characters of {fields} (printed as '?'); set `font` (a resident Unicode font) on the printer", job.printer)
-        });
+        let detail = missing_glyphs_detail(&job);
         self.queue(job, None, detail).await
+    }
+
+    /// A prepared job to be queued by the commit of the input that asked for it: the job, its
+    /// `print.queued` event and the writes that store it. Once that commit is durable, hand the
+    /// job to [`Printing::queued_in_commit`]; if it is refused, drop all of it.
+    pub fn queue_in_commit(&self, prepared: PreparedJob) -> Result<(Job, NewEvent, StateChanges), PrintError> {
+        let detail = missing_glyphs_detail(&prepared);
+        let (job, bytes) = self.new_job(prepared, None, detail)?;
+        let changes = JobStore::creation(&job, &bytes)?;
+        Ok((job.clone(), self.job_event("print.queued", &job), changes))
+    }
+
+    /// A job queued by an input's commit (see [`Printing::queue_in_commit`]) is durable: its
+    /// printer takes it.
+    pub fn queued_in_commit(&self, job: &Job) {
+        self.store.created(job);
+        if let Some(wake) = self.wake.get(&job.printer) {
+            wake.notify_one();
+        }
     }
 
     /// A document that could not be made (no valid label for the order): `print.failed`
@@ -165,26 +180,39 @@ impl Printing {
         }
     }
 
-    /// Stores the job durably as `queued`, journals `print.queued` and wakes its printer.
+    /// A new `queued` job for `prepared` on a printer that exists, and its bytes.
+    fn new_job(
+        &self,
+        prepared: PreparedJob,
+        reprint_of: Option<String>,
+        detail: Option<String>,
+    ) -> Result<(Job, Vec<u8>), PrintError> {
+        let PreparedJob { printer, document, order, bytes, .. } = prepared;
+        if !self.wake.contains_key(&printer) {
+            return Err(PrintError::UnknownPrinter { name: printer });
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let job = Job::queued(id, &printer, document, order, reprint_of, detail, time::OffsetDateTime::now_utc());
+        Ok((job, bytes))
+    }
+
+    /// Stores the job durably as `queued` with its `print.queued` event (one commit) and
+    /// wakes its printer.
     async fn queue(
         &self,
         prepared: PreparedJob,
         reprint_of: Option<String>,
         detail: Option<String>,
     ) -> Result<Job, PrintError> {
-        let PreparedJob { printer, document, order, bytes, .. } = prepared;
-        let Some(wake) = self.wake.get(&printer) else {
-            return Err(PrintError::UnknownPrinter { name: printer });
-        };
-        let id = uuid::Uuid::now_v7().to_string();
-        let job = Job::queued(id, &printer, document, order, reprint_of, detail, time::OffsetDateTime::now_utc());
+        let (job, bytes) = self.new_job(prepared, reprint_of, detail)?;
         let store = self.store.clone();
-        let (j, b) = (job.clone(), bytes);
-        tokio::task::spawn_blocking(move || store.create(&j, &b))
+        let (j, event) = (job.clone(), self.job_event("print.queued", &job));
+        tokio::task::spawn_blocking(move || store.create(&j, &bytes, event))
             .await
             .map_err(PrintError::storage("queue a job"))??;
-        self.event("print.queued", &job).await;
-        wake.notify_one();
+        if let Some(wake) = self.wake.get(&job.printer) {
+            wake.notify_one();
+        }
         Ok(job)
     }
 
@@ -202,8 +230,8 @@ impl Printing {
         self.queue(again, Some(old.id), None).await
     }
 
-    /// Journals a job's state change (`kind`), with the operator on duty.
-    async fn event(&self, kind: &str, job: &Job) {
+    /// The event that reports a job's state change (`kind`), with the operator on duty.
+    fn job_event(&self, kind: &str, job: &Job) -> NewEvent {
         let mut data =
             json!({ "job": job.id, "printer": job.printer, "document": job.document, "attempts": job.attempts });
         // Absent, not null, when there is nothing to say (docs/asyncapi.yaml).
@@ -216,9 +244,7 @@ impl Printing {
         let mut ev = NewEvent::new(kind, data);
         ev.order = job.order.clone();
         ev.operator = self.on_duty.badge();
-        if let Err(e) = self.journal.append(ev).await {
-            error!(job = %job.id, error = %e, "could not journal a print event");
-        }
+        ev
     }
 
     /// Hands a finished job to whoever listens for outcomes (the workflow).
@@ -227,6 +253,16 @@ impl Printing {
             let _ = tx.send(job.clone());
         }
     }
+}
+
+/// The `detail` of a job whose order fields print without a font for some characters (and a
+/// warning in the log), or none.
+fn missing_glyphs_detail(job: &PreparedJob) -> Option<String> {
+    (!job.missing_glyphs.is_empty()).then(|| {
+        let fields = job.missing_glyphs.join(", ");
+        warn!(printer = %job.printer, order = ?job.order, %fields, "characters the printer has no font for print as '?'; set `font` on the printer");
+        format!("no font on printer {:?} for some characters of {fields} (printed as '?'); set `font` (a resident Unicode font) on the printer", job.printer)
+    })
 }
 
 #[cfg(test)]
@@ -295,7 +331,7 @@ mod tests {
         );
         crashed.start_sending(time::OffsetDateTime::now_utc());
         tokio::task::spawn_blocking(move || {
-            store.create(&crashed, b"^XA^XZ").unwrap();
+            store.create(&crashed, b"^XA^XZ", NewEvent::new("print.queued", serde_json::json!({}))).unwrap();
             drop(store);
             j.close();
         })

@@ -55,11 +55,13 @@ impl PrinterState {
 }
 
 impl Printing {
-    /// Stores the job as it is now, off the async runtime (the write ends in an fdatasync).
-    async fn save(&self, job: &Job) -> Result<(), PrintError> {
+    /// Stores the job as it is now with the event that reports the change (one commit), off
+    /// the async runtime (the write ends in an fdatasync).
+    async fn save(&self, job: &Job, event: Option<&str>) -> Result<(), PrintError> {
         let store = self.store.clone();
         let j = job.clone();
-        tokio::task::spawn_blocking(move || store.put(&j)).await.map_err(PrintError::storage("store a job"))?
+        let event = event.map(|kind| self.job_event(kind, job));
+        tokio::task::spawn_blocking(move || store.put(&j, event)).await.map_err(PrintError::storage("store a job"))?
     }
 
     /// One printer's loop, until `shutdown`.
@@ -94,14 +96,15 @@ impl Printing {
                 }
             };
             if job.expire(now()) {
-                let _ = self.save(&job).await;
-                self.event("print.expired", &job).await;
+                if let Err(e) = self.save(&job, Some("print.expired")).await {
+                    error!(job = %job.id, error = %e, "cannot record the job as expired");
+                }
                 self.report(&job);
                 continue;
             }
             let Some(bytes) = self.store.bytes(&job.id).ok().flatten() else {
                 job.fail("job data missing", now());
-                let _ = self.save(&job).await;
+                let _ = self.save(&job, Some("print.failed")).await;
                 continue;
             };
             if held {
@@ -122,10 +125,10 @@ impl Printing {
             if !job.start_sending(now()) {
                 // Listed as queued but not a queued job: saving it takes it off the list.
                 warn!(job = %job.id, state = job.state.as_str(), "a job that is not queued was listed as queued");
-                let _ = self.save(&job).await;
+                let _ = self.save(&job, None).await;
                 continue;
             }
-            if let Err(e) = self.save(&job).await {
+            if let Err(e) = self.save(&job, None).await {
                 error!(job = %job.id, error = %e, "cannot record the job as sending; not sending it");
                 tokio::time::sleep(delay).await;
                 continue;
@@ -133,7 +136,8 @@ impl Printing {
             let outcome = printer::send(&spec, &job.id, &bytes).await;
             let applied = job.apply(outcome, now()).expect("the job was just recorded as sending");
             state.report(applied.device, job.detail.as_deref());
-            if let Err(e) = self.save(&job).await {
+            // The outcome and its event (`print.confirmed`, ...) in one commit.
+            if let Err(e) = self.save(&job, applied.event).await {
                 error!(job = %job.id, error = %e, "cannot record the job's outcome");
             }
             match applied.event {
@@ -147,8 +151,7 @@ impl Printing {
                 }
                 Some(kind) => {
                     delay = Duration::from_millis(200);
-                    info!(job = %job.id, printer = %spec.name, state = job.state.as_str(), "print job done");
-                    self.event(kind, &job).await;
+                    info!(job = %job.id, printer = %spec.name, state = job.state.as_str(), kind, "print job done");
                     self.report(&job);
                 }
             }

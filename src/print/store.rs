@@ -10,10 +10,12 @@
 //!   jobs at every open and changed in the same commit as the job, so a printer finds its next
 //!   job without reading the whole history.
 //!
-//! A job's record is its own commit, not part of the commit of the input that asked for it:
-//! its bytes are rendered (or fetched from a carrier) after that input is durable. Finished
-//! jobs are dropped [`FINISHED_JOBS_KEPT`] after their last change. No `sled::` type here.
-//! Writes block on the journal's commit: call them off the async runtime (`spawn_blocking`).
+//! A job change and the event that reports it (`print.queued`, `print.confirmed`, ...) are
+//! one commit. A station's own label or slip goes further: its record is part of the commit
+//! of the input that asked for it ([`JobStore::creation`] gives the changes, [`JobStore::created`]
+//! counts them once durable), so the order's new state and its label job are durable together.
+//! Finished jobs are dropped [`FINISHED_JOBS_KEPT`] after their last change. No `sled::` type
+//! here. Writes block on the journal's commit: call them off the async runtime (`spawn_blocking`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use tracing::info;
 
 use super::error::PrintError;
 use super::job::{Job, JobState};
+use crate::event::NewEvent;
 use crate::journal::{Journal, StateChanges, StateTree, StateView};
 
 /// Finished jobs (and their bytes) are kept this long for reprints and `/metrics`, then
@@ -57,13 +60,13 @@ impl JobStore {
                 index.put(StateTree::PrintQueued, job.id.as_bytes(), job.printer.as_bytes());
             }
         }
-        store.commit(index, "rebuild the queued index")?;
+        store.commit(Vec::new(), index, "rebuild the queued index")?;
         Ok(store)
     }
 
-    /// One durable commit of `changes` (nothing when there are none).
-    fn commit(&self, changes: StateChanges, op: &'static str) -> Result<(), PrintError> {
-        self.journal.commit_blocking(Vec::new(), changes).map(drop).map_err(PrintError::storage(op))
+    /// One durable commit of `changes` and `events` (nothing when there are none).
+    fn commit(&self, events: Vec<NewEvent>, changes: StateChanges, op: &'static str) -> Result<(), PrintError> {
+        self.journal.commit_blocking(events, changes).map(drop).map_err(PrintError::storage(op))
     }
 
     fn count(&self, state: JobState, delta: i64) {
@@ -91,7 +94,7 @@ impl JobStore {
             changes.remove(StateTree::PrintJobs, job.id.as_bytes());
             changes.remove(StateTree::PrintData, job.id.as_bytes());
         }
-        self.commit(changes, "drop finished jobs")?;
+        self.commit(Vec::new(), changes, "drop finished jobs")?;
         for job in &old {
             self.count(job.state, -1);
         }
@@ -101,17 +104,24 @@ impl JobStore {
         Ok(old.len())
     }
 
-    /// Stores the job as it is now (and its place in the queued index), durably.
-    pub(super) fn put(&self, job: &Job) -> Result<(), PrintError> {
-        self.store(job, None)
-    }
-
-    /// The job (with its bytes when new) and its place in the queued index, in one commit.
-    fn store(&self, job: &Job, data: Option<&[u8]>) -> Result<(), PrintError> {
-        let bytes = serde_json::to_vec(job).map_err(PrintError::storage("encode a job"))?;
+    /// Stores the job as it is now (and its place in the queued index), durably, with the
+    /// event that reports the change (if any) in the same commit.
+    pub(super) fn put(&self, job: &Job, event: Option<NewEvent>) -> Result<(), PrintError> {
         // One writer per job (its queue task, or the one creating it): what is stored now is
         // what this write replaces.
         let previous = self.get(&job.id)?;
+        let changes = Self::changes(job, None)?;
+        self.commit(event.into_iter().collect(), changes, "store a job")?;
+        if let Some(old) = previous {
+            self.count(old.state, -1);
+        }
+        self.count(job.state, 1);
+        Ok(())
+    }
+
+    /// The writes that store `job` (with its bytes when new) and its place in the queued index.
+    fn changes(job: &Job, data: Option<&[u8]>) -> Result<StateChanges, PrintError> {
+        let bytes = serde_json::to_vec(job).map_err(PrintError::storage("encode a job"))?;
         let mut changes = StateChanges::default();
         if let Some(data) = data {
             changes.put(StateTree::PrintData, job.id.as_bytes(), data);
@@ -122,12 +132,18 @@ impl JobStore {
         } else {
             changes.remove(StateTree::PrintQueued, job.id.as_bytes());
         }
-        self.commit(changes, "store a job")?;
-        if let Some(old) = previous {
-            self.count(old.state, -1);
-        }
+        Ok(changes)
+    }
+
+    /// The writes that create a new job with its bytes, for a commit made elsewhere (the
+    /// input that asked for the job); call [`JobStore::created`] once that commit is durable.
+    pub(super) fn creation(job: &Job, bytes: &[u8]) -> Result<StateChanges, PrintError> {
+        Self::changes(job, Some(bytes))
+    }
+
+    /// Counts a job whose creation was committed.
+    pub(super) fn created(&self, job: &Job) {
         self.count(job.state, 1);
-        Ok(())
     }
 
     /// The oldest queued job of `printer`.
@@ -158,9 +174,11 @@ impl JobStore {
         entries.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect()
     }
 
-    /// Stores a new job with its bytes, in one commit.
-    pub(super) fn create(&self, job: &Job, bytes: &[u8]) -> Result<(), PrintError> {
-        self.store(job, Some(bytes))
+    /// Stores a new job with its bytes and the event that reports it, in one commit.
+    pub(super) fn create(&self, job: &Job, bytes: &[u8], event: NewEvent) -> Result<(), PrintError> {
+        self.commit(vec![event], Self::creation(job, bytes)?, "store a job")?;
+        self.created(job);
+        Ok(())
     }
 }
 
@@ -172,6 +190,11 @@ mod tests {
 
     fn journal(dir: &std::path::Path) -> Journal {
         Journal::open(JournalOptions::new(dir, "WH1", "T")).expect("journal opens").0
+    }
+
+    /// Stores a new job with some bytes.
+    fn create(store: &JobStore, job: &Job) {
+        store.create(job, b"^XA^XZ", NewEvent::new("print.queued", serde_json::json!({}))).unwrap();
     }
 
     fn job(id: &str, state: JobState, at: time::OffsetDateTime) -> Job {
@@ -188,15 +211,15 @@ mod tests {
         let store = JobStore::open(&jr).unwrap();
         let now = time::OffsetDateTime::now_utc();
         let old = now - FINISHED_JOBS_KEPT - Duration::from_secs(60);
-        store.create(&job("j-old-done", JobState::Confirmed, old), b"^XA^XZ").unwrap();
-        store.create(&job("j-old-failed", JobState::Failed, old), b"^XA^XZ").unwrap();
-        store.create(&job("j-old-queued", JobState::Queued, old), b"^XA^XZ").unwrap();
-        store.create(&job("j-new", JobState::Queued, now), b"^XA^XZ").unwrap();
+        create(&store, &job("j-old-done", JobState::Confirmed, old));
+        create(&store, &job("j-old-failed", JobState::Failed, old));
+        create(&store, &job("j-old-queued", JobState::Queued, old));
+        create(&store, &job("j-new", JobState::Queued, now));
         assert_eq!(store.counts(), vec![("queued", 2), ("confirmed", 1), ("failed", 1)]);
         let mut j = store.get("j-new").unwrap().unwrap();
         j.state = JobState::Confirmed;
         j.updated_at = format_at(now);
-        store.put(&j).unwrap();
+        store.put(&j, None).unwrap();
         assert_eq!(store.counts(), vec![("queued", 1), ("confirmed", 2), ("failed", 1)]);
 
         assert_eq!(store.prune(FINISHED_JOBS_KEPT).unwrap(), 2, "the two old finished jobs");
@@ -219,7 +242,7 @@ mod tests {
         let store = JobStore::open(&jr).unwrap();
         let now = time::OffsetDateTime::now_utc();
         for (i, state) in JobState::ALL.iter().enumerate() {
-            store.create(&job(&format!("j{i}"), *state, now), b"^XA^XZ").unwrap();
+            create(&store, &job(&format!("j{i}"), *state, now));
         }
         let counted: Vec<(&str, u64)> = JobState::ALL.iter().map(|s| (s.as_str(), 1)).collect();
         assert_eq!(store.counts(), counted);
