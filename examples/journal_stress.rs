@@ -34,16 +34,21 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(500));
                 let n = p.load(Ordering::Relaxed);
                 if n != last { last = n; since = Instant::now(); }
-                if since.elapsed() > Duration::from_secs(5) {
+                if since.elapsed() > Duration::from_secs(3) {
                     eprintln!("STALL at {n}, pid {}", std::process::id());
-                    std::thread::sleep(Duration::from_secs(3600));
+                    let o = std::process::Command::new("gdb")
+                        .args(["-p", &std::process::id().to_string(), "-batch", "-nx", "-ex", "thread apply all bt"])
+                        .output()
+                        .unwrap();
+                    std::fs::write(format!("/tmp/stress/stall-{}.txt", std::process::id()), &o.stdout).unwrap();
+                    std::process::exit(3);
                 }
             }
         });
     }
     let start = Instant::now();
     let mut i = 0u64;
-    while start.elapsed() < Duration::from_secs(std::env::args().nth(2).map(|s| s.parse().unwrap()).unwrap_or(60)) {
+    while start.elapsed() < Duration::from_millis(std::env::args().nth(2).map(|s| s.parse().unwrap()).unwrap_or(60000)) {
         let mut s = StateChanges::default();
         s.put(StateTree::Orders, format!("SO-{}", i % 50), vec![b'x'; 300]);
         s.put(StateTree::Meta, "session", vec![b'y'; 40]);

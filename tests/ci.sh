@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # tool:package pairs the tests use (brokers: Mosquitto, and the NATS and RabbitMQ clusters of tests/brokers.rs;
 # PTY/TCP helpers, privilege drop, a browser for the station screen, a barcode decoder and Node for the offline
-# ZPL renderer of tests/labels.rs, QEMU and what builds its guest for tests/hil).
-required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients nats-server:nats-server rabbitmq-server:rabbitmq-server socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod mkfs.ext4:e2fsprogs zbarimg:zbar-tools node:nodejs npm:npm)
+# ZPL renderer of tests/labels.rs, QEMU and what builds its guest for tests/hil, gdb for the stacks of a
+# daemon that stopped answering).
+required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients nats-server:nats-server rabbitmq-server:rabbitmq-server socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod mkfs.ext4:e2fsprogs zbarimg:zbar-tools node:nodejs npm:npm gdb:gdb)
 missing=()
 for pair in "${required[@]}"; do
   tool=${pair%%:*} pkg=${pair##*:}

@@ -104,7 +104,9 @@ fn the_label_job_of_a_packed_order_survives_kill_9_right_after_the_packing_scan(
     // The feedback line about `want` (or an error); other lines (a job cut by the last kill
     // raises an alert at start, a label confirmed late says so) are passed over.
     let feedback = |daemon: &support::Daemon, want: &str| loop {
-        let line = daemon.line(Duration::from_secs(10)).unwrap_or_else(|| panic!("no feedback with {want}"));
+        let line = daemon
+            .line(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no feedback with {want}\n{}\n{}", daemon.stderr(), daemon.thread_stacks()));
         if line.contains(want) || line.starts_with("error ") {
             assert!(line.starts_with("ok "), "{want}: {line}\n{}", daemon.stderr());
             return;

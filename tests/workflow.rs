@@ -50,15 +50,7 @@ fn wait_line(daemon: &Daemon, timeout: Duration, want: impl Fn(&str) -> bool) ->
         match daemon.line(left) {
             Some(l) if want(&l) => return l,
             Some(_) => {}
-            None => {
-                let out = std::process::Command::new("gdb")
-                    .args(["-p", &daemon.pid().to_string(), "-batch", "-ex", "thread apply all bt"])
-                    .output();
-                if let Ok(o) = out {
-                    std::fs::write(format!("/tmp/stress/hang-{}.txt", daemon.pid()), &o.stdout).ok();
-                }
-                panic!("no such feedback within {timeout:?}; stderr:\n{}", daemon.stderr())
-            }
+            None => panic!("no such feedback within {timeout:?}; stderr:\n{}\n{}", daemon.stderr(), daemon.thread_stacks()),
         }
     }
 }

@@ -315,7 +315,7 @@ impl Journal {
 
     /// Read access to the workflow's state trees (orders, session, request ids).
     pub fn state(&self) -> StateView {
-        StateView { trees: self.shared.store.state.clone() }
+        StateView { db: self.shared.store.db.clone() }
     }
 
     /// How long the commits since open took.

@@ -1,33 +1,37 @@
 //! The station's state in the journal's own database: the order cache, the operator session,
-//! the remembered request ids and the print jobs, each a sled tree beside the events.
+//! the remembered request ids and the print jobs, beside the events.
 //!
 //! # Why here
 //! One database means one durable commit per input: the input's events and its state
 //! changes ([`StateChanges`]) go to the committer together and are applied as one atomic
-//! sled transaction, then made durable with one flush + one `fdatasync`. A crash can no
-//! longer leave an event without the order change it reports, or the reverse.
+//! sled batch, then made durable with one flush + one `fdatasync`. A crash can no longer
+//! leave an event without the order change it reports, or the reverse.
 //!
 //! # Design constraints
 //! - The journal stores bytes; their meaning (orders as JSON, the session, a command's reply,
 //!   a print job) belongs to `crate::orders` and `crate::print`, the typed views.
-//! - Only the committer writes these trees; [`StateView`] reads them.
-//! - The keys are those of the older separate `state/` and `print/` databases, so a
-//!   migration copies them verbatim (see `migrate.rs`).
+//! - Only the committer writes state; [`StateView`] reads it.
+//! - Everything is in sled's one default tree, the events' own, each state tree under a key
+//!   prefix (`s`, the tree's number, then the key), so a commit is one `apply_batch`: sled's
+//!   multi-tree transactions are not used (their commit retries without bound, sled #1152,
+//!   and they hold sled's global write lock longer).
+//! - The keys within a state tree are those of the older separate `state/` and `print/`
+//!   databases, so a migration copies them verbatim (see `migrate.rs`).
 //!
-//! # Trees
-//! | tree | key | value |
-//! |---|---|---|
-//! | `orders` | order id | the stored order |
-//! | `requests` | request id | what was executed and answered |
-//! | `meta` | `session` | the operator session |
-//! | `print.jobs` | job id (UUIDv7) | the print job |
-//! | `print.data` | job id | the bytes to print |
-//! | `print.queued` | job id | the printer of a queued job (an index) |
+//! # State trees
+//! | tree | number | key | value |
+//! |---|---|---|---|
+//! | `orders` | 0 | order id | the stored order |
+//! | `requests` | 1 | request id | what was executed and answered |
+//! | `meta` | 2 | `session` | the operator session |
+//! | `print.jobs` | 3 | job id (UUIDv7) | the print job |
+//! | `print.data` | 4 | job id | the bytes to print |
+//! | `print.queued` | 5 | job id | the printer of a queued job (an index) |
 
 use super::store::storage;
 use super::JournalError;
 
-/// The trees of the workflow's state.
+/// The trees of the workflow's state (key spaces in the journal's one sled tree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StateTree {
     Orders,
@@ -40,7 +44,7 @@ pub enum StateTree {
 }
 
 /// How many state trees there are.
-pub(super) const TREES: usize = 6;
+const TREES: usize = 6;
 
 impl StateTree {
     pub const ALL: [StateTree; TREES] = [
@@ -73,10 +77,22 @@ impl StateTree {
         }
     }
 
-    pub(super) fn index(self) -> usize {
-        self as usize
+    /// The prefix of this tree's keys: `s` and the tree's number.
+    fn prefix(self) -> [u8; 2] {
+        [STATE_PREFIX, self as u8]
+    }
+
+    /// Where `key` of this tree is stored.
+    pub(super) fn stored_key(self, key: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(key.len() + 2);
+        k.extend_from_slice(&self.prefix());
+        k.extend_from_slice(key);
+        k
     }
 }
+
+/// First byte of every state key (events are `e`, acks `a`, the journal's own keys `m:`).
+const STATE_PREFIX: u8 = b's';
 
 /// One write to a state tree: an insert (`Some(value)`) or a remove (`None`).
 pub(crate) type StateWrite = (StateTree, Vec<u8>, Option<Vec<u8>>);
@@ -115,50 +131,30 @@ impl StateChanges {
     }
 }
 
-/// The open state trees, for the committer and readers.
-#[derive(Clone)]
-pub(crate) struct StateTrees {
-    pub trees: [sled::Tree; TREES],
-}
-
-impl StateTrees {
-    pub fn open(db: &sled::Db) -> sled::Result<StateTrees> {
-        let mut trees = Vec::with_capacity(TREES);
-        for t in StateTree::ALL {
-            trees.push(db.open_tree(t.name())?);
-        }
-        Ok(StateTrees { trees: trees.try_into().unwrap_or_else(|_| unreachable!("one tree per StateTree")) })
-    }
-
-    pub fn tree(&self, t: StateTree) -> &sled::Tree {
-        &self.trees[t.index()]
-    }
-}
-
 /// Read access to the state trees. It sees what the committer applied; the workflow (the one
 /// writer of state) reads only after its commits returned, i.e. after they were durable.
 #[derive(Clone)]
 pub struct StateView {
-    pub(super) trees: StateTrees,
+    pub(super) db: sled::Db,
 }
 
 impl StateView {
     pub fn get(&self, tree: StateTree, key: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
-        Ok(self.trees.tree(tree).get(key).map_err(storage)?.map(|v| v.to_vec()))
+        Ok(self.db.get(tree.stored_key(key)).map_err(storage)?.map(|v| v.to_vec()))
     }
 
     /// Every entry of `tree`, in key order.
     pub fn entries(&self, tree: StateTree) -> Result<Vec<Entry>, JournalError> {
-        let t = self.trees.tree(tree);
-        let mut out = Vec::with_capacity(t.len());
-        for kv in t.iter() {
+        let mut out = Vec::new();
+        for kv in self.db.scan_prefix(tree.prefix()) {
             let (k, v) = kv.map_err(storage)?;
-            out.push((k.to_vec(), v.to_vec()));
+            out.push((k[2..].to_vec(), v.to_vec()));
         }
         Ok(out)
     }
 
+    /// How many entries `tree` has (counted: meant for small trees and status pages).
     pub fn len(&self, tree: StateTree) -> usize {
-        self.trees.tree(tree).len()
+        self.db.scan_prefix(tree.prefix()).keys().count()
     }
 }

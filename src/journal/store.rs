@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::state::{StateTrees, StateWrite, TREES};
+use super::state::StateWrite;
 use super::{JournalError, Record, Watermarks};
 
 pub const K_NEXT_SEQ: &[u8] = b"m:next_seq";
@@ -41,12 +41,11 @@ pub fn db_dir(dir: &Path) -> PathBuf {
     dir.join("db")
 }
 
-/// An open sled database (events in its default tree, the workflow's state in
-/// [`StateTrees`]) plus a handle on its data file for the real `fdatasync`.
+/// An open sled database (events and the workflow's state, see `state.rs`, in its default
+/// tree) plus a handle on its data file for the real `fdatasync`.
 #[derive(Clone)]
 pub struct Store {
     pub db: sled::Db,
-    pub state: StateTrees,
     data_file: std::sync::Arc<File>,
 }
 
@@ -64,49 +63,20 @@ impl Store {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, OpenError> {
         let path = db_dir(dir);
         let (db, data_file) = open_sled(&path, cache_bytes)?;
-        let state = StateTrees::open(&db).map_err(|e| classify(&path, e))?;
-        Ok(Store { db, state, data_file: std::sync::Arc::new(data_file) })
+        Ok(Store { db, data_file: std::sync::Arc::new(data_file) })
     }
 
-    /// Applies one commit atomically: the event batch, and the state writes with it. Without
-    /// state writes it is one sled batch; with them, one transaction over the event tree and
-    /// the state trees (sled seals a transaction as one unit in its log, so a crash keeps all
-    /// of it or none).
-    pub fn apply(&self, events: sled::Batch, state: &[StateWrite]) -> Result<(), JournalError> {
-        if state.is_empty() {
-            return self.db.apply_batch(events).map_err(storage);
-        }
-        let mut batches: [Option<sled::Batch>; TREES] = Default::default();
+    /// Applies one commit atomically: the event batch and the state writes with it, as one
+    /// sled batch (sled logs a batch as one unit, so a crash keeps all of it or none).
+    pub fn apply(&self, mut batch: sled::Batch, state: &[StateWrite]) -> Result<(), JournalError> {
         for (tree, key, value) in state {
-            let batch = batches[tree.index()].get_or_insert_with(sled::Batch::default);
+            let key = tree.stored_key(key);
             match value {
-                Some(v) => batch.insert(key.as_slice(), v.as_slice()),
-                None => batch.remove(key.as_slice()),
+                Some(v) => batch.insert(key, v.as_slice()),
+                None => batch.remove(key),
             }
         }
-        // Only the trees this commit writes take part in the transaction.
-        let mut trees = vec![(*self.db).clone()];
-        let mut used = Vec::new();
-        for (tree, batch) in self.state.trees.iter().zip(batches) {
-            if let Some(b) = batch {
-                trees.push(tree.clone());
-                used.push(b);
-            }
-        }
-        let batches = used;
-        use sled::Transactional;
-        trees[..]
-            .transaction(|tx| {
-                tx[0].apply_batch(&events)?;
-                for (view, batch) in tx[1..].iter().zip(&batches) {
-                    view.apply_batch(batch)?;
-                }
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(e) => storage(e),
-                sled::transaction::TransactionError::Abort(()) => JournalError::Storage("transaction aborted".into()),
-            })
+        self.db.apply_batch(batch).map_err(storage)
     }
 
     /// Bytes the database file takes on disk (allocated blocks).

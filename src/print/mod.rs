@@ -1,6 +1,6 @@
 //! Printing: the [`Printing`] handle through which documents are queued, reprinted and
-//! refused, over print jobs persisted in sled (`<journal.path>/print`) and one queue task
-//! per printer.
+//! refused, over print jobs persisted in the journal's database (trees `print.*`) and one
+//! queue task per printer.
 //!
 //! # Design constraints
 //! - States: `queued -> sending -> sent | written | confirmed | failed`, or `expired`. A job
@@ -12,11 +12,13 @@
 //!   offline) keeps the job `queued`, raises the device state and retries with backoff.
 //! - Queued jobs expire after the TTL. One queue per printer: a dead printer blocks only
 //!   its own jobs.
-//! - Every state change is journaled (`print.queued`, `print.confirmed`, ...).
+//! - Every state change is journaled (`print.queued`, `print.confirmed`, ...), in the same
+//!   commit as the change. A station label or slip is queued in the commit of the input that
+//!   asked for it ([`Printing::queue_in_commit`]).
 //!
 //! # Files
 //! - `job.rs`: the job record and its rules (`apply(outcome, now)`, `expired(now)`); pure.
-//! - `store.rs`: the sled-backed [`JobStore`].
+//! - `store.rs`: the [`JobStore`], the typed view over the journal's `print.*` trees.
 //! - `printers.rs`: the config's printers as [`ConfiguredPrinter`]s.
 //! - `error.rs`: [`PrintError`], print's own errors.
 //! - `render.rs`: which printer a document goes to and its bytes ([`PreparedJob`]); pure.

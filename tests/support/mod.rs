@@ -266,9 +266,22 @@ impl Daemon {
         }
     }
 
-    /// Next feedback line; panics with the daemon's log if none comes within 10 s.
+    /// Next feedback line; panics with the daemon's log (and its threads' stacks) if none
+    /// comes within 10 s.
     pub fn expect_line(&self) -> String {
-        self.line(Duration::from_secs(10)).unwrap_or_else(|| panic!("no feedback line; stderr:\n{}", self.stderr()))
+        self.line(Duration::from_secs(10)).unwrap_or_else(|| {
+            panic!("no feedback line; stderr:\n{}\n{}", self.stderr(), self.thread_stacks())
+        })
+    }
+
+    /// Every thread's stack of the running daemon (by gdb), for a daemon that stopped
+    /// answering: where it waits is the first thing to know.
+    pub fn thread_stacks(&self) -> String {
+        let pid = self.pid().to_string();
+        match Command::new("gdb").args(["-p", &pid, "-batch", "-nx", "-ex", "thread apply all bt"]).output() {
+            Ok(o) => format!("threads of stationd {pid}:\n{}", String::from_utf8_lossy(&o.stdout)),
+            Err(e) => format!("no thread stacks ({e}); install gdb (apt-get install gdb) to see them"),
+        }
     }
 
     /// Lines already received, without waiting.
