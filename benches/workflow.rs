@@ -353,7 +353,7 @@ fn packed_to_label(orders: usize) {
         (Some(("bare TCP connect + write p50", pct(&base, 0.5))), Some(("bare TCP p99", pct(&base, 0.99))));
     record("workflow", &format!("{name}, p50"), p50, "ms", "lower", b50, None);
     record("workflow", &format!("{name}, p99"), p99, "ms", "lower", b99, Some("< 2"));
-    println!("(stationd's figure includes the scan's trip through stdin, the input's journal commit (events and order changes), the print job's durable queueing (a commit of its own in the same database) and the printer status query before sending)");
+    println!("(stationd's figure includes the scan's trip through stdin, the input's journal commit (its events, the order changes and the label's print job), the job's durable `sending` mark and the printer status query before sending)");
     daemon.close_stdin();
 }
 

@@ -77,6 +77,11 @@ struct Committer {
     reservation: Reservation,
     reserve_file: ReserveFile,
     mark_interval_ms: i64,
+    /// The event records of the round being built (key, encoded event).
+    records: Vec<([u8; 9], Vec<u8>)>,
+    /// `m:next_seq` and `m:bytes` as last written: a round of one event alone does not write
+    /// them (see [`Committer::commit`]); the next batch, or housekeeping, brings them up.
+    persisted_meta: (u64, u64),
     _lock: DirLock,
 }
 
@@ -107,8 +112,17 @@ pub fn spawn(
     };
     let retain_ms = shared.opts.retain_acked.as_millis() as i64;
     let mark_interval_ms = (retain_ms / 256).max(60_000);
-    let mut c =
-        Committer { shared, st, early_trim: (None, None), reservation, reserve_file, mark_interval_ms, _lock: lock };
+    let mut c = Committer {
+        shared,
+        st,
+        early_trim: (None, None),
+        reservation,
+        reserve_file,
+        mark_interval_ms,
+        records: Vec::new(),
+        persisted_meta: (0, 0),
+        _lock: lock,
+    };
     c.bind_station()?;
     if let Some(ev) = first_event {
         let (reply, _rx) = oneshot::channel();
@@ -157,6 +171,7 @@ impl Committer {
                 }
             }
             if self.commit(reqs) {
+                self.checkpoint_counts();
                 self.checkpoint_reservation();
                 return;
             }
@@ -165,6 +180,7 @@ impl Committer {
                 last_housekeeping = Instant::now();
             }
         }
+        self.checkpoint_counts();
         if let Err(e) = self.shared.store.sync() {
             error!(error = %e, "final journal sync failed");
         }
@@ -175,6 +191,7 @@ impl Committer {
     /// One group commit. Returns true when a `Close` was among the requests.
     fn commit(&mut self, reqs: Vec<Request>) -> bool {
         let before = self.st.clone();
+        self.records.clear();
         let mut batch = sled::Batch::default();
         let mut state_writes = StateWrites::new();
         let mut pending = Vec::with_capacity(reqs.len());
@@ -215,7 +232,22 @@ impl Committer {
             }
         }
         self.persist_ack_state(&mut batch, &before, &acked_now);
-        self.meta_into(&mut batch, &before);
+        // One event and nothing else (the common single scan): written as a lone insert, not
+        // a batch. sled logs a batch behind a manifest it writes and syncs on its own, which
+        // re-dirties the same disk page in every commit (twice the bytes written per scan);
+        // `m:next_seq` and `m:bytes` follow from the stored events at open (see
+        // `Store::watermarks`), so they can wait for the next batch or housekeeping.
+        let lone = self.records.len() == 1
+            && state_writes.is_empty()
+            && acked_now.is_empty()
+            && self.st.acked_below == before.acked_below
+            && self.st.trimmed_below == before.trimmed_below
+            && self.st.ack_marks == before.ack_marks;
+        let lone = if lone { self.records.pop() } else { None };
+        for (key, bytes) in self.records.drain(..) {
+            batch.insert(&key, bytes);
+        }
+        let meta_written = lone.is_none() && self.meta_into(&mut batch, &before);
 
         let started = std::time::Instant::now();
         // A round of refused appends only writes nothing (sled would still log an empty batch).
@@ -225,8 +257,15 @@ impl Committer {
         let result = if nothing_to_write {
             Ok(())
         } else {
-            match self.shared.store.apply(batch, &state_writes) {
+            let applied = match lone {
+                Some((key, bytes)) => self.shared.store.db.insert(key, bytes).map(drop).map_err(storage),
+                None => self.shared.store.apply(batch, &state_writes),
+            };
+            match applied {
                 Ok(()) => {
+                    if meta_written {
+                        self.persisted_meta = (self.st.next, self.st.stored_bytes);
+                    }
                     let synced = self.shared.store.sync();
                     self.shared.commits.observe(started.elapsed());
                     synced
@@ -390,7 +429,7 @@ impl Committer {
         }
         let mut appended = Vec::with_capacity(encoded.len());
         for (a, bytes) in encoded {
-            batch.insert(&event_key(a.seq), bytes);
+            self.records.push((event_key(a.seq), bytes));
             appended.push(a);
         }
         self.st.next += appended.len() as u64;
@@ -442,10 +481,15 @@ impl Committer {
         }
     }
 
-    fn meta_into(&mut self, batch: &mut sled::Batch, before: &State) {
+    /// Adds the changed meta keys to `batch`; true when `m:next_seq` and `m:bytes` (always
+    /// written together, so that events past `m:next_seq` are exactly those `m:bytes` does
+    /// not count) are among them.
+    fn meta_into(&mut self, batch: &mut sled::Batch, before: &State) -> bool {
         let st = &self.st;
-        if st.next != before.next {
+        let counts = (st.next, st.stored_bytes) != self.persisted_meta;
+        if counts {
             batch.insert(store::K_NEXT_SEQ, &u64_value(st.next));
+            batch.insert(store::K_BYTES, &u64_value(st.stored_bytes));
         }
         if st.acked_below != before.acked_below {
             batch.insert(store::K_ACKED_BELOW, &u64_value(st.acked_below));
@@ -453,14 +497,12 @@ impl Committer {
         if st.trimmed_below != before.trimmed_below {
             batch.insert(store::K_TRIMMED_BELOW, &u64_value(st.trimmed_below));
         }
-        if st.stored_bytes != before.stored_bytes {
-            batch.insert(store::K_BYTES, &u64_value(st.stored_bytes));
-        }
         if st.ack_marks != before.ack_marks {
             if let Ok(json) = serde_json::to_vec(&st.ack_marks) {
                 batch.insert(store::K_ACK_MARKS, json);
             }
         }
+        counts
     }
 
     /// Deletes acked records below `target` (at most `max`), oldest first.
@@ -520,6 +562,21 @@ impl Committer {
         }
     }
 
+    /// Writes `m:next_seq` and `m:bytes` if events committed alone went past them, so the
+    /// next open reads no events to count them.
+    fn checkpoint_counts(&mut self) {
+        if (self.st.next, self.st.stored_bytes) == self.persisted_meta {
+            return;
+        }
+        let mut batch = sled::Batch::default();
+        let before = self.st.clone();
+        self.meta_into(&mut batch, &before);
+        match self.shared.store.db.apply_batch(batch).map_err(storage).and_then(|_| self.shared.store.sync()) {
+            Ok(()) => self.persisted_meta = (self.st.next, self.st.stored_bytes),
+            Err(e) => warn!(error = %e, "cannot write the journal's counts; the next open counts the events since"),
+        }
+    }
+
     fn housekeeping(&mut self) {
         self.checkpoint_reservation();
         if let (Some(_), last) = self.early_trim {
@@ -544,13 +601,19 @@ impl Committer {
         }
         let trimmed_below = self.st.trimmed_below;
         self.st.ack_marks.retain(|(_, w)| *w > trimmed_below);
-        if self.st.ack_marks == before.ack_marks && self.st.trimmed_below == before.trimmed_below {
+        let counts_behind = (self.st.next, self.st.stored_bytes) != self.persisted_meta;
+        if self.st.ack_marks == before.ack_marks && self.st.trimmed_below == before.trimmed_below && !counts_behind {
             return;
         }
-        self.meta_into(&mut batch, &before);
+        let meta_written = self.meta_into(&mut batch, &before);
         let r = self.shared.store.db.apply_batch(batch).map_err(storage).and_then(|_| self.shared.store.sync());
         match r {
-            Ok(()) => self.publish_marks(),
+            Ok(()) => {
+                if meta_written {
+                    self.persisted_meta = (self.st.next, self.st.stored_bytes);
+                }
+                self.publish_marks()
+            }
             Err(e) => {
                 self.st = before;
                 warn!(error = %e, "journal housekeeping failed");

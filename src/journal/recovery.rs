@@ -101,14 +101,12 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
 
 /// Returns the database's next seq, or why it cannot be trusted.
 fn check_consistent(store: &Store, reservation: Option<&Reservation>) -> Result<u64, String> {
-    let next = store.next_seq().map_err(|e| e.to_string())?;
-    store.watermarks().map_err(|e| e.to_string())?;
+    let written = store.next_seq().map_err(|e| e.to_string())?;
+    // Events past `m:next_seq` (committed alone since it was written) must follow it without
+    // a gap; `watermarks` checks that and counts them.
+    let marks = store.watermarks().map_err(|e| e.to_string())?;
     let last = store.last_event_seq().map_err(|e| e.to_string())?;
-    if let (Some(next), Some(last)) = (next, last) {
-        if last >= next {
-            return Err(format!("event seq {last} is stored but next_seq is {next}"));
-        }
-    }
+    let next = (written.is_some() || last.is_some()).then_some(marks.durable_next);
     match (next, reservation) {
         (None, Some(r)) if r.issued_below > 1 => Err(format!(
             "the database is empty but seqs up to {} were issued; its files were lost or replaced",

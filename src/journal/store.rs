@@ -119,10 +119,21 @@ impl Store {
     /// Reads the watermarks persisted by the committer. Cost is independent of how many
     /// events are stored (start-up must stay fast with a large backlog).
     pub fn watermarks(&self) -> Result<Watermarks, JournalError> {
-        let next = self.next_seq()?.unwrap_or(1);
+        let mut next = self.next_seq()?.unwrap_or(1);
         let acked_below = self.get_u64(K_ACKED_BELOW)?.unwrap_or(1);
         let trimmed_below = self.get_u64(K_TRIMMED_BELOW)?.unwrap_or(1);
-        let stored_bytes = self.get_u64(K_BYTES)?.unwrap_or(0);
+        let mut stored_bytes = self.get_u64(K_BYTES)?.unwrap_or(0);
+        // Events committed alone after `m:next_seq` and `m:bytes` were last written (at most a
+        // housekeeping interval's worth): counted here.
+        for kv in self.db.range(event_key(next)..=event_key(u64::MAX)) {
+            let (k, v) = kv.map_err(storage)?;
+            let Some(seq) = seq_of(&k) else { continue };
+            if seq != next {
+                return Err(JournalError::Storage(format!("event seq {seq} is stored after a gap (next was {next})")));
+            }
+            next += 1;
+            stored_bytes += v.len() as u64;
+        }
         let mut acked_above = BTreeSet::new();
         for kv in self.db.range(ack_key(0)..ack_key(u64::MAX)) {
             let (k, _) = kv.map_err(storage)?;
