@@ -50,7 +50,9 @@ fn wait_line(daemon: &Daemon, timeout: Duration, want: impl Fn(&str) -> bool) ->
         match daemon.line(left) {
             Some(l) if want(&l) => return l,
             Some(_) => {}
-            None => panic!("no such feedback within {timeout:?}; stderr:\n{}\n{}", daemon.stderr(), daemon.thread_stacks()),
+            None => {
+                panic!("no such feedback within {timeout:?}; stderr:\n{}\n{}", daemon.stderr(), daemon.thread_stacks())
+            }
         }
     }
 }

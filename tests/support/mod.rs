@@ -269,9 +269,8 @@ impl Daemon {
     /// Next feedback line; panics with the daemon's log (and its threads' stacks) if none
     /// comes within 10 s.
     pub fn expect_line(&self) -> String {
-        self.line(Duration::from_secs(10)).unwrap_or_else(|| {
-            panic!("no feedback line; stderr:\n{}\n{}", self.stderr(), self.thread_stacks())
-        })
+        self.line(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no feedback line; stderr:\n{}\n{}", self.stderr(), self.thread_stacks()))
     }
 
     /// Every thread's stack of the running daemon (by gdb), for a daemon that stopped
