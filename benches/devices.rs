@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
 use stationd_drivers::scanner::{ScannerEvent, ScannerLink, ScannerSpec};
@@ -174,20 +173,8 @@ fn labels() {
 }
 
 fn openpty() -> (std::fs::File, std::fs::File, String) {
-    let (mut m, mut s) = (0, 0);
-    // SAFETY: openpty fills two fds we then own.
-    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-    assert_eq!(rc, 0);
-    // SAFETY: `s` is a valid fd from openpty.
-    let name = unsafe { std::ffi::CStr::from_ptr(libc::ttyname(s)) }.to_string_lossy().into_owned();
-    // SAFETY: both fds are owned from here on.
-    unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        libc::tcgetattr(s, &mut t);
-        libc::cfmakeraw(&mut t);
-        libc::tcsetattr(s, libc::TCSANOW, &t);
-        (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s), name)
-    }
+    let p = stationd_testkit::open_pty(true);
+    (p.master, p.slave, p.name)
 }
 
 fn pty_latency(samples: usize) {

@@ -327,19 +327,8 @@ mod tests {
     #[tokio::test]
     async fn a_serial_printer_is_checked_before_and_after_the_job() {
         use std::io::{Read, Write};
-        use std::os::fd::FromRawFd;
-        let (mut m, mut s) = (0, 0);
-        // SAFETY: openpty fills two fds that we own from here on.
-        let name = unsafe {
-            assert_eq!(libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()), 0);
-            let mut t: libc::termios = std::mem::zeroed();
-            libc::tcgetattr(s, &mut t);
-            libc::cfmakeraw(&mut t);
-            libc::tcsetattr(s, libc::TCSANOW, &t);
-            std::ffi::CStr::from_ptr(libc::ttyname(s)).to_string_lossy().into_owned()
-        };
-        // SAFETY: fds from openpty.
-        let (master_keep, _slave) = unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s)) };
+        let pty = stationd_testkit::open_pty(true);
+        let (master_keep, _slave, name) = (pty.master, pty.slave, pty.name);
         // The thread works on a clone: closing the master before our side has read the last
         // answer would hang up the PTY and discard it.
         let mut master = master_keep.try_clone().unwrap();

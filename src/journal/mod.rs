@@ -24,15 +24,15 @@
 //!   durable by the same flush + `fdatasync`, or refused whole.
 //! - No `sled::` type leaves this module.
 //!
-//! # Key layout of the events' (default) tree; the state trees are listed in [`state`]
+//! # Key layout of sled's one (default) tree; the state trees (`s` + number + key) are listed in [`state`]
 //! | key | value |
 //! |---|---|
 //! | `e` + seq (u64 BE) | the event envelope, JSON |
 //! | `a` + seq (u64 BE) | empty: acked above the watermark |
-//! | `m:next_seq` | u64 BE: next seq to issue |
+//! | `m:next_seq` | u64 BE: next seq to issue, as of the last batch; events committed alone after it follow it without a gap |
 //! | `m:acked_below` | u64 BE: every seq below is acked |
 //! | `m:trimmed_below` | u64 BE: every seq below is deleted |
-//! | `m:bytes` | u64 BE: bytes of stored event records |
+//! | `m:bytes` | u64 BE: bytes of stored event records below `m:next_seq` |
 //! | `m:ack_marks` | JSON `[[unix_ms, acked_below], ...]`: when the watermark passed where, for retention |
 //! | `m:station` | `warehouse/station` the journal belongs to |
 

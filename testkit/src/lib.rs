@@ -5,9 +5,10 @@
 //!
 //! It owns the hostile text and byte generators ([`hostile_text`], [`scanner_bytes`]), the
 //! JSON ones ([`json_values`], [`json_keys`]), cutting a stream into chunks
-//! ([`split_at_cuts`]) and reading back a ZPL label's commands ([`zpl_commands`]).
+//! ([`split_at_cuts`]) and reading back a ZPL label's commands ([`zpl_commands`]); and the
+//! pseudo-terminals that stand in for serial scanners and printers ([`open_pty`]).
 //!
-//! Dev-only (`publish = false`) and depends on proptest and serde_json only, not on
+//! Dev-only (`publish = false`) and depends on proptest, serde_json and libc only, not on
 //! `stationd` or `stationd-drivers`, so both use it as a dev-dependency without cycles.
 
 use proptest::prelude::*;
@@ -142,4 +143,45 @@ mod tests {
             prop_assert!(s.len() <= 17);
         }
     }
+}
+
+/// A pseudo-terminal: the test plays the device on `master`; the code under test opens
+/// `name` (the slave's path). `slave` stays open so the PTY lives as long as this does.
+pub struct OpenPty {
+    pub master: std::fs::File,
+    pub slave: std::fs::File,
+    pub name: String,
+}
+
+/// Opens a PTY (both ends close-on-exec, so a spawned daemon sees it go away when the test
+/// drops it); `raw` puts the slave in raw mode (no echo, no line editing), as a serial port.
+pub fn open_pty(raw: bool) -> OpenPty {
+    use std::os::fd::FromRawFd;
+    let (mut m, mut s) = (0, 0);
+    // SAFETY: openpty fills two fds we then own.
+    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty failed: {}", std::io::Error::last_os_error());
+    // SAFETY: both fds come from openpty and are owned from here on.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s)) };
+    // SAFETY: fcntl/termios calls on fds we own, into a local struct.
+    unsafe {
+        libc::fcntl(m, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(s, libc::F_SETFD, libc::FD_CLOEXEC);
+        if raw {
+            let mut t: libc::termios = std::mem::zeroed();
+            libc::tcgetattr(s, &mut t);
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(s, libc::TCSANOW, &t);
+        }
+    }
+    // `ttyname_r`, not `ttyname`: tests run on parallel threads and `ttyname` returns a
+    // static buffer, so two tests opening PTYs at once could both get the same name (a
+    // daemon then read another test's scanner, and its own scans went nowhere).
+    let mut buf = [0 as libc::c_char; 128];
+    // SAFETY: `s` is an open tty fd; `buf` is ours and its length is passed.
+    let rc = unsafe { libc::ttyname_r(s, buf.as_mut_ptr(), buf.len()) };
+    assert_eq!(rc, 0, "ttyname_r failed");
+    // SAFETY: ttyname_r wrote a NUL-terminated name into `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
+    OpenPty { master, slave, name }
 }
