@@ -118,33 +118,6 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cuts_keep_every_byte_in_order() {
-        let parts = split_at_cuts(b"abcdef", &[4, 9, 5]);
-        assert_eq!(parts, vec![&b"ab"[..], b"cd", b"e", b"f"]);
-        assert_eq!(parts.concat(), b"abcdef");
-    }
-
-    #[test]
-    fn zpl_commands_are_the_caret_and_tilde_commands_in_order() {
-        assert_eq!(
-            zpl_commands(b"^XA^FDa~b^FS^X"),
-            vec![b"^XA".to_vec(), b"^FD".to_vec(), b"~b^".to_vec(), b"^FS".to_vec(), b"^X".to_vec()]
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn hostile_text_is_at_most_max_bytes(s in hostile_text(17)) {
-            prop_assert!(s.len() <= 17);
-        }
-    }
-}
-
 /// A pseudo-terminal: the test plays the device on `master`; the code under test opens
 /// `name` (the slave's path). `slave` stays open so the PTY lives as long as this does.
 pub struct OpenPty {
@@ -184,4 +157,31 @@ pub fn open_pty(raw: bool) -> OpenPty {
     // SAFETY: ttyname_r wrote a NUL-terminated name into `buf`.
     let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
     OpenPty { master, slave, name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_keep_every_byte_in_order() {
+        let parts = split_at_cuts(b"abcdef", &[4, 9, 5]);
+        assert_eq!(parts, vec![&b"ab"[..], b"cd", b"e", b"f"]);
+        assert_eq!(parts.concat(), b"abcdef");
+    }
+
+    #[test]
+    fn zpl_commands_are_the_caret_and_tilde_commands_in_order() {
+        assert_eq!(
+            zpl_commands(b"^XA^FDa~b^FS^X"),
+            vec![b"^XA".to_vec(), b"^FD".to_vec(), b"~b^".to_vec(), b"^FS".to_vec(), b"^X".to_vec()]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_text_is_at_most_max_bytes(s in hostile_text(17)) {
+            prop_assert!(s.len() <= 17);
+        }
+    }
 }
