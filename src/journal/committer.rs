@@ -1,8 +1,8 @@
 //! The committer: the one thread that writes the journal.
 //!
 //! It takes every request waiting in its channel (up to [`MAX_BATCH`]), turns them into one
-//! atomic sled batch (a transaction when state changes come with them, see `state.rs`),
-//! makes it durable with one flush + `fdatasync`, and only then answers. Requests that
+//! atomic sled batch (state changes included, see `state.rs`; one event alone is a lone
+//! insert, see [`Committer::commit`]), makes it durable with one flush + `fdatasync`, and only then answers. Requests that
 //! arrive during a sync wait for the next round, so N concurrent producers share one sync:
 //! this is the group commit. Seqs are assigned here and nowhere else. An input (its events
 //! and its state changes) is taken whole or refused whole.
@@ -568,13 +568,22 @@ impl Committer {
         if (self.st.next, self.st.stored_bytes) == self.persisted_meta {
             return;
         }
-        let mut batch = sled::Batch::default();
         let before = self.st.clone();
-        self.meta_into(&mut batch, &before);
-        match self.shared.store.db.apply_batch(batch).map_err(storage).and_then(|_| self.shared.store.sync()) {
-            Ok(()) => self.persisted_meta = (self.st.next, self.st.stored_bytes),
-            Err(e) => warn!(error = %e, "cannot write the journal's counts; the next open counts the events since"),
+        if let Err(e) = self.write_aside(sled::Batch::default(), &before) {
+            warn!(error = %e, "cannot write the journal's counts; the next open counts the events since");
         }
+    }
+
+    /// Writes `batch` and the meta keys changed since `before` durably, outside a round of
+    /// requests (housekeeping, close).
+    fn write_aside(&mut self, mut batch: sled::Batch, before: &State) -> Result<(), JournalError> {
+        let counts = self.meta_into(&mut batch, before);
+        self.shared.store.db.apply_batch(batch).map_err(storage)?;
+        self.shared.store.sync()?;
+        if counts {
+            self.persisted_meta = (self.st.next, self.st.stored_bytes);
+        }
+        Ok(())
     }
 
     fn housekeeping(&mut self) {
@@ -605,15 +614,8 @@ impl Committer {
         if self.st.ack_marks == before.ack_marks && self.st.trimmed_below == before.trimmed_below && !counts_behind {
             return;
         }
-        let meta_written = self.meta_into(&mut batch, &before);
-        let r = self.shared.store.db.apply_batch(batch).map_err(storage).and_then(|_| self.shared.store.sync());
-        match r {
-            Ok(()) => {
-                if meta_written {
-                    self.persisted_meta = (self.st.next, self.st.stored_bytes);
-                }
-                self.publish_marks()
-            }
+        match self.write_aside(batch, &before) {
+            Ok(()) => self.publish_marks(),
             Err(e) => {
                 self.st = before;
                 warn!(error = %e, "journal housekeeping failed");

@@ -19,9 +19,9 @@
 //!   (never deleted) and a fresh journal continues above every seq that may have been issued
 //!   (see [`reserve`]); its first event is `journal.recovered`.
 //! - **One database, one commit per input.** The workflow's state (orders, session, request
-//!   ids: [`state`]) lives in trees of the same sled database; [`Journal::commit`] takes an
-//!   input's events and state changes together, applied in one atomic transaction and made
-//!   durable by the same flush + `fdatasync`, or refused whole.
+//!   ids, print jobs: [`state`]) lives beside the events in the same sled tree;
+//!   [`Journal::commit`] takes an input's events and state changes together, applied in one
+//!   atomic batch and made durable by the same flush + `fdatasync`, or refused whole.
 //! - No `sled::` type leaves this module.
 //!
 //! # Key layout of sled's one (default) tree; the state trees (`s` + number + key) are listed in [`state`]
@@ -53,6 +53,9 @@ use tokio::sync::{oneshot, watch};
 
 use crate::event::NewEvent;
 use committer::Request;
+
+/// Where the committer answers one input.
+type AppendReply = oneshot::Receiver<Result<Vec<Appended>, JournalError>>;
 pub use state::{StateChanges, StateTree, StateView};
 use store::Store;
 
@@ -294,23 +297,29 @@ impl Journal {
     /// in one atomic write, made durable with one sync (shared with whatever else is
     /// committed at the same time). Returns once all of it is durable, or refuses it whole.
     pub async fn commit(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
-        if events.is_empty() && state.is_empty() {
-            // Nothing to make durable (a tick that changed nothing): no round, no sync.
-            return Ok(Vec::new());
+        match self.submit(events, state)? {
+            Some(rx) => rx.await.map_err(|_| JournalError::Closed)?,
+            None => Ok(Vec::new()),
         }
-        let (reply, rx) = oneshot::channel();
-        self.send(Request::Append { events, state, reply })?;
-        rx.await.map_err(|_| JournalError::Closed)?
     }
 
     /// Blocking [`Journal::commit`], for threads outside the runtime.
     pub fn commit_blocking(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Vec<Appended>, JournalError> {
+        match self.submit(events, state)? {
+            Some(rx) => rx.blocking_recv().map_err(|_| JournalError::Closed)?,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Hands one input to the committer; `None` when there is nothing to make durable (a tick
+    /// that changed nothing: no round, no sync).
+    fn submit(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Option<AppendReply>, JournalError> {
         if events.is_empty() && state.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append { events, state, reply })?;
-        rx.blocking_recv().map_err(|_| JournalError::Closed)?
+        Ok(Some(rx))
     }
 
     /// Read access to the workflow's state trees (orders, session, request ids).

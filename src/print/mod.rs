@@ -158,7 +158,8 @@ impl Printing {
         let detail = missing_glyphs_detail(&prepared);
         let (job, bytes) = self.new_job(prepared, None, detail)?;
         let changes = JobStore::creation(&job, &bytes)?;
-        Ok((job.clone(), self.job_event("print.queued", &job), changes))
+        let event = self.job_event("print.queued", &job);
+        Ok((job, event, changes))
     }
 
     /// A job queued by an input's commit (see [`Printing::queue_in_commit`]) is durable: its

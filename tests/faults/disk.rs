@@ -40,10 +40,7 @@ impl Drop for SmallDisk {
 pub(super) fn disk_full(_size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     let disk = SmallDisk::mount(24);
     let station = StationDir::new("", "");
-    let text = std::fs::read_to_string(&station.config)
-        .unwrap()
-        .replace("path = \"journal\"", &format!("path = \"{}/journal\"\nmin_free = \"4MiB\"", disk.mount.display()));
-    std::fs::write(&station.config, text).unwrap();
+    journal_on(&station, &disk);
     // Other files on the disk leave 4 MiB of room above what the journal keeps free.
     let ballast = disk.mount.join("ballast");
     std::fs::write(&ballast, vec![0u8; 12 << 20]).unwrap();
@@ -51,19 +48,8 @@ pub(super) fn disk_full(_size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     let mut daemon = station.spawn();
     daemon.wait_started();
     let mut accepted = BTreeMap::new();
-    let scan = |daemon: &mut Daemon, code: &str| -> String {
-        daemon.scan(code);
-        daemon.expect_line()
-    };
     scan(&mut daemon, "OP:0042");
-    let filler = "x".repeat(200);
-    let refusal = loop {
-        let line = scan(&mut daemon, &format!("D-{}-{filler}", accepted.len()));
-        if !record(&mut accepted, &line) {
-            break line;
-        }
-        assert!(accepted.len() < 100_000, "the disk never filled");
-    };
+    let refusal = scan_until_refused(&mut daemon, &mut accepted, "D", 100_000);
     let mut refused = 1;
     for i in 0..5 {
         let line = scan(&mut daemon, &format!("REFUSED-{i}"));
@@ -129,25 +115,12 @@ pub(super) fn disk_space_comes_back(_size: &Size, _rng: &mut StdRng) -> Vec<Row>
     let up = Upstream::connect(broker.port, &format!("{PREFIX}/events"));
     broker.down();
     let station = StationDir::with_broker(broker.port, "");
-    let text = std::fs::read_to_string(&station.config)
-        .unwrap()
-        .replace("path = \"journal\"", &format!("path = \"{}/journal\"\nmin_free = \"4MiB\"", disk.mount.display()));
-    std::fs::write(&station.config, text).unwrap();
+    journal_on(&station, &disk);
     let mut daemon = station.spawn();
     daemon.wait_started();
     let mut confirmed = BTreeMap::new();
-    let scan = |daemon: &mut Daemon, code: &str| -> String {
-        daemon.scan(code);
-        daemon.expect_line()
-    };
+    let refusal = scan_until_refused(&mut daemon, &mut confirmed, "F", 200_000);
     let filler = "x".repeat(200);
-    let refusal = loop {
-        let line = scan(&mut daemon, &format!("F-{}-{filler}", confirmed.len()));
-        if !record(&mut confirmed, &line) {
-            break line;
-        }
-        assert!(confirmed.len() < 200_000, "the disk never filled");
-    };
     let filled = confirmed.len();
     let files_before = files_under(&station.journal());
     broker.up();
@@ -234,4 +207,31 @@ fn files_under(dir: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// Puts the station's journal on `disk`, keeping 4 MiB of it free (`min_free`).
+fn journal_on(station: &StationDir, disk: &SmallDisk) {
+    let text = std::fs::read_to_string(&station.config)
+        .unwrap()
+        .replace("path = \"journal\"", &format!("path = \"{}/journal\"\nmin_free = \"4MiB\"", disk.mount.display()));
+    std::fs::write(&station.config, text).unwrap();
+}
+
+/// One scan and its feedback line.
+fn scan(daemon: &mut Daemon, code: &str) -> String {
+    daemon.scan(code);
+    daemon.expect_line()
+}
+
+/// Scans `<prefix>-<n>-<200 x>` until one is refused (at most `most`), recording the
+/// confirmed ones; returns the refusal.
+fn scan_until_refused(daemon: &mut Daemon, confirmed: &mut BTreeMap<u64, String>, prefix: &str, most: usize) -> String {
+    let filler = "x".repeat(200);
+    loop {
+        let line = scan(daemon, &format!("{prefix}-{}-{filler}", confirmed.len()));
+        if !record(confirmed, &line) {
+            return line;
+        }
+        assert!(confirmed.len() < most, "the disk never filled");
+    }
 }
