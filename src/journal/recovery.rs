@@ -41,6 +41,15 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
         }
     };
 
+    // A power cut during the database's very first open (before its `conf` was synced) leaves
+    // that file empty. Until a seq is reserved nothing was ever committed here, so that is no
+    // loss: the file is dropped and sled writes it afresh, without its warning. Once a seq is
+    // reserved, `conf` had been synced, and an empty one is left for sled and `open_sled` to
+    // report (the disk lost a synced file).
+    if reservation.as_ref().is_none_or(|r| r.reserved_below <= 1) {
+        store::drop_conf_of_a_cut_first_start(&db_dir(dir))
+            .map_err(|e| JournalError::access(&db_dir(dir), "remove the empty sled conf in", e))?;
+    }
     let problem = match Store::open(dir, opts.cache_bytes) {
         Ok(store) => match check_consistent(&store, reservation.as_ref()) {
             Ok(next) => {

@@ -268,6 +268,18 @@ pub(crate) fn conf_is_damaged(path: &Path) -> bool {
     std::fs::metadata(path.join(CONF)).is_ok_and(|m| m.len() <= 8)
 }
 
+/// Removes an empty or short `conf` (see [`conf_is_damaged`]) of a database whose first start
+/// was cut short, so sled writes it again as on a first start; call only when nothing was
+/// ever committed to the database.
+pub(crate) fn drop_conf_of_a_cut_first_start(path: &Path) -> std::io::Result<()> {
+    if !conf_is_damaged(path) {
+        return Ok(());
+    }
+    tracing::info!(path = %path.display(), "the database's first start was cut short (power loss?) before its settings were synced; sled writes them again");
+    std::fs::remove_file(path.join(CONF))?;
+    File::open(path)?.sync_all()
+}
+
 /// sled 0.34 writes `conf` when it is missing or empty, without `fsync`, and nothing syncs
 /// the folder it (or the database folder itself) was created in: a power cut soon after left
 /// an empty file (and sled's `empty/corrupt configuration file found` at every start after).
