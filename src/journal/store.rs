@@ -196,10 +196,11 @@ impl Store {
 }
 
 /// How often sled's flusher thread wakes to clean segments (and flush, which after our own
-/// flush finds nothing to write, but it ends in an `fsync`). At 1 s it fell behind the
-/// garbage of a drain with early trimming on the fault suite's 16 MiB disk (1 run in 3
-/// reached the hard floor); at 500 ms and 250 ms 4 runs in 4 passed. Shorter costs latency:
-/// its `fsync` meets the committer's `fdatasync` more often.
+/// flush finds nothing to write; the vendored sled then skips its `fsync`,
+/// vendor/sled/PATCHES.md). At 1 s it fell behind the garbage of a drain with early trimming
+/// on the fault suite's 16 MiB disk (1 run in 3 reached the hard floor); at 500 ms and 250 ms
+/// 4 runs in 4 passed. Shorter costs latency: its relocations meet the committer's writes
+/// more often.
 const SLED_GC_EVERY_MS: u64 = 500;
 
 /// Opens a sled database folder for stationd's use (small cache, no timer flushes) and a
