@@ -118,7 +118,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
                 (devices.clone(), devices_rx),
                 shutdown.clone(),
             )
-            .map_err(|e| RunError::Config(e.to_string()))?;
+            .map_err(|e| match e {
+                uplink::UplinkError::Thread(e) => RunError::Other(anyhow::Error::new(e).context("uplink thread")),
+                e => RunError::Config(e.to_string()),
+            })?;
             Some(u)
         }
         None => {

@@ -31,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use commands::{parse_command, CommandError, CommandRequest, MAX_COMMAND_BYTES};
@@ -50,6 +49,8 @@ pub const MAX_INCOMING_PACKET: usize = 1024 * 1024;
 pub enum UplinkError {
     #[error("mqtt.{key} {path}: {message}")]
     File { key: &'static str, path: String, message: String },
+    #[error("cannot start the uplink's thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// What the status command and page show about the broker connection.
@@ -74,7 +75,8 @@ pub type SharedStatus = Arc<Mutex<UplinkStatus>>;
 pub struct Uplink {
     pub status: SharedStatus,
     devices: DeviceStates,
-    pub task: JoinHandle<()>,
+    /// Resolves when the uplink has stopped (after `shutdown`, once the offline status is out).
+    pub task: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl Uplink {
@@ -175,7 +177,22 @@ pub fn spawn_with(
         printing,
         workflow,
     };
-    let task = tokio::spawn(session::run(context, devices_rx.0, shutdown));
+    // Its own thread and single-threaded runtime: the session and rumqttc's event loop hand
+    // each publish and PubAck back and forth, and on the shared runtime every hand-off woke
+    // another worker thread (a drain ran at 0.75× a bare rumqttc publisher, 0.97× here,
+    // benches/uplink.rs). It also keeps a long drain from holding the workers that read the
+    // scanners.
+    let (done, task) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("uplink".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(session::run(context, devices_rx.0, shutdown)),
+                Err(e) => tracing::error!(error = %e, "cannot start the uplink's runtime"),
+            }
+            let _ = done.send(());
+        })
+        .map_err(UplinkError::Thread)?;
     Ok(Uplink { status, devices, task })
 }
 
