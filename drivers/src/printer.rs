@@ -185,6 +185,14 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let before = read_status(&mut s, spec).await;
+    send_after_status(s, spec, bytes, before).await
+}
+
+/// Every byte and the status after, on a stream whose status `before` was just read.
+async fn send_after_status<S>(mut s: S, spec: &PrinterSpec, bytes: &[u8], before: PrinterStatus) -> SendOutcome
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     if let Some(refused) = refuse_unless_ready(before) {
         return refused;
     }
@@ -194,6 +202,59 @@ where
     }
     let after = read_status(&mut s, spec).await;
     outcome_after_job(after)
+}
+
+/// Sends one job once `cleared` resolves to true (the caller has made the job durably
+/// `sending`), and nothing of it when it resolves to false (`None`). On a TCP or serial link
+/// the connection is opened and the printer's status read while `cleared` runs, so the
+/// status round trip does not add to the time before the first byte; the status is only a
+/// question, so asking it before the job is cleared sends nothing that could print.
+pub async fn send_once_cleared(
+    spec: &PrinterSpec,
+    job_id: &str,
+    bytes: &[u8],
+    cleared: impl std::future::Future<Output = bool>,
+) -> Option<SendOutcome> {
+    match &spec.link {
+        PrinterLink::Tcp { address } => {
+            status_while_cleared(connect(address, spec.status_timeout), spec, bytes, cleared).await
+        }
+        PrinterLink::Serial { path, baud } => {
+            status_while_cleared(async { open_serial(path, *baud) }, spec, bytes, cleared).await
+        }
+        _ => {
+            if !cleared.await {
+                return None;
+            }
+            Some(send(spec, job_id, bytes).await)
+        }
+    }
+}
+
+/// [`send_once_cleared`] on a bidirectional stream: opens it and reads the status while
+/// `cleared` runs, then sends.
+async fn status_while_cleared<S>(
+    open: impl std::future::Future<Output = Result<S, String>>,
+    spec: &PrinterSpec,
+    bytes: &[u8],
+    cleared: impl std::future::Future<Output = bool>,
+) -> Option<SendOutcome>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let ready = async {
+        let mut s = open.await?;
+        let before = read_status(&mut s, spec).await;
+        Ok::<_, String>((s, before))
+    };
+    let (ready, cleared) = tokio::join!(ready, cleared);
+    if !cleared {
+        return None;
+    }
+    Some(match ready {
+        Ok((s, before)) => send_after_status(s, spec, bytes, before).await,
+        Err(detail) => SendOutcome::NotSent { status: PrinterStatus::offline(), detail },
+    })
 }
 
 /// Sends one job; see [`SendOutcome`] for what each result allows.
@@ -275,6 +336,35 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(sim.jobs(), vec![b"^XA^FDhello^FS^XZ".to_vec(), b"^XA^FDhello^FS^XZ".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn a_job_waits_for_its_clearance_while_the_status_is_read_and_is_not_sent_without_it() {
+        let sim = PrinterSim::start();
+        let spec = spec(&sim, Language::Zpl);
+        // The status question is asked while the clearance (the durable `sending` mark) is
+        // pending, and no byte of the job arrives before it.
+        let cleared = async {
+            let asked = std::time::Instant::now() + Duration::from_secs(2);
+            while sim.queries() == 0 && std::time::Instant::now() < asked {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            assert_eq!(sim.queries(), 1, "the status is read while the clearance is pending");
+            assert!(sim.first_byte_times().is_empty(), "no job byte before the clearance");
+            true
+        };
+        assert_eq!(send_once_cleared(&spec, "j1", b"^XA^FDone^FS^XZ", cleared).await, Some(SendOutcome::Confirmed));
+        assert_eq!(sim.wait_jobs(1, Duration::from_secs(2)), vec![b"^XA^FDone^FS^XZ".to_vec()]);
+        // Refused clearance: nothing of the job is sent.
+        assert_eq!(send_once_cleared(&spec, "j2", b"^XA^FDtwo^FS^XZ", async { false }).await, None);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(sim.jobs().len(), 1, "a job whose mark failed never reaches the printer");
+        // A printer that is not ready: the job is not sent (retryable), cleared or not.
+        sim.set_state(SimState::PaperOut);
+        let out = send_once_cleared(&spec, "j3", b"^XA^XZ", async { true }).await;
+        assert!(matches!(out, Some(SendOutcome::NotSent { .. })), "{out:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(sim.jobs().len(), 1);
     }
 
     #[tokio::test]

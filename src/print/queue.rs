@@ -58,10 +58,8 @@ impl Printing {
     /// Stores the job as it is now with the event that reports the change (one commit), off
     /// the async runtime (the write ends in an fdatasync).
     async fn save(&self, job: &Job, event: Option<&str>) -> Result<(), PrintError> {
-        let store = self.store.clone();
-        let j = job.clone();
         let event = event.map(|kind| self.job_event(kind, job));
-        tokio::task::spawn_blocking(move || store.put(&j, event)).await.map_err(PrintError::storage("store a job"))?
+        self.store.put_async(job, event).await
     }
 
     /// One printer's loop, until `shutdown`.
@@ -128,12 +126,19 @@ impl Printing {
                 let _ = self.save(&job, None).await;
                 continue;
             }
-            if let Err(e) = self.save(&job, None).await {
-                error!(job = %job.id, error = %e, "cannot record the job as sending; not sending it");
+            // The printer's status is read while the `sending` mark is committed; no byte of
+            // the job goes out before the mark is durable.
+            let marked = async {
+                let saved = self.save(&job, None).await;
+                if let Err(e) = &saved {
+                    error!(job = %job.id, error = %e, "cannot record the job as sending; not sending it");
+                }
+                saved.is_ok()
+            };
+            let Some(outcome) = printer::send_once_cleared(&spec, &job.id, &bytes, marked).await else {
                 tokio::time::sleep(delay).await;
                 continue;
-            }
-            let outcome = printer::send(&spec, &job.id, &bytes).await;
+            };
             let applied = job.apply(outcome, now()).expect("the job was just recorded as sending");
             state.report(applied.device, job.detail.as_deref());
             // The outcome and its event (`print.confirmed`, ...) in one commit.

@@ -107,16 +107,34 @@ impl JobStore {
     /// Stores the job as it is now (and its place in the queued index), durably, with the
     /// event that reports the change (if any) in the same commit.
     pub(super) fn put(&self, job: &Job, event: Option<NewEvent>) -> Result<(), PrintError> {
+        let (previous, changes) = self.put_changes(job)?;
+        self.commit(event.into_iter().collect(), changes, "store a job")?;
+        self.count_put(previous, job);
+        Ok(())
+    }
+
+    /// [`JobStore::put`] for a task on the async runtime: it waits for the commit without
+    /// holding a blocking thread (one thread hand-off less before a label's first byte).
+    pub(super) async fn put_async(&self, job: &Job, event: Option<NewEvent>) -> Result<(), PrintError> {
+        let (previous, changes) = self.put_changes(job)?;
+        let committed = self.journal.commit(event.into_iter().collect(), changes).await;
+        committed.map_err(PrintError::storage("store a job"))?;
+        self.count_put(previous, job);
+        Ok(())
+    }
+
+    /// What storing `job` replaces and the writes that store it.
+    fn put_changes(&self, job: &Job) -> Result<(Option<Job>, StateChanges), PrintError> {
         // One writer per job (its queue task, or the one creating it): what is stored now is
         // what this write replaces.
-        let previous = self.get(&job.id)?;
-        let changes = Self::changes(job, None)?;
-        self.commit(event.into_iter().collect(), changes, "store a job")?;
+        Ok((self.get(&job.id)?, Self::changes(job, None)?))
+    }
+
+    fn count_put(&self, previous: Option<Job>, job: &Job) {
         if let Some(old) = previous {
             self.count(old.state, -1);
         }
         self.count(job.state, 1);
-        Ok(())
     }
 
     /// The writes that store `job` (with its bytes when new) and its place in the queued index.
