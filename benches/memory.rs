@@ -180,7 +180,7 @@ fn main() {
     println!("stationd  peak RSS while draining                  {peak:>8.1} MB   VmHWM {hwm:.1} MB   (mosquitto VmHWM {broker_hwm:.1} MB)");
     println!("          RSS by progress: {}", marks.join("  "));
     // Flat: once the drain is under way (past 10 %, the cache warmed), RSS stays within 10 %
-    // of its lowest (sled's cache is bounded by `journal.cache`, not by the backlog).
+    // of its lowest (sled's cache is bounded by `JournalOptions::cache_bytes`, not by the backlog).
     let steady: Vec<f64> = samples.iter().filter(|(p, _)| *p >= 0.1).map(|(_, m)| *m).collect();
     let (lo, hi) = steady.iter().fold((f64::MAX, 0f64), |(lo, hi), m| (lo.min(*m), hi.max(*m)));
     let spread = if steady.is_empty() { 1.0 } else { hi / lo };

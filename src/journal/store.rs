@@ -203,8 +203,9 @@ impl Store {
 /// more often.
 const SLED_GC_EVERY_MS: u64 = 500;
 
-/// Opens a sled database folder for stationd's use (small cache, no timer flushes) and a
-/// handle on its data file for `fdatasync`. Shared by the journal and the order store.
+/// Opens a sled database folder for stationd's use (small cache, the flusher thread there to
+/// clean segments, see [`SLED_GC_EVERY_MS`]) and a handle on its data file for `fdatasync`.
+/// Shared by the journal and the migration of older layouts.
 pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File), OpenError> {
     let cfg = sled::Config::new()
         .path(path)

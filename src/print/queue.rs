@@ -55,8 +55,8 @@ impl PrinterState {
 }
 
 impl Printing {
-    /// Stores the job as it is now with the event that reports the change (one commit), off
-    /// the async runtime (the write ends in an fdatasync).
+    /// Stores the job as it is now with the event that reports the change (one commit); the
+    /// committer thread writes and syncs it while this task waits.
     async fn save(&self, job: &Job, event: Option<&str>) -> Result<(), PrintError> {
         let event = event.map(|kind| self.job_event(kind, job));
         self.store.put_async(job, event).await
