@@ -17,7 +17,8 @@ use tracing::{debug, error, info, warn};
 
 use super::reserve::{DirLock, Reservation, ReserveFile, RESERVE_BLOCK};
 use super::state::StateWrite;
-use super::store::{self, ack_key, event_key, storage, u64_value};
+use super::store::{self, ack_key, event_key, u64_value};
+use super::wal::Writes;
 use super::{Appended, JournalError, Shared, StateChanges};
 use crate::event::{format_at, Envelope, NewEvent, ENVELOPE_VERSION};
 
@@ -145,7 +146,7 @@ impl Committer {
             }
             Some(_) => Ok(()),
             None => {
-                self.shared.store.db.insert(store::K_STATION, me.as_bytes()).map_err(storage)?;
+                self.shared.store.insert(store::K_STATION, me.as_bytes())?;
                 self.shared.store.sync()
             }
         }
@@ -171,8 +172,7 @@ impl Committer {
                 }
             }
             if self.commit(reqs) {
-                self.checkpoint_counts();
-                self.checkpoint_reservation();
+                self.finish();
                 return;
             }
             if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
@@ -180,19 +180,25 @@ impl Committer {
                 last_housekeeping = Instant::now();
             }
         }
+        self.finish();
+        debug!("journal committer stopped");
+    }
+
+    /// At close: the counts written, sled's files made to hold everything (the next open
+    /// replays no log), the reservation brought up.
+    fn finish(&mut self) {
         self.checkpoint_counts();
-        if let Err(e) = self.shared.store.sync() {
-            error!(error = %e, "final journal sync failed");
+        if let Err(e) = self.shared.store.checkpoint_now() {
+            error!(error = %e, "final journal checkpoint failed; the next open replays the write-ahead log");
         }
         self.checkpoint_reservation();
-        debug!("journal committer stopped");
     }
 
     /// One group commit. Returns true when a `Close` was among the requests.
     fn commit(&mut self, reqs: Vec<Request>) -> bool {
         let before = self.st.clone();
         self.records.clear();
-        let mut batch = sled::Batch::default();
+        let mut batch = Writes::default();
         let mut state_writes = StateWrites::new();
         let mut pending = Vec::with_capacity(reqs.len());
         let mut close = None;
@@ -232,11 +238,11 @@ impl Committer {
             }
         }
         self.persist_ack_state(&mut batch, &before, &acked_now);
-        // One event and nothing else (the common single scan): written as a lone insert, not
-        // a batch. sled logs a batch behind a manifest it writes and syncs on its own, which
-        // re-dirties the same disk page in every commit (twice the bytes written per scan);
-        // `m:next_seq` and `m:bytes` follow from the stored events at open (see
-        // `Store::watermarks`), so they can wait for the next batch or housekeeping.
+        // One event and nothing else (the common single scan): a one-write commit, which sled
+        // takes as a lone insert (a batch is logged behind a manifest of its own: twice
+        // sled's bytes) and the log as its smallest record. `m:next_seq` and `m:bytes` follow
+        // from the stored events at open (see `Store::watermarks`), so they can wait for the
+        // next batch or housekeeping.
         let lone = self.records.len() == 1
             && state_writes.is_empty()
             && acked_now.is_empty()
@@ -258,7 +264,7 @@ impl Committer {
             Ok(())
         } else {
             let applied = match lone {
-                Some((key, bytes)) => self.shared.store.db.insert(key, bytes).map(drop).map_err(storage),
+                Some((key, bytes)) => self.shared.store.insert(&key, &bytes),
                 None => self.shared.store.apply(batch, &state_writes),
             };
             match applied {
@@ -271,8 +277,9 @@ impl Committer {
                     synced
                 }
                 Err(e) => {
-                    // sled applies a batch atomically or not at all: forget this round's changes
-                    // so its seqs are issued again and the journal stays gap-free.
+                    // A commit that could not be written to the log is cut off it whole: forget
+                    // this round's changes so its seqs are issued again and the journal stays
+                    // gap-free.
                     self.st = before;
                     Err(e)
                 }
@@ -281,9 +288,9 @@ impl Committer {
         match &result {
             Ok(()) => self.publish_marks(),
             Err(e) => {
-                // After a failed write or fsync neither sled nor the page cache can be trusted
-                // (sled stays failed; the kernel may have dropped the dirty pages): the daemon
-                // restarts on a reopened journal, which holds exactly what was confirmed.
+                // After a failed write or fsync neither the log nor the page cache can be trusted
+                // (the kernel may have dropped the dirty pages): the daemon restarts on a
+                // reopened journal, which holds what was confirmed (and at most this round).
                 error!(error = %e, "journal commit failed; nothing in this batch is confirmed");
                 self.shared.failed.cancel();
             }
@@ -322,7 +329,7 @@ impl Committer {
     /// `LOW_DISK_FACTOR × min_free`) acked events are trimmed early, oldest first, even inside
     /// `retain_acked`, until the room is back above that: the station keeps scanning rather
     /// than keeping delivered events for `resync`.
-    fn make_room(&mut self, batch: &mut sled::Batch) -> Option<(std::path::PathBuf, u64, u64)> {
+    fn make_room(&mut self, batch: &mut Writes) -> Option<(std::path::PathBuf, u64, u64)> {
         let shared = self.shared.clone();
         let opts = &shared.opts;
         let free = free_bytes(&opts.dir)?;
@@ -348,7 +355,7 @@ impl Committer {
 
     /// Says, at most every `EARLY_TRIM_NOTICE_EVERY_MS`, which acked events were trimmed
     /// before `retain_acked`: an alert in the log and a `journal.trimmed` event (in this commit).
-    fn announce_early_trim(&mut self, batch: &mut sled::Batch, state_writes: &mut StateWrites) {
+    fn announce_early_trim(&mut self, batch: &mut Writes, state_writes: &mut StateWrites) {
         let now = now_ms();
         let (Some(from), last) = self.early_trim else { return };
         if last.is_some_and(|t| now - t < EARLY_TRIM_NOTICE_EVERY_MS) {
@@ -385,7 +392,7 @@ impl Committer {
     /// to this commit; or refuses the input whole (nothing of it is added).
     fn input_into(
         &mut self,
-        batch: &mut sled::Batch,
+        batch: &mut Writes,
         state_writes: &mut StateWrites,
         events: Vec<NewEvent>,
         state: StateChanges,
@@ -450,7 +457,7 @@ impl Committer {
         Ok(())
     }
 
-    fn ack_into(&mut self, _batch: &mut sled::Batch, seqs: &[u64], acked_now: &mut HashSet<u64>) {
+    fn ack_into(&mut self, _batch: &mut Writes, seqs: &[u64], acked_now: &mut HashSet<u64>) {
         let durable = self.shared.marks.lock().expect("journal marks poisoned").durable_next;
         for &seq in seqs {
             if seq < self.st.acked_below || seq >= durable {
@@ -470,7 +477,7 @@ impl Committer {
 
     /// Writes marker keys for acks that stay above the watermark and removes the markers
     /// the watermark has passed.
-    fn persist_ack_state(&self, batch: &mut sled::Batch, before: &State, acked_now: &HashSet<u64>) {
+    fn persist_ack_state(&self, batch: &mut Writes, before: &State, acked_now: &HashSet<u64>) {
         for seq in before.acked_above.range(..self.st.acked_below) {
             batch.remove(&ack_key(*seq));
         }
@@ -484,7 +491,7 @@ impl Committer {
     /// Adds the changed meta keys to `batch`; true when `m:next_seq` and `m:bytes` (always
     /// written together, so that events past `m:next_seq` are exactly those `m:bytes` does
     /// not count) are among them.
-    fn meta_into(&mut self, batch: &mut sled::Batch, before: &State) -> bool {
+    fn meta_into(&mut self, batch: &mut Writes, before: &State) -> bool {
         let st = &self.st;
         let counts = (st.next, st.stored_bytes) != self.persisted_meta;
         if counts {
@@ -506,7 +513,7 @@ impl Committer {
     }
 
     /// Deletes acked records below `target` (at most `max`), oldest first.
-    fn trim_into(&mut self, batch: &mut sled::Batch, target: u64, max: usize) {
+    fn trim_into(&mut self, batch: &mut Writes, target: u64, max: usize) {
         let target = target.min(self.st.acked_below);
         if self.st.trimmed_below >= target {
             return;
@@ -569,16 +576,16 @@ impl Committer {
             return;
         }
         let before = self.st.clone();
-        if let Err(e) = self.write_aside(sled::Batch::default(), &before) {
+        if let Err(e) = self.write_aside(Writes::default(), &before) {
             warn!(error = %e, "cannot write the journal's counts; the next open counts the events since");
         }
     }
 
     /// Writes `batch` and the meta keys changed since `before` durably, outside a round of
     /// requests (housekeeping, close).
-    fn write_aside(&mut self, mut batch: sled::Batch, before: &State) -> Result<(), JournalError> {
+    fn write_aside(&mut self, mut batch: Writes, before: &State) -> Result<(), JournalError> {
         let counts = self.meta_into(&mut batch, before);
-        self.shared.store.db.apply_batch(batch).map_err(storage)?;
+        self.shared.store.apply(batch, &[])?;
         self.shared.store.sync()?;
         if counts {
             self.persisted_meta = (self.st.next, self.st.stored_bytes);
@@ -603,7 +610,7 @@ impl Committer {
             self.st.ack_marks.push((now, self.st.acked_below));
         }
         let target = self.retention_target();
-        let mut batch = sled::Batch::default();
+        let mut batch = Writes::default();
         if target > self.st.trimmed_below {
             self.trim_into(&mut batch, target, TRIM_CHUNK);
             info!(trimmed_below = self.st.trimmed_below, "trimmed acked events past retention");

@@ -17,6 +17,7 @@ use tracing::{error, info};
 
 use super::state::{StateChanges, StateTree};
 use super::store::{open_sled, storage, OpenError, Store};
+use super::wal::Writes;
 use super::JournalError;
 
 /// The older databases whose trees now live in the journal's: `state/` (orders, session,
@@ -71,7 +72,7 @@ fn old_db(store: &Store, dir: &Path, name: &str) -> Result<Option<Migrated>, Jou
         copied.push((tree.name(), n));
     }
     drop(db);
-    store.apply(sled::Batch::default(), &changes.writes)?;
+    store.apply(Writes::default(), &changes.writes)?;
     store.sync()?;
     let moved_to = dir.join(format!("{name}.migrated-{stamp}"));
     rename_durably(dir, &old, &moved_to)?;

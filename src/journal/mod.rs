@@ -4,11 +4,12 @@
 //! # Design constraints
 //! - **Only the journal stamps events.** `seq` (per station, from 1, strictly increasing,
 //!   gap-free), `id` (UUIDv7) and `at` are assigned by the one committer thread, in the same
-//!   atomic sled batch that stores the record and the new `next_seq`.
-//! - **`append` returns only when the record is durable**: the batch is applied, sled is
-//!   flushed, and then the database file is `fdatasync`ed (sled 0.34's `flush` ends in
-//!   `sync_file_range`, which does not reach the drive cache; sled #1452, #654). Concurrent
-//!   appends that arrive while a commit is in flight share the next one (group commit).
+//!   atomic commit that stores the record and the new `next_seq`.
+//! - **`append` returns only when the record is durable**: the commit is one record of the
+//!   write-ahead log (`wal.rs`) made durable by one `fdatasync`, and only then applied to sled,
+//!   which writes its own files in the background (checkpoints sync them and drop old log
+//!   segments; an open replays what is left). Concurrent appends that arrive while a commit
+//!   is in flight share the next one (group commit).
 //! - **Readers see only durable records.** A record that is applied but not yet synced could
 //!   vanish in a crash and its seq be reissued; nothing upstream may ever see it.
 //! - **Acks may arrive out of order**; `acked_below` is the watermark below which all are
@@ -20,8 +21,8 @@
 //!   (see [`reserve`]); its first event is `journal.recovered`.
 //! - **One database, one commit per input.** The workflow's state (orders, session, request
 //!   ids, print jobs: [`state`]) lives beside the events in the same sled tree;
-//!   [`Journal::commit`] takes an input's events and state changes together, applied in one
-//!   atomic batch and made durable by the same flush + `fdatasync`, or refused whole.
+//!   [`Journal::commit`] takes an input's events and state changes together, written as one
+//!   log record and made durable by the same `fdatasync`, or refused whole.
 //! - No `sled::` type leaves this module.
 //!
 //! # Key layout of sled's one (default) tree; the state trees (`s` + number + key) are listed in [`state`]
@@ -43,6 +44,7 @@ pub mod recovery;
 pub mod reserve;
 pub mod state;
 pub(crate) mod store;
+mod wal;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@ use tracing::{error, warn};
 
 use super::reserve::{self, DirLock, Reservation, ReserveFile, RESERVE_BLOCK};
 use super::store::{self, db_dir, OpenError, Store};
+use super::wal::Writes;
 use super::{JournalError, JournalOptions, OpenOutcome};
 use crate::event::{Envelope, NewEvent};
 
@@ -50,7 +51,7 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
         store::drop_conf_of_a_cut_first_start(&db_dir(dir))
             .map_err(|e| JournalError::access(&db_dir(dir), "remove the empty sled conf in", e))?;
     }
-    let problem = match Store::open(dir, opts.cache_bytes) {
+    let problem = match Store::open(dir, opts.cache_bytes, log_segment_bytes(opts)) {
         Ok(store) => match check_consistent(&store, reservation.as_ref()) {
             Ok(next) => {
                 let reservation =
@@ -82,17 +83,16 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
             (start, if start > 1 { Some((1, start - 1)) } else { None })
         }
     };
-    let store = match Store::open(dir, opts.cache_bytes) {
+    let store = match Store::open(dir, opts.cache_bytes, log_segment_bytes(opts)) {
         Ok(s) => s,
         Err(OpenError::Fatal(e)) => return Err(e),
         Err(OpenError::Corrupt(m)) => return Err(JournalError::Storage(format!("a fresh journal did not open: {m}"))),
     };
-    store
-        .db
-        .insert(store::K_NEXT_SEQ, &store::u64_value(restart_at))
-        .and_then(|_| store.db.insert(store::K_ACKED_BELOW, &store::u64_value(restart_at)))
-        .and_then(|_| store.db.insert(store::K_TRIMMED_BELOW, &store::u64_value(restart_at)))
-        .map_err(store::storage)?;
+    let mut marks = Writes::default();
+    for key in [store::K_NEXT_SEQ, store::K_ACKED_BELOW, store::K_TRIMMED_BELOW] {
+        marks.insert(key, &store::u64_value(restart_at));
+    }
+    store.apply(marks, &[])?;
     store.sync()?;
     let reservation = Reservation { reserved_below: restart_at, issued_below: restart_at, acked_below: restart_at };
     reserve_file.store(&reservation).map_err(|e| JournalError::access(dir, "write the seq reservation in", e))?;
@@ -106,6 +106,13 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
     let outcome = OpenOutcome::Recovered { quarantined, reason: problem, may_be_lost };
     let first_event = Some(NewEvent::new("journal.recovered", data));
     Ok(Opened { store, lock, reservation, reserve_file, outcome, first_event })
+}
+
+/// Size at which the write-ahead log moves to a new segment and checkpoints the old one: a
+/// quarter of `min_free` (the log's files take room the disk check counts as used), within
+/// 256 KiB..4 MiB (checkpoints at most a few times a second under the heaviest load).
+fn log_segment_bytes(opts: &JournalOptions) -> u64 {
+    (opts.min_free / 4).clamp(256 << 10, 4 << 20)
 }
 
 /// Returns the database's next seq, or why it cannot be trusted.
@@ -186,6 +193,8 @@ fn salvage_with_sled(db_path: &Path) -> Option<Vec<Envelope>> {
     copy_dir(db_path, &copy).ok()?;
     let result = std::panic::catch_unwind(|| {
         let db = sled::Config::new().path(&copy).cache_capacity(8 << 20).flush_every_ms(None).open().ok()?;
+        // What the write-ahead log holds beyond sled's files, as far as it is readable.
+        let _ = super::wal::replay(&super::wal::wal_dir(&copy), |writes| store::apply_to_sled(&db, writes));
         let mut out = Vec::new();
         for kv in db.range(store::event_key(0)..=store::event_key(u64::MAX)) {
             let (_, v) = kv.ok()?;

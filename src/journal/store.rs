@@ -1,11 +1,19 @@
-//! The sled side of the journal: opening, the key layout, the one atomic apply per commit
-//! and typed reads. Only the files of this module touch sled.
+//! The sled side of the journal: opening (with the replay of the write-ahead log), the key
+//! layout, the one atomic apply per commit and typed reads. Only the files of this module
+//! touch sled.
+//!
+//! A commit is [`Store::apply`] (its record appended to the write-ahead log, `wal.rs`) and
+//! [`Store::sync`] (one `fdatasync` of the log, then the writes applied to sled in memory).
+//! sled writes its own files in the background; a checkpoint thread flushes and syncs them
+//! when a log segment is full, and then drops the segments before.
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::state::StateWrite;
+use super::wal::{self, Wal, Writes};
 use super::{JournalError, Record, Watermarks};
 
 pub const K_NEXT_SEQ: &[u8] = b"m:next_seq";
@@ -42,11 +50,30 @@ pub fn db_dir(dir: &Path) -> PathBuf {
 }
 
 /// An open sled database (events and the workflow's state, see `state.rs`, in its default
-/// tree) plus a handle on its data file for the real `fdatasync`.
+/// tree), its write-ahead log, and a handle on its data file for checkpoints.
 #[derive(Clone)]
 pub struct Store {
     pub db: sled::Db,
-    data_file: std::sync::Arc<File>,
+    data_file: Arc<File>,
+    log: Arc<Mutex<Log>>,
+}
+
+/// The log side of a [`Store`]: the segment being written and the commits applied to it but
+/// not yet synced (and so not yet given to sled).
+struct Log {
+    wal: Wal,
+    pending: Vec<Writes>,
+    segment_bytes: u64,
+    checkpoints: std::sync::mpsc::Sender<Checkpoint>,
+}
+
+/// Asks the checkpoint thread to make sled's files durable and then drop the log segments up
+/// to `upto`, whose records sled then holds on disk.
+struct Checkpoint {
+    db: sled::Db,
+    data_file: Arc<File>,
+    wal_dir: PathBuf,
+    upto: u64,
 }
 
 /// Why sled would not open.
@@ -60,23 +87,50 @@ pub enum OpenError {
 impl Store {
     /// Opens the journal's sled database, turning its panics and corruption errors into
     /// [`OpenError::Corrupt`].
-    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, OpenError> {
+    /// The write-ahead log is replayed into it first (see `wal.rs`); a log damaged before its
+    /// end is [`OpenError::Corrupt`] too. `segment_bytes` is the size at which the log moves
+    /// to a new segment and checkpoints the one before.
+    pub fn open(dir: &Path, cache_bytes: u64, segment_bytes: u64) -> Result<Store, OpenError> {
         let path = db_dir(dir);
         let (db, data_file) = open_sled(&path, cache_bytes)?;
-        Ok(Store { db, data_file: std::sync::Arc::new(data_file) })
+        let wal_dir = wal::wal_dir(&path);
+        let last_segment = replay_into(&db, &data_file, &wal_dir)?;
+        let wal = Wal::start(&wal_dir, last_segment)
+            .map_err(|e| OpenError::Fatal(JournalError::access(&wal_dir, "start the write-ahead log in", e)))?;
+        let (checkpoints, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("journal-checkpoint".into())
+            .spawn(move || run_checkpoints(rx))
+            .map_err(|e| OpenError::Fatal(JournalError::Storage(format!("cannot start the checkpoint thread: {e}"))))?;
+        let log = Log { wal, pending: Vec::new(), segment_bytes, checkpoints };
+        Ok(Store { db, data_file: Arc::new(data_file), log: Arc::new(Mutex::new(log)) })
     }
 
-    /// Applies one commit atomically: the event batch and the state writes with it, as one
-    /// sled batch (sled logs a batch as one unit, so a crash keeps all of it or none).
-    pub fn apply(&self, mut batch: sled::Batch, state: &[StateWrite]) -> Result<(), JournalError> {
+    /// Adds one commit: `writes` and the state writes with it, as one log record (so a crash
+    /// keeps all of it or none). Durable, and visible to readers, after [`Store::sync`]. On an
+    /// error nothing of it was written.
+    pub fn apply(&self, mut writes: Writes, state: &[StateWrite]) -> Result<(), JournalError> {
         for (tree, key, value) in state {
             let key = tree.stored_key(key);
             match value {
-                Some(v) => batch.insert(key, v.as_slice()),
-                None => batch.remove(key),
+                Some(v) => writes.insert(key, v.as_slice()),
+                None => writes.remove(key),
             }
         }
-        self.db.apply_batch(batch).map_err(storage)
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut log = self.log.lock().expect("journal log poisoned");
+        log.wal.append(&writes).map_err(|e| JournalError::Storage(format!("writing the write-ahead log: {e}")))?;
+        log.pending.push(writes);
+        Ok(())
+    }
+
+    /// One key set to `value`, as a commit of its own (see [`Store::apply`]).
+    pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), JournalError> {
+        let mut writes = Writes::default();
+        writes.insert(key, value);
+        self.apply(writes, &[])
     }
 
     /// Bytes the database file takes on disk (allocated blocks).
@@ -85,9 +139,47 @@ impl Store {
         self.data_file.metadata().map(|m| m.blocks() * 512).unwrap_or(0)
     }
 
-    /// Makes everything applied so far durable: sled's flush, then a real `fdatasync`.
+    /// Makes every commit applied so far durable (one `fdatasync` of the log), then hands them
+    /// to sled, where readers see them. Moves to a new log segment when this one is full.
     pub fn sync(&self) -> Result<(), JournalError> {
-        durable_sync(&self.db, &self.data_file)
+        let mut log = self.log.lock().expect("journal log poisoned");
+        log.wal.sync().map_err(|e| JournalError::Storage(format!("fdatasync of the write-ahead log: {e}")))?;
+        for writes in std::mem::take(&mut log.pending) {
+            apply_to_sled(&self.db, writes).map_err(|e| JournalError::Storage(e.to_string()))?;
+        }
+        if log.wal.len() >= log.segment_bytes {
+            let upto = log
+                .wal
+                .rotate()
+                .map_err(|e| JournalError::Storage(format!("starting a new write-ahead log segment: {e}")))?;
+            let _ = log.checkpoints.send(self.checkpoint(log.wal.dir(), upto));
+        }
+        Ok(())
+    }
+
+    /// Makes sled's files hold everything synced so far and drops the whole log before the
+    /// segment it starts (at close: the next open has nothing to replay).
+    pub fn checkpoint_now(&self) -> Result<(), JournalError> {
+        let mut log = self.log.lock().expect("journal log poisoned");
+        if log.wal.len() == 0 && log.pending.is_empty() {
+            // Only segments a checkpoint in flight is about to drop.
+            return Ok(());
+        }
+        drop(log);
+        self.sync()?;
+        log = self.log.lock().expect("journal log poisoned");
+        let upto = log
+            .wal
+            .rotate()
+            .map_err(|e| JournalError::Storage(format!("starting a new write-ahead log segment: {e}")))?;
+        let dir = log.wal.dir().to_path_buf();
+        drop(log);
+        durable_sync(&self.db, &self.data_file)?;
+        wal::remove_segments_up_to(&dir, upto).map_err(|e| JournalError::access(&dir, "remove old log segments in", e))
+    }
+
+    fn checkpoint(&self, wal_dir: &Path, upto: u64) -> Checkpoint {
+        Checkpoint { db: self.db.clone(), data_file: self.data_file.clone(), wal_dir: wal_dir.to_path_buf(), upto }
     }
 
     fn get_u64(&self, key: &[u8]) -> Result<Option<u64>, JournalError> {
@@ -195,9 +287,8 @@ impl Store {
     }
 }
 
-/// How often sled's flusher thread wakes to clean segments (and flush, which after our own
-/// flush finds nothing to write; the vendored sled then skips its `fsync`,
-/// vendor/sled/PATCHES.md). At 1 s it fell behind the garbage of a drain with early trimming
+/// How often sled's flusher thread wakes to write what commits handed it and clean segments
+/// (its `fsync` is skipped when it wrote nothing, vendor/sled/PATCHES.md). At 1 s it fell behind the garbage of a drain with early trimming
 /// on the fault suite's 16 MiB disk (1 run in 3 reached the hard floor); at 500 ms and 250 ms
 /// 4 runs in 4 passed. Shorter costs latency: its relocations meet the committer's writes
 /// more often.
@@ -210,10 +301,10 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
     let cfg = sled::Config::new()
         .path(path)
         .cache_capacity(cache_bytes)
-        // We flush explicitly after every commit. sled's flusher thread stays on, for its
-        // other job: it is what cleans segments (relocates the live pages of mostly-empty
-        // ones), without which sled never reuses the room of trimmed events and its file only
-        // grows. After our own flush it finds nothing to write.
+        // Commits are durable in the write-ahead log; sled's flusher thread writes them to its
+        // files in the background, and it is what cleans segments (relocates the live pages
+        // of mostly-empty ones), without which sled never reuses the room of trimmed events
+        // and its file only grows.
         .flush_every_ms(Some(SLED_GC_EVERY_MS))
         .mode(sled::Mode::LowSpace);
     let conf_damaged = conf_is_damaged(path);
@@ -295,8 +386,66 @@ pub(crate) fn make_conf_durable(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// sled 0.34's `flush` ends in `sync_file_range`, which does not reach the drive cache
-/// (sled #1452, #654): follow it with a real `fdatasync` of the data file.
+/// Replays the write-ahead log in `wal_dir` into `db` and, if it held records, makes sled's
+/// files durable with them. Returns the last segment's number.
+pub(crate) fn replay_into(db: &sled::Db, data_file: &File, wal_dir: &Path) -> Result<u64, OpenError> {
+    let replayed = wal::replay(wal_dir, |writes| apply_to_sled(db, writes)).map_err(|e| match e {
+        wal::ReplayError::Damaged(msg) => OpenError::Corrupt(msg),
+        wal::ReplayError::Io(e) => OpenError::Fatal(JournalError::access(wal_dir, "replay the write-ahead log in", e)),
+    })?;
+    if replayed.torn_bytes > 0 {
+        tracing::info!(
+            bytes = replayed.torn_bytes,
+            "the write-ahead log ends in a record cut short (a commit interrupted by a crash, never confirmed); ignored"
+        );
+    }
+    if replayed.records > 0 {
+        tracing::info!(records = replayed.records, "replayed the write-ahead log");
+        durable_sync(db, data_file).map_err(OpenError::Fatal)?;
+    }
+    Ok(replayed.last_segment)
+}
+
+/// Hands one commit's writes to sled: a lone key as a plain insert or removal (a sled batch
+/// is logged behind a manifest of its own, twice the bytes), more as one batch.
+pub(crate) fn apply_to_sled(db: &sled::Db, writes: Writes) -> std::io::Result<()> {
+    let mut ops = writes.into_vec();
+    let applied = if ops.len() == 1 {
+        let (key, value) = ops.pop().expect("one write");
+        match value {
+            Some(v) => db.insert(key, v).map(drop),
+            None => db.remove(key).map(drop),
+        }
+    } else {
+        let mut batch = sled::Batch::default();
+        for (key, value) in ops {
+            match value {
+                Some(v) => batch.insert(key, v),
+                None => batch.remove(key),
+            }
+        }
+        db.apply_batch(batch)
+    };
+    applied.map_err(|e| std::io::Error::other(format!("applying a commit to sled: {e}")))
+}
+
+/// The checkpoint thread: runs until every [`Store`] of its database is dropped. A failed
+/// checkpoint keeps its segments; the next one (or the next open's replay) covers them.
+fn run_checkpoints(rx: std::sync::mpsc::Receiver<Checkpoint>) {
+    while let Ok(c) = rx.recv() {
+        let done = durable_sync(&c.db, &c.data_file).and_then(|()| {
+            wal::remove_segments_up_to(&c.wal_dir, c.upto)
+                .map_err(|e| JournalError::access(&c.wal_dir, "remove old log segments in", e))
+        });
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "journal checkpoint failed; the write-ahead log keeps its segments until the next one");
+        }
+    }
+}
+
+/// Makes sled's files hold everything applied to it. sled 0.34's `flush` ends in
+/// `sync_file_range`, which does not reach the drive cache (sled #1452, #654): follow it with a
+/// real `fdatasync` of the data file.
 pub(crate) fn durable_sync(db: &sled::Db, data_file: &File) -> Result<(), JournalError> {
     sync_to_disk(db, data_file).map_err(|e| JournalError::Storage(e.to_string()))
 }

@@ -566,26 +566,6 @@ impl IoBufs {
 
     // Write an IO buffer's data to stable storage and set up the
     // next IO buffer for writing.
-    /// stationd patch: writes a sealed buffer on the calling thread; an error is
-    /// stored as the global error and waiters are woken to see it, as the pool
-    /// thread of upstream did.
-    pub(crate) fn write_sealed(&self, iobuf: &IoBuf, lsn: Lsn) {
-        if let Err(e) = self.write_to_log(iobuf) {
-            error!("hit error while writing iobuf with lsn {}: {:?}", lsn, e);
-
-            // store error before notifying so that waiting threads will see it
-            self.config.set_global_error(e);
-
-            let intervals = self.intervals.lock();
-
-            // having held the mutex makes this linearized
-            // with the notify below.
-            drop(intervals);
-
-            let _notified = self.interval_updated.notify_all();
-        }
-    }
-
     pub(crate) fn write_to_log(&self, iobuf: &IoBuf) -> Result<()> {
         let _measure = Measure::new(&M.write_to_log);
         let header = iobuf.get_header();
@@ -1198,10 +1178,32 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
             "asynchronously writing iobuf with lsn {} to log from maybe_seal",
             lsn
         );
-        // stationd patch: upstream hands the write to its thread pool and the flushing
-        // caller then waits on a condition variable for it; written here, a flush costs
-        // two thread wake-ups less (see PATCHES.md).
-        iobufs.write_sealed(iobuf, lsn);
+        let iobufs = iobufs.clone();
+        let iobuf = iobuf.clone();
+        let _result = threadpool::spawn(move || {
+            if let Err(e) = iobufs.write_to_log(&iobuf) {
+                error!(
+                    "hit error while writing iobuf with lsn {}: {:?}",
+                    lsn, e
+                );
+
+                // store error before notifying so that waiting threads will see
+                // it
+                iobufs.config.set_global_error(e);
+
+                let intervals = iobufs.intervals.lock();
+
+                // having held the mutex makes this linearized
+                // with the notify below.
+                drop(intervals);
+
+                let _notified = iobufs.interval_updated.notify_all();
+            }
+        })?;
+
+        #[cfg(feature = "event_log")]
+        _result.wait();
+
         Ok(())
     } else {
         Ok(())

@@ -433,9 +433,17 @@ impl Log {
                  to log from exit_reservation",
                 lsn
             );
-            // stationd patch: written on this thread, not handed to the pool
-            // (see PATCHES.md).
-            self.iobufs.write_sealed(iobuf, lsn);
+            let iobufs = self.iobufs.clone();
+            let iobuf = iobuf.clone();
+            threadpool::spawn(move || {
+                if let Err(e) = iobufs.write_to_log(&iobuf) {
+                    error!(
+                        "hit error while writing iobuf with lsn {}: {:?}",
+                        lsn, e
+                    );
+                    iobufs.config.set_global_error(e);
+                }
+            })?;
 
             Ok(())
         } else {
