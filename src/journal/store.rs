@@ -175,7 +175,7 @@ impl Store {
         let dir = log.wal.dir().to_path_buf();
         drop(log);
         durable_sync(&self.db, &self.data_file)?;
-        wal::remove_segments_up_to(&dir, upto).map_err(|e| JournalError::access(&dir, "remove old log segments in", e))
+        wal::retire_segments_up_to(&dir, upto).map_err(|e| JournalError::access(&dir, "retire old log segments in", e))
     }
 
     fn checkpoint(&self, wal_dir: &Path, upto: u64) -> Checkpoint {
@@ -393,10 +393,11 @@ pub(crate) fn replay_into(db: &sled::Db, data_file: &File, wal_dir: &Path) -> Re
         wal::ReplayError::Damaged(msg) => OpenError::Corrupt(msg),
         wal::ReplayError::Io(e) => OpenError::Fatal(JournalError::access(wal_dir, "replay the write-ahead log in", e)),
     })?;
-    if replayed.torn_bytes > 0 {
-        tracing::info!(
-            bytes = replayed.torn_bytes,
-            "the write-ahead log ends in a record cut short (a commit interrupted by a crash, never confirmed); ignored"
+    if replayed.unread_bytes > 0 {
+        tracing::debug!(
+            bytes = replayed.unread_bytes,
+            "the write-ahead log's last segment ends in bytes that are no whole record of it (a commit cut short by a \
+             crash, never confirmed, or what a recycled segment held before); not replayed"
         );
     }
     if replayed.records > 0 {
@@ -434,8 +435,8 @@ pub(crate) fn apply_to_sled(db: &sled::Db, writes: Writes) -> std::io::Result<()
 fn run_checkpoints(rx: std::sync::mpsc::Receiver<Checkpoint>) {
     while let Ok(c) = rx.recv() {
         let done = durable_sync(&c.db, &c.data_file).and_then(|()| {
-            wal::remove_segments_up_to(&c.wal_dir, c.upto)
-                .map_err(|e| JournalError::access(&c.wal_dir, "remove old log segments in", e))
+            wal::retire_segments_up_to(&c.wal_dir, c.upto)
+                .map_err(|e| JournalError::access(&c.wal_dir, "retire old log segments in", e))
         });
         if let Err(e) = done {
             tracing::warn!(error = %e, "journal checkpoint failed; the write-ahead log keeps its segments until the next one");

@@ -43,10 +43,8 @@ impl Writes {
         self.0
     }
 
-    /// Appends this as one log record (header and payload) to `out`.
-    fn encode_record(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0; HEADER]);
+    /// The payload bytes of this as a record: `count`, then every write.
+    fn encode_payload(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&len_u32(self.0.len()).to_le_bytes());
         for (key, value) in &self.0 {
             out.extend_from_slice(&len_u32(key.len()).to_le_bytes());
@@ -60,10 +58,6 @@ impl Writes {
                 }
             }
         }
-        let payload_len = len_u32(out.len() - start - HEADER);
-        let crc = crc32fast::hash(&out[start + HEADER..]);
-        out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
-        out[start + 4..start + HEADER].copy_from_slice(&crc.to_le_bytes());
     }
 
     fn decode_payload(mut p: &[u8]) -> Option<Writes> {
@@ -92,6 +86,60 @@ impl Writes {
         }
         p.is_empty().then_some(Writes(writes))
     }
+}
+
+/// What a record holds (its first payload byte).
+const KIND_WRITES: u8 = 0;
+/// [`KIND_WRITES`] compressed with LZ4 (block format), after the uncompressed length (u32 LE).
+const KIND_WRITES_LZ4: u8 = 1;
+/// The segment ends here; the log continues in the next one.
+const KIND_END: u8 = 2;
+/// Payloads at least this long are compressed (when that makes them shorter): a group commit
+/// of JSON events shrinks to about a third, and that is bytes the disk does not write.
+const COMPRESS_FROM: usize = 512;
+/// No record is longer than this uncompressed (a sanity bound on a length read from disk).
+const MAX_RECORD: usize = 1 << 30;
+
+/// One record as read back.
+#[derive(Debug, PartialEq, Eq)]
+enum Entry {
+    Writes(Writes),
+    End,
+}
+
+/// Appends one record of `kind` with `body` for segment `segment` to `out`: length, CRC-32 of
+/// the segment number and the payload (so a record left from a recycled segment's previous
+/// use does not pass), payload.
+fn encode_record(segment: u64, kind: u8, body: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    out.push(kind);
+    out.extend_from_slice(body);
+    let payload_len = len_u32(out.len() - start - HEADER);
+    let crc = record_crc(segment, &out[start + HEADER..]);
+    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[start + 4..start + HEADER].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn record_crc(segment: u64, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&segment.to_le_bytes());
+    h.update(payload);
+    h.finalize()
+}
+
+/// Appends `writes` as one record of segment `segment` to `out`, compressed when that pays.
+fn encode_writes(segment: u64, writes: &Writes, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    scratch.clear();
+    writes.encode_payload(scratch);
+    if scratch.len() >= COMPRESS_FROM {
+        let mut body = len_u32(scratch.len()).to_le_bytes().to_vec();
+        body.extend_from_slice(&lz4_flex::block::compress(scratch));
+        if body.len() < scratch.len() {
+            return encode_record(segment, KIND_WRITES_LZ4, &body, out);
+        }
+    }
+    encode_record(segment, KIND_WRITES, scratch, out)
 }
 
 fn len_u32(n: usize) -> u32 {
@@ -144,32 +192,37 @@ pub struct Replayed {
     pub records: u64,
     /// The highest segment number seen (0 with none).
     pub last_segment: u64,
-    /// Bytes after the last whole record of the last segment (a commit cut short).
-    pub torn_bytes: u64,
+    /// Bytes after the last whole record of the last segment: a commit cut short by a crash
+    /// (never confirmed), zeros, or what a recycled segment held before.
+    pub unread_bytes: u64,
 }
 
-/// Reads every record of the log in `dir`, oldest first, handing each to `apply`.
+/// Reads every record of the log in `dir`, oldest first, handing each commit's writes to
+/// `apply`. Every segment but the last must end in its end record.
 pub fn replay(dir: &Path, mut apply: impl FnMut(Writes) -> std::io::Result<()>) -> Result<Replayed, ReplayError> {
     let numbers = segments(dir).map_err(ReplayError::Io)?;
     let mut out = Replayed { last_segment: numbers.last().copied().unwrap_or(0), ..Replayed::default() };
     for (i, &number) in numbers.iter().enumerate() {
+        let last = i + 1 == numbers.len();
         let path = segment_path(dir, number);
         let bytes = std::fs::read(&path).map_err(ReplayError::Io)?;
         let mut at = 0usize;
-        while at < bytes.len() {
-            match record_at(&bytes[at..]) {
-                Some((writes, used)) => {
+        loop {
+            match record_at(number, &bytes[at..]) {
+                Some((Entry::Writes(writes), used)) => {
                     apply(writes).map_err(ReplayError::Io)?;
                     out.records += 1;
                     at += used;
                 }
-                None if i + 1 == numbers.len() => {
-                    out.torn_bytes = (bytes.len() - at) as u64;
+                Some((Entry::End, _)) => break,
+                None if last => {
+                    out.unread_bytes = (bytes.len() - at) as u64;
                     break;
                 }
                 None => {
                     return Err(ReplayError::Damaged(format!(
-                        "the write-ahead log segment {} is damaged at byte {at} of {} (segments after it exist)",
+                        "the write-ahead log segment {} is damaged at byte {at} of {} (it does not end in its end \
+                         record and segments after it exist)",
                         path.display(),
                         bytes.len()
                     )))
@@ -180,15 +233,30 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Writes) -> std::io::Result<()>) 
     Ok(out)
 }
 
-/// The record at the start of `bytes` and its length, if it is whole and intact.
-fn record_at(bytes: &[u8]) -> Option<(Writes, usize)> {
+/// The record of segment `segment` at the start of `bytes` and its length, if it is whole
+/// and intact.
+fn record_at(segment: u64, bytes: &[u8]) -> Option<(Entry, usize)> {
     let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
     let payload = bytes.get(HEADER..HEADER.checked_add(len)?)?;
-    if len == 0 || crc32fast::hash(payload) != crc {
+    if len == 0 || record_crc(segment, payload) != crc {
         return None;
     }
-    Some((Writes::decode_payload(payload)?, HEADER + len))
+    let (kind, body) = payload.split_first()?;
+    let entry = match *kind {
+        KIND_WRITES => Entry::Writes(Writes::decode_payload(body)?),
+        KIND_WRITES_LZ4 => {
+            let raw_len = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
+            if raw_len > MAX_RECORD {
+                return None;
+            }
+            let raw = lz4_flex::block::decompress(&body[4..], raw_len).ok()?;
+            Entry::Writes(Writes::decode_payload(&raw)?)
+        }
+        KIND_END if body.is_empty() => Entry::End,
+        _ => return None,
+    };
+    Some((entry, HEADER + len))
 }
 
 /// The segment being appended to.
@@ -200,29 +268,35 @@ pub struct Wal {
     /// Records written since the last `fdatasync`.
     unsynced: bool,
     encoded: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 impl Wal {
-    /// Starts a new, empty segment numbered after `last_segment`, removing every older one
+    /// Starts a new, empty segment numbered after `last_segment` and retires every older one
     /// (call only once what they hold is durable elsewhere).
     pub fn start(dir: &Path, last_segment: u64) -> std::io::Result<Wal> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir)?;
+        retire_segments_up_to(dir, last_segment)?;
         let number = last_segment + 1;
-        let file = create_segment(dir, number)?;
-        remove_segments_up_to(dir, last_segment)?;
-        Ok(Wal { dir: dir.to_path_buf(), file, number, len: 0, unsynced: false, encoded: Vec::new() })
+        let file = open_segment(dir, number)?;
+        let (encoded, scratch) = (Vec::new(), Vec::new());
+        Ok(Wal { dir: dir.to_path_buf(), file, number, len: 0, unsynced: false, encoded, scratch })
     }
 
-    /// Appends `writes` as one record (not yet durable). A failed write is cut off again, so
-    /// the segment never holds a partial record before a whole one.
+    /// Appends `writes` as one record (not yet durable). On an error the segment may hold
+    /// part of it after its last whole record, which a replay ignores (the caller stops).
     pub fn append(&mut self, writes: &Writes) -> std::io::Result<()> {
         self.encoded.clear();
-        writes.encode_record(&mut self.encoded);
-        if let Err(e) = self.file.write_all(&self.encoded) {
-            let _ = self.file.set_len(self.len);
-            return Err(e);
-        }
+        encode_writes(self.number, writes, &mut self.scratch, &mut self.encoded);
+        self.write_encoded()
+    }
+
+    fn write_encoded(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        // At an offset, not appended: a recycled segment is overwritten from its start (no
+        // new blocks, no size change: its `fdatasync` writes the data and nothing else).
+        self.file.write_all_at(&self.encoded, self.len)?;
         self.len += self.encoded.len() as u64;
         self.unsynced = true;
         Ok(())
@@ -242,16 +316,19 @@ impl Wal {
         self.len
     }
 
-    /// Continues in a new segment; returns the number of the last one before it (all of whose
-    /// records must already be durable: call after [`Wal::sync`]).
+    /// Ends this segment (its end record made durable with every record before it) and
+    /// continues in the next one; returns the number of the one ended.
     pub fn rotate(&mut self) -> std::io::Result<u64> {
-        debug_assert!(!self.unsynced, "rotating with records not synced");
-        let next = create_segment(&self.dir, self.number + 1)?;
-        let previous = self.number;
+        self.encoded.clear();
+        encode_record(self.number, KIND_END, &[], &mut self.encoded);
+        self.write_encoded()?;
+        self.sync()?;
+        let next = open_segment(&self.dir, self.number + 1)?;
+        let ended = self.number;
         self.file = next;
         self.number += 1;
         self.len = 0;
-        Ok(previous)
+        Ok(ended)
     }
 
     pub fn dir(&self) -> &Path {
@@ -259,19 +336,52 @@ impl Wal {
     }
 }
 
-/// Creates segment `number` and makes its name durable (an `fdatasync` of the file alone does
-/// not promise the folder entry).
-fn create_segment(dir: &Path, number: u64) -> std::io::Result<File> {
+fn spare_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:016x}.spare"))
+}
+
+/// Retired segments kept for reuse (their blocks stay allocated and written).
+fn spares(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut numbers = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(n) = name.strip_suffix(".spare").and_then(|hex| u64::from_str_radix(hex, 16).ok()) {
+            numbers.push(n);
+        }
+    }
+    Ok(numbers)
+}
+
+/// Opens segment `number` for writing from its start: a spare renamed to it, or a new file;
+/// then makes its name durable (an `fdatasync` of the file alone does not promise the folder
+/// entry).
+fn open_segment(dir: &Path, number: u64) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new().create_new(true).append(true).mode(0o640).open(segment_path(dir, number))?;
+    let path = segment_path(dir, number);
+    if let Some(spare) = spares(dir)?.into_iter().min() {
+        std::fs::rename(spare_path(dir, spare), &path)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).mode(0o640).open(&path)?;
     File::open(dir)?.sync_all()?;
     Ok(file)
 }
 
-/// Removes the segments numbered `upto` and below (their records are durable in sled).
-pub fn remove_segments_up_to(dir: &Path, upto: u64) -> std::io::Result<()> {
+/// At most this many retired segments are kept as spares; the rest are deleted.
+const SPARES_KEPT: usize = 2;
+
+/// Retires the segments numbered `upto` and below (their records are durable in sled): kept
+/// as spares up to [`SPARES_KEPT`], removed beyond.
+pub fn retire_segments_up_to(dir: &Path, upto: u64) -> std::io::Result<()> {
+    let mut spare_count = spares(dir)?.len();
     for n in segments(dir)?.into_iter().filter(|n| *n <= upto) {
-        match std::fs::remove_file(segment_path(dir, n)) {
+        let retired = if spare_count < SPARES_KEPT {
+            spare_count += 1;
+            std::fs::rename(segment_path(dir, n), spare_path(dir, n))
+        } else {
+            std::fs::remove_file(segment_path(dir, n))
+        };
+        match retired {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
@@ -298,6 +408,16 @@ mod tests {
         w
     }
 
+    /// A group commit's worth of JSON-like values: long enough to be compressed.
+    fn big_sample(i: u8) -> Writes {
+        let mut w = Writes::default();
+        for n in 0..20u8 {
+            let v = format!(r#"{{"v":1,"seq":{n},"warehouse":"WH1","station":"PACK-{i}","kind":"scan.accepted"}}"#);
+            w.insert([b'e', i, n], v.into_bytes());
+        }
+        w
+    }
+
     fn read_all(dir: &Path) -> (Vec<Writes>, Replayed) {
         let mut got = Vec::new();
         let r = replay(dir, |w| {
@@ -308,20 +428,29 @@ mod tests {
         (got, r)
     }
 
+    fn encoded_len(segment: u64, w: &Writes) -> u64 {
+        let mut out = Vec::new();
+        encode_writes(segment, w, &mut Vec::new(), &mut out);
+        out.len() as u64
+    }
+
     #[test]
-    fn records_come_back_in_order_across_segments() {
+    fn records_come_back_in_order_across_segments_and_a_group_commit_is_stored_compressed() {
         let dir = scratch("order");
         let mut wal = Wal::start(&dir, 0).unwrap();
         wal.append(&sample(1)).unwrap();
-        wal.append(&sample(2)).unwrap();
+        wal.append(&big_sample(2)).unwrap();
         wal.sync().unwrap();
         assert_eq!(wal.rotate().unwrap(), 1);
         wal.append(&sample(3)).unwrap();
         wal.sync().unwrap();
         let (got, r) = read_all(&dir);
-        assert_eq!(got, vec![sample(1), sample(2), sample(3)]);
-        assert_eq!(r, Replayed { records: 3, last_segment: 2, torn_bytes: 0 });
-        // A new start drops what came before it.
+        assert_eq!(got, vec![sample(1), big_sample(2), sample(3)]);
+        assert_eq!(r, Replayed { records: 3, last_segment: 2, unread_bytes: 0 });
+        let mut raw = Vec::new();
+        big_sample(2).encode_payload(&mut raw);
+        assert!(encoded_len(1, &big_sample(2)) * 2 < raw.len() as u64, "a group commit of events compresses");
+        // A new start retires what came before it.
         let _wal = Wal::start(&dir, r.last_segment).unwrap();
         let (got, r) = read_all(&dir);
         assert!(got.is_empty());
@@ -330,40 +459,63 @@ mod tests {
     }
 
     #[test]
+    fn a_recycled_segment_replays_only_what_was_written_in_it_since() {
+        let dir = scratch("recycled");
+        let mut wal = Wal::start(&dir, 0).unwrap();
+        for i in 0..10 {
+            wal.append(&big_sample(i)).unwrap();
+        }
+        wal.sync().unwrap();
+        let ended = wal.rotate().unwrap();
+        retire_segments_up_to(&dir, ended).unwrap();
+        assert_eq!(spares(&dir).unwrap(), vec![1]);
+        // Segment 3 reuses segment 1's file, whose old records are still in it beyond the
+        // new ones.
+        wal.append(&sample(20)).unwrap();
+        wal.sync().unwrap();
+        wal.rotate().unwrap();
+        assert!(spares(&dir).unwrap().is_empty());
+        let reused = std::fs::metadata(segment_path(&dir, 3)).unwrap().len();
+        wal.append(&sample(30)).unwrap();
+        wal.sync().unwrap();
+        assert!(std::fs::metadata(segment_path(&dir, 3)).unwrap().len() == reused, "written in place");
+        let (got, r) = read_all(&dir);
+        assert_eq!(got, vec![sample(20), sample(30)]);
+        assert!(r.unread_bytes > 0, "the old records are there, and not replayed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_record_cut_short_ends_the_last_segment_and_is_not_replayed() {
         let dir = scratch("torn");
         let mut wal = Wal::start(&dir, 0).unwrap();
         wal.append(&sample(1)).unwrap();
-        wal.append(&sample(2)).unwrap();
+        wal.append(&big_sample(2)).unwrap();
         wal.sync().unwrap();
         let path = segment_path(&dir, 1);
         let full = std::fs::metadata(&path).unwrap().len();
+        let first = encoded_len(1, &sample(1));
         // Every cut inside the second record leaves exactly the first.
-        let first = {
-            let mut b = Vec::new();
-            sample(1).encode_record(&mut b);
-            b.len() as u64
-        };
+        let bytes = std::fs::read(&path).unwrap();
         for cut in first..full {
-            let bytes = std::fs::read(&path).unwrap();
             let copy = scratch("torn-copy");
             std::fs::create_dir_all(&copy).unwrap();
             std::fs::write(segment_path(&copy, 1), &bytes[..cut as usize]).unwrap();
             let (got, r) = read_all(&copy);
             assert_eq!(got, vec![sample(1)], "cut at {cut}");
-            assert_eq!(r.torn_bytes, cut - first);
+            assert_eq!(r.unread_bytes, cut - first);
             let _ = std::fs::remove_dir_all(&copy);
         }
         // Zeros where the power cut left the file longer than its data: the same.
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes.extend_from_slice(&[0; 4096]);
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(read_all(&dir).0, vec![sample(1), sample(2)]);
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0; 4096]);
+        std::fs::write(&path, &longer).unwrap();
+        assert_eq!(read_all(&dir).0, vec![sample(1), big_sample(2)]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
-    fn a_damaged_record_before_the_last_segment_is_reported_as_damage() {
+    fn a_segment_before_the_last_that_does_not_end_in_its_end_record_is_damage() {
         let dir = scratch("damaged");
         let mut wal = Wal::start(&dir, 0).unwrap();
         wal.append(&sample(1)).unwrap();
@@ -377,7 +529,7 @@ mod tests {
         bytes[last] ^= 0x55;
         std::fs::write(&path, &bytes).unwrap();
         match replay(&dir, |_| Ok(())) {
-            Err(ReplayError::Damaged(msg)) => assert!(msg.contains("damaged at byte 0"), "{msg}"),
+            Err(ReplayError::Damaged(msg)) => assert!(msg.contains("damaged at byte"), "{msg}"),
             other => panic!("expected damage, got {other:?}"),
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -385,18 +537,20 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_writes_encode_and_decode_to_themselves(
+        fn any_writes_encode_and_decode_to_themselves_and_only_in_their_segment(
             ops in proptest::collection::vec(
                 (proptest::collection::vec(any::<u8>(), 0..40), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300))),
                 0..20,
-            )
+            ),
+            segment in 1u64..1000,
         ) {
             let writes = Writes(ops);
             let mut bytes = Vec::new();
-            writes.encode_record(&mut bytes);
-            let (back, used) = record_at(&bytes).expect("a whole record");
+            encode_writes(segment, &writes, &mut Vec::new(), &mut bytes);
+            let (back, used) = record_at(segment, &bytes).expect("a whole record");
             prop_assert_eq!(used, bytes.len());
-            prop_assert_eq!(back, writes);
+            prop_assert_eq!(back, Entry::Writes(writes));
+            prop_assert!(record_at(segment + 1, &bytes).is_none());
         }
     }
 }

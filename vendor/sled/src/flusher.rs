@@ -134,13 +134,8 @@ fn run(
                 && before.elapsed() < flush_every / 2
         } {}
 
-        // stationd patch: upstream `fsync`s here at every wake, written or not; an
-        // idle database's drive cache flush then met the callers' own commits.
-        if wrote_data {
-            if let Err(e) = pagecache.config.file.sync_all() {
-                error!("failed to fsync from periodic flush thread: {}", e);
-            }
-        }
+        // stationd patch: upstream `fsync`s here at every wake, written or not;
+        // every log write now ends in its own `fdatasync` (pagecache/iobuf.rs).
 
         let sleep_duration = flush_every
             .checked_sub(before.elapsed())

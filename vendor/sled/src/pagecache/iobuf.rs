@@ -729,31 +729,14 @@ impl IoBufs {
             let f = &self.config.file;
             pwrite_all(f, data, log_offset)?;
             if !self.config.temporary {
-                #[cfg(target_os = "linux")]
-                {
-                    use std::os::unix::io::AsRawFd;
-                    let ret = unsafe {
-                        libc::sync_file_range(
-                            f.as_raw_fd(),
-                            i64::try_from(log_offset).unwrap(),
-                            i64::try_from(total_len).unwrap(),
-                            libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                                | libc::SYNC_FILE_RANGE_WRITE
-                                | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-                        )
-                    };
-                    if ret < 0 {
-                        let err = std::io::Error::last_os_error();
-                        if let Some(libc::ENOSYS) = err.raw_os_error() {
-                            f.sync_all()?;
-                        } else {
-                            return Err(err.into());
-                        }
-                    }
-                }
-
-                #[cfg(not(target_os = "linux"))]
-                f.sync_all()?;
+                // stationd patch: upstream ends the write with `sync_file_range`
+                // (`f.sync_all()` where that is missing), which does not flush
+                // the drive's cache (sled #1452, #654), so what sled counts as
+                // stable (and builds on: segments whose pages were moved are
+                // reused) could still be lost in a power cut. stationd's
+                // commits are durable in its own write-ahead log and this
+                // write runs on sled's thread pool, off the commit path.
+                f.sync_data()?;
             }
         }
         io_fail!(self, "buffer write post");
