@@ -18,7 +18,6 @@
 //! removal and 1 for an insertion followed by `value_len: u32 LE, value`.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One commit's writes, in order: a key set to a value (`Some`) or removed (`None`). Later
