@@ -1,9 +1,8 @@
 //! The committer: the one thread that writes the journal.
 //!
 //! It takes every request waiting in its channel (up to [`MAX_BATCH`]), turns them into one
-//! atomic sled batch (state changes included, see `state.rs`; one event alone is a lone
-//! insert, see [`Committer::commit`]), makes it durable with one flush + `fdatasync`, and
-//! only then answers. Requests that arrive during a sync wait for the next round, so N
+//! atomic commit (state changes included, see `state.rs`): one record of the write-ahead log
+//! made durable with one `fdatasync`, then applied to sled (`store.rs`), and only then answers. Requests that arrive during a sync wait for the next round, so N
 //! concurrent producers share one sync: this is the group commit. Seqs are assigned here and nowhere else. An input (its events
 //! and its state changes) is taken whole or refused whole.
 

@@ -205,7 +205,7 @@ struct Shared {
 /// Upper bounds (seconds) of the commit latency histogram's buckets.
 pub const COMMIT_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
-/// How long commits (sled batch + flush + `fdatasync`) take: a histogram for `/metrics`.
+/// How long commits (log record + `fdatasync` + apply to sled) take: a histogram for `/metrics`.
 #[derive(Default)]
 struct CommitLatency {
     buckets: [std::sync::atomic::AtomicU64; COMMIT_BUCKETS.len()],

@@ -3,8 +3,8 @@
 //!
 //! # Why here
 //! One database means one durable commit per input: the input's events and its state
-//! changes ([`StateChanges`]) go to the committer together and are applied as one atomic
-//! sled batch, then made durable with one flush + one `fdatasync`. A crash can no longer
+//! changes ([`StateChanges`]) go to the committer together and are written as one record of
+//! the write-ahead log, made durable with one `fdatasync`. A crash can no longer
 //! leave an event without the order change it reports, or the reverse.
 //!
 //! # Design constraints

@@ -444,9 +444,10 @@ fn run_checkpoints(rx: std::sync::mpsc::Receiver<Checkpoint>) {
     }
 }
 
-/// Makes sled's files hold everything applied to it. sled 0.34's `flush` ends in
-/// `sync_file_range`, which does not reach the drive cache (sled #1452, #654): follow it with a
-/// real `fdatasync` of the data file.
+/// Makes sled's files hold everything applied to it (a checkpoint). The vendored sled ends its
+/// log writes in `fdatasync` (upstream: `sync_file_range`, which does not reach the drive
+/// cache, sled #1452, #654); the `fdatasync` here keeps that true for a flush that found its
+/// writes already on their way, and for a sled without the patch.
 pub(crate) fn durable_sync(db: &sled::Db, data_file: &File) -> Result<(), JournalError> {
     sync_to_disk(db, data_file).map_err(|e| JournalError::Storage(e.to_string()))
 }
