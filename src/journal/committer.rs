@@ -250,7 +250,7 @@ impl Committer {
             && self.st.ack_marks == before.ack_marks;
         let lone = if lone { self.records.pop() } else { None };
         for (key, bytes) in self.records.drain(..) {
-            batch.insert(&key, bytes);
+            batch.insert(key, bytes);
         }
         let meta_written = lone.is_none() && self.meta_into(&mut batch, &before);
 
@@ -478,11 +478,11 @@ impl Committer {
     /// the watermark has passed.
     fn persist_ack_state(&self, batch: &mut Writes, before: &State, acked_now: &HashSet<u64>) {
         for seq in before.acked_above.range(..self.st.acked_below) {
-            batch.remove(&ack_key(*seq));
+            batch.remove(ack_key(*seq));
         }
         for seq in acked_now {
             if *seq >= self.st.acked_below {
-                batch.insert(&ack_key(*seq), &[][..]);
+                batch.insert(ack_key(*seq), &[][..]);
             }
         }
     }
@@ -494,14 +494,14 @@ impl Committer {
         let st = &self.st;
         let counts = (st.next, st.stored_bytes) != self.persisted_meta;
         if counts {
-            batch.insert(store::K_NEXT_SEQ, &u64_value(st.next));
-            batch.insert(store::K_BYTES, &u64_value(st.stored_bytes));
+            batch.insert(store::K_NEXT_SEQ, u64_value(st.next));
+            batch.insert(store::K_BYTES, u64_value(st.stored_bytes));
         }
         if st.acked_below != before.acked_below {
-            batch.insert(store::K_ACKED_BELOW, &u64_value(st.acked_below));
+            batch.insert(store::K_ACKED_BELOW, u64_value(st.acked_below));
         }
         if st.trimmed_below != before.trimmed_below {
-            batch.insert(store::K_TRIMMED_BELOW, &u64_value(st.trimmed_below));
+            batch.insert(store::K_TRIMMED_BELOW, u64_value(st.trimmed_below));
         }
         if st.ack_marks != before.ack_marks {
             if let Ok(json) = serde_json::to_vec(&st.ack_marks) {

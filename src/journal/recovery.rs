@@ -90,7 +90,7 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
     };
     let mut marks = Writes::default();
     for key in [store::K_NEXT_SEQ, store::K_ACKED_BELOW, store::K_TRIMMED_BELOW] {
-        marks.insert(key, &store::u64_value(restart_at));
+        marks.insert(key, store::u64_value(restart_at));
     }
     store.apply(marks, &[])?;
     store.sync()?;

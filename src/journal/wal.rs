@@ -403,7 +403,7 @@ mod tests {
         let mut w = Writes::default();
         w.insert([b'e', i], vec![i; 3 + i as usize]);
         w.remove([b'a', i]);
-        w.insert(b"m:next_seq", &[0, 0, 0, 0, 0, 0, 0, i]);
+        w.insert(b"m:next_seq", [0, 0, 0, 0, 0, 0, 0, i]);
         w
     }
 
