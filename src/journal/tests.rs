@@ -224,6 +224,43 @@ fn a_damaged_database_is_quarantined_and_seqs_continue_above_the_reservation() {
 }
 
 #[test]
+fn a_write_ahead_log_damaged_before_its_end_quarantines_the_journal_with_its_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = opts(tmp.path());
+    let j = open(&o);
+    for i in 0..5 {
+        j.append_blocking(scan(&format!("wal-{i}"))).unwrap();
+    }
+    j.close();
+    // A segment followed by another must end in its end record: garbage in the current one,
+    // with a next one after it, is damage (not a commit cut short at the log's end).
+    let wal = o.dir.join("db").join("wal");
+    let mut logs: Vec<_> = std::fs::read_dir(&wal)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    logs.sort();
+    let last = logs.last().expect("the log's current segment").clone();
+    let number = u64::from_str_radix(last.trim_end_matches(".log"), 16).unwrap();
+    std::fs::write(wal.join(&last), b"\x20\x00\x00\x00garbage that is no record of this segment").unwrap();
+    std::fs::write(wal.join(format!("{:016x}.log", number + 1)), b"").unwrap();
+
+    let (j, outcome) = Journal::open(o.clone()).unwrap();
+    let OpenOutcome::Recovered { quarantined, reason, .. } = outcome else {
+        panic!("a damaged log was not detected");
+    };
+    assert!(reason.contains("write-ahead log segment") && reason.contains("damaged"), "{reason}");
+    assert!(quarantined.join("wal").join(&last).exists(), "the log is quarantined with the database");
+    let events = envelopes(&j);
+    assert_eq!(events[0].kind, "journal.recovered");
+    assert!(events[0].seq > 5);
+    // The events were in sled's files (checkpointed at close): salvage finds them.
+    let salvaged = crate::journal::recovery::salvage(&quarantined).unwrap();
+    assert_eq!(salvaged.iter().filter(|e| e.kind == "scan.received").count(), 5);
+}
+
+#[test]
 fn an_input_is_committed_whole_or_refused_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let mut o = opts(tmp.path());

@@ -181,12 +181,11 @@ pub fn spawn_with(
     // each publish and PubAck back and forth, and on the shared runtime every hand-off woke
     // another worker thread (a drain ran at 0.75× a bare rumqttc publisher, 0.97× here,
     // benches/uplink.rs). It also keeps a long drain from holding the workers that read the
-    // scanners, and it runs in the idle scheduling class (below).
+    // scanners.
     let (done, task) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("uplink".into())
         .spawn(move || {
-            run_in_the_idle_class();
             match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt.block_on(session::run(context, devices_rx.0, shutdown)),
                 Err(e) => tracing::error!(error = %e, "cannot start the uplink's runtime"),
@@ -195,20 +194,6 @@ pub fn spawn_with(
         })
         .map_err(UplinkError::Thread)?;
     Ok(Uplink { status, devices, task })
-}
-
-/// Moves the calling thread (the uplink's) into Linux's idle scheduling class: it runs
-/// whenever a core has nothing else to do, and any other thread that wakes (a scanner's
-/// bytes, the workflow, the journal's commit) takes its core at once; the kernel also counts a
-/// core running only such a thread as free when it places a waking thread. A backlog drain
-/// then uses what the packer's scans leave, instead of sharing the cores with them.
-fn run_in_the_idle_class() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-    if rc != 0 {
-        tracing::warn!(error = %std::io::Error::last_os_error(), "the uplink thread stays in the normal scheduling class");
-    }
 }
 
 /// A connection error in words an admin can act on (also used by `stationd doctor`).
