@@ -95,7 +95,7 @@ impl Store {
         let (db, data_file) = open_sled(&path, cache_bytes)?;
         let wal_dir = wal::wal_dir(&path);
         let last_segment = replay_into(&db, &data_file, &wal_dir)?;
-        let wal = Wal::start(&wal_dir, last_segment, segment_bytes)
+        let wal = Wal::start(&wal_dir, last_segment)
             .map_err(|e| OpenError::Fatal(JournalError::access(&wal_dir, "start the write-ahead log in", e)))?;
         let (checkpoints, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
