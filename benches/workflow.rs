@@ -307,13 +307,7 @@ fn packed_to_label(orders: usize) {
         let before = sim.first_byte_times().len();
         let t = Instant::now();
         daemon.scan(EANS[0]);
-        let first = loop {
-            if let Some(at) = sim.first_byte_times().get(before) {
-                break *at;
-            }
-            assert!(t.elapsed() < Duration::from_secs(10), "no label");
-            std::thread::yield_now();
-        };
+        let first = sim.wait_first_byte(before, Duration::from_secs(10)).expect("no label within 10 s");
         v.push((first - t).as_secs_f64() * 1e3);
         let l = loop {
             let l = daemon_line(&daemon);
@@ -334,12 +328,7 @@ fn packed_to_label(orders: usize) {
         let mut c = std::net::TcpStream::connect(sim.addr).unwrap();
         c.set_nodelay(true).unwrap();
         c.write_all(&label).unwrap();
-        let first = loop {
-            if let Some(at) = sim.first_byte_times().get(before) {
-                break *at;
-            }
-            std::thread::yield_now();
-        };
+        let first = sim.wait_first_byte(before, Duration::from_secs(10)).expect("baseline label within 10 s");
         base.push((first - t).as_secs_f64() * 1e3);
         drop(c);
         std::thread::sleep(Duration::from_millis(5));

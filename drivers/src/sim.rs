@@ -6,7 +6,7 @@
 //! Each connection's job bytes (queries removed) are recorded as one job when it closes.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,6 +39,8 @@ struct Shared {
 pub struct PrinterSim {
     pub addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
+    /// Notified when a job's first byte arrives (so a waiting benchmark sleeps, not spins).
+    first_byte: Arc<Condvar>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -49,6 +51,8 @@ impl PrinterSim {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let sh = shared.clone();
+        let first_byte = Arc::new(Condvar::new());
+        let fb = first_byte.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("sim runtime");
             rt.block_on(async move {
@@ -56,7 +60,7 @@ impl PrinterSim {
                 let _ = addr_tx.send(listener.local_addr().expect("sim addr"));
                 let accept = async {
                     while let Ok((conn, _)) = listener.accept().await {
-                        tokio::spawn(serve(conn, sh.clone()));
+                        tokio::spawn(serve(conn, sh.clone(), fb.clone()));
                     }
                 };
                 tokio::select! {
@@ -66,7 +70,7 @@ impl PrinterSim {
             });
         });
         let addr = addr_rx.recv().expect("simulator started");
-        PrinterSim { addr, shared, stop: Some(stop) }
+        PrinterSim { addr, shared, first_byte, stop: Some(stop) }
     }
 
     pub fn set_state(&self, state: SimState) {
@@ -95,6 +99,20 @@ impl PrinterSim {
 
     pub fn first_byte_times(&self) -> Vec<std::time::Instant> {
         self.shared.lock().expect("sim poisoned").first_bytes.clone()
+    }
+
+    /// When the first byte of job number `n` (counted from 0) arrived, waiting for it up to
+    /// `timeout` without spinning (a spinning waiter would take a core from what it measures).
+    pub fn wait_first_byte(&self, n: usize, timeout: std::time::Duration) -> Option<std::time::Instant> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut shared = self.shared.lock().expect("sim poisoned");
+        loop {
+            if let Some(at) = shared.first_bytes.get(n) {
+                return Some(*at);
+            }
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            shared = self.first_byte.wait_timeout(shared, left).expect("sim poisoned").0;
+        }
     }
 
     /// Status queries answered or ignored so far.
@@ -131,7 +149,7 @@ fn zpl_answer(state: SimState) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn serve(mut conn: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) {
+async fn serve(mut conn: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>, first_byte: Arc<Condvar>) {
     let mut job = Vec::new();
     let mut buf = vec![0u8; 16384];
     let mut pending = Vec::new();
@@ -169,6 +187,7 @@ async fn serve(mut conn: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) {
             } else {
                 if job.is_empty() {
                     shared.lock().expect("sim poisoned").first_bytes.push(std::time::Instant::now());
+                    first_byte.notify_all();
                 }
                 job.push(pending[i]);
                 i += 1;

@@ -12,9 +12,9 @@
 //!   a print job) belongs to `crate::orders` and `crate::print`, the typed views.
 //! - Only the committer writes state; [`StateView`] reads it.
 //! - Everything is in sled's one default tree, the events' own, each state tree under a key
-//!   prefix (`s`, the tree's number, then the key), so a commit is one `apply_batch`: sled's
-//!   multi-tree transactions are not used (their commit retries without bound, sled #1152,
-//!   and they hold sled's global write lock longer).
+//!   prefix (`s`, the tree's number, then the key). A commit is atomic as one record of the
+//!   write-ahead log, not in sled: sled's multi-tree transactions retry without bound
+//!   (sled #1152) and its batches roll its log buffer twice each (see `store::apply_to_sled`).
 //! - The keys within a state tree are those of the older separate `state/` and `print/`
 //!   databases, so a migration copies them verbatim (see `migrate.rs`).
 //!

@@ -1,5 +1,5 @@
 //! The sled side of the journal: opening (with the replay of the write-ahead log), the key
-//! layout, the one atomic apply per commit and typed reads. Only the files of this module
+//! layout, applying each commit once its log record is durable, and typed reads. Only the files of this module
 //! touch sled.
 //!
 //! A commit is [`Store::apply`] (its record appended to the write-ahead log, `wal.rs`) and
@@ -407,27 +407,21 @@ pub(crate) fn replay_into(db: &sled::Db, data_file: &File, wal_dir: &Path) -> Re
     Ok(replayed.last_segment)
 }
 
-/// Hands one commit's writes to sled: a lone key as a plain insert or removal (a sled batch
-/// is logged behind a manifest of its own, twice the bytes), more as one batch.
+/// Hands one commit's writes to sled, key by key. The commit is atomic in the write-ahead log
+/// (replay sets every key of a record again, in order), so sled's batches are not used: each
+/// one rolls sled's log buffer before and after (`PageCache::pin_log`), i.e. two more sled
+/// log writes, each with its `fdatasync`, behind every commit. Readers cannot see a commit
+/// half applied in a way that matters: those that follow the journal (uplink, print queue,
+/// lookups) are told of a commit only after [`Store::sync`] returns.
 pub(crate) fn apply_to_sled(db: &sled::Db, writes: Writes) -> std::io::Result<()> {
-    let mut ops = writes.into_vec();
-    let applied = if ops.len() == 1 {
-        let (key, value) = ops.pop().expect("one write");
-        match value {
+    for (key, value) in writes.into_vec() {
+        let applied = match value {
             Some(v) => db.insert(key, v).map(drop),
             None => db.remove(key).map(drop),
-        }
-    } else {
-        let mut batch = sled::Batch::default();
-        for (key, value) in ops {
-            match value {
-                Some(v) => batch.insert(key, v),
-                None => batch.remove(key),
-            }
-        }
-        db.apply_batch(batch)
-    };
-    applied.map_err(|e| std::io::Error::other(format!("applying a commit to sled: {e}")))
+        };
+        applied.map_err(|e| std::io::Error::other(format!("applying a commit to sled: {e}")))?;
+    }
+    Ok(())
 }
 
 /// The checkpoint thread: runs until every [`Store`] of its database is dropped. A failed

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// One commit's writes, in order: a key set to a value (`Some`) or removed (`None`). Later
-/// writes to a key win, as in a sled batch.
+/// writes to a key win (they are applied in order).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Writes(Vec<(Vec<u8>, Option<Vec<u8>>)>);
 
