@@ -1,14 +1,19 @@
-//! The committer: the one thread that writes the journal.
+//! The committer: the one writer of the journal.
 //!
-//! It takes every request waiting in its channel (up to [`MAX_BATCH`]), turns them into one
+//! Its thread takes every request waiting in its channel (up to [`MAX_BATCH`]), turns them into one
 //! atomic commit (state changes included, see `state.rs`): one record of the write-ahead log
 //! made durable with one `fdatasync`, then applied to sled (`store.rs`), and only then answers. Requests that arrive during a sync wait for the next round, so N
 //! concurrent producers share one sync: this is the group commit. Seqs are assigned here and nowhere else. An input (its events
 //! and its state changes) is taken whole or refused whole.
+//!
+//! Requests wait in one [`Queue`]. Whoever takes the committer's lock runs the round for all
+//! of them: its thread, woken by the queue, or a caller that finds the committer idle
+//! ([`Handle::submit`]), which then commits on its own thread. A single scan so skips the
+//! two thread hand-offs (to the committer and back) that were the rest of its commit time
+//! beside its `fdatasync`, and concurrent callers still share one sync.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -85,6 +90,100 @@ struct Committer {
     _lock: DirLock,
 }
 
+/// Requests waiting for a round. Lock order: the committer, then the queue.
+pub struct Queue {
+    waiting: Mutex<Waiting>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    reqs: Vec<Request>,
+    /// A `Close` was taken: requests are refused (and those left are dropped, which answers
+    /// them `Closed`).
+    closed: bool,
+    /// Every [`Handle`] is gone: the thread finishes and stops.
+    gone: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting.lock().expect("journal queue poisoned")
+    }
+
+    /// Up to `most` waiting requests, oldest first.
+    fn take(&self, most: usize) -> Vec<Request> {
+        let mut w = self.lock();
+        let n = w.reqs.len().min(most);
+        w.reqs.drain(..n).collect()
+    }
+
+    fn close(&self) {
+        let left = {
+            let mut w = self.lock();
+            w.closed = true;
+            std::mem::take(&mut w.reqs)
+        };
+        drop(left);
+    }
+}
+
+/// The journal's way to the committer: the queue, and the committer itself for inline rounds.
+pub struct Handle {
+    committer: Arc<Mutex<Committer>>,
+    queue: Arc<Queue>,
+}
+
+impl Handle {
+    /// Queues `req` for the committer's thread.
+    pub fn send(&self, req: Request) -> Result<(), JournalError> {
+        let mut w = self.queue.lock();
+        if w.closed {
+            return Err(JournalError::Closed);
+        }
+        w.reqs.push(req);
+        drop(w);
+        self.queue.wake.notify_one();
+        Ok(())
+    }
+
+    /// Commits `req` together with whatever waits in the queue, on this thread, when the
+    /// committer is idle (its reply is then ready on return); queues it otherwise. Blocks
+    /// for the round's `fdatasync`, which the caller would have waited for anyway.
+    pub fn submit(&self, req: Request) -> Result<(), JournalError> {
+        let Ok(mut c) = self.committer.try_lock() else { return self.send(req) };
+        let mut reqs = {
+            let mut w = self.queue.lock();
+            if w.closed {
+                return Err(JournalError::Closed);
+            }
+            let n = w.reqs.len().min(MAX_BATCH - 1);
+            w.reqs.drain(..n).collect::<Vec<_>>()
+        };
+        reqs.push(req);
+        round(&mut c, &self.queue, reqs);
+        Ok(())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.queue.lock().gone = true;
+        self.queue.wake.notify_one();
+    }
+}
+
+/// One round; at a `Close`, the committer is finished and the queue closed (under the
+/// committer's lock, so no round can follow).
+fn round(c: &mut Committer, queue: &Queue, reqs: Vec<Request>) -> bool {
+    let closing = c.commit(reqs);
+    if closing {
+        c.finish();
+        queue.close();
+    }
+    closing
+}
+
 /// State writes of one commit, in order.
 type StateWrites = Vec<StateWrite>;
 
@@ -95,12 +194,11 @@ enum Pending {
 
 pub fn spawn(
     shared: Arc<Shared>,
-    rx: Receiver<Request>,
     lock: DirLock,
     reservation: Reservation,
     reserve_file: ReserveFile,
     first_event: Option<NewEvent>,
-) -> Result<std::thread::JoinHandle<()>, JournalError> {
+) -> Result<(std::thread::JoinHandle<()>, Handle), JournalError> {
     let m = shared.marks.lock().expect("journal marks poisoned").clone();
     let st = State {
         next: m.durable_next,
@@ -128,10 +226,53 @@ pub fn spawn(
         let (reply, _rx) = oneshot::channel();
         c.commit(vec![Request::Append { events: vec![ev], state: StateChanges::default(), reply }]);
     }
-    std::thread::Builder::new()
+    let handle = Handle {
+        committer: Arc::new(Mutex::new(c)),
+        queue: Arc::new(Queue { waiting: Mutex::default(), wake: Condvar::new() }),
+    };
+    let (committer, queue) = (handle.committer.clone(), handle.queue.clone());
+    let thread = std::thread::Builder::new()
         .name("journal-commit".into())
-        .spawn(move || c.run(rx))
-        .map_err(|e| JournalError::Storage(format!("cannot start the journal thread: {e}")))
+        .spawn(move || run(&committer, &queue))
+        .map_err(|e| JournalError::Storage(format!("cannot start the journal thread: {e}")))?;
+    Ok((thread, handle))
+}
+
+/// The committer's thread: rounds for what waits in the queue (unless an inline caller took
+/// it first), housekeeping when idle. It holds the committer's lock only for a round.
+fn run(committer: &Mutex<Committer>, queue: &Queue) {
+    let mut last_housekeeping = Instant::now();
+    loop {
+        let gone = {
+            let mut w = queue.lock();
+            while w.reqs.is_empty() && !w.closed && !w.gone {
+                let left = HOUSEKEEPING_EVERY.saturating_sub(last_housekeeping.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                w = queue.wake.wait_timeout(w, left).expect("journal queue poisoned").0;
+            }
+            w.gone
+        };
+        let mut c = committer.lock().expect("journal committer poisoned");
+        if queue.lock().closed {
+            break;
+        }
+        let reqs = queue.take(MAX_BATCH);
+        if reqs.is_empty() && gone {
+            c.finish();
+            queue.close();
+            break;
+        }
+        if !reqs.is_empty() && round(&mut c, queue, reqs) {
+            break;
+        }
+        if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
+            c.housekeeping();
+            last_housekeeping = Instant::now();
+        }
+    }
+    debug!("journal committer stopped");
 }
 
 impl Committer {
@@ -149,38 +290,6 @@ impl Committer {
                 self.shared.store.sync()
             }
         }
-    }
-
-    fn run(mut self, rx: Receiver<Request>) {
-        let mut last_housekeeping = Instant::now();
-        loop {
-            let first = match rx.recv_timeout(HOUSEKEEPING_EVERY) {
-                Ok(r) => r,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.housekeeping();
-                    last_housekeeping = Instant::now();
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            let mut reqs = vec![first];
-            while reqs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(r) => reqs.push(r),
-                    Err(_) => break,
-                }
-            }
-            if self.commit(reqs) {
-                self.finish();
-                return;
-            }
-            if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
-                self.housekeeping();
-                last_housekeeping = Instant::now();
-            }
-        }
-        self.finish();
-        debug!("journal committer stopped");
     }
 
     /// At close: the counts written, sled's files made to hold everything (the next open

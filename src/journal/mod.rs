@@ -239,7 +239,7 @@ pub struct CommitHistogram {
 #[derive(Clone)]
 pub struct Journal {
     shared: Arc<Shared>,
-    tx: std::sync::mpsc::Sender<Request>,
+    committer: Arc<committer::Handle>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -267,21 +267,14 @@ impl Journal {
             failed: tokio_util::sync::CancellationToken::new(),
             trimmed_bytes: std::sync::atomic::AtomicU64::new(0),
         });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = committer::spawn(
-            shared.clone(),
-            rx,
-            opened.lock,
-            opened.reservation,
-            opened.reserve_file,
-            opened.first_event,
-        )?;
-        let journal = Journal { shared, tx, thread: Arc::new(Mutex::new(Some(thread))) };
+        let (thread, committer) =
+            committer::spawn(shared.clone(), opened.lock, opened.reservation, opened.reserve_file, opened.first_event)?;
+        let journal = Journal { shared, committer: Arc::new(committer), thread: Arc::new(Mutex::new(Some(thread))) };
         Ok((journal, opened.outcome))
     }
 
     fn send(&self, req: Request) -> Result<(), JournalError> {
-        self.tx.send(req).map_err(|_| JournalError::Closed)
+        self.committer.send(req)
     }
 
     /// Appends one event; returns once it is durable on disk.
@@ -314,13 +307,15 @@ impl Journal {
     }
 
     /// Hands one input to the committer; `None` when there is nothing to make durable (a tick
-    /// that changed nothing: no round, no sync).
+    /// that changed nothing: no round, no sync). An idle committer's round runs right here,
+    /// on the caller's thread, and the reply is ready on return (see `committer.rs`): an
+    /// async caller's worker is then blocked for one `fdatasync`.
     fn submit(&self, events: Vec<NewEvent>, state: StateChanges) -> Result<Option<AppendReply>, JournalError> {
         if events.is_empty() && state.is_empty() {
             return Ok(None);
         }
         let (reply, rx) = oneshot::channel();
-        self.send(Request::Append { events, state, reply })?;
+        self.committer.submit(Request::Append { events, state, reply })?;
         Ok(Some(rx))
     }
 
@@ -447,7 +442,7 @@ impl Journal {
     /// Flushes and stops the committer; waits for it. Appends after this fail with `Closed`.
     pub fn close(self) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Request::Close { reply }).is_ok() {
+        if self.send(Request::Close { reply }).is_ok() {
             let _ = rx.blocking_recv();
         }
         let handle = self.thread.lock().expect("journal thread poisoned").take();
