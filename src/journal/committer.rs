@@ -147,9 +147,11 @@ impl Handle {
         Ok(())
     }
 
-    /// Commits `req` together with whatever waits in the queue, on this thread, when the
-    /// committer is idle (its reply is then ready on return); queues it otherwise. Blocks
-    /// for the round's `fdatasync`, which the caller would have waited for anyway.
+    /// Commits `req` together with the other inputs waiting in the queue, on this thread,
+    /// when the committer is idle (its reply is then ready on return); queues it otherwise.
+    /// Blocks for the round's `fdatasync`, which the caller would have waited for anyway.
+    /// Acks and trims are left to the thread: a drain's acks are large rounds, and an input's
+    /// caller (a packer waiting for feedback) should not apply them.
     pub fn submit(&self, req: Request) -> Result<(), JournalError> {
         let Ok(mut c) = self.committer.try_lock() else { return self.send(req) };
         let mut reqs = {
@@ -157,8 +159,8 @@ impl Handle {
             if w.closed {
                 return Err(JournalError::Closed);
             }
-            let n = w.reqs.len().min(MAX_BATCH - 1);
-            w.reqs.drain(..n).collect::<Vec<_>>()
+            let inputs = w.reqs.extract_if(.., |r| matches!(r, Request::Append { .. }));
+            inputs.take(MAX_BATCH - 1).collect::<Vec<_>>()
         };
         reqs.push(req);
         round(&mut c, &self.queue, reqs);
