@@ -3,7 +3,7 @@
 //!
 //! # Design constraints
 //! - **Only the journal stamps events.** `seq` (per station, from 1, strictly increasing,
-//!   gap-free), `id` (UUIDv7) and `at` are assigned by the one committer thread, in the same
+//!   gap-free), `id` (UUIDv7) and `at` are assigned by the committer (one at a time, under its lock), in the same
 //!   atomic commit that stores the record and the new `next_seq`.
 //! - **`append` returns only when the record is durable**: the commit is one record of the
 //!   write-ahead log (`wal.rs`) made durable by one `fdatasync`, and only then applied to sled,
