@@ -228,11 +228,20 @@ impl Nodes {
         }
     }
 
-    /// Starts node `i` again (same ports and data dir) and waits until it answers MQTT.
+    /// Starts node `i` again (same ports and data dir) and waits until it answers MQTT. A
+    /// RabbitMQ node restarted while twenty stations fsync their journals on the same 2-core
+    /// box has taken over 60 s to boot (24 s before its logging was even set up; its boot
+    /// syncs files of its own behind theirs), so it gets 180 s; a failure names its last log lines.
     pub fn restart(&mut self, i: usize) {
         let child = (self.nodes[i].start)();
         self.nodes[i].child = Some(child);
-        wait_mqtt(self.nodes[i].mqtt_port, Duration::from_secs(60));
+        if let Err(e) = try_wait_mqtt(self.nodes[i].mqtt_port, Duration::from_secs(180)) {
+            panic!(
+                "{:?} node {i} did not come back after a restart: {e}; its log ends: {}",
+                self.kind,
+                self.log_tail(i)
+            );
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -342,16 +351,23 @@ impl RabbitNode {
 /// Waits until the broker at `port` takes an MQTT connection and acks a QoS 1 publish (NATS
 /// listens before JetStream is ready; RabbitMQ before its MQTT plugin is).
 pub fn wait_mqtt(port: u16, timeout: Duration) {
+    if let Err(e) = try_wait_mqtt(port, timeout) {
+        panic!("{e}");
+    }
+}
+
+/// [`wait_mqtt`] that says why instead of failing the test.
+fn try_wait_mqtt(port: u16, timeout: Duration) -> Result<(), String> {
     let start = Instant::now();
     let mut last = String::new();
     while start.elapsed() < timeout {
         match mqtt_round_trip(port) {
-            Ok(()) => return,
+            Ok(()) => return Ok(()),
             Err(e) => last = e,
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    panic!("no MQTT broker answers on port {port} after {timeout:?}: {last}");
+    Err(format!("no MQTT broker answers on port {port} after {timeout:?}: {last}"))
 }
 
 fn mqtt_round_trip(port: u16) -> Result<(), String> {
