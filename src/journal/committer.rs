@@ -1,6 +1,6 @@
 //! The committer: the one writer of the journal.
 //!
-//! Its thread takes every request waiting in its channel (up to [`MAX_BATCH`]), turns them into one
+//! A round takes every request waiting in its queue (up to [`MAX_BATCH`]), turns them into one
 //! atomic commit (state changes included, see `state.rs`): one record of the write-ahead log
 //! made durable with one `fdatasync`, then applied to sled (`store.rs`), and only then answers. Requests that arrive during a sync wait for the next round, so N
 //! concurrent producers share one sync: this is the group commit. Seqs are assigned here and nowhere else. An input (its events
@@ -111,11 +111,14 @@ impl Queue {
         self.waiting.lock().expect("journal queue poisoned")
     }
 
-    /// Up to `most` waiting requests, oldest first.
-    fn take(&self, most: usize) -> Vec<Request> {
+    /// Up to `most` waiting requests, oldest first; `None` once closed.
+    fn take(&self, most: usize) -> Option<Vec<Request>> {
         let mut w = self.lock();
+        if w.closed {
+            return None;
+        }
         let n = w.reqs.len().min(most);
-        w.reqs.drain(..n).collect()
+        Some(w.reqs.drain(..n).collect())
     }
 
     fn close(&self) {
@@ -257,10 +260,7 @@ fn run(committer: &Mutex<Committer>, queue: &Queue) {
             w.gone
         };
         let mut c = committer.lock().expect("journal committer poisoned");
-        if queue.lock().closed {
-            break;
-        }
-        let reqs = queue.take(MAX_BATCH);
+        let Some(reqs) = queue.take(MAX_BATCH) else { break };
         if reqs.is_empty() && gone {
             c.finish();
             queue.close();
@@ -348,36 +348,30 @@ impl Committer {
             }
         }
         self.persist_ack_state(&mut batch, &before, &acked_now);
-        // One event and nothing else (the common single scan): a one-write commit, which sled
-        // takes as a lone insert (a batch is logged behind a manifest of its own: twice
-        // sled's bytes) and the log as its smallest record. `m:next_seq` and `m:bytes` follow
-        // from the stored events at open (see `Store::watermarks`), so they can wait for the
-        // next batch or housekeeping.
+        // One event and nothing else (the common single scan): `m:next_seq` and `m:bytes` are
+        // left out, so the commit is one write, the log's smallest record. They follow from the
+        // stored events at open (see `Store::watermarks`), so they can wait for the next larger
+        // round or housekeeping.
         let lone = self.records.len() == 1
             && state_writes.is_empty()
             && acked_now.is_empty()
             && self.st.acked_below == before.acked_below
             && self.st.trimmed_below == before.trimmed_below
             && self.st.ack_marks == before.ack_marks;
-        let lone = if lone { self.records.pop() } else { None };
         for (key, bytes) in self.records.drain(..) {
             batch.insert(key, bytes);
         }
-        let meta_written = lone.is_none() && self.meta_into(&mut batch, &before);
+        let meta_written = !lone && self.meta_into(&mut batch, &before);
 
         let started = std::time::Instant::now();
-        // A round of refused appends only writes nothing (sled would still log an empty batch).
+        // A round of refused appends only writes nothing (and syncs nothing).
         let nothing_to_write = disk_full.is_some()
             && state_writes.is_empty()
             && pending.iter().all(|p| matches!(p, Pending::Append(_, Err(_))));
         let result = if nothing_to_write {
             Ok(())
         } else {
-            let applied = match lone {
-                Some((key, bytes)) => self.shared.store.insert(&key, &bytes),
-                None => self.shared.store.apply(batch, &state_writes),
-            };
-            match applied {
+            match self.shared.store.apply(batch, &state_writes) {
                 Ok(()) => {
                     if meta_written {
                         self.persisted_meta = (self.st.next, self.st.stored_bytes);
