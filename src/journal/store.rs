@@ -64,7 +64,16 @@ struct Log {
     wal: Wal,
     pending: Vec<Writes>,
     segment_bytes: u64,
-    checkpoints: std::sync::mpsc::Sender<Checkpoint>,
+    /// A spare for the next segment was asked of the checkpoint thread (once per segment).
+    spare_asked: bool,
+    checkpoints: std::sync::mpsc::Sender<Job>,
+}
+
+/// Work for the checkpoint thread.
+enum Job {
+    Checkpoint(Checkpoint),
+    /// Make sure a prepared spare is ready for the next segment (see `wal::prepare_spare`).
+    PrepareSpare { wal_dir: PathBuf, bytes: u64 },
 }
 
 /// Asks the checkpoint thread to make sled's files durable and then drop the log segments up
@@ -74,6 +83,12 @@ struct Checkpoint {
     data_file: Arc<File>,
     wal_dir: PathBuf,
     upto: u64,
+}
+
+/// A segment is prepared to this many bytes: its size where the log moves on, and room for the
+/// commit that crosses it.
+fn prepared_bytes(segment_bytes: u64) -> u64 {
+    segment_bytes + segment_bytes / 8
 }
 
 /// Why sled would not open.
@@ -95,14 +110,14 @@ impl Store {
         let (db, data_file) = open_sled(&path, cache_bytes)?;
         let wal_dir = wal::wal_dir(&path);
         let last_segment = replay_into(&db, &data_file, &wal_dir)?;
-        let wal = Wal::start(&wal_dir, last_segment)
+        let wal = Wal::start(&wal_dir, last_segment, prepared_bytes(segment_bytes))
             .map_err(|e| OpenError::Fatal(JournalError::access(&wal_dir, "start the write-ahead log in", e)))?;
         let (checkpoints, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("journal-checkpoint".into())
             .spawn(move || run_checkpoints(rx))
             .map_err(|e| OpenError::Fatal(JournalError::Storage(format!("cannot start the checkpoint thread: {e}"))))?;
-        let log = Log { wal, pending: Vec::new(), segment_bytes, checkpoints };
+        let log = Log { wal, pending: Vec::new(), segment_bytes, spare_asked: false, checkpoints };
         Ok(Store { db, data_file: Arc::new(data_file), log: Arc::new(Mutex::new(log)) })
     }
 
@@ -152,7 +167,13 @@ impl Store {
                 .wal
                 .rotate()
                 .map_err(|e| JournalError::Storage(format!("starting a new write-ahead log segment: {e}")))?;
-            let _ = log.checkpoints.send(self.checkpoint(log.wal.dir(), upto));
+            log.spare_asked = false;
+            let _ = log.checkpoints.send(Job::Checkpoint(self.checkpoint(log.wal.dir(), upto)));
+        } else if !log.spare_asked && log.wal.len() >= log.segment_bytes / 2 {
+            // Half way: the next segment's file is made ready off the commit path.
+            log.spare_asked = true;
+            let job = Job::PrepareSpare { wal_dir: log.wal.dir().to_path_buf(), bytes: prepared_bytes(log.segment_bytes) };
+            let _ = log.checkpoints.send(job);
         }
         Ok(())
     }
@@ -426,14 +447,24 @@ pub(crate) fn apply_to_sled(db: &sled::Db, writes: Writes) -> std::io::Result<()
 
 /// The checkpoint thread: runs until every [`Store`] of its database is dropped. A failed
 /// checkpoint keeps its segments; the next one (or the next open's replay) covers them.
-fn run_checkpoints(rx: std::sync::mpsc::Receiver<Checkpoint>) {
-    while let Ok(c) = rx.recv() {
-        let done = durable_sync(&c.db, &c.data_file).and_then(|()| {
-            wal::retire_segments_up_to(&c.wal_dir, c.upto)
-                .map_err(|e| JournalError::access(&c.wal_dir, "retire old log segments in", e))
-        });
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "journal checkpoint failed; the write-ahead log keeps its segments until the next one");
+fn run_checkpoints(rx: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(job) = rx.recv() {
+        match job {
+            Job::Checkpoint(c) => {
+                let done = durable_sync(&c.db, &c.data_file).and_then(|()| {
+                    wal::retire_segments_up_to(&c.wal_dir, c.upto)
+                        .map_err(|e| JournalError::access(&c.wal_dir, "retire old log segments in", e))
+                });
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "journal checkpoint failed; the write-ahead log keeps its segments until the next one");
+                }
+            }
+            Job::PrepareSpare { wal_dir, bytes } => {
+                if let Err(e) = wal::prepare_spare(&wal_dir, bytes) {
+                    // The next segment is then a new file: its commits also sync its growth.
+                    tracing::warn!(error = %e, dir = %wal_dir.display(), "cannot prepare the next write-ahead log segment");
+                }
+            }
         }
     }
 }

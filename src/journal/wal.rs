@@ -272,13 +272,18 @@ pub struct Wal {
 
 impl Wal {
     /// Starts a new, empty segment numbered after `last_segment` and retires every older one
-    /// (call only once what they hold is durable elsewhere).
-    pub fn start(dir: &Path, last_segment: u64) -> std::io::Result<Wal> {
+    /// (call only once what they hold is durable elsewhere). The segment is a spare, or a new
+    /// file prepared to `prepare_bytes` (see [`prepare`]; 0 prepares nothing).
+    pub fn start(dir: &Path, last_segment: u64, prepare_bytes: u64) -> std::io::Result<Wal> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir)?;
         retire_segments_up_to(dir, last_segment)?;
         let number = last_segment + 1;
         let file = open_segment(dir, number)?;
+        if let Err(e) = prepare(&file, prepare_bytes) {
+            // Only slower commits (each one also syncs the file's new size) until the next segment.
+            tracing::warn!(error = %e, "cannot prepare the write-ahead log segment; its commits will also sync its growth");
+        }
         let (encoded, scratch) = (Vec::new(), Vec::new());
         Ok(Wal { dir: dir.to_path_buf(), file, number, len: 0, unsynced: false, encoded, scratch })
     }
@@ -293,8 +298,8 @@ impl Wal {
 
     fn write_encoded(&mut self) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
-        // At an offset, not appended: a recycled segment is overwritten from its start (no
-        // new blocks, no size change: its `fdatasync` writes the data and nothing else).
+        // At an offset, not appended: a prepared or recycled segment is overwritten from its
+        // start (no new blocks, no size change: its `fdatasync` writes the data and nothing else).
         self.file.write_all_at(&self.encoded, self.len)?;
         self.len += self.encoded.len() as u64;
         self.unsynced = true;
@@ -316,7 +321,8 @@ impl Wal {
     }
 
     /// Ends this segment (its end record made durable with every record before it) and
-    /// continues in the next one; returns the number of the one ended.
+    /// continues in the next one (the largest spare, see [`prepare_spare`]); returns the
+    /// number of the one ended.
     pub fn rotate(&mut self) -> std::io::Result<u64> {
         self.encoded.clear();
         encode_record(self.number, KIND_END, &[], &mut self.encoded);
@@ -339,50 +345,114 @@ fn spare_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:016x}.spare"))
 }
 
-/// Retired segments kept for reuse (their blocks stay allocated and written).
-fn spares(dir: &Path) -> std::io::Result<Vec<u64>> {
-    let mut numbers = Vec::new();
+/// Spare segment files: retired segments kept for reuse and files [`prepare_spare`] made
+/// (their blocks allocated and written), with their sizes, largest first.
+fn spares(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64)>> {
+    let mut found = Vec::new();
     for e in std::fs::read_dir(dir)? {
-        let name = e?.file_name();
-        let name = name.to_string_lossy();
-        if let Some(n) = name.strip_suffix(".spare").and_then(|hex| u64::from_str_radix(hex, 16).ok()) {
-            numbers.push(n);
+        let e = e?;
+        if e.file_name().to_string_lossy().ends_with(".spare") {
+            // One renamed away meanwhile (by the committing thread) is simply not there.
+            if let Ok(m) = e.metadata() {
+                found.push((e.path(), m.len()));
+            }
         }
     }
-    Ok(numbers)
+    found.sort_by_key(|(path, len)| (std::cmp::Reverse(*len), path.clone()));
+    Ok(found)
 }
 
-/// Opens segment `number` for writing from its start: a spare renamed to it, or a new file;
-/// then makes its name durable (an `fdatasync` of the file alone does not promise the folder
-/// entry).
+/// Opens segment `number` for writing from its start: the largest spare renamed to it, or a
+/// new file; then makes its name durable (an `fdatasync` of the file alone does not promise
+/// the folder entry).
 fn open_segment(dir: &Path, number: u64) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = segment_path(dir, number);
-    if let Some(spare) = spares(dir)?.into_iter().min() {
-        std::fs::rename(spare_path(dir, spare), &path)?;
+    for (spare, _) in spares(dir)? {
+        match std::fs::rename(&spare, &path) {
+            Ok(()) => break,
+            // Removed by a retirement on the checkpoint thread meanwhile: the next one.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
     }
     let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).mode(0o640).open(&path)?;
     File::open(dir)?.sync_all()?;
     Ok(file)
 }
 
+/// Writes zeros from the end of `file` up to `bytes` and makes them durable. A commit's
+/// `fdatasync` of a segment written inside its size then carries the record's blocks and
+/// nothing else: a growing file makes every `fdatasync` also commit the new size and blocks in
+/// the filesystem's journal (on ext4, a journal block of its own, written after the data and
+/// waiting on the journal's other work, which is what a scan waited for during a drain).
+fn prepare(file: &File, bytes: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut at = file.metadata()?.len();
+    if at >= bytes {
+        return Ok(());
+    }
+    let zeros = vec![0u8; PREPARE_CHUNK];
+    while at < bytes {
+        let n = (bytes - at).min(PREPARE_CHUNK as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    file.sync_data()
+}
+
+/// Zeros are written a page at a time. The page cache takes a write's size as the size of the
+/// folio it allocates (ext4 has large folios since Linux 6.16): a segment prepared in large
+/// writes sits in folios of up to 2 MiB, and each later commit then dirties (and is charged,
+/// in `write_bytes` and dirty-page throttling, for) a whole one while the disk gets 4 KiB.
+const PREPARE_CHUNK: usize = 4096;
+
+/// Makes sure a spare of at least `bytes` is ready for the next segment: when none is, one is
+/// made (zeros written to `bytes` and synced under a temporary name, then renamed to a spare,
+/// so the committing thread never takes a half-made one). Returns whether it made one. Runs off
+/// the commit path (the checkpoint thread), before the current segment is full.
+pub fn prepare_spare(dir: &Path, bytes: u64) -> std::io::Result<bool> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if spares(dir)?.first().is_some_and(|(_, len)| *len >= bytes) {
+        return Ok(false);
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let tmp = dir.join(format!("prepared-{nanos:x}.tmp"));
+    let made = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o640)
+        .open(&tmp)
+        .and_then(|f| prepare(&f, bytes))
+        .and_then(|()| std::fs::rename(&tmp, dir.join(format!("prepared-{nanos:x}.spare"))))
+        .and_then(|()| File::open(dir)?.sync_all());
+    if made.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    made.map(|()| true)
+}
+
 /// At most this many retired segments are kept as spares; the rest are deleted.
 const SPARES_KEPT: usize = 2;
 
 /// Retires the segments numbered `upto` and below (their records are durable in sled): kept
-/// as spares up to [`SPARES_KEPT`], removed beyond.
+/// as spares up to [`SPARES_KEPT`] (the largest: a small one, a segment cut short by a close,
+/// is the first to go), removed beyond. Leftover temporary files of [`prepare_spare`] go too.
 pub fn retire_segments_up_to(dir: &Path, upto: u64) -> std::io::Result<()> {
-    let mut spare_count = spares(dir)?.len();
+    let ignore_gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
     for n in segments(dir)?.into_iter().filter(|n| *n <= upto) {
-        let retired = if spare_count < SPARES_KEPT {
-            spare_count += 1;
-            std::fs::rename(segment_path(dir, n), spare_path(dir, n))
-        } else {
-            std::fs::remove_file(segment_path(dir, n))
-        };
-        match retired {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        ignore_gone(std::fs::rename(segment_path(dir, n), spare_path(dir, n)))?;
+    }
+    for (extra, _) in spares(dir)?.into_iter().skip(SPARES_KEPT) {
+        ignore_gone(std::fs::remove_file(extra))?;
+    }
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_name().to_string_lossy().ends_with(".tmp") {
+            ignore_gone(std::fs::remove_file(e.path()))?;
         }
     }
     Ok(())
@@ -436,7 +506,7 @@ mod tests {
     #[test]
     fn records_come_back_in_order_across_segments_and_a_group_commit_is_stored_compressed() {
         let dir = scratch("order");
-        let mut wal = Wal::start(&dir, 0).unwrap();
+        let mut wal = Wal::start(&dir, 0, 0).unwrap();
         wal.append(&sample(1)).unwrap();
         wal.append(&big_sample(2)).unwrap();
         wal.sync().unwrap();
@@ -450,7 +520,7 @@ mod tests {
         big_sample(2).encode_payload(&mut raw);
         assert!(encoded_len(1, &big_sample(2)) * 2 < raw.len() as u64, "a group commit of events compresses");
         // A new start retires what came before it.
-        let _wal = Wal::start(&dir, r.last_segment).unwrap();
+        let _wal = Wal::start(&dir, r.last_segment, 0).unwrap();
         let (got, r) = read_all(&dir);
         assert!(got.is_empty());
         assert_eq!(r.last_segment, 3);
@@ -460,14 +530,15 @@ mod tests {
     #[test]
     fn a_recycled_segment_replays_only_what_was_written_in_it_since() {
         let dir = scratch("recycled");
-        let mut wal = Wal::start(&dir, 0).unwrap();
+        let mut wal = Wal::start(&dir, 0, 0).unwrap();
         for i in 0..10 {
             wal.append(&big_sample(i)).unwrap();
         }
         wal.sync().unwrap();
         let ended = wal.rotate().unwrap();
         retire_segments_up_to(&dir, ended).unwrap();
-        assert_eq!(spares(&dir).unwrap(), vec![1]);
+        let spare_len = std::fs::metadata(spare_path(&dir, 1)).unwrap().len();
+        assert_eq!(spares(&dir).unwrap(), vec![(spare_path(&dir, 1), spare_len)]);
         // Segment 3 reuses segment 1's file, whose old records are still in it beyond the
         // new ones.
         wal.append(&sample(20)).unwrap();
@@ -484,10 +555,67 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    fn size_and_blocks(path: &Path) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).unwrap();
+        (m.len(), m.blocks())
+    }
+
+    /// What the filesystem is asked to sync with a commit: the record's blocks only. A file
+    /// whose size or block count moves made each `fdatasync` commit the filesystem's journal too.
+    #[test]
+    fn commits_into_a_prepared_segment_change_neither_its_size_nor_its_blocks() {
+        let dir = scratch("prepared");
+        let mut wal = Wal::start(&dir, 0, 256 << 10).unwrap();
+        let path = segment_path(&dir, 1);
+        let prepared = size_and_blocks(&path);
+        assert_eq!(prepared.0, 256 << 10);
+        assert!(prepared.1 * 512 >= 256 << 10, "every block allocated: {prepared:?}");
+        for i in 0..200u8 {
+            wal.append(&sample(i)).unwrap();
+            wal.sync().unwrap();
+            assert_eq!(size_and_blocks(&path), prepared, "after commit {i}");
+        }
+        // The zeros after the last record are no record: everything comes back, nothing more.
+        let (got, r) = read_all(&dir);
+        assert_eq!(got, (0..200u8).map(sample).collect::<Vec<_>>());
+        assert_eq!(r.unread_bytes, (256 << 10) - wal.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_next_segment_is_a_prepared_spare_and_retirement_keeps_the_largest_spares() {
+        let dir = scratch("spare");
+        let mut wal = Wal::start(&dir, 0, 0).unwrap();
+        assert!(prepare_spare(&dir, 128 << 10).unwrap(), "none was there: one is made");
+        assert!(!prepare_spare(&dir, 128 << 10).unwrap(), "one is there");
+        wal.append(&sample(1)).unwrap();
+        let ended = wal.rotate().unwrap();
+        let path = segment_path(&dir, 2);
+        let prepared = size_and_blocks(&path);
+        assert_eq!(prepared.0, 128 << 10, "segment 2 is the prepared spare");
+        wal.append(&sample(2)).unwrap();
+        wal.sync().unwrap();
+        assert_eq!(size_and_blocks(&path), prepared);
+        // Segment 1 (a few bytes) retires as a spare; two larger spares push it out.
+        retire_segments_up_to(&dir, ended).unwrap();
+        assert_eq!(spares(&dir).unwrap().len(), 1);
+        assert!(prepare_spare(&dir, 64 << 10).unwrap(), "a small spare does not count");
+        assert!(prepare_spare(&dir, 96 << 10).unwrap());
+        std::fs::write(dir.join("prepared-0.tmp"), b"left by a crash").unwrap();
+        retire_segments_up_to(&dir, ended).unwrap();
+        let sizes: Vec<u64> = spares(&dir).unwrap().into_iter().map(|(_, len)| len).collect();
+        assert_eq!(sizes, vec![96 << 10, 64 << 10]);
+        assert!(!dir.join("prepared-0.tmp").exists());
+        let (got, _) = read_all(&dir);
+        assert_eq!(got, vec![sample(2)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_record_cut_short_ends_the_last_segment_and_is_not_replayed() {
         let dir = scratch("torn");
-        let mut wal = Wal::start(&dir, 0).unwrap();
+        let mut wal = Wal::start(&dir, 0, 0).unwrap();
         wal.append(&sample(1)).unwrap();
         wal.append(&big_sample(2)).unwrap();
         wal.sync().unwrap();
@@ -516,7 +644,7 @@ mod tests {
     #[test]
     fn a_segment_before_the_last_that_does_not_end_in_its_end_record_is_damage() {
         let dir = scratch("damaged");
-        let mut wal = Wal::start(&dir, 0).unwrap();
+        let mut wal = Wal::start(&dir, 0, 0).unwrap();
         wal.append(&sample(1)).unwrap();
         wal.sync().unwrap();
         wal.rotate().unwrap();
