@@ -73,7 +73,10 @@ struct Log {
 enum Job {
     Checkpoint(Checkpoint),
     /// Make sure a prepared spare is ready for the next segment (see `wal::prepare_spare`).
-    PrepareSpare { wal_dir: PathBuf, bytes: u64 },
+    PrepareSpare {
+        wal_dir: PathBuf,
+        bytes: u64,
+    },
 }
 
 /// Asks the checkpoint thread to make sled's files durable and then drop the log segments up
@@ -172,7 +175,8 @@ impl Store {
         } else if !log.spare_asked && log.wal.len() >= log.segment_bytes / 2 {
             // Half way: the next segment's file is made ready off the commit path.
             log.spare_asked = true;
-            let job = Job::PrepareSpare { wal_dir: log.wal.dir().to_path_buf(), bytes: prepared_bytes(log.segment_bytes) };
+            let job =
+                Job::PrepareSpare { wal_dir: log.wal.dir().to_path_buf(), bytes: prepared_bytes(log.segment_bytes) };
             let _ = log.checkpoints.send(job);
         }
         Ok(())

@@ -2,7 +2,9 @@
 //!
 //! Every commit's writes (events, order and print-job state, meta keys) are appended as one
 //! record to the current segment file and made durable with one `fdatasync` of that file —
-//! the same work as a raw `write` + `fdatasync`, and nothing else on the commit path. Only
+//! less work than a raw appending `write` + `fdatasync`, as segments are prepared to their
+//! size before their first record ([`prepare_spare`]): the sync moves no file size and
+//! allocates no block, it writes the record's blocks and flushes the drive. Only
 //! then are they applied to sled (in memory; sled writes its own files in the background),
 //! so sled never holds a write whose record is not on disk. A checkpoint (a sled flush plus
 //! `fdatasync` of its file, on a thread of its own) lets the segments before it go.
@@ -15,7 +17,10 @@
 //!
 //! Layout: `db/wal/<16 hex digits>.log`, each record `len: u32 LE, crc32: u32 LE, payload`;
 //! the payload is `count: u32 LE` then per write `key_len: u32 LE, key, tag` with tag 0 for a
-//! removal and 1 for an insertion followed by `value_len: u32 LE, value`.
+//! removal and 1 for an insertion followed by `value_len: u32 LE, value`. After the last
+//! record come zeros or a recycled file's old records (whose CRC, over the segment number, does
+//! not pass). Spare files (`*.spare`: retired segments, or `prepared-*.spare`) wait for reuse;
+//! `*.tmp` is a spare being prepared (removed at the next retirement if a crash left it).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
