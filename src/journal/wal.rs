@@ -20,7 +20,7 @@
 //! removal and 1 for an insertion followed by `value_len: u32 LE, value`. After the last
 //! record come zeros or a recycled file's old records (whose CRC, over the segment number, does
 //! not pass). Spare files (`*.spare`: retired segments, or `prepared-*.spare`) wait for reuse;
-//! `*.tmp` is a spare being prepared (removed at the next retirement if a crash left it).
+//! `*.tmp` is a spare being prepared (removed at the next open if a crash left it).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -283,6 +283,7 @@ impl Wal {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir)?;
         retire_segments_up_to(dir, last_segment)?;
+        remove_unfinished_spares(dir)?;
         let number = last_segment + 1;
         let file = open_segment(dir, number)?;
         if let Err(e) = prepare(&file, prepare_bytes) {
@@ -442,7 +443,7 @@ const SPARES_KEPT: usize = 2;
 
 /// Retires the segments numbered `upto` and below (their records are durable in sled): kept
 /// as spares up to [`SPARES_KEPT`] (the largest: a small one, a segment cut short by a close,
-/// is the first to go), removed beyond. Leftover temporary files of [`prepare_spare`] go too.
+/// is the first to go), removed beyond.
 pub fn retire_segments_up_to(dir: &Path, upto: u64) -> std::io::Result<()> {
     let ignore_gone = |r: std::io::Result<()>| match r {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -454,10 +455,16 @@ pub fn retire_segments_up_to(dir: &Path, upto: u64) -> std::io::Result<()> {
     for (extra, _) in spares(dir)?.into_iter().skip(SPARES_KEPT) {
         ignore_gone(std::fs::remove_file(extra))?;
     }
+    Ok(())
+}
+
+/// Removes what a crash left of a spare being prepared (`*.tmp`). At open only: later, one
+/// may be in the making on the checkpoint thread.
+fn remove_unfinished_spares(dir: &Path) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         if e.file_name().to_string_lossy().ends_with(".tmp") {
-            ignore_gone(std::fs::remove_file(e.path()))?;
+            std::fs::remove_file(e.path())?;
         }
     }
     Ok(())
@@ -611,9 +618,13 @@ mod tests {
         retire_segments_up_to(&dir, ended).unwrap();
         let sizes: Vec<u64> = spares(&dir).unwrap().into_iter().map(|(_, len)| len).collect();
         assert_eq!(sizes, vec![96 << 10, 64 << 10]);
-        assert!(!dir.join("prepared-0.tmp").exists());
-        let (got, _) = read_all(&dir);
+        let (got, r) = read_all(&dir);
         assert_eq!(got, vec![sample(2)]);
+        // The next open takes the largest spare and drops what a crash left half made.
+        drop(wal);
+        let _wal = Wal::start(&dir, r.last_segment, 0).unwrap();
+        assert_eq!(std::fs::metadata(segment_path(&dir, 3)).unwrap().len(), 128 << 10);
+        assert!(!dir.join("prepared-0.tmp").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
