@@ -277,8 +277,9 @@ pub struct Wal {
 
 impl Wal {
     /// Starts a new, empty segment numbered after `last_segment` and retires every older one
-    /// (call only once what they hold is durable elsewhere). The segment is a spare, or a new
-    /// file prepared to `prepare_bytes` (see [`prepare`]; 0 prepares nothing).
+    /// (call only once what they hold is durable elsewhere). The segment (the largest spare, or
+    /// a new file) is prepared to `prepare_bytes` if it is smaller (see [`prepare`]; 0 prepares
+    /// nothing).
     pub fn start(dir: &Path, last_segment: u64, prepare_bytes: u64) -> std::io::Result<Wal> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir)?;
@@ -351,19 +352,24 @@ fn spare_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:016x}.spare"))
 }
 
-/// Spare segment files: retired segments kept for reuse and files [`prepare_spare`] made
-/// (their blocks allocated and written), with their sizes, largest first.
-fn spares(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64)>> {
+/// The files in `dir` whose names end in `suffix`.
+fn files_ending(dir: &Path, suffix: &str) -> std::io::Result<Vec<std::fs::DirEntry>> {
     let mut found = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
-        if e.file_name().to_string_lossy().ends_with(".spare") {
-            // One renamed away meanwhile (by the committing thread) is simply not there.
-            if let Ok(m) = e.metadata() {
-                found.push((e.path(), m.len()));
-            }
+        if e.file_name().to_string_lossy().ends_with(suffix) {
+            found.push(e);
         }
     }
+    Ok(found)
+}
+
+/// Spare segment files: retired segments kept for reuse and files [`prepare_spare`] made
+/// (their blocks allocated and written), with their sizes, largest first.
+fn spares(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64)>> {
+    // One renamed away meanwhile (by the committing thread) is simply not there.
+    let mut found: Vec<_> =
+        files_ending(dir, ".spare")?.into_iter().filter_map(|e| Some((e.path(), e.metadata().ok()?.len()))).collect();
     found.sort_by_key(|(path, len)| (std::cmp::Reverse(*len), path.clone()));
     Ok(found)
 }
@@ -388,10 +394,10 @@ fn open_segment(dir: &Path, number: u64) -> std::io::Result<File> {
 }
 
 /// Writes zeros from the end of `file` up to `bytes` and makes them durable. A commit's
-/// `fdatasync` of a segment written inside its size then carries the record's blocks and
-/// nothing else: a growing file makes every `fdatasync` also commit the new size and blocks in
-/// the filesystem's journal (on ext4, a journal block of its own, written after the data and
-/// waiting on the journal's other work, which is what a scan waited for during a drain).
+/// `fdatasync` of a segment written inside its size then carries the record's blocks (and at
+/// most the inode's time stamps) and nothing else: a growing file makes every `fdatasync` also
+/// write its new size and block allocation (on ext4 a journal commit, or without a journal the
+/// inode and bitmap blocks), in series after the data.
 fn prepare(file: &File, bytes: u64) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let mut at = file.metadata()?.len();
@@ -461,11 +467,8 @@ pub fn retire_segments_up_to(dir: &Path, upto: u64) -> std::io::Result<()> {
 /// Removes what a crash left of a spare being prepared (`*.tmp`). At open only: later, one
 /// may be in the making on the checkpoint thread.
 fn remove_unfinished_spares(dir: &Path) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        if e.file_name().to_string_lossy().ends_with(".tmp") {
-            std::fs::remove_file(e.path())?;
-        }
+    for e in files_ending(dir, ".tmp")? {
+        std::fs::remove_file(e.path())?;
     }
     Ok(())
 }
