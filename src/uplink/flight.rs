@@ -14,12 +14,16 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::execute::Executed;
+use crate::journal::Record;
 use crate::station::reply;
 
 /// Commands per second a station executes; a flood beyond the burst is answered
 /// `rate_limited` and not executed, so it cannot starve event delivery.
 pub(super) const COMMANDS_PER_SECOND: f64 = 20.0;
 pub(super) const COMMAND_BURST: f64 = 50.0;
+/// Pending events read from the journal at once. The window refills a few events per
+/// PubAck; reading each refill through sled's tree cost a descent per PubAck.
+pub(super) const READ_AHEAD: usize = 256;
 /// Refused commands are logged at most this often.
 const REFUSED_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -42,6 +46,9 @@ pub(super) struct Flight {
     pub(super) inflight: usize,
     /// Next seq to publish from the pending backlog.
     pub(super) next_seq: u64,
+    /// Pending events read but not yet handed over, from `next_seq` on (at most
+    /// [`READ_AHEAD`]); read again from the journal after a refused hand-over.
+    pub(super) read_ahead: VecDeque<Record>,
     /// Ranges asked for by `resync`, re-published before new events.
     pub(super) resync: VecDeque<(u64, u64)>,
 }
@@ -55,6 +62,7 @@ impl Flight {
             by_pkid: HashMap::new(),
             inflight: 0,
             next_seq: 0,
+            read_ahead: VecDeque::new(),
             resync: VecDeque::new(),
         }
     }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::execute::execute;
-use super::flight::{CommandLimiter, Flight, Sent};
+use super::flight::{CommandLimiter, Flight, Sent, READ_AHEAD};
 use super::tls::status_topic;
 use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
 use crate::event::format_at;
@@ -338,17 +338,18 @@ impl Flight {
                 }
                 (recs, Some(to))
             } else {
-                match journal.pending(self.next_seq, room) {
-                    Ok(r) if r.is_empty() => break,
-                    Ok(r) => {
-                        self.next_seq = r.last().map_or(self.next_seq, |r| r.seq + 1);
-                        (r, None)
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "reading pending events");
-                        break;
+                if self.read_ahead.is_empty() {
+                    match journal.pending(self.next_seq, room.max(READ_AHEAD)) {
+                        Ok(r) if r.is_empty() => break,
+                        Ok(r) => self.read_ahead.extend(r),
+                        Err(e) => {
+                            warn!(error = %e, "reading pending events");
+                            break;
+                        }
                     }
                 }
+                let n = room.min(self.read_ahead.len());
+                (self.read_ahead.drain(..n).collect(), None)
             };
             for r in records {
                 let seq = r.seq;
@@ -360,9 +361,15 @@ impl Flight {
                             Some(front) if front.1 == to => front.0 = seq,
                             _ => self.resync.push_front((seq, to)),
                         },
-                        None => self.next_seq = seq,
+                        None => {
+                            self.next_seq = seq;
+                            self.read_ahead.clear();
+                        }
                     }
                     break 'fill;
+                }
+                if resync_to.is_none() {
+                    self.next_seq = seq + 1;
                 }
                 self.event_handed_over(seq);
                 published += 1;
@@ -516,6 +523,34 @@ mod tests {
         f.resync.push_back((1, 2));
         f.fill(&client, &journal, &status);
         assert_eq!(f.resync.front(), Some(&(1, 2)), "the resync range is kept whole");
+        journal.close();
+    }
+
+    #[test]
+    fn the_backlog_is_read_ahead_once_and_handed_over_in_order_as_the_window_frees() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(JournalOptions::new(tmp.path(), "WH1", "T")).unwrap();
+        for i in 0..5 {
+            journal.append_blocking(NewEvent::new("scan.received", json!({ "code": i }))).unwrap();
+        }
+        let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 100);
+        let status = SharedStatus::default();
+        let mut f = Flight::new(2, "p");
+        f.fill(&client, &journal, &status);
+        let ahead: Vec<u64> = f.read_ahead.iter().map(|r| r.seq).collect();
+        assert_eq!((f.inflight, f.next_seq, ahead), (2, 3, vec![3, 4, 5]), "one read, the rest kept");
+        // Events stored after the read are picked up once the read-ahead is used up.
+        journal.append_blocking(NewEvent::new("scan.received", json!({ "code": 5 }))).unwrap();
+        let mut handed = vec![];
+        for pkid in 1..=6 {
+            f.on_outgoing(pkid, Instant::now());
+            if let Some(seq) = f.on_puback(pkid) {
+                handed.push(seq);
+            }
+            f.fill(&client, &journal, &status);
+        }
+        assert_eq!(handed, [1, 2, 3, 4, 5, 6], "every event once, in seq order");
+        assert_eq!((f.inflight, f.next_seq, f.read_ahead.len()), (0, 7, 0));
         journal.close();
     }
 }
