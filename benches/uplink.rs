@@ -137,6 +137,8 @@ fn mqtt_config(port: u16, station: &str) -> MqttConfig {
         allow_insecure: false,
         keep_alive: Duration::from_secs(15),
         inflight: WINDOW,
+        // The default; no workflow here, so no scans to pace the drain for.
+        drain_rate_in_use: Some(20_000),
         reconnect_min: Duration::from_millis(100),
         reconnect_max: Duration::from_secs(1),
     }

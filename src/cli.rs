@@ -340,7 +340,8 @@ fn print_status_value(v: &serde_json::Value, json: bool) {
         Some(state) => {
             let err = up["last_error"].as_str().map(|e| format!("; last error: {e}")).unwrap_or_default();
             let broker = up["broker"].as_str().map(|b| format!(" {b}")).unwrap_or_default();
-            println!("uplink         {state}{broker}{err}");
+            let paced = if up["drain_paced"] == true { "; backlog paced (station in use)" } else { "" };
+            println!("uplink         {state}{broker}{paced}{err}");
         }
         None => println!("uplink         (daemon not running)"),
     }

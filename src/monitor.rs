@@ -247,6 +247,7 @@ pub async fn run(opts: MonitorOptions) -> Result<(Vec<StationSummary>, bool), Mo
         allow_insecure: true,
         keep_alive: Duration::from_secs(10),
         inflight: 100,
+        drain_rate_in_use: None,
         reconnect_min: Duration::from_millis(200),
         reconnect_max: Duration::from_secs(2),
     };

@@ -6,7 +6,7 @@
 //! The watchdog pings only while the workflow loop has beaten recently: a loop stuck on a
 //! hung disk or a deadlock stops the pings, and systemd restarts the service.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,26 @@ impl Heartbeat {
     pub fn age(&self) -> Duration {
         let now = self.start.elapsed().as_millis() as u64;
         Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// When a scanner last gave the workflow an input (a packer at work), for the uplink to
+/// pace a backlog's drain meanwhile (`[mqtt] drain_rate_in_use`).
+#[derive(Clone, Default)]
+pub struct InUse {
+    last: Heartbeat,
+    ever: Arc<AtomicBool>,
+}
+
+impl InUse {
+    pub fn scanned(&self) {
+        self.last.beat();
+        self.ever.store(true, Ordering::Relaxed);
+    }
+
+    /// Time since the last scan; `None` before the first.
+    pub fn idle_for(&self) -> Option<Duration> {
+        self.ever.load(Ordering::Relaxed).then(|| self.last.age())
     }
 }
 

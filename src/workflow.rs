@@ -45,9 +45,15 @@ pub struct CloudRequest {
 #[derive(Clone)]
 pub struct WorkflowHandle {
     cloud: mpsc::Sender<CloudRequest>,
+    in_use: crate::service::InUse,
 }
 
 impl WorkflowHandle {
+    /// When a packer last scanned.
+    pub fn in_use(&self) -> &crate::service::InUse {
+        &self.in_use
+    }
+
     /// Hands an order command to the station and waits for its reply (`None` when the
     /// workflow has stopped).
     pub async fn command(
@@ -131,12 +137,15 @@ pub struct Edges {
 pub struct Channels {
     pub scans: mpsc::Receiver<Input>,
     pub cloud: mpsc::Receiver<CloudRequest>,
+    /// Marked on every input from a scanner (shared with the [`WorkflowHandle`]).
+    pub in_use: crate::service::InUse,
 }
 
 pub fn channels() -> (mpsc::Sender<Input>, WorkflowHandle, Channels) {
     let (scan_tx, scans) = mpsc::channel(256);
     let (cloud_tx, cloud) = mpsc::channel(64);
-    (scan_tx, WorkflowHandle { cloud: cloud_tx }, Channels { scans, cloud })
+    let in_use = crate::service::InUse::default();
+    (scan_tx, WorkflowHandle { cloud: cloud_tx, in_use: in_use.clone() }, Channels { scans, cloud, in_use })
 }
 
 /// Loads the station's orders and session from the store.
@@ -204,7 +213,10 @@ pub async fn run(
         let (input, reply) = tokio::select! {
             biased;
             i = ch.scans.recv() => match i {
-                Some(i) => (i, None),
+                Some(i) => {
+                    ch.in_use.scanned();
+                    (i, None)
+                }
                 // After `stop` the scanners end; inputs already read were recorded.
                 None => break,
             },

@@ -165,6 +165,10 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
     }
     let keep_alive = s.duration(cx, "keep_alive").unwrap_or(Duration::from_secs(15));
     let inflight = s.integer(cx, "inflight", 1..65536).unwrap_or(100) as u16;
+    let drain_rate_in_use = match s.integer(cx, "drain_rate_in_use", 0..100_000_001).unwrap_or(20_000) {
+        0 => None,
+        rate => Some(rate as u32),
+    };
     let reconnect_min = s.duration(cx, "reconnect_min").unwrap_or(Duration::from_secs(1));
     let reconnect_max = s.duration(cx, "reconnect_max").unwrap_or(Duration::from_secs(60));
     if reconnect_min > reconnect_max {
@@ -183,6 +187,7 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
         allow_insecure,
         keep_alive,
         inflight,
+        drain_rate_in_use,
         reconnect_min,
         reconnect_max,
     })

@@ -110,6 +110,18 @@ fn a_bad_url_is_refused() {
 }
 
 #[test]
+fn the_drain_rate_in_use_defaults_to_20000_0_lifts_it_and_a_bad_one_is_refused() {
+    let rate = |extra: &str| parse(&format!("{GOOD}[mqtt]\nurl = \"mqtts://a:8883\"\n{extra}")).unwrap().mqtt.unwrap();
+    assert_eq!(rate("").drain_rate_in_use, Some(20_000));
+    assert_eq!(rate("drain_rate_in_use = 500\n").drain_rate_in_use, Some(500));
+    assert_eq!(rate("drain_rate_in_use = 0\n").drain_rate_in_use, None);
+    let e = one_error(&format!("{GOOD}[mqtt]\nurl = \"mqtts://a:8883\"\ndrain_rate_in_use = -1\n"));
+    assert_eq!(e, "11: mqtt.drain_rate_in_use: -1 is out of range 0..=100000000");
+    let e = one_error(&format!("{GOOD}[mqtt]\nurl = \"mqtts://a:8883\"\ndrain_rate_in_use = \"fast\"\n"));
+    assert_eq!(e, "11: mqtt.drain_rate_in_use: expected an integer, found string");
+}
+
+#[test]
 fn urls_lists_the_brokers_in_order_and_url_is_a_list_of_one() {
     let c = parse(&format!("{GOOD}[mqtt]\nurls = [\"mqtts://a:8883\", \"mqtts://b:8883\"]\n")).unwrap();
     let urls: Vec<String> = c.mqtt.unwrap().urls.iter().map(|u| u.to_string()).collect();
@@ -324,6 +336,7 @@ prefix = "wh/{warehouse}/st/{station}"
 allow_insecure = false
 keep_alive = "15s"
 inflight = 100
+drain_rate_in_use = 20000
 reconnect_min = "1s"
 reconnect_max = "60s"
 
@@ -422,7 +435,7 @@ fn toml_text() -> impl proptest::strategy::Strategy<Value = String> {
                 "warehouse", "id", "role", "path", "max_bytes", "min_free", "retain_acked", "url", "prefix", "name",
                 "kind", "address", "baud", "suffix", "max_len", "language", "device", "template", "cache_hours",
                 "id_pattern", "state", "after", "level", "badge", "listen", "token_file", "inflight", "keep_alive",
-                "allow_insecure", "preload", "password_file", "parity", "mode", "on_eof",
+                "allow_insecure", "preload", "password_file", "parity", "mode", "on_eof", "drain_rate_in_use",
             ][..]
         )
         .prop_map(str::to_string),

@@ -102,6 +102,12 @@ pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
         );
         out.metric("stationd_acked_total", "counter", "Events acknowledged by the broker.", u.acked as f64);
         out.metric("stationd_reconnects_total", "counter", "Broker reconnects.", u.reconnects as f64);
+        out.metric(
+            "stationd_drain_paced",
+            "gauge",
+            "1 while a packer scans and the backlog drains at [mqtt] drain_rate_in_use.",
+            f64::from(u8::from(u.drain_paced)),
+        );
     }
     let view = s.view.borrow().clone();
     out.help("stationd_scans_total", "counter", "Scans answered, by result (ok or the refusal's code).");

@@ -7,6 +7,8 @@
 //!   ranges continue. The session (`session.rs`) does the publishing around it.
 //! - [`CommandLimiter`]: a token bucket over cloud commands, so a flood is answered
 //!   `rate_limited` instead of starving event delivery.
+//! - [`Pace`]: a token bucket over the backlog's publishes while a packer scans
+//!   (`[mqtt] drain_rate_in_use`), so a drain leaves the CPU to the packer's syncs.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -24,6 +26,11 @@ pub(super) const COMMAND_BURST: f64 = 50.0;
 /// Pending events read from the journal at once. The window refills a few events per
 /// PubAck; reading each refill through sled's tree cost a descent per PubAck.
 pub(super) const READ_AHEAD: usize = 256;
+/// How long after the last scan the station counts as in use, and its backlog is paced
+/// (`[mqtt] drain_rate_in_use`).
+pub(super) const BUSY_FOR: Duration = Duration::from_secs(2);
+/// How often a paced drain is topped up (its burst is what this lets through).
+pub(super) const PACE_TICK: Duration = Duration::from_millis(10);
 /// Refused commands are logged at most this often.
 const REFUSED_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -51,10 +58,82 @@ pub(super) struct Flight {
     pub(super) read_ahead: VecDeque<Record>,
     /// Ranges asked for by `resync`, re-published before new events.
     pub(super) resync: VecDeque<(u64, u64)>,
+    pub(super) pace: Pace,
+}
+
+/// `rate` tokens a second, at most `burst` saved up; a clock read out of order adds nothing.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64, tokens: f64, now: Instant) -> Self {
+        TokenBucket { rate, burst, tokens, at: now }
+    }
+
+    /// Whole tokens at `now`.
+    fn available(&mut self, now: Instant) -> usize {
+        let elapsed = now.saturating_duration_since(self.at);
+        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.rate).min(self.burst);
+        self.at = self.at.max(now);
+        self.tokens as usize
+    }
+
+    fn take(&mut self, n: usize) {
+        self.tokens = (self.tokens - n as f64).max(0.0);
+    }
+}
+
+/// How many event publishes the drain may hand over: unlimited while the station is idle;
+/// while it is in use (a scan within [`BUSY_FOR`]), `rate` per second, topped up every
+/// [`PACE_TICK`]. A drain at full speed takes both cores of a small box (the uplink, the
+/// TCP/TLS stack, a broker on the same box), and a packer's scan then waits milliseconds for
+/// the kernel's side of its sync; new events are a few per second and still go out at once
+/// (docs/PERFORMANCE.md, workflow).
+#[derive(Debug)]
+pub(super) struct Pace {
+    /// Events per second while in use; `None`: never paced.
+    rate: Option<f64>,
+    /// Set while paced.
+    bucket: Option<TokenBucket>,
+}
+
+impl Pace {
+    pub(super) fn new(rate: Option<u32>) -> Self {
+        Pace { rate: rate.map(f64::from), bucket: None }
+    }
+
+    /// Whether the last [`Pace::budget`] was paced.
+    pub(super) fn is_paced(&self) -> bool {
+        self.bucket.is_some()
+    }
+
+    /// Event publishes allowed at `now`, given how long ago the station was last scanned.
+    pub(super) fn budget(&mut self, now: Instant, idle_for: Option<Duration>) -> usize {
+        let in_use = idle_for.is_some_and(|d| d < BUSY_FOR);
+        let Some(rate) = self.rate.filter(|_| in_use) else {
+            self.bucket = None;
+            return usize::MAX;
+        };
+        // Pacing starts empty: the window already on the wire is the burst.
+        let burst = (rate * PACE_TICK.as_secs_f64()).max(1.0);
+        self.bucket.get_or_insert_with(|| TokenBucket::new(rate, burst, 0.0, now)).available(now)
+    }
+
+    /// `n` event publishes were handed over.
+    pub(super) fn spent(&mut self, n: usize) {
+        if let Some(b) = &mut self.bucket {
+            b.take(n);
+        }
+    }
 }
 
 impl Flight {
-    pub(super) fn new(window: usize, prefix: &str) -> Self {
+    pub(super) fn new(window: usize, prefix: &str, drain_rate_in_use: Option<u32>) -> Self {
         Flight {
             window,
             events_topic: format!("{prefix}/events"),
@@ -64,6 +143,7 @@ impl Flight {
             next_seq: 0,
             read_ahead: VecDeque::new(),
             resync: VecDeque::new(),
+            pace: Pace::new(drain_rate_in_use),
         }
     }
 
@@ -97,8 +177,7 @@ impl Flight {
 /// A token bucket over cloud commands: [`COMMAND_BURST`] at once, refilled at
 /// [`COMMANDS_PER_SECOND`].
 pub(super) struct CommandLimiter {
-    tokens: f64,
-    at: Instant,
+    bucket: TokenBucket,
     refused: u64,
     last_log: Option<Instant>,
 }
@@ -106,16 +185,14 @@ pub(super) struct CommandLimiter {
 impl CommandLimiter {
     /// A full bucket at `now`.
     pub(super) fn new(now: Instant) -> Self {
-        CommandLimiter { tokens: COMMAND_BURST, at: now, refused: 0, last_log: None }
+        let bucket = TokenBucket::new(COMMANDS_PER_SECOND, COMMAND_BURST, COMMAND_BURST, now);
+        CommandLimiter { bucket, refused: 0, last_log: None }
     }
 
     /// Whether a command arriving at `now` may run (and takes its token).
     pub(super) fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.at);
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * COMMANDS_PER_SECOND).min(COMMAND_BURST);
-        self.at = self.at.max(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.bucket.available(now) >= 1 {
+            self.bucket.take(1);
             true
         } else {
             false
@@ -142,6 +219,63 @@ impl CommandLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_drain_is_paced_from_a_scan_until_busy_for_after_the_last_one() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut p = Pace::new(Some(20_000));
+        assert_eq!(p.budget(t0, None), usize::MAX, "never scanned: not paced");
+        assert!(!p.is_paced());
+        assert_eq!(p.budget(t0, Some(Duration::ZERO)), 0, "pacing starts empty");
+        assert!(p.is_paced());
+        assert_eq!(p.budget(ms(5), Some(Duration::from_millis(5))), 100, "20 000/s for 5 ms");
+        p.spent(100);
+        assert_eq!(p.budget(ms(1000), Some(Duration::from_secs(1))), 200, "saved up to one tick's worth");
+        p.spent(150);
+        assert_eq!(p.budget(ms(1000), Some(Duration::from_secs(1))), 50);
+        assert_eq!(p.budget(ms(3000), Some(BUSY_FOR)), usize::MAX, "idle for BUSY_FOR: full speed");
+        assert!(!p.is_paced());
+        assert_eq!(p.budget(ms(3001), Some(Duration::ZERO)), 0, "a new scan starts empty again");
+        let mut never = Pace::new(None);
+        assert_eq!(never.budget(t0, Some(Duration::ZERO)), usize::MAX, "drain_rate_in_use = 0");
+        assert!(!never.is_paced());
+    }
+
+    proptest::proptest! {
+        /// Whatever the clock steps and scans, a paced stretch hands over at most its
+        /// length at the rate plus one tick's worth.
+        #[test]
+        fn a_paced_stretch_never_exceeds_the_rate(
+            steps in proptest::collection::vec((0u64..30, proptest::bool::ANY, 0usize..500), 1..300),
+            rate in 1u32..50_000,
+        ) {
+            let t0 = Instant::now();
+            let mut p = Pace::new(Some(rate));
+            let (mut now, mut last_scan, mut stretch) = (0u64, None::<u64>, None::<(u64, usize)>);
+            for (dt, scan, want) in steps {
+                now += dt;
+                if scan {
+                    last_scan = Some(now);
+                }
+                let idle_for = last_scan.map(|s| Duration::from_millis(now - s));
+                let budget = p.budget(t0 + Duration::from_millis(now), idle_for);
+                let in_use = idle_for.is_some_and(|d| d < BUSY_FOR);
+                proptest::prop_assert_eq!(p.is_paced(), in_use);
+                if !in_use {
+                    proptest::prop_assert_eq!(budget, usize::MAX);
+                    stretch = None;
+                    continue;
+                }
+                let sent = want.min(budget);
+                p.spent(sent);
+                let (from, total) = stretch.get_or_insert((now, 0));
+                *total += sent;
+                let most = f64::from(rate) * (now - *from) as f64 / 1000.0 + (f64::from(rate) / 100.0).max(1.0);
+                proptest::prop_assert!(*total as f64 <= most + 1e-6, "{} sent in {} ms at {}/s", total, now - *from, rate);
+            }
+        }
+    }
 
     #[test]
     fn the_limiter_lets_a_burst_through_then_refuses_until_time_refills_it() {
@@ -185,7 +319,7 @@ mod tests {
     #[test]
     fn pubacks_map_back_to_the_seqs_in_the_order_they_were_handed_over() {
         let t0 = Instant::now();
-        let mut f = Flight::new(10, "p");
+        let mut f = Flight::new(10, "p", None);
         f.event_handed_over(7);
         f.sent.push_back(Sent::Control);
         f.event_handed_over(8);
@@ -202,7 +336,7 @@ mod tests {
     #[test]
     fn waiting_for_ack_is_the_age_of_the_oldest_unacked_event_and_zero_when_none() {
         let t0 = Instant::now();
-        let mut f = Flight::new(10, "p");
+        let mut f = Flight::new(10, "p", None);
         assert_eq!(f.waiting_for_ack(t0 + Duration::from_secs(100)), Duration::ZERO);
         f.event_handed_over(1);
         f.event_handed_over(2);

@@ -67,6 +67,8 @@ pub struct UplinkStatus {
     pub published: u64,
     /// Events acked by the broker.
     pub acked: u64,
+    /// The backlog drains at `[mqtt] drain_rate_in_use` because the station is in use.
+    pub drain_paced: bool,
 }
 
 pub type SharedStatus = Arc<Mutex<UplinkStatus>>;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::execute::execute;
-use super::flight::{CommandLimiter, Flight, Sent, READ_AHEAD};
+use super::flight::{CommandLimiter, Flight, Sent, PACE_TICK, READ_AHEAD};
 use super::tls::status_topic;
 use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
 use crate::event::format_at;
@@ -163,7 +163,7 @@ async fn connection(
         s.connected_since = Some(format_at(time::OffsetDateTime::now_utc()));
     }
 
-    let mut flight = Flight::new(window, prefix);
+    let mut flight = Flight::new(window, prefix, uplink.cfg.drain_rate_in_use);
     let cmd_prefix = format!("{prefix}/cmd/");
     // `#`, not `+`: a command on a deeper topic (`cmd/order.hold/x`) is answered
     // `unknown_command` instead of vanishing.
@@ -193,7 +193,12 @@ async fn connection(
     let mut durable = journal.subscribe();
     let mut journal_open = true;
     let mut limiter = CommandLimiter::new(Instant::now());
-    flight.fill(&client, journal, &uplink.status);
+    // Since when nobody scanned (no workflow: never in use).
+    let idle_for = || uplink.workflow.as_ref().and_then(|w| w.in_use().idle_for());
+    flight.fill(&client, journal, &uplink.status, Instant::now(), idle_for());
+    let mut pace_tick = tokio::time::interval(PACE_TICK);
+    let mut drain_paced = false;
+    pace_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ack_timeout = ack_timeout(uplink.cfg.keep_alive);
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
 
@@ -241,6 +246,7 @@ async fn connection(
                     journal_open = false;
                 }
             }
+            _ = pace_tick.tick(), if flight.pace.is_paced() => {}
             _ = watchdog.tick() => {
                 let waited = flight.waiting_for_ack(Instant::now());
                 if waited > ack_timeout {
@@ -256,8 +262,14 @@ async fn connection(
                 break 'session End::Shutdown;
             }
         }
-        flight.fill(&client, journal, &uplink.status);
+        let now = Instant::now();
+        flight.fill(&client, journal, &uplink.status, now, idle_for());
+        if flight.pace.is_paced() != drain_paced {
+            drain_paced = !drain_paced;
+            uplink.status.lock().expect("uplink status poisoned").drain_paced = drain_paced;
+        }
     };
+    uplink.status.lock().expect("uplink status poisoned").drain_paced = false;
     poller.abort();
     Ok(end)
 }
@@ -314,13 +326,21 @@ impl Flight {
     /// Publishes from the journal until the window is full or nothing is left. The window is
     /// refilled as soon as there is room: holding publishes back to send bigger bursts stalls
     /// on brokers that leave Nagle on (their PubAcks then wait for our delayed TCP ACKs).
-    fn fill(&mut self, client: &AsyncClient, journal: &Journal, status: &SharedStatus) {
+    fn fill(
+        &mut self,
+        client: &AsyncClient,
+        journal: &Journal,
+        status: &SharedStatus,
+        now: Instant,
+        idle_for: Option<Duration>,
+    ) {
         if self.inflight >= self.window {
             return;
         }
-        let mut published = 0u64;
-        'fill: while self.inflight < self.window {
-            let room = self.window - self.inflight;
+        let budget = self.pace.budget(now, idle_for);
+        let mut published = 0usize;
+        'fill: while self.inflight < self.window && published < budget {
+            let room = (self.window - self.inflight).min(budget - published);
             // Resync ranges first, then the pending backlog.
             let (records, resync_to) = if let Some(&(from, to)) = self.resync.front() {
                 self.resync.pop_front();
@@ -376,7 +396,8 @@ impl Flight {
             }
         }
         if published > 0 {
-            status.lock().expect("uplink status poisoned").published += published;
+            self.pace.spent(published);
+            status.lock().expect("uplink status poisoned").published += published as u64;
         }
     }
 }
@@ -517,11 +538,11 @@ mod tests {
         // A request channel of 2 that nobody drains: the third publish fails.
         let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 2);
         let status = SharedStatus::default();
-        let mut f = Flight::new(10, "p");
-        f.fill(&client, &journal, &status);
+        let mut f = Flight::new(10, "p", None);
+        f.fill(&client, &journal, &status, Instant::now(), None);
         assert_eq!((f.inflight, f.next_seq), (2, 3), "resumes at the first seq not handed over");
         f.resync.push_back((1, 2));
-        f.fill(&client, &journal, &status);
+        f.fill(&client, &journal, &status, Instant::now(), None);
         assert_eq!(f.resync.front(), Some(&(1, 2)), "the resync range is kept whole");
         journal.close();
     }
@@ -535,8 +556,8 @@ mod tests {
         }
         let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 100);
         let status = SharedStatus::default();
-        let mut f = Flight::new(2, "p");
-        f.fill(&client, &journal, &status);
+        let mut f = Flight::new(2, "p", None);
+        f.fill(&client, &journal, &status, Instant::now(), None);
         let ahead: Vec<u64> = f.read_ahead.iter().map(|r| r.seq).collect();
         assert_eq!((f.inflight, f.next_seq, ahead), (2, 3, vec![3, 4, 5]), "one read, the rest kept");
         // Events stored after the read are picked up once the read-ahead is used up.
@@ -547,7 +568,7 @@ mod tests {
             if let Some(seq) = f.on_puback(pkid) {
                 handed.push(seq);
             }
-            f.fill(&client, &journal, &status);
+            f.fill(&client, &journal, &status, Instant::now(), None);
         }
         assert_eq!(handed, [1, 2, 3, 4, 5, 6], "every event once, in seq order");
         assert_eq!((f.inflight, f.next_seq, f.read_ahead.len()), (0, 7, 0));
