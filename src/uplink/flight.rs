@@ -92,8 +92,8 @@ impl TokenBucket {
 /// while it is in use (a scan within [`BUSY_FOR`]), `rate` per second, topped up every
 /// [`PACE_TICK`]. A drain at full speed takes both cores of a small box (the uplink, the
 /// TCP/TLS stack, a broker on the same box), and a packer's scan then waits milliseconds for
-/// the kernel's side of its sync; new events are a few per second and still go out at once
-/// (docs/PERFORMANCE.md, workflow).
+/// the kernel's side of its sync. With no backlog, new events (a few per second) go out at
+/// once (docs/PERFORMANCE.md, workflow).
 #[derive(Debug)]
 pub(super) struct Pace {
     /// Events per second while in use; `None`: never paced.

@@ -528,13 +528,19 @@ mod tests {
         assert!(log.report(&status, refused), "logged again after a connection");
     }
 
-    #[test]
-    fn fill_stops_and_resumes_exactly_when_rumqttc_takes_no_more_requests() {
+    /// A fresh journal holding seqs 1..=5 (its folder goes with the `TempDir`).
+    fn journal_of_five_scans() -> (tempfile::TempDir, Journal) {
         let tmp = tempfile::tempdir().unwrap();
         let (journal, _) = Journal::open(JournalOptions::new(tmp.path(), "WH1", "T")).unwrap();
         for i in 0..5 {
             journal.append_blocking(NewEvent::new("scan.received", json!({ "code": i }))).unwrap();
         }
+        (tmp, journal)
+    }
+
+    #[test]
+    fn fill_stops_and_resumes_exactly_when_rumqttc_takes_no_more_requests() {
+        let (_tmp, journal) = journal_of_five_scans();
         // A request channel of 2 that nobody drains: the third publish fails.
         let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 2);
         let status = SharedStatus::default();
@@ -549,11 +555,7 @@ mod tests {
 
     #[test]
     fn the_backlog_is_read_ahead_once_and_handed_over_in_order_as_the_window_frees() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (journal, _) = Journal::open(JournalOptions::new(tmp.path(), "WH1", "T")).unwrap();
-        for i in 0..5 {
-            journal.append_blocking(NewEvent::new("scan.received", json!({ "code": i }))).unwrap();
-        }
+        let (_tmp, journal) = journal_of_five_scans();
         let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 100);
         let status = SharedStatus::default();
         let mut f = Flight::new(2, "p", None);
