@@ -100,11 +100,14 @@ pub(super) struct Pace {
     rate: Option<f64>,
     /// Set while paced.
     bucket: Option<TokenBucket>,
+    /// The last refill stopped at the budget: the next tick refills (no ticks otherwise,
+    /// so a station that only has its own few events does not wake every tick).
+    pub(super) held_back: bool,
 }
 
 impl Pace {
     pub(super) fn new(rate: Option<u32>) -> Self {
-        Pace { rate: rate.map(f64::from), bucket: None }
+        Pace { rate: rate.map(f64::from), bucket: None, held_back: false }
     }
 
     /// Whether the last [`Pace::budget`] was paced.
@@ -119,9 +122,10 @@ impl Pace {
             self.bucket = None;
             return usize::MAX;
         };
-        // Pacing starts empty: the window already on the wire is the burst.
+        // Pacing starts with a tick's worth: the scan that starts it has its event published
+        // at once instead of waiting for the next tick (with no backlog, that is the event).
         let burst = (rate * PACE_TICK.as_secs_f64()).max(1.0);
-        self.bucket.get_or_insert_with(|| TokenBucket::new(rate, burst, 0.0, now)).available(now)
+        self.bucket.get_or_insert_with(|| TokenBucket::new(rate, burst, burst, now)).available(now)
     }
 
     /// `n` event publishes were handed over.
@@ -227,8 +231,9 @@ mod tests {
         let mut p = Pace::new(Some(20_000));
         assert_eq!(p.budget(t0, None), usize::MAX, "never scanned: not paced");
         assert!(!p.is_paced());
-        assert_eq!(p.budget(t0, Some(Duration::ZERO)), 0, "pacing starts empty");
+        assert_eq!(p.budget(t0, Some(Duration::ZERO)), 200, "a tick's worth at once: the scan's own event");
         assert!(p.is_paced());
+        p.spent(200);
         assert_eq!(p.budget(ms(5), Some(Duration::from_millis(5))), 100, "20 000/s for 5 ms");
         p.spent(100);
         assert_eq!(p.budget(ms(1000), Some(Duration::from_secs(1))), 200, "saved up to one tick's worth");
@@ -236,7 +241,7 @@ mod tests {
         assert_eq!(p.budget(ms(1000), Some(Duration::from_secs(1))), 50);
         assert_eq!(p.budget(ms(3000), Some(BUSY_FOR)), usize::MAX, "idle for BUSY_FOR: full speed");
         assert!(!p.is_paced());
-        assert_eq!(p.budget(ms(3001), Some(Duration::ZERO)), 0, "a new scan starts empty again");
+        assert_eq!(p.budget(ms(3001), Some(Duration::ZERO)), 200, "a new scan starts a new bucket");
         let mut never = Pace::new(None);
         assert_eq!(never.budget(t0, Some(Duration::ZERO)), usize::MAX, "drain_rate_in_use = 0");
         assert!(!never.is_paced());

@@ -246,7 +246,7 @@ async fn connection(
                     journal_open = false;
                 }
             }
-            _ = pace_tick.tick(), if flight.pace.is_paced() => {}
+            _ = pace_tick.tick(), if flight.pace.held_back => {}
             _ = watchdog.tick() => {
                 let waited = flight.waiting_for_ack(Instant::now());
                 if waited > ack_timeout {
@@ -335,6 +335,8 @@ impl Flight {
         idle_for: Option<Duration>,
     ) {
         if self.inflight >= self.window {
+            // The next PubAck refills.
+            self.pace.held_back = false;
             return;
         }
         let budget = self.pace.budget(now, idle_for);
@@ -395,6 +397,7 @@ impl Flight {
                 published += 1;
             }
         }
+        self.pace.held_back = published >= budget;
         if published > 0 {
             self.pace.spent(published);
             status.lock().expect("uplink status poisoned").published += published as u64;
