@@ -47,18 +47,19 @@ fn scans_confirmed_while_the_broker_is_absent_all_arrive_once_in_order() {
 /// a real subscriber on a real Mosquitto.
 #[test]
 fn a_backlog_drains_paced_while_the_station_is_in_use_and_at_full_speed_after() {
+    use std::time::Instant;
     const BACKLOG: usize = 20_000;
-    const RATE: f64 = 2_000.0;
+    const RATE: f64 = 1_000.0;
     let broker = Broker::start();
     let link = support::free_port();
-    let station = StationDir::with_broker(link, "drain_rate_in_use = 2000");
+    let station = StationDir::with_broker(link, "drain_rate_in_use = 1000");
     let mut daemon = station.spawn();
     feed(&mut daemon, "OFF", 0..BACKLOG);
     collect_confirmed(&daemon, BACKLOG);
     let (_sub, events) = support::subscriber(broker.port, "wh/WH1/st/PACK-T/events");
     let mut received = 0usize;
-    let mut count = |until: std::time::Instant| {
-        while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+    let mut count = |until: Instant| {
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
             if events.recv_timeout(left.min(Duration::from_millis(20))).is_ok() {
                 received += 1;
             }
@@ -66,33 +67,34 @@ fn a_backlog_drains_paced_while_the_station_is_in_use_and_at_full_speed_after() 
         received
     };
 
-    // A packer at work (a scan every 100 ms), then the link comes up.
+    // A packer at work (a scan every 100 ms), then the link comes up (the uplink notices at
+    // its next reconnect attempt, within a second).
     daemon.scan("IN-USE-0");
     let _proxy = Proxy::start_on(link, broker.port);
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let mut scans = 1;
     let mut paced_seen = false;
     while start.elapsed() < Duration::from_millis(2500) {
-        count(std::time::Instant::now() + Duration::from_millis(100));
+        count(Instant::now() + Duration::from_millis(100));
         daemon.scan(&format!("IN-USE-{scans}"));
         scans += 1;
         paced_seen |= queue_status(&station)["uplink"]["drain_paced"] == true;
     }
-    let in_use = count(std::time::Instant::now());
+    let in_use = count(Instant::now());
     let in_use_secs = start.elapsed().as_secs_f64();
     eprintln!("{in_use} events in {in_use_secs:.2} s while scanning");
-    assert!(paced_seen, "the status says the drain is paced while scanning");
-    // The window's first burst plus the rate (the link came up within the first 100 ms).
+    assert!(paced_seen, "the status says the backlog is paced while scanning");
+    // At the rate since the link came up, plus slack for the events on the wire.
     let most = RATE * in_use_secs + 200.0;
     assert!((in_use as f64) < most, "{in_use} events in {in_use_secs:.2} s while in use: at most {most:.0}");
-    assert!(in_use >= 1_000, "the backlog still drains while in use: {in_use} events");
+    assert!(in_use >= 500, "the backlog still drains while in use: {in_use} events");
 
-    // Nobody scans: after 2 s the rest goes at full speed (paced it would take 7 s more).
-    let idle = std::time::Instant::now();
+    // Nobody scans: 2 s later the rest goes at full speed (still paced, it would take 17 s).
+    let idle = Instant::now();
     let total = BACKLOG + scans;
-    while count(std::time::Instant::now() + Duration::from_millis(100)) < total {
+    while count(Instant::now() + Duration::from_millis(100)) < total {
         let waited = idle.elapsed();
-        assert!(waited < Duration::from_secs(6), "{received} of {total} events {waited:?} after the last scan");
+        assert!(waited < Duration::from_secs(12), "{received} of {total} events {waited:?} after the last scan");
     }
     eprintln!(
         "the remaining {} events arrived {:.2} s after the last scan",

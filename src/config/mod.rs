@@ -98,8 +98,8 @@ pub struct MqttConfig {
     pub allow_insecure: bool,
     pub keep_alive: Duration,
     pub inflight: u16,
-    /// Events per second the backlog drains at while the station is in use (new events in
-    /// the last 2 s); `None`: no limit.
+    /// Events per second the backlog drains at while the station is in use (a scanner input
+    /// in the last 2 s); `None`: no limit.
     pub drain_rate_in_use: Option<u32>,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,

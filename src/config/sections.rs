@@ -167,6 +167,14 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
     let inflight = s.integer(cx, "inflight", 1..65536).unwrap_or(100) as u16;
     let drain_rate_in_use = match s.integer(cx, "drain_rate_in_use", 0..100_000_001).unwrap_or(20_000) {
         0 => None,
+        // Below this a packer's own events (several per scan) could queue behind a backlog
+        // for as long as they scan.
+        rate @ 1..100 => {
+            let msg =
+                format!("{rate} events/s is too slow to keep up with a packer; give at least 100, or 0 for no limit");
+            cx.error(s.key_span("drain_rate_in_use"), s.key_name("drain_rate_in_use"), msg);
+            None
+        }
         rate => Some(rate as u32),
     };
     let reconnect_min = s.duration(cx, "reconnect_min").unwrap_or(Duration::from_secs(1));

@@ -119,6 +119,11 @@ fn the_drain_rate_in_use_defaults_to_20000_0_lifts_it_and_a_bad_one_is_refused()
     assert_eq!(e, "11: mqtt.drain_rate_in_use: -1 is out of range 0..=100000000");
     let e = one_error(&format!("{GOOD}[mqtt]\nurl = \"mqtts://a:8883\"\ndrain_rate_in_use = \"fast\"\n"));
     assert_eq!(e, "11: mqtt.drain_rate_in_use: expected an integer, found string");
+    let e = one_error(&format!("{GOOD}[mqtt]\nurl = \"mqtts://a:8883\"\ndrain_rate_in_use = 50\n"));
+    assert_eq!(
+        e,
+        "11: mqtt.drain_rate_in_use: 50 events/s is too slow to keep up with a packer; give at least 100, or 0 for no limit"
+    );
 }
 
 #[test]

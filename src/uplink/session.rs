@@ -197,7 +197,7 @@ async fn connection(
     let idle_for = || uplink.workflow.as_ref().and_then(|w| w.in_use().idle_for());
     flight.fill(&client, journal, &uplink.status, Instant::now(), idle_for());
     let mut pace_tick = tokio::time::interval(PACE_TICK);
-    let mut drain_paced = false;
+    let (mut drain_paced, mut held_back) = (false, false);
     pace_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ack_timeout = ack_timeout(uplink.cfg.keep_alive);
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
@@ -230,6 +230,9 @@ async fn connection(
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");
                                 flight.resync.push_back(range);
+                                // Read again after the resync, so what it re-publishes is not
+                                // also sent from the read-ahead (acked ones are skipped then).
+                                flight.read_ahead.clear();
                             }
                         }
                         let _ = client.try_ack(&p);
@@ -264,7 +267,14 @@ async fn connection(
         }
         let now = Instant::now();
         flight.fill(&client, journal, &uplink.status, now, idle_for());
-        if flight.pace.is_paced() != drain_paced {
+        // Paced as the status says it: in use *and* a backlog held to the rate.
+        let limiting = flight.pace.is_paced() && (flight.pace.held_back || !flight.read_ahead.is_empty());
+        if flight.pace.held_back && !held_back {
+            // Next refill a tick from now, not at once (an overdue tick fires immediately).
+            pace_tick.reset();
+        }
+        held_back = flight.pace.held_back;
+        if limiting != drain_paced {
             drain_paced = !drain_paced;
             uplink.status.lock().expect("uplink status poisoned").drain_paced = drain_paced;
         }
@@ -323,9 +333,10 @@ impl Flight {
         }
     }
 
-    /// Publishes from the journal until the window is full or nothing is left. The window is
-    /// refilled as soon as there is room: holding publishes back to send bigger bursts stalls
-    /// on brokers that leave Nagle on (their PubAcks then wait for our delayed TCP ACKs).
+    /// Publishes from the journal until the window is full, nothing is left, or the pace's
+    /// budget is spent (a packer is scanning: [`super::flight::Pace`]). The window is refilled
+    /// as soon as there is room: holding publishes back to send bigger bursts stalls on
+    /// brokers that leave Nagle on (their PubAcks then wait for our delayed TCP ACKs).
     fn fill(
         &mut self,
         client: &AsyncClient,
@@ -553,6 +564,27 @@ mod tests {
         f.resync.push_back((1, 2));
         f.fill(&client, &journal, &status, Instant::now(), None);
         assert_eq!(f.resync.front(), Some(&(1, 2)), "the resync range is kept whole");
+        journal.close();
+    }
+
+    #[test]
+    fn while_a_packer_scans_fill_hands_over_only_the_pace_budget_and_says_it_held_back() {
+        let (_tmp, journal) = journal_of_five_scans();
+        let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 100);
+        let status = SharedStatus::default();
+        // 100 events/s: a bucket of one.
+        let mut f = Flight::new(10, "p", Some(100));
+        let t0 = Instant::now();
+        let scanned = Some(Duration::ZERO);
+        f.fill(&client, &journal, &status, t0, scanned);
+        assert_eq!((f.inflight, f.pace.held_back, f.pace.is_paced()), (1, true, true));
+        f.fill(&client, &journal, &status, t0, scanned);
+        assert_eq!((f.inflight, f.pace.held_back), (1, true), "no token left");
+        f.fill(&client, &journal, &status, t0 + Duration::from_millis(10), scanned);
+        assert_eq!(f.inflight, 2, "one more a tick later");
+        // Nobody scanned for BUSY_FOR: the rest at once.
+        f.fill(&client, &journal, &status, t0 + Duration::from_millis(20), Some(Duration::from_secs(2)));
+        assert_eq!((f.inflight, f.next_seq, f.pace.held_back, f.pace.is_paced()), (5, 6, false, false));
         journal.close();
     }
 
