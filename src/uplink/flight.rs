@@ -16,16 +16,12 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::execute::Executed;
-use crate::journal::Record;
 use crate::station::reply;
 
 /// Commands per second a station executes; a flood beyond the burst is answered
 /// `rate_limited` and not executed, so it cannot starve event delivery.
 pub(super) const COMMANDS_PER_SECOND: f64 = 20.0;
 pub(super) const COMMAND_BURST: f64 = 50.0;
-/// Pending events read from the journal at once. The window refills a few events per
-/// PubAck; reading each refill through sled's tree cost a descent per PubAck.
-pub(super) const READ_AHEAD: usize = 256;
 /// How long after the last scan the station counts as in use, and its backlog is paced
 /// (`[mqtt] drain_rate_in_use`).
 pub(super) const BUSY_FOR: Duration = Duration::from_secs(2);
@@ -54,9 +50,6 @@ pub(super) struct Flight {
     pub(super) inflight: usize,
     /// Next seq to publish from the pending backlog.
     pub(super) next_seq: u64,
-    /// Pending events read but not yet handed over, from `next_seq` on (at most
-    /// [`READ_AHEAD`]); read again from the journal after a refused hand-over.
-    pub(super) read_ahead: VecDeque<Record>,
     /// Ranges asked for by `resync`, re-published before new events.
     pub(super) resync: VecDeque<(u64, u64)>,
     pub(super) pace: Pace,
@@ -147,7 +140,6 @@ impl Flight {
             by_pkid: HashMap::new(),
             inflight: 0,
             next_seq: 0,
-            read_ahead: VecDeque::new(),
             resync: VecDeque::new(),
             pace: Pace::new(drain_rate_in_use),
         }

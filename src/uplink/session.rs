@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::execute::execute;
-use super::flight::{CommandLimiter, Flight, Sent, PACE_TICK, READ_AHEAD};
+use super::flight::{CommandLimiter, Flight, Sent, PACE_TICK};
 use super::tls::status_topic;
 use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
 use crate::event::format_at;
@@ -230,9 +230,6 @@ async fn connection(
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");
                                 flight.resync.push_back(range);
-                                // Read again after the resync, so what it re-publishes is not
-                                // also sent from the read-ahead (acked ones are skipped then).
-                                flight.read_ahead.clear();
                             }
                         }
                         let _ = client.try_ack(&p);
@@ -268,7 +265,7 @@ async fn connection(
         let now = Instant::now();
         flight.fill(&client, journal, &uplink.status, now, idle_for());
         // Paced as the status says it: in use *and* a backlog held to the rate.
-        let limiting = flight.pace.is_paced() && (flight.pace.held_back || !flight.read_ahead.is_empty());
+        let limiting = flight.pace.is_paced() && flight.pace.held_back;
         if flight.pace.held_back && !held_back {
             // Next refill a tick from now, not at once (an overdue tick fires immediately).
             pace_tick.reset();
@@ -371,18 +368,17 @@ impl Flight {
                 }
                 (recs, Some(to))
             } else {
-                if self.read_ahead.is_empty() {
-                    match journal.pending(self.next_seq, room.max(READ_AHEAD)) {
-                        Ok(r) if r.is_empty() => break,
-                        Ok(r) => self.read_ahead.extend(r),
-                        Err(e) => {
-                            warn!(error = %e, "reading pending events");
-                            break;
-                        }
+                match journal.pending(self.next_seq, room) {
+                    Ok(r) if r.is_empty() => break,
+                    Ok(r) => {
+                        self.next_seq = r.last().map_or(self.next_seq, |r| r.seq + 1);
+                        (r, None)
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "reading pending events");
+                        break;
                     }
                 }
-                let n = room.min(self.read_ahead.len());
-                (self.read_ahead.drain(..n).collect(), None)
             };
             for r in records {
                 let seq = r.seq;
@@ -394,15 +390,9 @@ impl Flight {
                             Some(front) if front.1 == to => front.0 = seq,
                             _ => self.resync.push_front((seq, to)),
                         },
-                        None => {
-                            self.next_seq = seq;
-                            self.read_ahead.clear();
-                        }
+                        None => self.next_seq = seq,
                     }
                     break 'fill;
-                }
-                if resync_to.is_none() {
-                    self.next_seq = seq + 1;
                 }
                 self.event_handed_over(seq);
                 published += 1;
@@ -585,30 +575,6 @@ mod tests {
         // Nobody scanned for BUSY_FOR: the rest at once.
         f.fill(&client, &journal, &status, t0 + Duration::from_millis(20), Some(Duration::from_secs(2)));
         assert_eq!((f.inflight, f.next_seq, f.pace.held_back, f.pace.is_paced()), (5, 6, false, false));
-        journal.close();
-    }
-
-    #[test]
-    fn the_backlog_is_read_ahead_once_and_handed_over_in_order_as_the_window_frees() {
-        let (_tmp, journal) = journal_of_five_scans();
-        let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 100);
-        let status = SharedStatus::default();
-        let mut f = Flight::new(2, "p", None);
-        f.fill(&client, &journal, &status, Instant::now(), None);
-        let ahead: Vec<u64> = f.read_ahead.iter().map(|r| r.seq).collect();
-        assert_eq!((f.inflight, f.next_seq, ahead), (2, 3, vec![3, 4, 5]), "one read, the rest kept");
-        // Events stored after the read are picked up once the read-ahead is used up.
-        journal.append_blocking(NewEvent::new("scan.received", json!({ "code": 5 }))).unwrap();
-        let mut handed = vec![];
-        for pkid in 1..=6 {
-            f.on_outgoing(pkid, Instant::now());
-            if let Some(seq) = f.on_puback(pkid) {
-                handed.push(seq);
-            }
-            f.fill(&client, &journal, &status, Instant::now(), None);
-        }
-        assert_eq!(handed, [1, 2, 3, 4, 5, 6], "every event once, in seq order");
-        assert_eq!((f.inflight, f.next_seq, f.read_ahead.len()), (0, 7, 0));
         journal.close();
     }
 }
