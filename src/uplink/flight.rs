@@ -105,7 +105,9 @@ impl Pace {
         Pace { rate: rate.map(f64::from), bucket: None, held_back: false }
     }
 
-    /// Whether the last [`Pace::budget`] was paced.
+    /// Whether the last [`Pace::budget`] was paced (the session reports `held_back`, which
+    /// only a paced budget sets; the tests check both).
+    #[cfg(test)]
     pub(super) fn is_paced(&self) -> bool {
         self.bucket.is_some()
     }

@@ -197,8 +197,9 @@ async fn connection(
     let idle_for = || uplink.workflow.as_ref().and_then(|w| w.in_use().idle_for());
     flight.fill(&client, journal, &uplink.status, Instant::now(), idle_for());
     let mut pace_tick = tokio::time::interval(PACE_TICK);
-    let (mut drain_paced, mut held_back) = (false, false);
     pace_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // What the status last said: the pace holds a backlog back (only ever while paced).
+    let mut drain_paced = false;
     let ack_timeout = ack_timeout(uplink.cfg.keep_alive);
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
 
@@ -264,15 +265,12 @@ async fn connection(
         }
         let now = Instant::now();
         flight.fill(&client, journal, &uplink.status, now, idle_for());
-        // Paced as the status says it: in use *and* a backlog held to the rate.
-        let limiting = flight.pace.is_paced() && flight.pace.held_back;
-        if flight.pace.held_back && !held_back {
-            // Next refill a tick from now, not at once (an overdue tick fires immediately).
-            pace_tick.reset();
-        }
-        held_back = flight.pace.held_back;
-        if limiting != drain_paced {
+        if flight.pace.held_back != drain_paced {
             drain_paced = !drain_paced;
+            if drain_paced {
+                // Next refill a tick from now, not at once (an overdue tick fires immediately).
+                pace_tick.reset();
+            }
             uplink.status.lock().expect("uplink status poisoned").drain_paced = drain_paced;
         }
     };
