@@ -85,10 +85,10 @@ impl TokenBucket {
 
 /// How many event publishes the drain may hand over: unlimited while the station is idle;
 /// while it is in use (a scan within [`BUSY_FOR`]), `rate` per second (a token bucket holding
-/// at most a [`PACE_TICK`]'s worth, full when pacing starts). A drain at full speed takes both cores of a small box (the uplink, the
-/// TCP/TLS stack, a broker on the same box), and a packer's scan then waits milliseconds for
-/// the kernel's side of its sync. With no backlog, new events (a few per second) go out at
-/// once (docs/PERFORMANCE.md, workflow).
+/// at most a [`PACE_TICK`]'s worth, full when pacing starts). A drain at full speed takes
+/// both cores of a small box (the uplink, the TCP/TLS stack, a broker on the same box), and a
+/// packer's scan then waits milliseconds for the kernel's side of its sync. With no backlog,
+/// new events (a few per second) go out at once (docs/PERFORMANCE.md, workflow).
 #[derive(Debug)]
 pub(super) struct Pace {
     /// Events per second while in use; `None`: never paced.
