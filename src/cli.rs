@@ -88,6 +88,9 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Print the station's MQTT contract (AsyncAPI 3.0, YAML): every message and its JSON
+    /// Schema, made from the wire types of this build (docs/asyncapi.yaml is its output).
+    Contract,
     /// Print the version.
     Version {
         #[arg(long)]

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod control;
 pub mod daemon;
 pub mod devices;

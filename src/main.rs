@@ -30,6 +30,16 @@ fn main() {
         Command::Doctor { json, config } => cli::doctor(&config.config, json),
         Command::Devices { json, config } => report(cli::devices(&config.config, json)),
         Command::PrintTest { printer, config } => report(cli::print_test(&config.config, &printer)),
+        Command::Contract => match stationd::contract::asyncapi_yaml() {
+            Ok(doc) => {
+                print!("{doc}");
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("stationd contract: {e}");
+                EXIT_RUNTIME
+            }
+        },
         Command::Version { json } => {
             cli::version(json);
             EXIT_OK

@@ -27,13 +27,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::journal::{Journal, JournalError, StateChanges, StateTree, StateView};
 
 /// How long a `request_id` is remembered for duplicate detection.
 pub const SEEN_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
+use crate::station::reply::{ErrorCode, Reply};
 use crate::station::Session;
 pub use crate::station::{OrderState, StoredOrder};
 
@@ -42,7 +42,7 @@ pub use crate::station::{OrderState, StoredOrder};
 pub struct SeenRequest {
     pub at_ms: i64,
     pub name: String,
-    pub reply: Value,
+    pub reply: Reply,
 }
 
 #[derive(Clone)]
@@ -74,12 +74,12 @@ pub enum OrderStoreError {
 
 impl OrderStoreError {
     /// Short machine-readable reason used in feedback lines and replies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            OrderStoreError::Write(_) => "order_store_write",
-            OrderStoreError::Read(_) => "order_store_read",
-            OrderStoreError::Access { .. } => "order_store_access",
-            OrderStoreError::BadSsccFloor { .. } => "sscc_floor",
+            OrderStoreError::Write(_) => ErrorCode::OrderStoreWrite,
+            OrderStoreError::Read(_) => ErrorCode::OrderStoreRead,
+            OrderStoreError::Access { .. } => ErrorCode::OrderStoreAccess,
+            OrderStoreError::BadSsccFloor { .. } => ErrorCode::SsccFloor,
         }
     }
 }
@@ -251,7 +251,7 @@ mod tests {
         let j = journal(tmp.path());
         std::fs::write(tmp.path().join(SSCC_FLOOR_FILE), "12x\n").unwrap();
         let e = OrderStore::open(&j).err().expect("a floor that is not a number is refused");
-        assert_eq!(e.code(), "sscc_floor");
+        assert_eq!(e.code().as_str(), "sscc_floor");
         let shown = e.to_string();
         assert!(shown.contains("sscc.reserve holds \"12x\", not a number") && shown.contains("restore it"), "{shown}");
         assert!(!shown.contains("journal"), "{shown}");
@@ -267,7 +267,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let j = journal(tmp.path());
         let store = OrderStore::open(&j).unwrap();
-        let seen = SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: serde_json::json!({"ok": true}) };
+        let seen = SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: Reply::accepted("r-1") };
         let session = Session { order: Some("SO-1".into()), ..Session::default() };
         let mut other = order();
         other.id = "SO-2".into();

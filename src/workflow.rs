@@ -23,7 +23,9 @@ use crate::oms::Oms;
 use crate::orders::{OrderStore, SeenRequest};
 use crate::print::{JobState, Printing, Printout};
 use crate::service::Heartbeat;
-use crate::station::{CloudOrder, Document, Effect, Feedback, Input, PrintOutcome, Settings, Station, View};
+use crate::station::{
+    CloudOrder, Document, Effect, ErrorCode, Feedback, Input, PrintOutcome, Reply, Settings, Station, View,
+};
 
 /// Inputs slower than this are logged (debug) with where the time went.
 const SLOW_INPUT: Duration = Duration::from_millis(5);
@@ -38,7 +40,7 @@ pub struct CloudRequest {
     pub input: Input,
     /// The cloud's clock when it sent the command (`sent_at`), a clock sample.
     pub sent_at: Option<OffsetDateTime>,
-    pub reply: oneshot::Sender<Value>,
+    pub reply: oneshot::Sender<Reply>,
 }
 
 /// How the uplink reaches the workflow.
@@ -61,7 +63,7 @@ impl WorkflowHandle {
         request_id: String,
         command: CloudOrder,
         sent_at: Option<OffsetDateTime>,
-    ) -> Option<Value> {
+    ) -> Option<Reply> {
         let input = Input::Cloud { request_id: request_id.clone(), command };
         self.send(request_id, input, sent_at).await
     }
@@ -74,14 +76,14 @@ impl WorkflowHandle {
         request_id: String,
         command: &'static str,
         order: Option<String>,
-        reply: Value,
+        reply: Reply,
         sent_at: Option<OffsetDateTime>,
-    ) -> Option<Value> {
+    ) -> Option<Reply> {
         let input = Input::CommandExecuted { request_id: request_id.clone(), command, order, reply };
         self.send(request_id, input, sent_at).await
     }
 
-    async fn send(&self, request_id: String, input: Input, sent_at: Option<OffsetDateTime>) -> Option<Value> {
+    async fn send(&self, request_id: String, input: Input, sent_at: Option<OffsetDateTime>) -> Option<Reply> {
         let (tx, rx) = oneshot::channel();
         self.cloud.send(CloudRequest { request_id, input, sent_at, reply: tx }).await.ok()?;
         rx.await.ok()
@@ -260,14 +262,14 @@ struct Runner {
 }
 
 impl Runner {
-    async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<(String, oneshot::Sender<Value>)>) {
+    async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<(String, oneshot::Sender<Reply>)>) {
         let now = OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
         let effects = station.handle(input, now);
         // SSCC serials this input used are covered by the durable floor before anything of
         // it is journaled, saved or printed.
         if let Err(e) = self.parts.orders.cover_sscc(station.sscc_next()) {
-            error!(alert = e.code(), error = %e, "SSCC floor not raised; input refused");
+            error!(alert = e.code().as_str(), error = %e, "SSCC floor not raised; input refused");
             return self.refuse_input(station, e.code(), &e.to_string(), reply_to);
         }
         // The input's events and its state changes, handed to the journal together: one commit.
@@ -292,7 +294,7 @@ impl Runner {
                     match OrderStore::changes(&orders, &forget, session.as_ref(), seen) {
                         Ok(c) => state.extend(c),
                         Err(e) => {
-                            error!(alert = e.code(), error = %e, "order state cannot be encoded; input refused");
+                            error!(alert = e.code().as_str(), error = %e, "order state cannot be encoded; input refused");
                             return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
                         }
                     }
@@ -324,7 +326,7 @@ impl Runner {
             Err(e) => {
                 // Nothing of this input may look done: put the station back to what is
                 // saved, refuse loudly.
-                error!(alert = e.code(), kinds = ?kinds, error = %e, "input not recorded; refused");
+                error!(alert = e.code().as_str(), kinds = ?kinds, error = %e, "input not recorded; refused");
                 return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
             }
         }
@@ -364,13 +366,13 @@ impl Runner {
     fn refuse_input(
         &self,
         station: &mut Station,
-        code: &str,
+        code: ErrorCode,
         message: &str,
-        reply_to: Option<(String, oneshot::Sender<Value>)>,
+        reply_to: Option<(String, oneshot::Sender<Reply>)>,
     ) {
-        self.out.error(code, message);
+        self.out.error(code.as_str(), message);
         if let Some((rid, tx)) = reply_to {
-            let _ = tx.send(crate::station::reply::refused(Some(&rid), code, message));
+            let _ = tx.send(Reply::refused(Some(&rid), code, message));
         }
         self.roll_back(station);
         self.show(station);

@@ -129,7 +129,7 @@ proptest! {
         payload in hostile_text(2000),
     ) {
         if let Err(e) = parse_command(&name, payload.as_bytes()) {
-            prop_assert!(!e.code.is_empty() && !e.message.is_empty(), "{:?}", e);
+            prop_assert!(!e.code.as_str().is_empty() && !e.message.is_empty(), "{:?}", e);
             prop_assert!(e.message.len() < 1024, "the reply stays small: {} bytes", e.message.len());
         }
     }

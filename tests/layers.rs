@@ -36,6 +36,8 @@ const LAYERS: &[&str] = &[
     "control",
     "monitor",
     "doctor",
+    // The contract document, made from every layer's wire types.
+    "contract",
     // Wiring and the command line.
     "daemon",
     "cli",

@@ -54,6 +54,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 use crate::event::NewEvent;
+use crate::station::reply::ErrorCode;
 use committer::Request;
 
 /// Where the committer answers one input.
@@ -125,14 +126,14 @@ impl JournalError {
     }
 
     /// Short machine-readable reason used in feedback lines and error events.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            JournalError::Full { .. } | JournalError::DiskFull { .. } => "journal_full",
-            JournalError::Locked { .. } => "journal_locked",
-            JournalError::Access { .. } | JournalError::Exposed { .. } => "journal_access",
-            JournalError::WrongStation { .. } => "journal_wrong_station",
-            JournalError::Storage(_) => "journal_storage",
-            JournalError::Closed => "journal_closed",
+            JournalError::Full { .. } | JournalError::DiskFull { .. } => ErrorCode::JournalFull,
+            JournalError::Locked { .. } => ErrorCode::JournalLocked,
+            JournalError::Access { .. } | JournalError::Exposed { .. } => ErrorCode::JournalAccess,
+            JournalError::WrongStation { .. } => ErrorCode::JournalWrongStation,
+            JournalError::Storage(_) => ErrorCode::JournalStorage,
+            JournalError::Closed => ErrorCode::JournalClosed,
         }
     }
 }

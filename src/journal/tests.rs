@@ -151,7 +151,7 @@ fn full_journal_refuses_new_events_and_keeps_the_accepted_ones() {
         }
     };
     assert!(matches!(err, JournalError::Full { max_bytes: 4096, .. }), "{err}");
-    assert_eq!(err.code(), "journal_full");
+    assert_eq!(err.code().as_str(), "journal_full");
     assert!(err.to_string().contains("journal is full"));
     assert_eq!(envelopes(&j).len(), accepted);
     // Acked events are the first to go when space is needed.

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::journal::JournalError;
+use crate::station::reply::ErrorCode;
 
 /// The error underneath a failed read or write of the job store (sled, the file system,
 /// the job's JSON, or the blocking task it ran on).
@@ -46,17 +47,17 @@ pub enum PrintError {
 
 impl PrintError {
     /// Short machine-readable reason used in command replies and logs.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PrintError::UnknownPrinter { .. } | PrintError::NoPrinterFor { .. } => "unknown_printer",
-            PrintError::MissingOrder { .. } => "missing_field",
+            PrintError::UnknownPrinter { .. } | PrintError::NoPrinterFor { .. } => ErrorCode::UnknownPrinter,
+            PrintError::MissingOrder { .. } => ErrorCode::MissingField,
             PrintError::WrongLanguage { .. } | PrintError::UnknownDocument { .. } | PrintError::CarrierLabel { .. } => {
-                "invalid_field"
+                ErrorCode::InvalidField
             }
-            PrintError::Render { .. } => "render_failed",
-            PrintError::UnknownJob { .. } | PrintError::NoData { .. } => "unknown_job",
-            PrintError::Storage { .. } => "print_storage",
-            PrintError::Folder { .. } | PrintError::Open(_) => "print_access",
+            PrintError::Render { .. } => ErrorCode::RenderFailed,
+            PrintError::UnknownJob { .. } | PrintError::NoData { .. } => ErrorCode::UnknownJob,
+            PrintError::Storage { .. } => ErrorCode::PrintStorage,
+            PrintError::Folder { .. } | PrintError::Open(_) => ErrorCode::PrintAccess,
         }
     }
 

@@ -372,7 +372,7 @@ mod tests {
         };
         let e = p.submit_prepared(job).await.unwrap_err();
         assert!(matches!(&e, PrintError::UnknownPrinter { name } if name == "nope"), "{e:?}");
-        assert_eq!(e.code(), "unknown_printer");
+        assert_eq!(e.code().as_str(), "unknown_printer");
         let msg = e.to_string();
         assert!(msg.contains("no printer named \"nope\"") && msg.contains("[[printers]]"), "{msg}");
         assert!(!msg.contains("journal"), "a missing printer is not a journal failure: {msg}");

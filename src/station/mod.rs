@@ -23,6 +23,7 @@ mod flow;
 pub mod order;
 pub mod payload;
 pub mod reply;
+pub use reply::{ErrorCode, Reply};
 mod settings;
 mod sscc;
 #[cfg(test)]
@@ -110,7 +111,7 @@ pub enum Input {
     /// A command the uplink carried out itself (`print`, `resync`): audited with a
     /// `command.accepted` event and remembered with its reply in this input's one commit,
     /// before the reply goes out.
-    CommandExecuted { request_id: String, command: &'static str, order: Option<String>, reply: Value },
+    CommandExecuted { request_id: String, command: &'static str, order: Option<String>, reply: Reply },
     /// The order system answered a lookup: the order (validated) or why not (code, message).
     LookupAnswered { id: String, result: Result<Box<OrderPayload>, LookupError> },
     /// Orders to cache at start (`[orders] preload`), validated; known ones are left alone.
@@ -173,7 +174,7 @@ pub enum Effect {
     /// Print a document for an order.
     Print { order: Arc<StoredOrder>, document: Document, reprint: bool },
     /// Answer a cloud command.
-    Reply { request_id: String, reply: Value },
+    Reply { request_id: String, reply: Reply },
 }
 
 /// A command carried out, remembered by its request id so a redelivery is answered the
@@ -183,7 +184,7 @@ pub struct Remembered {
     pub request_id: String,
     /// The command's name (`order.upsert`, `print`, ...).
     pub command: &'static str,
-    pub reply: Value,
+    pub reply: Reply,
 }
 
 /// An order in memory with its parsed lines. Shared with the effects that carry it (saved
@@ -232,7 +233,7 @@ pub struct Station {
     session_dirty: bool,
     /// The answer to the input's command: request id, reply, and the command's name when
     /// the request id is remembered with it (carried out; refusals are not remembered).
-    reply: Option<(String, Value, Option<&'static str>)>,
+    reply: Option<(String, Reply, Option<&'static str>)>,
     now_ms: i64,
 }
 

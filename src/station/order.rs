@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::OrderPayload;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where an order is in pick, pack and ship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderState {
     Released,

@@ -3,10 +3,11 @@
 //! that typed shape. Fields the station does not know are kept as they came (`extra`), so
 //! an order saved and sent on is the order received.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::OrderState;
+use super::{ErrorCode, OrderState};
 
 /// Longest text field of an order (or of a command naming one).
 pub const MAX_TEXT: usize = 256;
@@ -16,25 +17,32 @@ pub const MAX_LINES: usize = 1000;
 pub const MAX_BARCODES: usize = 32;
 
 /// A validated order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPayload {
+    #[schemars(length(min = 1, max = 256))]
     pub id: String,
     /// The state a new order starts in (default `released`); a known order keeps its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<OrderState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub priority: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub carrier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub service: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub tracking: Option<String>,
     /// The order's SSCC when the cloud assigned one (else the station may make one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{18}$"))]
     pub sscc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_to: Option<ShipTo>,
+    #[schemars(length(min = 1, max = 1000))]
     pub lines: Vec<OrderLine>,
     /// The carrier's own label, ready to print.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,38 +52,52 @@ pub struct OrderPayload {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the parcel goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShipTo {
+    #[schemars(length(min = 1, max = 256))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub street: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub postcode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub country: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLine {
+    /// Unique within the order.
     pub line: u32,
+    #[schemars(length(min = 1, max = 256))]
     pub sku: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub name: Option<String>,
+    #[schemars(range(min = 1))]
     pub qty: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 256)))]
     pub barcodes: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// A label the carrier made: ZPL that passed the drawing-only allowlist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CarrierLabel {
+    #[schemars(extend("const" = "zpl"))]
     pub format: String,
+    #[schemars(length(min = 1))]
     pub data: String,
 }
 
@@ -84,12 +106,12 @@ pub struct CarrierLabel {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct PayloadError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 fn invalid(message: impl Into<String>) -> PayloadError {
-    PayloadError { code: "invalid_field", message: message.into() }
+    PayloadError { code: ErrorCode::InvalidField, message: message.into() }
 }
 
 /// A serde error as a refusal: `missing_field` / `unknown_field` / `invalid_field`, the
@@ -98,11 +120,11 @@ pub fn serde_field_error(e: &serde_json::Error) -> PayloadError {
     let msg = e.to_string();
     let message = msg.split(" at line ").next().unwrap_or(&msg).to_string();
     let code = if message.starts_with("missing field") {
-        "missing_field"
+        ErrorCode::MissingField
     } else if message.starts_with("unknown field") {
-        "unknown_field"
+        ErrorCode::UnknownField
     } else {
-        "invalid_field"
+        ErrorCode::InvalidField
     };
     PayloadError { code, message }
 }
@@ -244,12 +266,12 @@ mod tests {
         let e = OrderPayload::parse(&json!({"id": "SO-1", "state": "lost", "lines": []})).unwrap_err();
         assert_eq!(e.message, "order.state \"lost\" is not a known state");
         let e = OrderPayload::parse(&json!({"id": "SO-1"})).unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), ("missing_field", "order: missing field `lines`"));
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("missing_field", "order: missing field `lines`"));
         let e = OrderPayload::parse(
             &json!({"id": "SO-1", "ship_to": {"name": "A", "floor": 3}, "lines": [{"line": 1, "sku": "S", "qty": 1}]}),
         )
         .unwrap_err();
-        assert_eq!(e.code, "unknown_field");
+        assert_eq!(e.code.as_str(), "unknown_field");
         let e = OrderPayload::parse(&json!({"id": "SO-1", "lines": [{"line": 1, "sku": "S", "qty": 0}]})).unwrap_err();
         assert_eq!(e.message, "order line 1: qty must be at least 1");
     }

@@ -1,46 +1,259 @@
-//! The answers to cloud commands, as published on `{prefix}/reply` (docs/MQTT.md,
-//! "Replies"): built here and nowhere else, whoever answers (the station, the uplink's
-//! parser, the rate limit, a failed commit).
+//! The answer to a cloud command, as published on `{prefix}/reply` (docs/MQTT.md,
+//! "Replies"): one type, built here and nowhere else, whoever answers (the station, the
+//! uplink's parser, the rate limit, a failed commit). Its JSON Schema in docs/asyncapi.yaml
+//! is generated from [`Reply`].
 
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-/// A command carried out: `{"request_id", "ok": true}`; the caller adds what it did.
-pub fn accepted(request_id: &str) -> Value {
-    json!({ "request_id": request_id, "ok": true })
+use super::OrderState;
+
+/// One reply per command, after it was executed (or refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "reply",
+    extend("if" = { "properties": { "ok": { "const": false } } }),
+    extend("then" = { "required": ["error"] }),
+    extend("else" = { "not": { "required": ["error"] } })
+)]
+pub struct Reply {
+    /// The command's request_id as sent: a string as is (cut to 128 characters with `…`
+    /// when longer), any other JSON value as its JSON text; null only when the payload could
+    /// not be read (too large, not JSON, not an object, no request_id).
+    #[schemars(extend("type" = ["string", "null"]))]
+    pub request_id: Option<String>,
+    pub ok: bool,
+    /// A repeat of an executed request_id: the original reply, nothing applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("const" = true))]
+    pub duplicate: bool,
+    /// Order commands: the order state after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<OrderState>,
+    /// `print`: the printer the job went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<String>,
+    /// `print`: copies queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10))]
+    pub copies: Option<u8>,
+    /// `resync`: first seq re-published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub resent_from: Option<u64>,
+    /// `resync`: last seq re-published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub resent_to: Option<u64>,
+    /// `resync`: seqs before this were trimmed from the journal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub not_retained_before: Option<u64>,
+    /// The command came by a name that is going away, and which name to use instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<String>,
+    /// Why the command was not carried out (present exactly when `ok` is false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Refusal>,
 }
 
-/// An order command carried out, with the order's state after it.
-pub fn order_state(request_id: &str, state: super::OrderState) -> Value {
-    let mut reply = accepted(request_id);
-    reply["state"] = json!(state.as_str());
-    reply
+/// Why a command was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    /// Says what was wrong with which value, for a person; at most ~300 characters.
+    pub message: String,
 }
 
-/// A command not carried out: its code and a message saying why (`request_id` is `null`
-/// when the payload had none to echo).
-pub fn refused(request_id: Option<&str>, code: &str, message: &str) -> Value {
-    json!({ "request_id": request_id, "ok": false, "error": { "code": code, "message": message } })
+/// The stable, machine-readable reason of a refused command (one plain list in the schema,
+/// so consumers' code generators make one enum of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // Over the 64 KiB command limit.
+    PayloadTooLarge,
+    // Not JSON, or not a JSON object.
+    BadJson,
+    MissingField,
+    InvalidField,
+    UnknownField,
+    // No command of that name (the reply lists the known ones).
+    UnknownCommand,
+    UnknownOrder,
+    // The order's state does not allow it (e.g. holding a held order).
+    IllegalTransition,
+    // `resync`: nothing of the range is still in the journal.
+    NotRetained,
+    UnknownPrinter,
+    PrintingUnavailable,
+    RenderFailed,
+    UnknownJob,
+    PrintStorage,
+    PrintAccess,
+    // Over the command rate limit; send it again later.
+    RateLimited,
+    // Published retained: commands are never taken from retained messages.
+    RetainedCommand,
+    JournalFull,
+    JournalLocked,
+    JournalAccess,
+    JournalWrongStation,
+    JournalStorage,
+    JournalClosed,
+    OrderStoreWrite,
+    OrderStoreRead,
+    OrderStoreAccess,
+    SsccFloor,
+    WorkflowUnavailable,
+    ShuttingDown,
 }
 
-/// The remembered answer to a command delivered again: the same answer, marked.
-pub fn repeated(mut remembered: Value) -> Value {
-    remembered["duplicate"] = Value::Bool(true);
-    remembered
+impl ErrorCode {
+    /// Every code, for the tests that check each one round-trips.
+    pub const ALL: [ErrorCode; 29] = [
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::BadJson,
+        ErrorCode::MissingField,
+        ErrorCode::InvalidField,
+        ErrorCode::UnknownField,
+        ErrorCode::UnknownCommand,
+        ErrorCode::UnknownOrder,
+        ErrorCode::IllegalTransition,
+        ErrorCode::NotRetained,
+        ErrorCode::UnknownPrinter,
+        ErrorCode::PrintingUnavailable,
+        ErrorCode::RenderFailed,
+        ErrorCode::UnknownJob,
+        ErrorCode::PrintStorage,
+        ErrorCode::PrintAccess,
+        ErrorCode::RateLimited,
+        ErrorCode::RetainedCommand,
+        ErrorCode::JournalFull,
+        ErrorCode::JournalLocked,
+        ErrorCode::JournalAccess,
+        ErrorCode::JournalWrongStation,
+        ErrorCode::JournalStorage,
+        ErrorCode::JournalClosed,
+        ErrorCode::OrderStoreWrite,
+        ErrorCode::OrderStoreRead,
+        ErrorCode::OrderStoreAccess,
+        ErrorCode::SsccFloor,
+        ErrorCode::WorkflowUnavailable,
+        ErrorCode::ShuttingDown,
+    ];
+
+    /// The code as it is written on the wire (`bad_json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::UnknownField => "unknown_field",
+            ErrorCode::UnknownCommand => "unknown_command",
+            ErrorCode::UnknownOrder => "unknown_order",
+            ErrorCode::IllegalTransition => "illegal_transition",
+            ErrorCode::NotRetained => "not_retained",
+            ErrorCode::UnknownPrinter => "unknown_printer",
+            ErrorCode::PrintingUnavailable => "printing_unavailable",
+            ErrorCode::RenderFailed => "render_failed",
+            ErrorCode::UnknownJob => "unknown_job",
+            ErrorCode::PrintStorage => "print_storage",
+            ErrorCode::PrintAccess => "print_access",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RetainedCommand => "retained_command",
+            ErrorCode::JournalFull => "journal_full",
+            ErrorCode::JournalLocked => "journal_locked",
+            ErrorCode::JournalAccess => "journal_access",
+            ErrorCode::JournalWrongStation => "journal_wrong_station",
+            ErrorCode::JournalStorage => "journal_storage",
+            ErrorCode::JournalClosed => "journal_closed",
+            ErrorCode::OrderStoreWrite => "order_store_write",
+            ErrorCode::OrderStoreRead => "order_store_read",
+            ErrorCode::OrderStoreAccess => "order_store_access",
+            ErrorCode::SsccFloor => "sscc_floor",
+            ErrorCode::WorkflowUnavailable => "workflow_unavailable",
+            ErrorCode::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Reply {
+    /// A command carried out: `{"request_id", "ok": true}`; the caller adds what it did.
+    pub fn accepted(request_id: &str) -> Reply {
+        Reply {
+            request_id: Some(request_id.to_string()),
+            ok: true,
+            duplicate: false,
+            state: None,
+            printer: None,
+            copies: None,
+            resent_from: None,
+            resent_to: None,
+            not_retained_before: None,
+            deprecated: None,
+            error: None,
+        }
+    }
+
+    /// An order command carried out, with the order's state after it.
+    pub fn order_state(request_id: &str, state: OrderState) -> Reply {
+        Reply { state: Some(state), ..Reply::accepted(request_id) }
+    }
+
+    /// A command not carried out: its code and a message saying why (`request_id` is
+    /// `None`, `null` on the wire, when the payload had none to echo).
+    pub fn refused(request_id: Option<&str>, code: ErrorCode, message: &str) -> Reply {
+        Reply {
+            request_id: request_id.map(str::to_string),
+            ok: false,
+            error: Some(Refusal { code, message: message.to_string() }),
+            ..Reply::accepted("")
+        }
+    }
+
+    /// The remembered answer to a command delivered again: the same answer, marked.
+    pub fn repeated(self) -> Reply {
+        Reply { duplicate: true, ..self }
+    }
+
+    /// The bytes published on `{prefix}/reply`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a reply is plain data")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn replies_have_the_documented_shape() {
-        assert_eq!(accepted("r-1"), json!({"request_id": "r-1", "ok": true}));
-        assert_eq!(order_state("r-1", super::super::OrderState::Packed)["state"], "packed");
-        let no = refused(None, "bad_json", "payload is not JSON");
+        let wire = |r: &Reply| serde_json::to_value(r).unwrap();
+        assert_eq!(wire(&Reply::accepted("r-1")), json!({"request_id": "r-1", "ok": true}));
+        assert_eq!(wire(&Reply::order_state("r-1", OrderState::Packed))["state"], "packed");
+        let no = Reply::refused(None, ErrorCode::BadJson, "payload is not JSON");
         assert_eq!(
-            no,
+            wire(&no),
             json!({"request_id": null, "ok": false, "error": {"code": "bad_json", "message": "payload is not JSON"}})
         );
-        assert_eq!(repeated(accepted("r-1"))["duplicate"], true);
+        assert_eq!(wire(&Reply::accepted("r-1").repeated())["duplicate"], true);
+        assert_eq!(serde_json::from_value::<Reply>(wire(&no)).unwrap(), no);
+    }
+
+    #[test]
+    fn every_error_code_is_written_as_serde_writes_it() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
+        }
     }
 }

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use super::clock::SkewChange;
 use super::flow::Scan;
 use super::{
-    reply, CloudOrder, Document, Feedback, LabelStatus, OrderPayload, OrderState, PrintOutcome, StateChange, Station,
-    StoredOrder,
+    CloudOrder, Document, ErrorCode, Feedback, LabelStatus, OrderPayload, OrderState, PrintOutcome, Reply, StateChange,
+    Station, StoredOrder,
 };
 
 /// How often the cache is swept for expired orders.
@@ -28,7 +28,7 @@ impl Station {
                 let ev = audit(self, &order.id);
                 self.fx.push(super::Effect::Record { event: ev, feedback: None });
                 let st = self.receive(*order, json!({ "request_id": rid, "source": "cloud" }));
-                self.reply = Some((rid.clone(), reply::order_state(&rid, st), Some(name)));
+                self.reply = Some((rid.clone(), Reply::order_state(&rid, st), Some(name)));
             }
             CloudOrder::Cancel { order, reason } => self.cloud_change(rid, name, &order, StateChange::Cancel, reason),
             CloudOrder::Hold { order, reason } => self.cloud_change(rid, name, &order, StateChange::Hold, Some(reason)),
@@ -38,7 +38,7 @@ impl Station {
 
     /// A command carried out outside the station: its audit event, then the reply,
     /// remembered with the request id.
-    pub(super) fn executed(&mut self, rid: String, name: &'static str, order: Option<String>, reply: Value) {
+    pub(super) fn executed(&mut self, rid: String, name: &'static str, order: Option<String>, reply: Reply) {
         let ev = self.event("command.accepted", order.as_deref(), json!({ "name": name, "request_id": rid }));
         self.fx.push(super::Effect::Record { event: ev, feedback: None });
         self.reply = Some((rid, reply, Some(name)));
@@ -47,10 +47,10 @@ impl Station {
     fn cloud_change(&mut self, rid: String, name: &'static str, id: &str, change: StateChange, reason: Option<String>) {
         let Some(e) = self.orders.get(id) else {
             let msg = format!("order {id} is not known at this station");
-            return self.cloud_refuse(rid, name, Some(id), "unknown_order", msg);
+            return self.cloud_refuse(rid, name, Some(id), ErrorCode::UnknownOrder, msg);
         };
         if let Err(msg) = super::transition(&e.order, change) {
-            return self.cloud_refuse(rid, name, Some(id), "illegal_transition", msg);
+            return self.cloud_refuse(rid, name, Some(id), ErrorCode::IllegalTransition, msg);
         }
         let ev = self.event("command.accepted", Some(id), json!({ "name": name, "request_id": rid }));
         self.fx.push(super::Effect::Record { event: ev, feedback: None });
@@ -69,19 +69,19 @@ impl Station {
                 Some(Feedback::Alert { code, message: msg }),
             );
         }
-        self.reply = Some((rid.clone(), reply::order_state(&rid, to), Some(name)));
+        self.reply = Some((rid.clone(), Reply::order_state(&rid, to), Some(name)));
     }
 
     /// A well-formed command that cannot be carried out now: an event and an error reply,
     /// nothing changed and the request id not remembered, so the cloud may retry it.
-    fn cloud_refuse(&mut self, rid: String, name: &str, order: Option<&str>, code: &'static str, message: String) {
+    fn cloud_refuse(&mut self, rid: String, name: &str, order: Option<&str>, code: ErrorCode, message: String) {
         self.record(
             "command.refused",
             order,
-            json!({ "name": name, "request_id": rid, "error": { "code": code, "message": message } }),
+            json!({ "name": name, "request_id": rid, "error": { "code": code.as_str(), "message": message } }),
             None,
         );
-        let reply = reply::refused(Some(&rid), code, &message);
+        let reply = Reply::refused(Some(&rid), code, &message);
         self.reply = Some((rid, reply, None));
     }
 

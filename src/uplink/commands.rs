@@ -4,11 +4,13 @@
 //! the known names, and match that command's schema (docs/MQTT.md). Anything else becomes a
 //! [`CommandError`] with a stable `code`, answered on `{prefix}/reply` and otherwise ignored.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::print::Printout;
 use crate::station::payload::{self, serde_field_error, OrderPayload, PayloadError};
+use crate::station::ErrorCode;
 
 /// Largest command payload accepted.
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
@@ -57,7 +59,7 @@ pub enum Command {
 pub struct CommandError {
     /// Known when the payload was readable far enough to find it.
     pub request_id: Option<String>,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -67,7 +69,7 @@ const MAX_MESSAGE: usize = 300;
 /// An error whose message is safe to reply and log: at most [`MAX_MESSAGE`] bytes (serde
 /// and our own messages quote the sender's values, which may be 64 KiB long) and no control
 /// characters (a newline in a log line could forge another one).
-fn err(request_id: Option<&str>, code: &'static str, message: impl Into<String>) -> CommandError {
+fn err(request_id: Option<&str>, code: ErrorCode, message: impl Into<String>) -> CommandError {
     let message = message.into();
     let mut shown = String::new();
     for c in message.chars() {
@@ -130,69 +132,165 @@ fn request_id(obj: &serde_json::Map<String, Value>) -> Result<String, CommandErr
         }
         Some(v) => Err(err(
             Some(&echo(v)),
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("request_id must be a string of 1 to {MAX_REQUEST_ID} printable characters"),
         )),
-        None => Err(err(None, "missing_field", "missing field `request_id`")),
+        None => Err(err(None, ErrorCode::MissingField, "missing field `request_id`")),
     }
 }
 
-#[derive(Deserialize)]
+/// The id a command is executed once by and answered with: 1 to 128 printable characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct RequestId(
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$"))] pub String,
+);
+
+/// When the cloud sent the command: a one-sided clock sample (a `sent_at` later than the
+/// box clock by over 30 s proves the box is behind; an earlier one proves nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct SentAt(#[schemars(extend("format" = "date-time"))] pub String);
+
+/// A text field: 1 to 256 characters without control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Text(
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$"))] pub String,
+);
+
+/// Creates or updates an order at the station. Fields of the order the station does not
+/// know are kept as sent.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpsertCmd {
-    #[allow(dead_code)]
-    request_id: String,
-    order: Value,
+pub struct OrderUpsertCommand {
+    pub request_id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<SentAt>,
+    /// Validated by the station's own rules after the schema (unique line numbers, the
+    /// carrier label's drawing-only ZPL, ...).
+    #[schemars(with = "OrderPayload")]
+    pub order: Value,
 }
 
-#[derive(Deserialize)]
+/// Cancels an order (any state before shipped).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OrderRef {
-    #[allow(dead_code)]
-    request_id: String,
-    order: String,
-    #[serde(default)]
-    reason: Option<String>,
+pub struct OrderCancelCommand {
+    pub request_id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<SentAt>,
+    pub order: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
 }
 
-#[derive(Deserialize)]
+/// Holds an order: the packer is told to put it aside.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PrintCmd {
-    #[allow(dead_code)]
-    request_id: String,
-    #[serde(default)]
-    printer: Option<String>,
-    #[serde(default)]
-    order: Option<String>,
-    document: String,
+pub struct OrderHoldCommand {
+    pub request_id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<SentAt>,
+    pub order: Text,
+    pub reason: Text,
+}
+
+/// Releases a held order.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderReleaseCommand {
+    pub request_id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<SentAt>,
+    pub order: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+}
+
+/// Prints a document at the station.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrintCommand {
+    pub request_id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<SentAt>,
+    /// A `[[printer]]` name (default: the one for the document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<String>,
+    /// The order whose document it is (required for `label` and `slip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    #[schemars(with = "PrintDocument")]
+    pub document: String,
     #[serde(default = "one")]
-    copies: u8,
+    #[schemars(range(min = 1, max = 10))]
+    pub copies: u8,
+}
+
+/// What a `print` command prints.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // the schema's shape only: parsed as text, so a refusal names the value
+enum PrintDocument {
+    Label,
+    Slip,
+    /// The printer's test page.
+    Test,
 }
 
 fn one() -> u8 {
     1
 }
 
-#[derive(Deserialize)]
+/// Publishes the journal's events `from..=to` again (a consumer repairing a gap in `seq`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ResyncCmd {
-    #[allow(dead_code)]
-    request_id: String,
-    from: u64,
-    #[serde(default)]
-    to: Option<u64>,
+pub struct ResyncCommand {
+    pub request_id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<SentAt>,
+    #[schemars(range(min = 1))]
+    pub from: u64,
+    /// Default: the last event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub to: Option<u64>,
 }
+
+/// The JSON Schema of each command's payload, by command name (each its own root schema,
+/// made by `schema_for`).
+pub fn command_schemas(schema_for: impl Fn(Payload) -> schemars::Schema) -> Vec<(&'static str, schemars::Schema)> {
+    COMMAND_NAMES
+        .iter()
+        .map(|&name| {
+            let schema = match name {
+                "order.upsert" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderUpsertCommand>),
+                "order.cancel" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderCancelCommand>),
+                "order.hold" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderHoldCommand>),
+                "order.release" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderReleaseCommand>),
+                "print" => schema_for(schemars::SchemaGenerator::root_schema_for::<PrintCommand>),
+                "resync" => schema_for(schemars::SchemaGenerator::root_schema_for::<ResyncCommand>),
+                other => unreachable!("command {other} has no payload type"),
+            };
+            (name, schema)
+        })
+        .collect()
+}
+
+/// How a payload type's root schema is made by a generator.
+pub type Payload = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
 
 /// Parses and validates one command. `name` is the last topic level.
 pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, CommandError> {
     if payload.len() > MAX_COMMAND_BYTES {
         let msg = format!("payload of {} bytes exceeds the {MAX_COMMAND_BYTES}-byte limit", payload.len());
-        return Err(err(None, "payload_too_large", msg));
+        return Err(err(None, ErrorCode::PayloadTooLarge, msg));
     }
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| err(None, "bad_json", format!("payload is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| err(None, ErrorCode::BadJson, format!("payload is not JSON: {e}")))?;
     let Some(obj) = value.as_object() else {
-        return Err(err(None, "bad_json", "payload must be a JSON object"));
+        return Err(err(None, ErrorCode::BadJson, "payload must be a JSON object"));
     };
     let request_id = request_id(obj)?;
     let rid = Some(request_id.as_str());
@@ -201,50 +299,48 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         None => None,
         Some(Value::String(t)) => match crate::event::parse_at(&t) {
             Some(t) => Some(t),
-            None => return Err(err(rid, "invalid_field", format!("sent_at {t:?} is not an ISO 8601 time"))),
+            None => return Err(err(rid, ErrorCode::InvalidField, format!("sent_at {t:?} is not an ISO 8601 time"))),
         },
-        Some(_) => return Err(err(rid, "invalid_field", "sent_at must be an ISO 8601 time string")),
+        Some(_) => return Err(err(rid, ErrorCode::InvalidField, "sent_at must be an ISO 8601 time string")),
     };
     let Some(&name) = COMMAND_NAMES.iter().find(|known| **known == name) else {
         let msg = format!("unknown command {name:?}; known: {}", COMMAND_NAMES.join(", "));
-        return Err(err(rid, "unknown_command", msg));
+        return Err(err(rid, ErrorCode::UnknownCommand, msg));
     };
     let typed = |v: &Value| -> Result<Command, CommandError> {
         let de = |e: serde_json::Error| field_error(rid, e);
         Ok(match name {
             "order.upsert" => {
-                let c: UpsertCmd = serde_json::from_value(v.clone()).map_err(de)?;
+                let c: OrderUpsertCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 Command::OrderUpsert(Box::new(OrderPayload::parse(&c.order).map_err(|e| refused(rid, e))?))
             }
-            "order.cancel" | "order.hold" | "order.release" => {
-                let c: OrderRef = serde_json::from_value(v.clone()).map_err(de)?;
-                check_text(rid, "order", &c.order)?;
-                if let Some(r) = &c.reason {
-                    check_text(rid, "reason", r)?;
-                }
-                match name {
-                    "order.cancel" => Command::OrderCancel { order: c.order, reason: c.reason },
-                    "order.hold" => Command::OrderHold {
-                        order: c.order,
-                        reason: c.reason.ok_or_else(|| err(rid, "missing_field", "missing field `reason`"))?,
-                    },
-                    _ => Command::OrderRelease { order: c.order },
-                }
+            "order.cancel" => {
+                let c: OrderCancelCommand = serde_json::from_value(v.clone()).map_err(de)?;
+                Command::OrderCancel { order: text(rid, "order", c.order)?, reason: optional_text(rid, c.reason)? }
+            }
+            "order.hold" => {
+                let c: OrderHoldCommand = serde_json::from_value(v.clone()).map_err(de)?;
+                Command::OrderHold { order: text(rid, "order", c.order)?, reason: text(rid, "reason", c.reason)? }
+            }
+            "order.release" => {
+                let c: OrderReleaseCommand = serde_json::from_value(v.clone()).map_err(de)?;
+                optional_text(rid, c.reason)?;
+                Command::OrderRelease { order: text(rid, "order", c.order)? }
             }
             "print" => {
-                let c: PrintCmd = serde_json::from_value(v.clone()).map_err(de)?;
+                let c: PrintCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 let Some(document) = Printout::parse(&c.document) else {
-                    return Err(err(rid, "invalid_field", "document must be \"label\", \"slip\" or \"test\""));
+                    return Err(err(rid, ErrorCode::InvalidField, "document must be \"label\", \"slip\" or \"test\""));
                 };
                 if !(1..=10).contains(&c.copies) {
-                    return Err(err(rid, "invalid_field", "copies must be 1 to 10"));
+                    return Err(err(rid, ErrorCode::InvalidField, "copies must be 1 to 10"));
                 }
                 Command::Print { printer: c.printer, order: c.order, document, copies: c.copies }
             }
             _ => {
-                let c: ResyncCmd = serde_json::from_value(v.clone()).map_err(de)?;
+                let c: ResyncCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 if c.from == 0 || c.to.is_some_and(|to| to < c.from) {
-                    return Err(err(rid, "invalid_field", "from must be ≥ 1 and to (if given) ≥ from"));
+                    return Err(err(rid, ErrorCode::InvalidField, "from must be ≥ 1 and to (if given) ≥ from"));
                 }
                 Command::Resync { from: c.from, to: c.to }
             }
@@ -262,8 +358,13 @@ fn refused(rid: Option<&str>, e: PayloadError) -> CommandError {
     err(rid, e.code, e.message)
 }
 
-fn check_text(rid: Option<&str>, field: &str, s: &str) -> Result<(), CommandError> {
-    payload::check_text(field, s).map_err(|e| refused(rid, e))
+fn text(rid: Option<&str>, field: &str, s: Text) -> Result<String, CommandError> {
+    payload::check_text(field, &s.0).map_err(|e| refused(rid, e))?;
+    Ok(s.0)
+}
+
+fn optional_text(rid: Option<&str>, s: Option<Text>) -> Result<Option<String>, CommandError> {
+    s.map(|s| text(rid, "reason", s)).transpose()
 }
 
 #[cfg(test)]
@@ -280,7 +381,7 @@ mod tests {
 
     fn code_of(name: &str, payload: &str) -> (&'static str, Option<String>) {
         let e = parse_command(name, payload.as_bytes()).unwrap_err();
-        (e.code, e.request_id)
+        (e.code.as_str(), e.request_id)
     }
 
     #[test]
@@ -322,7 +423,7 @@ mod tests {
         let bad_state = UPSERT.replace(r#""state":"released""#, r#""state":"teleported""#);
         assert_eq!(code_of("order.upsert", &bad_state).0, "invalid_field");
         let e = parse_command("order.upsert", UPSERT.replace(r#""id":"SO-1001","#, "").as_bytes()).unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), ("missing_field", "order: missing field `id`"));
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("missing_field", "order: missing field `id`"));
     }
 
     const CODES: &[&str] =
@@ -339,7 +440,7 @@ mod tests {
                 Ok(Some(r))
             }
             Err(e) => {
-                prop_assert!(CODES.contains(&e.code), "{:?}", e);
+                prop_assert!(CODES.contains(&e.code.as_str()), "{:?}", e);
                 prop_assert!(!e.message.is_empty() && e.message.len() <= MAX_MESSAGE + '…'.len_utf8(), "{:?}", e);
                 prop_assert!(!e.message.chars().any(char::is_control), "{:?}", e);
                 prop_assert_eq!(&e.request_id, &rid, "{:?}", e);
@@ -513,15 +614,18 @@ mod tests {
     fn long_values_are_cut_in_the_reply_and_control_characters_escaped() {
         let long = format!(r#"{{"request_id":"a","from":"{}"}}"#, "x".repeat(60_000));
         let e = parse_command("resync", long.as_bytes()).unwrap_err();
-        assert_eq!(e.code, "invalid_field");
+        assert_eq!(e.code.as_str(), "invalid_field");
         assert!(e.message.starts_with("invalid type: string \"xxx") && e.message.ends_with('…'), "{}", e.message);
         assert!(e.message.len() <= MAX_MESSAGE + 3, "{} bytes", e.message.len());
         let sent_at = format!(r#"{{"request_id":"a","sent_at":"{}","order":"SO-1"}}"#, "9".repeat(60_000));
         assert!(parse_command("order.cancel", sent_at.as_bytes()).unwrap_err().message.len() <= MAX_MESSAGE + 3);
         let e = parse_command("order.cancel", br#"{"request_id":"a","order":"SO-1","x\ny\u001b":1}"#).unwrap_err();
         assert_eq!(
-            (e.code, e.message.as_str()),
-            ("unknown_field", "unknown field `x\\ny\\u{1b}`, expected one of `request_id`, `order`, `reason`")
+            (e.code.as_str(), e.message.as_str()),
+            (
+                "unknown_field",
+                "unknown field `x\\ny\\u{1b}`, expected one of `request_id`, `sent_at`, `order`, `reason`"
+            )
         );
     }
 
@@ -536,7 +640,7 @@ mod tests {
         // At the limit the payload is read (and refused for the over-long reason, not its size).
         assert_eq!(code_of("order.cancel", &pad(MAX_COMMAND_BYTES)).0, "invalid_field");
         let e = parse_command("order.cancel", pad(MAX_COMMAND_BYTES + 1).as_bytes()).unwrap_err();
-        assert_eq!(e.code, "payload_too_large");
+        assert_eq!(e.code.as_str(), "payload_too_large");
         assert_eq!(e.message, format!("payload of {} bytes exceeds the 65536-byte limit", MAX_COMMAND_BYTES + 1));
         assert_eq!(request_id_of(pad(MAX_COMMAND_BYTES + 1).as_bytes()), None);
         assert_eq!(request_id_of(pad(MAX_COMMAND_BYTES).as_bytes()).as_deref(), Some("a"));
@@ -558,7 +662,7 @@ mod tests {
                         let inside = format!(r#"{{"request_id":"r","order":{{"id":"x","lines":{closed}}}}}"#);
                         for (shape, payload) in [("closed", &closed), ("unclosed", &unclosed), ("inside", &inside)] {
                             let e = parse_command("order.upsert", payload.as_bytes()).expect_err("refused");
-                            seen.push((depth, open, shape, e.code, e.request_id));
+                            seen.push((depth, open, shape, e.code.as_str(), e.request_id));
                         }
                     }
                 }

@@ -8,21 +8,20 @@
 //! remembered there, and only then printed or resent. A crash in between means at worst a
 //! repeated audit event with the same `request_id`, never a change applied twice.
 
-use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use super::commands::{parse_command, Command, CommandError};
 use crate::journal::Journal;
 use crate::orders::OrderStore;
 use crate::print::Printing;
-use crate::station::{reply, CloudOrder};
+use crate::station::{CloudOrder, ErrorCode, Reply};
 use crate::workflow::WorkflowHandle;
 
 /// The outcome of one command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Executed {
-    /// The JSON published on `{prefix}/reply`.
-    pub reply: Value,
+    /// What is published on `{prefix}/reply`.
+    pub reply: Reply,
     /// Seqs to re-publish (`resync`): `from..=to`.
     pub resync: Option<(u64, u64)>,
 }
@@ -36,7 +35,7 @@ pub fn refuse_retained(name: &str, payload: &[u8]) -> Executed {
     warn!(command = name, request_id = rid.as_deref().unwrap_or("-"), "retained command not executed");
     let msg = "commands are not taken from retained messages (the broker would deliver them again at every \
                connect); publish with retain=false, and clear this one with an empty retained message";
-    Executed { reply: reply::refused(rid.as_deref(), "retained_command", msg), resync: None }
+    Executed { reply: Reply::refused(rid.as_deref(), ErrorCode::RetainedCommand, msg), resync: None }
 }
 
 pub async fn execute(
@@ -50,15 +49,15 @@ pub async fn execute(
     let req = match parse_command(name, payload) {
         Ok(r) => r,
         Err(CommandError { request_id, code, message }) => {
-            warn!(command = name, request_id = request_id.as_deref().unwrap_or("-"), code, %message, "command rejected");
-            return Executed { reply: reply::refused(request_id.as_deref(), code, &message), resync: None };
+            warn!(command = name, request_id = request_id.as_deref().unwrap_or("-"), code = %code, %message, "command rejected");
+            return Executed { reply: Reply::refused(request_id.as_deref(), code, &message), resync: None };
         }
     };
     let (rid, name) = (req.request_id.clone(), req.name);
     match orders.seen(&rid) {
         Ok(Some(seen)) => {
             info!(command = name, request_id = %rid, "repeated command; answered, not applied again");
-            return Executed { reply: reply::repeated(seen.reply), resync: None };
+            return Executed { reply: seen.reply.repeated(), resync: None };
         }
         Ok(None) => {}
         Err(e) => return internal(&rid, e.code(), &e.to_string()),
@@ -67,7 +66,7 @@ pub async fn execute(
     // commands are applied there; `print` and `resync` are checked here and audited and
     // remembered there, before anything is printed or resent.
     let Some(workflow) = workflow else {
-        return refuse(&rid, name, "workflow_unavailable", "this process runs no station workflow");
+        return refuse(&rid, name, ErrorCode::WorkflowUnavailable, "this process runs no station workflow");
     };
     let command = match req.command {
         Command::OrderUpsert(order) => CloudOrder::Upsert(order),
@@ -76,13 +75,18 @@ pub async fn execute(
         Command::OrderRelease { order } => CloudOrder::Release { order },
         Command::Print { printer, order, document, copies } => {
             let Some(printing) = printing else {
-                return refuse(&rid, name, "printing_unavailable", "no printer is configured at this station");
+                return refuse(&rid, name, ErrorCode::PrintingUnavailable, "no printer is configured at this station");
             };
             let stored = match order.as_deref().map(|id| (id, orders.get(id))) {
                 None => None,
                 Some((_, Ok(Some(o)))) => Some(o),
                 Some((id, Ok(None))) => {
-                    return refuse(&rid, name, "unknown_order", &format!("order {id} is not known at this station"))
+                    return refuse(
+                        &rid,
+                        name,
+                        ErrorCode::UnknownOrder,
+                        &format!("order {id} is not known at this station"),
+                    )
                 }
                 Some((_, Err(e))) => return internal(&rid, e.code(), &e.to_string()),
             };
@@ -90,17 +94,15 @@ pub async fn execute(
                 Ok(j) => j,
                 Err(e) => return refuse(&rid, name, e.code(), &e.to_string()),
             };
-            let mut answer = reply::accepted(&rid);
-            answer["printer"] = json!(job.printer);
-            answer["copies"] = json!(copies);
+            let answer = Reply { printer: Some(job.printer.clone()), copies: Some(copies), ..Reply::accepted(&rid) };
             let answer = answered(workflow.executed(rid.clone(), name, order, answer, req.sent_at).await, &rid, name);
             // Queued only after the request id is durably remembered: a redelivered command
             // can never print twice.
-            if answer.reply["ok"] == true {
+            if answer.reply.ok {
                 for _ in 0..copies {
                     // The same path as the station's own labels, so a missing font is reported too.
                     if let Err(e) = printing.submit_prepared(job.clone()).await {
-                        warn!(request_id = %rid, code = e.code(), error = %e, "could not queue a print job");
+                        warn!(request_id = %rid, code = %e.code(), error = %e, "could not queue a print job");
                     }
                 }
             }
@@ -119,17 +121,17 @@ pub async fn execute(
                     "nothing to resend: seqs {from}.. are not in the journal (retained {}..={last})",
                     status.retained_from
                 );
-                return refuse(&rid, name, "not_retained", &msg);
+                return refuse(&rid, name, ErrorCode::NotRetained, &msg);
             }
-            let mut answer = reply::accepted(&rid);
-            answer["resent_from"] = json!(start);
-            answer["resent_to"] = json!(to);
-            if start > from {
-                answer["not_retained_before"] = json!(start);
-            }
+            let answer = Reply {
+                resent_from: Some(start),
+                resent_to: Some(to),
+                not_retained_before: (start > from).then_some(start),
+                ..Reply::accepted(&rid)
+            };
             let mut answer =
                 answered(workflow.executed(rid.clone(), name, None, answer, req.sent_at).await, &rid, name);
-            if answer.reply["ok"] == true {
+            if answer.reply.ok {
                 answer.resync = Some((start, to));
             }
             return answer;
@@ -139,27 +141,26 @@ pub async fn execute(
 }
 
 /// The workflow's answer (`None`: it has stopped), logged.
-fn answered(reply: Option<Value>, rid: &str, name: &str) -> Executed {
+fn answered(reply: Option<Reply>, rid: &str, name: &str) -> Executed {
     let Some(reply) = reply else {
-        return refuse(rid, name, "shutting_down", "the station is stopping; send it again later");
+        return refuse(rid, name, ErrorCode::ShuttingDown, "the station is stopping; send it again later");
     };
-    if reply["ok"] == true {
-        info!(command = name, request_id = %rid, "command executed");
-    } else {
-        warn!(command = name, request_id = %rid, error = %reply["error"], "command refused");
+    match &reply.error {
+        None => info!(command = name, request_id = %rid, "command executed"),
+        Some(e) => warn!(command = name, request_id = %rid, code = %e.code, message = %e.message, "command refused"),
     }
     Executed { reply, resync: None }
 }
 
 /// A well-formed command that cannot be carried out now: answered, nothing changed, and not
 /// remembered, so the cloud may retry the same request once the order allows it.
-fn refuse(rid: &str, name: &str, code: &str, message: &str) -> Executed {
-    warn!(command = name, request_id = rid, code, message, "command refused");
-    Executed { reply: reply::refused(Some(rid), code, message), resync: None }
+fn refuse(rid: &str, name: &str, code: ErrorCode, message: &str) -> Executed {
+    warn!(command = name, request_id = rid, code = %code, message, "command refused");
+    Executed { reply: Reply::refused(Some(rid), code, message), resync: None }
 }
 
 /// A store could not be read or written: answered with its code, nothing changed.
-fn internal(rid: &str, code: &str, message: &str) -> Executed {
-    warn!(request_id = rid, code, message, "command failed");
-    Executed { reply: reply::refused(Some(rid), code, message), resync: None }
+fn internal(rid: &str, code: ErrorCode, message: &str) -> Executed {
+    warn!(request_id = rid, code = %code, message, "command failed");
+    Executed { reply: Reply::refused(Some(rid), code, message), resync: None }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::execute::Executed;
-use crate::station::reply;
+use crate::station::{ErrorCode, Reply};
 
 /// Commands per second a station executes; a flood beyond the burst is answered
 /// `rate_limited` and not executed, so it cannot starve event delivery.
@@ -212,7 +212,7 @@ impl CommandLimiter {
         }
         let msg = format!("more than {COMMANDS_PER_SECOND} commands per second; retry later");
         let rid = super::commands::request_id_of(payload);
-        Executed { reply: reply::refused(rid.as_deref(), "rate_limited", &msg), resync: None }
+        Executed { reply: Reply::refused(rid.as_deref(), ErrorCode::RateLimited, &msg), resync: None }
     }
 }
 
@@ -313,8 +313,8 @@ mod tests {
         let t0 = Instant::now();
         let mut l = CommandLimiter::new(t0);
         let done = l.refused("print", br#"{"request_id":"r1"}"#, t0);
-        assert_eq!(done.reply["request_id"], "r1");
-        assert_eq!(done.reply["error"]["code"], "rate_limited");
+        assert_eq!(done.reply.request_id.as_deref(), Some("r1"));
+        assert_eq!(done.reply.error.map(|e| e.code), Some(ErrorCode::RateLimited));
         assert_eq!(done.resync, None);
     }
 

@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Outgoing, Packet, QoS};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::execute::execute;
 use super::flight::{CommandLimiter, Flight, Sent, PACE_TICK};
+use super::presence::Presence;
 use super::tls::status_topic;
 use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
 use crate::event::format_at;
@@ -168,13 +169,8 @@ async fn connection(
     // `#`, not `+`: a command on a deeper topic (`cmd/order.hold/x`) is answered
     // `unknown_command` instead of vanishing.
     let _ = client.try_subscribe(format!("{cmd_prefix}#"), QoS::AtLeastOnce);
-    let birth = json!({
-        "online": true,
-        "version": env!("CARGO_PKG_VERSION"),
-        "started_at": uplink.started_at,
-        "backlog": backlog,
-    });
-    flight.control(&client, &status_topic(prefix), true, birth.to_string().into_bytes());
+    let birth = Presence::birth(&uplink.started_at, backlog);
+    flight.control(&client, &status_topic(prefix), true, birth.to_bytes());
     for (name, state) in devices.iter() {
         flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
     }
@@ -227,7 +223,7 @@ async fn connection(
                             } else {
                                 limiter.refused(name, &p.payload, now)
                             };
-                            flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_string().into_bytes());
+                            flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_bytes());
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");
                                 flight.resync.push_back(range);
@@ -287,8 +283,8 @@ async fn go_offline(
     flight: &mut Flight,
     prefix: &str,
 ) {
-    let offline = json!({ "online": false, "at": format_at(time::OffsetDateTime::now_utc()), "reason": "shutdown" });
-    if client.try_publish(status_topic(prefix), QoS::AtLeastOnce, true, offline.to_string()).is_err() {
+    let offline = Presence::shutdown(format_at(time::OffsetDateTime::now_utc()));
+    if client.try_publish(status_topic(prefix), QoS::AtLeastOnce, true, offline.to_bytes()).is_err() {
         return;
     }
     flight.sent.push_back(Sent::Offline);
@@ -516,6 +512,7 @@ mod tests {
     use super::*;
     use crate::event::NewEvent;
     use crate::journal::JournalOptions;
+    use serde_json::json;
 
     #[test]
     fn errors_of_brokers_tried_in_turn_are_each_logged_once_until_connected() {

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::presence::Presence;
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -28,7 +29,12 @@ pub(crate) fn mqtt_options(cfg: &MqttConfig, url: &url::Url) -> Result<MqttOptio
     o.set_clean_session(false)
         .set_manual_acks(true)
         .set_inflight(cfg.inflight.saturating_add(CONTROL_INFLIGHT))
-        .set_last_will(LastWill::new(status_topic(&cfg.prefix), r#"{"online":false}"#, QoS::AtLeastOnce, true));
+        .set_last_will(LastWill::new(
+            status_topic(&cfg.prefix),
+            Presence::last_will().to_bytes(),
+            QoS::AtLeastOnce,
+            true,
+        ));
     Ok(o)
 }
 
