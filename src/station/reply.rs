@@ -28,6 +28,13 @@ pub fn repeated(mut remembered: Value) -> Value {
     remembered
 }
 
+/// The reply to a command that came by a deprecated v1 name (`order.upsert`), whatever its
+/// outcome, says so and names the topic to publish on instead.
+pub fn deprecated_name(mut reply: Value, v1: &str, v2: &str) -> Value {
+    reply["deprecated"] = json!(format!("command name {v1} is deprecated; publish on cmd/{v2}"));
+    reply
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +49,10 @@ mod tests {
             json!({"request_id": null, "ok": false, "error": {"code": "bad_json", "message": "payload is not JSON"}})
         );
         assert_eq!(repeated(accepted("r-1"))["duplicate"], true);
+        assert_eq!(
+            deprecated_name(accepted("r-1"), "order.upsert", "order-upsert"),
+            json!({"request_id": "r-1", "ok": true,
+                   "deprecated": "command name order.upsert is deprecated; publish on cmd/order-upsert"})
+        );
     }
 }

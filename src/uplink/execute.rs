@@ -11,7 +11,7 @@
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
-use super::commands::{parse_command, Command, CommandError};
+use super::commands::{parse_command, v2_name, Command, CommandError};
 use crate::journal::Journal;
 use crate::orders::OrderStore;
 use crate::print::Printing;
@@ -36,10 +36,32 @@ pub fn refuse_retained(name: &str, payload: &[u8]) -> Executed {
     warn!(command = name, request_id = rid.as_deref().unwrap_or("-"), "retained command not executed");
     let msg = "commands are not taken from retained messages (the broker would deliver them again at every \
                connect); publish with retain=false, and clear this one with an empty retained message";
-    Executed { reply: reply::refused(rid.as_deref(), "retained_command", msg), resync: None }
+    noted(name, Executed { reply: reply::refused(rid.as_deref(), "retained_command", msg), resync: None })
 }
 
+/// Executes the command published on `cmd/{name}`. The reply to one that came by a
+/// deprecated v1 name (`order.upsert`) says so, whatever the outcome; the note is not part
+/// of the remembered reply, so a repeat by the v2 name is answered without it.
 pub async fn execute(
+    journal: &Journal,
+    orders: &OrderStore,
+    printing: Option<&Printing>,
+    workflow: Option<&WorkflowHandle>,
+    name: &str,
+    payload: &[u8],
+) -> Executed {
+    noted(name, run(journal, orders, printing, workflow, name, payload).await)
+}
+
+/// `done`, with the deprecation note when `name` is a v1 name.
+fn noted(name: &str, mut done: Executed) -> Executed {
+    if let Some(v2) = v2_name(name) {
+        done.reply = reply::deprecated_name(done.reply, name, v2);
+    }
+    done
+}
+
+async fn run(
     journal: &Journal,
     orders: &OrderStore,
     printing: Option<&Printing>,
