@@ -317,7 +317,10 @@ mod tests {
         assert_eq!(r.command, parse_command("order-upsert", UPSERT.as_bytes()).unwrap().command);
         let r = parse_command("order.hold", br#"{"request_id":"a","order":"SO-1","reason":"x"}"#).unwrap();
         assert_eq!((r.name, r.deprecated_name), ("order-hold", Some("order.hold")));
-        assert_eq!(parse_command("order-release", br#"{"request_id":"a","order":"SO-1"}"#).unwrap().deprecated_name, None);
+        assert_eq!(
+            parse_command("order-release", br#"{"request_id":"a","order":"SO-1"}"#).unwrap().deprecated_name,
+            None
+        );
         for (old, new) in DEPRECATED_NAMES {
             assert_eq!(v2_name(old), Some(*new));
             assert!(COMMAND_NAMES.contains(new) && !new.contains(['.', '/', '+', '#']), "{new}");
