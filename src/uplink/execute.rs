@@ -4,7 +4,7 @@
 //! Every command goes through the workflow, the single writer of the order store, which
 //! journals the audit events first (so the cloud's record never misses an applied change),
 //! then commits the change and the request id together, then answers. Order commands
-//! (`order.*`) are applied there; `print` and `resync` are checked here, audited and
+//! (`order-*`) are applied there; `print` and `resync` are checked here, audited and
 //! remembered there, and only then printed or resent. A crash in between means at worst a
 //! repeated audit event with the same `request_id`, never a change applied twice.
 
@@ -36,32 +36,20 @@ pub fn refuse_retained(name: &str, payload: &[u8]) -> Executed {
     warn!(command = name, request_id = rid.as_deref().unwrap_or("-"), "retained command not executed");
     let msg = "commands are not taken from retained messages (the broker would deliver them again at every \
                connect); publish with retain=false, and clear this one with an empty retained message";
-    noted(name, Executed { reply: reply::refused(rid.as_deref(), "retained_command", msg), resync: None })
+    Executed { reply: reply::refused(rid.as_deref(), "retained_command", msg), resync: None }
 }
 
-/// Executes the command published on `cmd/{name}`. The reply to one that came by a
-/// deprecated v1 name (`order.upsert`) says so, whatever the outcome; the note is not part
-/// of the remembered reply, so a repeat by the v2 name is answered without it.
-pub async fn execute(
-    journal: &Journal,
-    orders: &OrderStore,
-    printing: Option<&Printing>,
-    workflow: Option<&WorkflowHandle>,
-    name: &str,
-    payload: &[u8],
-) -> Executed {
-    noted(name, run(journal, orders, printing, workflow, name, payload).await)
-}
-
-/// `done`, with the deprecation note when `name` is a v1 name.
-fn noted(name: &str, mut done: Executed) -> Executed {
+/// The answer to a command published on `cmd/{name}` (executed, refused, rate-limited or
+/// retained), with the deprecation note when `name` is a v1 name (`order.upsert`). Added
+/// after the reply is remembered, so a repeat by the v2 name is answered without it.
+pub fn noted(name: &str, mut done: Executed) -> Executed {
     if let Some(v2) = v2_name(name) {
         done.reply = reply::deprecated_name(done.reply, name, v2);
     }
     done
 }
 
-async fn run(
+pub async fn execute(
     journal: &Journal,
     orders: &OrderStore,
     printing: Option<&Printing>,

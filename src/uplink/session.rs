@@ -230,6 +230,7 @@ async fn connection(
                             } else {
                                 limiter.refused(name, &p.payload, now)
                             };
+                            let done = super::execute::noted(name, done);
                             flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_string().into_bytes());
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");
