@@ -212,7 +212,7 @@ fn scan_during_drain(backlog: usize, rounds: usize) {
             daemon.scan("OP:0017");
             assert!(daemon_line(&daemon).starts_with("ok "));
             let o = order("SO-1", &[(EANS[0], 1_000_000)], "JJD1");
-            cloud.send("order.upsert", json!({"request_id": "u-1", "order": o}));
+            cloud.send("order-upsert", json!({"request_id": "u-1", "order": o}));
             daemon.scan("SO-1");
             assert!(daemon_line(&daemon).contains("order.opened"));
         }
@@ -294,7 +294,7 @@ fn packed_to_label(orders: usize) {
     for i in 0..orders {
         let id = format!("SO-{i}");
         cloud.send(
-            "order.upsert",
+            "order-upsert",
             json!({"request_id": format!("u-{i}"), "order": order(&id, &[(EANS[0], 1)], &format!("JJD{i:010}"))}),
         );
     }

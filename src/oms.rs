@@ -3,7 +3,7 @@
 //! [`LOOKUP_ATTEMPTS`] times with a [`LOOKUP_TIMEOUT`] each; label fetches are limited per
 //! carrier (concurrency and timeout), so one failing carrier never delays the others.
 //!
-//! Endpoints (relative to `url`): `GET orders/{id}` → the order object as `order.upsert`
+//! Endpoints (relative to `url`): `GET orders/{id}` → the order object as `order-upsert`
 //! carries it (or `{"order": {...}}`); `GET orders/{id}/label?carrier=C` → ZPL. The bearer
 //! token comes from `token_file`. Every answer's `Date` header is a clock sample.
 
@@ -188,7 +188,7 @@ impl Oms {
     }
 }
 
-/// The order in a lookup answer, validated like `order.upsert`.
+/// The order in a lookup answer, validated like `order-upsert`.
 fn parse_lookup(id: &str, body: &[u8]) -> Result<OrderPayload, LookupError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| LookupError::new("bad_order", format!("the order system sent no JSON: {e}")))?;

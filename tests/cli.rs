@@ -48,6 +48,34 @@ fn check_config_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
 }
 
 #[test]
+fn check_config_refuses_ids_device_names_and_prefix_levels_that_brokers_split_naming_the_character() {
+    let station = StationDir::new("", "");
+    let bad = station.tmp.path().join("dots.toml");
+    std::fs::write(
+        &bad,
+        "[station]\nwarehouse = \"WH.1\"\nid = \"PACK#7\"\nrole = \"pack\"\n\n[journal]\npath = \"j\"\n\n\
+         [[scanner]]\nname = \"gun.1\"\nkind = \"stdin\"\n\n\
+         [mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\nprefix = \"acme.eu/{warehouse}/{station}\"\n",
+    )
+    .unwrap();
+    let o = stationd(&["check-config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr_of(&o);
+    let file = bad.display().to_string();
+    for expected in [
+        format!(
+            "{file}:2: station.warehouse: \"WH.1\" holds '.' (NATS and RabbitMQ take it as a topic level separator)"
+        ),
+        format!("{file}:3: station.id: \"PACK#7\" holds '#' (an MQTT wildcard)"),
+        format!("{file}:10: scanner[1].name: \"gun.1\" holds '.'"),
+        format!("{file}:15: mqtt.prefix: \"acme.eu/{{warehouse}}/{{station}}\": level \"acme.eu\" holds '.'"),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(err.contains("4 error(s)"), "{err}");
+}
+
+#[test]
 fn run_refuses_an_invalid_config_with_exit_1_and_starts_nothing() {
     let station = StationDir::new("colour = \"red\"", "");
     let o = stationd(&["run", "--config", station.config_str()]);

@@ -60,7 +60,7 @@ fn upsert(cloud: &Cloud, rid: &str, id: &str, extra: Value) -> Value {
     if let (Value::Object(c), Value::Object(x)) = (&mut cmd, extra) {
         c.extend(x);
     }
-    cloud.send("order.upsert", cmd)
+    cloud.send("order-upsert", cmd)
 }
 
 /// Adds the kinds of arriving events to `kinds` until all of `want` are there (15 s at most).
@@ -117,13 +117,13 @@ fn a_label_written_to_a_folder_says_written_and_print_events_carry_the_operator(
 fn every_attributable_command_is_answered_with_the_request_id_it_sent() {
     let (_broker, _station, daemon, cloud) = online("");
 
-    let r = cloud.send("order.hold", json!({"request_id": 42, "order": "SO-1", "reason": "x"}));
+    let r = cloud.send("order-hold", json!({"request_id": 42, "order": "SO-1", "reason": "x"}));
     assert_eq!((r["request_id"].as_str(), r["error"]["code"].as_str()), (Some("42"), Some("invalid_field")), "{r}");
     let long = "r".repeat(300);
-    let r = cloud.send("order.hold", json!({"request_id": long, "order": "SO-1", "reason": "x"}));
+    let r = cloud.send("order-hold", json!({"request_id": long, "order": "SO-1", "reason": "x"}));
     let echoed = r["request_id"].as_str().unwrap_or_else(|| panic!("echoed: {r}"));
     assert!(echoed.starts_with(&"r".repeat(128)) && echoed.ends_with('…') && echoed.chars().count() == 129, "{r}");
-    let r = cloud.send("order.hold/x", json!({"request_id": "deep-1", "order": "SO-1", "reason": "x"}));
+    let r = cloud.send("order-hold/x", json!({"request_id": "deep-1", "order": "SO-1", "reason": "x"}));
     assert_eq!(
         (r["request_id"].as_str(), r["error"]["code"].as_str()),
         (Some("deep-1"), Some("unknown_command")),
@@ -139,7 +139,7 @@ fn a_command_that_waited_minutes_in_the_broker_raises_no_clock_alarm_but_one_fro
     let r = upsert(&cloud, "old-1", "SO-1", json!({"sent_at": time_from_now(-300)}));
     assert_eq!(r["ok"], true, "{r}");
     let r = cloud.send(
-        "order.hold",
+        "order-hold",
         json!({"request_id": "old-2", "order": "SO-1", "reason": "x", "sent_at": time_from_now(-120)}),
     );
     assert_eq!(r["ok"], true, "{r}");
@@ -150,7 +150,7 @@ fn a_command_that_waited_minutes_in_the_broker_raises_no_clock_alarm_but_one_fro
     assert!(events.iter().all(|e| e["data"].get("clock").is_none()), "no event is tagged");
 
     // Sent two minutes after the box's now: the box is at least that far behind.
-    let r = cloud.send("order.release", json!({"request_id": "new-1", "order": "SO-1", "sent_at": time_from_now(120)}));
+    let r = cloud.send("order-release", json!({"request_id": "new-1", "order": "SO-1", "sent_at": time_from_now(120)}));
     assert_eq!(r["ok"], true, "{r}");
     let events = station.export();
     let skew = of_kind(&events, "clock.skew");
@@ -227,7 +227,7 @@ fn a_pick_and_pack_with_every_command_barcode_publishes_each_kind_as_documented(
         "lines": [{"line": 1, "sku": "MUG", "qty": 2, "barcodes": ["4006381333931"]},
                   {"line": 2, "sku": "CUP", "qty": 1, "barcodes": ["96385074"]},
                   {"line": 3, "sku": "LID", "qty": 1, "barcodes": ["5901234123457"]}]}});
-    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     for code in [
         "OP:SUP",
         "SO-P",
@@ -250,14 +250,14 @@ fn a_pick_and_pack_with_every_command_barcode_publishes_each_kind_as_documented(
         daemon.scan(code);
         daemon.expect_line();
     }
-    let r = cloud.send("order.hold", json!({"request_id": "h-1", "order": "SO-P", "reason": "address check"}));
+    let r = cloud.send("order-hold", json!({"request_id": "h-1", "order": "SO-P", "reason": "address check"}));
     assert_eq!(r["ok"], true, "{r}");
     let mut kinds = std::collections::BTreeSet::new();
     kinds_until(&events, &mut kinds, &["order.overdue"]);
     // An order without tracking number or SSCC: its label cannot be made.
     let order = json!({"request_id": "u-n", "order": {"id": "SO-N", "state": "picked",
         "lines": [{"line": 1, "sku": "LID", "qty": 1, "barcodes": ["5901234123457"]}]}});
-    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     daemon.scan("SO-N");
     daemon.scan("5901234123457");
     kinds_until(&events, &mut kinds, &["label.failed", "print.failed"]);

@@ -104,7 +104,7 @@ fn the_label_job_of_a_packed_order_survives_kill_9_right_after_the_packing_scan(
         let order = json!({"request_id": format!("u{i}"), "order": {"id": id(i), "state": "picked", "carrier": "DHL",
             "tracking": format!("JJD{i:010}"), "ship_to": {"name": "Customer", "city": "Berlin", "country": "DE"},
             "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}});
-        assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+        assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     }
     // The feedback line about `want` (or an error); other lines (a job cut by the last kill
     // raises an alert at start, a label confirmed late says so) are passed over.

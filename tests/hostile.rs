@@ -125,7 +125,7 @@ proptest! {
 
     #[test]
     fn cloud_commands_of_any_shape_are_parsed_or_refused_with_a_code(
-        name in prop_oneof![Just("order.upsert".to_string()), Just("print".to_string()), Just("resync".to_string()), "[a-z.]{0,16}"],
+        name in prop_oneof![Just("order-upsert".to_string()), Just("print".to_string()), Just("resync".to_string()), "[a-z.-]{0,16}"],
         payload in hostile_text(2000),
     ) {
         if let Err(e) = parse_command(&name, payload.as_bytes()) {
@@ -198,10 +198,10 @@ fn deeply_nested_commands_are_refused_on_a_small_stack() {
             for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
                 let depth = 100_000;
                 let body = format!("{}1{}", open.repeat(depth), close.repeat(depth));
-                codes.push(parse_command("order.cancel", body.as_bytes()).expect_err("refused").code.to_string());
+                codes.push(parse_command("order-cancel", body.as_bytes()).expect_err("refused").code.to_string());
                 // Under the size limit: the nesting, not the size, is what is refused.
                 let small = format!("{}1{}", open.repeat(10_000), close.repeat(10_000));
-                codes.push(parse_command("order.cancel", small.as_bytes()).expect_err("refused").code.to_string());
+                codes.push(parse_command("order-cancel", small.as_bytes()).expect_err("refused").code.to_string());
             }
             codes
         })

@@ -96,7 +96,7 @@ fn a_journal_of_release_0_1_0_keeps_its_orders_session_and_request_ids_after_the
     let order = json!({"id": "DEMO-3001", "state": "picked", "carrier": "DHL", "tracking": "JJD0000003001",
         "ship_to": {"name": "Fixture Customer", "city": "Berlin", "country": "DE"},
         "lines": [{"line": 1, "sku": "MUG-RED", "name": "Mug, red", "qty": 1, "barcodes": ["4006381333931"]}]});
-    let r = cloud.send("order.upsert", json!({"request_id": "fixture-u1", "order": order}));
+    let r = cloud.send("order-upsert", json!({"request_id": "fixture-u1", "order": order}));
     assert_eq!(r["duplicate"], true, "{r}");
 
     // Preloaded orders came over too: DEMO-1002 opens once DEMO-1001 is done.
@@ -111,7 +111,7 @@ fn a_journal_of_release_0_1_0_keeps_its_orders_session_and_request_ids_after_the
     daemon.wait_started();
     let names = entries(&journal);
     assert_eq!(names.iter().filter(|n| n.contains(".migrated-")).count(), 2, "{names:?}");
-    let r = cloud.send("order.upsert", json!({"request_id": "fixture-u1", "order": order}));
+    let r = cloud.send("order-upsert", json!({"request_id": "fixture-u1", "order": order}));
     assert_eq!(r["duplicate"], true, "{r}");
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));

@@ -43,7 +43,7 @@ fn an_order_label_is_rendered_escaped_printed_once_and_confirmed() {
     let order = json!({"request_id":"u1","order":{"id":"SO-1001","carrier":"DHL","service":"parcel","tracking":"JJD0001234567",
         "ship_to":{"name":"Evil ^XZ Customer","street":"Hauptstr. 5","city":"Berlin","postcode":"10115","country":"DE"},
         "lines":[{"line":1,"sku":"SKU-1","qty":1}]}});
-    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     let r = cloud.send("print", json!({"request_id":"p1","document":"label","order":"SO-1001"}));
     assert_eq!((r["ok"].as_bool(), r["printer"].as_str()), (Some(true), Some("label")), "{r}");
     wait_until("label at the printer", Duration::from_secs(10), || sim.jobs().len() == 1);
@@ -188,7 +188,7 @@ fn a_custom_label_template_is_checked_at_load_and_used() {
     std::thread::sleep(Duration::from_millis(300));
     let order =
         json!({"request_id":"u","order":{"id":"SO-7","ship_to":{"name":"Ann"},"lines":[{"line":1,"sku":"A","qty":1}]}});
-    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     assert_eq!(cloud.send("print", json!({"request_id":"p","document":"label","order":"SO-7"}))["ok"], true);
     wait_until("custom label", Duration::from_secs(10), || sim.jobs().len() == 1);
     assert_eq!(String::from_utf8_lossy(&sim.jobs()[0]), "^XA\n^FO1,1^FH^FDMY LABEL SO-7 Ann^FS\n^XZ\n");
@@ -223,7 +223,7 @@ fn a_packing_slip_goes_to_the_escpos_slip_printer() {
     std::thread::sleep(Duration::from_millis(300));
     let order = json!({"request_id":"u","order":{"id":"SO-9","ship_to":{"name":"Ann","city":"Berlin"},
         "lines":[{"line":1,"sku":"SKU-1","name":"Müg","qty":2}]}});
-    assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+    assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     let r = cloud.send("print", json!({"request_id":"s","document":"slip","order":"SO-9"}));
     assert_eq!(r["printer"], "slip", "{r}");
     wait_until("slip printed", Duration::from_secs(10), || slips.jobs().len() == 1);

@@ -265,16 +265,16 @@ fn commands_are_validated_executed_once_and_answered() {
     // Every bad command: an error reply; malformed ones journal nothing, a well-formed one
     // that cannot be carried out (unknown order) leaves a `command.refused` event.
     let bad: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("order.cancel", b"{not json".to_vec(), "bad_json"),
+        ("order-cancel", b"{not json".to_vec(), "bad_json"),
         ("order.explode", br#"{"request_id":"b1"}"#.to_vec(), "unknown_command"),
-        ("order.cancel", br#"{"request_id":"b2"}"#.to_vec(), "missing_field"),
-        ("order.hold", br#"{"request_id":"b3","order":"SO-1","reason":"x","extra":1}"#.to_vec(), "unknown_field"),
+        ("order-cancel", br#"{"request_id":"b2"}"#.to_vec(), "missing_field"),
+        ("order-hold", br#"{"request_id":"b3","order":"SO-1","reason":"x","extra":1}"#.to_vec(), "unknown_field"),
         (
-            "order.cancel",
+            "order-cancel",
             format!(r#"{{"request_id":"b4","order":"{}"}}"#, "x".repeat(70_000)).into_bytes(),
             "payload_too_large",
         ),
-        ("order.cancel", br#"{"request_id":"b5","order":"SO-404"}"#.to_vec(), "unknown_order"),
+        ("order-cancel", br#"{"request_id":"b5","order":"SO-404"}"#.to_vec(), "unknown_order"),
         ("print", br#"{"request_id":"b6","document":"label"}"#.to_vec(), "printing_unavailable"),
     ];
     for (name, payload, code) in &bad {
@@ -286,23 +286,23 @@ fn commands_are_validated_executed_once_and_answered() {
     assert_eq!(kinds(&station), ["command.refused"], "rejected commands change nothing");
 
     let order = json!({"request_id":"r-1","order":{"id":"SO-1001","lines":[{"line":1,"sku":"SKU-1","qty":2,"barcodes":["4006381333931"]}]}});
-    let r = cloud.send("order.upsert", order.clone());
+    let r = cloud.send("order-upsert", order.clone());
     assert_eq!(
         (r["request_id"].as_str(), r["ok"].as_bool(), r["state"].as_str()),
         (Some("r-1"), Some(true), Some("released")),
         "{r}"
     );
-    let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
+    let r = cloud.send("order-hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
     assert_eq!(r["state"], "held", "{r}");
     let before = kinds(&station);
     assert_eq!(before, ["command.refused", "command.accepted", "order.received", "command.accepted", "order.state"]);
 
     // A repeat of a request is answered again and not applied again.
-    let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
+    let r = cloud.send("order-hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
     assert_eq!((r["ok"].as_bool(), r["duplicate"].as_bool()), (Some(true), Some(true)), "{r}");
     assert_eq!(kinds(&station), before, "a repeat journals nothing");
     // An illegal transition is refused with its reason and an event, and not applied.
-    let r = cloud.send("order.hold", json!({"request_id":"r-3","order":"SO-1001","reason":"again"}));
+    let r = cloud.send("order-hold", json!({"request_id":"r-3","order":"SO-1001","reason":"again"}));
     assert_eq!(r["error"]["code"], "illegal_transition", "{r}");
     let refused = station.export().pop().unwrap();
     assert_eq!(
@@ -310,7 +310,7 @@ fn commands_are_validated_executed_once_and_answered() {
         (Some("command.refused"), Some("illegal_transition"))
     );
 
-    let r = cloud.send("order.release", json!({"request_id":"r-4","order":"SO-1001"}));
+    let r = cloud.send("order-release", json!({"request_id":"r-4","order":"SO-1001"}));
     assert_eq!(r["state"], "released", "{r}");
     let events = station.export();
     let state = events.iter().rev().find(|e| e["kind"] == "order.state").unwrap();
@@ -328,9 +328,47 @@ fn commands_are_validated_executed_once_and_answered() {
     daemon.wait_started();
     std::thread::sleep(Duration::from_millis(500));
     let n = kinds(&station).len();
-    let r = cloud.send("order.hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
+    let r = cloud.send("order-hold", json!({"request_id":"r-2","order":"SO-1001","reason":"damaged box"}));
     assert_eq!(r["duplicate"], true, "{r}");
     assert_eq!(kinds(&station).len(), n);
+    drop(daemon);
+}
+
+/// The v1 dotted names still work for one release (where the broker carries a `.`): carried
+/// out as the command they stand for and audited by its name; every reply, a refusal too,
+/// says the name is deprecated; the log warns once per name and connection, not per command.
+#[test]
+fn a_v1_dotted_command_name_is_carried_out_with_a_deprecation_note_and_warned_once_per_connection() {
+    use serde_json::json;
+    let (_broker, station, daemon, cloud) = station_with_cloud();
+    let note = |v1: &str, v2: &str| format!("command name {v1} is deprecated; publish on cmd/{v2}");
+    let lines = json!([{"line":1,"sku":"SKU-1","qty":1,"barcodes":["4006381333931"]}]);
+    for i in 1..=3 {
+        let r = cloud
+            .send("order.upsert", json!({"request_id": format!("v1-{i}"), "order": {"id": "SO-1", "lines": lines}}));
+        let want = json!({"request_id": format!("v1-{i}"), "ok": true, "state": "released",
+                          "deprecated": note("order.upsert", "order-upsert")});
+        assert_eq!(r, want);
+    }
+    let r = cloud.send("order.hold", json!({"request_id": "v1-h", "order": "SO-1"}));
+    assert_eq!(
+        (&r["error"]["code"], &r["deprecated"]),
+        (&json!("missing_field"), &json!(note("order.hold", "order-hold")))
+    );
+    let r = cloud.send("order-hold", json!({"request_id": "v2-h", "order": "SO-1", "reason": "address check"}));
+    assert_eq!(r, json!({"request_id": "v2-h", "ok": true, "state": "held"}), "the v2 name carries no note");
+
+    let audited: Vec<String> = station
+        .export()
+        .iter()
+        .filter(|e| e["kind"] == "command.accepted")
+        .map(|e| e["data"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(audited, ["order-upsert", "order-upsert", "order-upsert", "order-hold"]);
+    let log = daemon.stderr_showing(|l| l.contains("order.hold") && l.contains("deprecated v1 name"));
+    let warned: Vec<&str> = log.lines().filter(|l| l.contains("deprecated v1 name")).collect();
+    assert_eq!(warned.len(), 2, "once per name:\n{log}");
+    assert!(warned[0].contains("order.upsert") && warned[1].contains("order.hold"), "{warned:#?}");
     drop(daemon);
 }
 
@@ -498,7 +536,7 @@ fn a_command_over_the_packet_limit_cannot_wedge_the_station() {
     let (_broker, station, mut daemon, cloud) = station_with_cloud();
     // 2 MiB: above the 1 MiB packet limit. No reply can come for it.
     let huge = format!(r#"{{"request_id":"huge","order":"{}"}}"#, "x".repeat(2 << 20));
-    cloud.publish_only("order.cancel", huge.as_bytes());
+    cloud.publish_only("order-cancel", huge.as_bytes());
     std::thread::sleep(Duration::from_millis(1500));
     assert!(daemon.stderr().contains("reconnecting with a clean session"), "{}", daemon.stderr());
     // The station is connected again and works: commands and events.
@@ -554,7 +592,7 @@ fn a_command_flood_is_rate_limited_and_events_keep_flowing() {
     let (_broker, _station, mut daemon, cloud) = station_with_cloud();
     for i in 0..300 {
         let body = json!({"request_id": format!("flood-{i}"), "order": "SO-1", "reason": "x"}).to_string();
-        cloud.publish_only("order.hold", body.as_bytes());
+        cloud.publish_only("order-hold", body.as_bytes());
     }
     let replies = cloud.replies(300);
     let limited = replies.iter().filter(|r| r["error"]["code"] == "rate_limited").count();
@@ -637,7 +675,7 @@ fn with_the_documented_acl_a_station_account_reaches_only_its_own_topics() {
     x_client
         .publish("wh/WH1/st/PACK-T/events", rumqttc::QoS::AtLeastOnce, false, br#"{"forged":true}"#.to_vec())
         .unwrap();
-    cloud.publish_only("order.cancel", br#"{"request_id":"acl-2","order":"SO-1"}"#);
+    cloud.publish_only("order-cancel", br#"{"request_id":"acl-2","order":"SO-1"}"#);
     let r = cloud.replies(1).pop().unwrap();
     assert_eq!(r["request_id"], "acl-2", "the command reached the station: {r}");
     std::thread::sleep(Duration::from_millis(500));
@@ -668,7 +706,7 @@ fn carrier_zpl_that_would_change_the_printer_is_refused_naming_the_command() {
     .into_iter()
     .enumerate()
     {
-        let r = cloud.send("order.upsert", order(&format!("z-{i}"), zpl));
+        let r = cloud.send("order-upsert", order(&format!("z-{i}"), zpl));
         assert_eq!(r["error"]["code"], "invalid_field", "{zpl}: {r}");
         let message = r["error"]["message"].as_str().unwrap();
         assert!(message.starts_with(&format!("order.label.data: {named}")), "{zpl}: {message}");
@@ -676,7 +714,7 @@ fn carrier_zpl_that_would_change_the_printer_is_refused_naming_the_command() {
     assert!(kinds(&station).iter().all(|k| k != "order.received"), "no refused order was stored");
     // A label that only draws is taken.
     let r = cloud
-        .send("order.upsert", order("z-ok", "^XA^CI28^FO50,50^A0N,30,30^FDDHL^FS^BY3^FO50,100^BCN,100^FDJJD01^FS^XZ"));
+        .send("order-upsert", order("z-ok", "^XA^CI28^FO50,50^A0N,30,30^FDDHL^FS^BY3^FO50,100^BCN,100^FDJJD01^FS^XZ"));
     assert_eq!(r["ok"], true, "{r}");
 }
 
@@ -685,7 +723,7 @@ fn a_retained_command_is_answered_but_never_executed_at_any_reconnect() {
     let broker = Broker::start();
     let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
     // Left retained on the broker by a cloud client, before the station ever connects.
-    cloud.publish("order.cancel", br#"{"request_id":"ret-1","order":"SO-404"}"#, true);
+    cloud.publish("order-cancel", br#"{"request_id":"ret-1","order":"SO-404"}"#, true);
     let station = StationDir::with_broker(broker.port, "");
     // Every answer to the retained command says so (a kill before its PubAck may bring it
     // twice: once redelivered, once retained at the new subscription).
@@ -712,7 +750,7 @@ fn a_retained_command_is_answered_but_never_executed_at_any_reconnect() {
     // The same command sent live (not retained) is carried out: here, refused as unknown.
     let daemon = station.spawn();
     daemon.wait_started();
-    cloud.publish_only("order.cancel", br#"{"request_id":"live-1","order":"SO-404"}"#);
+    cloud.publish_only("order-cancel", br#"{"request_id":"live-1","order":"SO-404"}"#);
     let r = answer_until("live-1");
     assert_eq!(r["error"]["code"], "unknown_order", "{r}");
     drop(daemon);

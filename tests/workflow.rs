@@ -135,7 +135,7 @@ fn a_packer_packs_and_ships_an_order_and_the_cloud_sees_each_step_in_order() {
     let cloud = Cloud::connect(broker.port, PREFIX);
     std::thread::sleep(Duration::from_millis(300));
     let r =
-        cloud.send("order.upsert", json!({"request_id": "u-1", "order": order("SO-1001", "picked", "JJD0000000001")}));
+        cloud.send("order-upsert", json!({"request_id": "u-1", "order": order("SO-1001", "picked", "JJD0000000001")}));
     assert_eq!(r["ok"], true, "{r}");
 
     assert!(scan(&daemon, &mut p, "OP:0017").starts_with("ok "), "login");
@@ -175,7 +175,7 @@ fn a_packer_packs_and_ships_an_order_and_the_cloud_sees_each_step_in_order() {
         (Some("wrong_item"), Some("OP:0017"))
     );
     // A second order straight after: nothing blocks the next one.
-    cloud.send("order.upsert", json!({"request_id": "u-2", "order": order("SO-1002", "picked", "JJD0000000002")}));
+    cloud.send("order-upsert", json!({"request_id": "u-2", "order": order("SO-1002", "picked", "JJD0000000002")}));
     pack_and_ship(&daemon, &mut p, &sim, "SO-1002", "JJD0000000002");
 }
 
@@ -261,7 +261,7 @@ fn an_order_system_that_stalls_or_fails_gives_unknown_order_and_blocks_nothing()
     wait_scanner(&daemon);
     let cloud = Cloud::connect(broker.port, PREFIX);
     std::thread::sleep(Duration::from_millis(300));
-    cloud.send("order.upsert", json!({"request_id": "u-1", "order": order("SO-1", "picked", "JJD0000000001")}));
+    cloud.send("order-upsert", json!({"request_id": "u-1", "order": order("SO-1", "picked", "JJD0000000001")}));
 
     assert!(scan(&daemon, &mut p, "OP:0017").starts_with("ok "));
     let asked = Instant::now();

@@ -178,7 +178,7 @@ pub struct OrdersConfig {
     pub label_timeout: Duration,
     /// Label fetches in flight per carrier.
     pub label_concurrency: u32,
-    /// A JSON file of orders (an array of `order.upsert` order objects) cached at start when
+    /// A JSON file of orders (an array of `order-upsert` order objects) cached at start when
     /// not known yet: for demos, training and stations without an order system.
     pub preload: Option<PathBuf>,
 }
@@ -360,7 +360,7 @@ pub fn read_token(section: &str, path: Option<&Path>) -> Result<Option<String>, 
     Ok(Some(token))
 }
 
-/// The orders of a preload file, each validated like `order.upsert`.
+/// The orders of a preload file, each validated like `order-upsert`.
 pub fn read_preload(path: &Path) -> Result<Vec<OrderPayload>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;

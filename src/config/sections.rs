@@ -82,15 +82,61 @@ fn check_unique<'a>(
     }
 }
 
-/// Station and warehouse ids end up in MQTT topics and file names: keep them to a safe
-/// alphabet so a `+`, `#` or `/` can never widen a subscription.
+/// Warehouse and station ids and device names are MQTT topic levels (`{prefix}/devices/{name}`)
+/// and parts of file names. They may hold only letters, digits, `-` and `_` (at most 64), an
+/// allowlist rather than a list of MQTT's `/`, `+` and `#`: the brokers fleets run map topics
+/// onto their own syntax, where more is special (NATS subjects: `.` separates levels, `*` and
+/// `>` are wildcards; RabbitMQ routing keys: `.` separates), and `-` and `_` are carried by all
+/// of them (docs/BROKERS.md).
 fn check_id(cx: &mut Ctx, s: &Section, key: &'static str, value: &str) -> bool {
-    let ok = value.len() <= 64 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if !ok {
-        let msg = format!("{value:?} may only hold letters, digits, '-', '_' and '.' (at most 64)");
-        cx.error(s.key_span(key), s.key_name(key), msg);
+    let msg = if let Some(c) = value.chars().find(|c| !is_level_char(*c)) {
+        format!("{value:?} holds {c:?}{}; it may only hold letters, digits, '-' and '_'", why_not(c))
+    } else if value.len() > 64 {
+        format!("{value:?} is {} characters long; at most 64", value.len())
+    } else {
+        return true;
+    };
+    cx.error(s.key_span(key), s.key_name(key), msg);
+    false
+}
+
+/// What a topic level may hold (see [`check_id`]).
+fn is_level_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Why `c` has no place in a topic level, when there is more to say than "not allowed".
+fn why_not(c: char) -> &'static str {
+    match c {
+        '.' => " (NATS and RabbitMQ take it as a topic level separator)",
+        '/' => " (the MQTT topic level separator)",
+        '+' | '#' => " (an MQTT wildcard)",
+        '*' | '>' => " (a NATS wildcard)",
+        c if c.is_control() => " (a control character)",
+        ' ' => " (a space)",
+        _ => "",
     }
-    ok
+}
+
+/// `[mqtt] prefix`: levels as ids are (see [`check_id`]), plus the placeholders `{warehouse}`
+/// and `{station}`; no empty level (a leading, trailing or doubled `/`).
+fn check_prefix(cx: &mut Ctx, s: &Section, raw: &str) {
+    for level in raw.split('/') {
+        let rest = level.replace("{warehouse}", "").replace("{station}", "");
+        let msg = if level.is_empty() {
+            format!("{raw:?} has an empty topic level (a leading, trailing or doubled '/')")
+        } else if let Some(c) = rest.chars().find(|c| !is_level_char(*c)) {
+            format!(
+                "{raw:?}: level {level:?} holds {c:?}{}; a level may only hold letters, digits, '-', '_', \
+                 {{warehouse}} and {{station}}",
+                why_not(c)
+            )
+        } else {
+            continue;
+        };
+        cx.error(s.key_span("prefix"), s.key_name("prefix"), msg);
+        return;
+    }
 }
 
 fn read_station(cx: &mut Ctx, mut s: Section) -> Option<StationConfig> {
@@ -144,10 +190,7 @@ fn read_mqtt(cx: &mut Ctx, mut s: Section, station: Option<&StationConfig>) -> O
         cx.error(s.span.clone(), s.key_name("cert_file"), "cert_file and key_file go together (mutual TLS)");
     }
     let prefix_raw = s.string(cx, "prefix").unwrap_or_else(|| "wh/{warehouse}/st/{station}".into());
-    if prefix_raw.contains(['+', '#']) || prefix_raw.starts_with('/') || prefix_raw.ends_with('/') {
-        let msg = format!("{prefix_raw:?}: no '+', '#' or leading/trailing '/' in a topic prefix");
-        cx.error(s.key_span("prefix"), s.key_name("prefix"), msg);
-    }
+    check_prefix(cx, &s, &prefix_raw);
     let prefix = station
         .map(|st| prefix_raw.replace("{warehouse}", &st.warehouse).replace("{station}", &st.id))
         .unwrap_or(prefix_raw);

@@ -88,9 +88,69 @@ fn an_empty_station_id_is_refused() {
 }
 
 #[test]
-fn ids_that_would_break_mqtt_topics_are_refused() {
+fn ids_that_would_break_mqtt_topics_are_refused_naming_the_character() {
     let e = one_error(&GOOD.replace("\"PACK-07\"", "\"PACK/#\""));
-    assert!(e.starts_with("4: station.id: \"PACK/#\" may only hold"), "{e}");
+    assert_eq!(
+        e,
+        "4: station.id: \"PACK/#\" holds '/' (the MQTT topic level separator); it may only hold letters, digits, '-' and '_'"
+    );
+    let e = one_error(&GOOD.replace("\"WH1\"", "\"WH.1\""));
+    assert_eq!(
+        e,
+        "3: station.warehouse: \"WH.1\" holds '.' (NATS and RabbitMQ take it as a topic level separator); it may only \
+         hold letters, digits, '-' and '_'"
+    );
+    for (id, named) in [
+        ("PACK+", "'+' (an MQTT wildcard)"),
+        ("PACK#1", "'#' (an MQTT wildcard)"),
+        ("PACK*", "'*' (a NATS wildcard)"),
+        ("P>", "'>' (a NATS wildcard)"),
+        ("PACK\\u0000", "'\\0' (a control character)"),
+        ("PACK\\t7", "'\\t' (a control character)"),
+        ("PACK\\u001b", "'\\u{1b}' (a control character)"),
+        ("PACK 7", "' ' (a space)"),
+        ("PACKÉ", "'É';"),
+    ] {
+        let e = one_error(&GOOD.replace("\"PACK-07\"", &format!("\"{id}\"")));
+        assert!(e.starts_with("4: station.id: ") && e.contains(&format!(" holds {named}")), "{id}: {e}");
+        assert!(!e.contains(char::is_control), "{e:?}");
+    }
+    let long = "P".repeat(65);
+    let e = one_error(&GOOD.replace("\"PACK-07\"", &format!("\"{long}\"")));
+    assert_eq!(e, format!("4: station.id: \"{long}\" is 65 characters long; at most 64"));
+    parse(&GOOD.replace("\"PACK-07\"", &format!("\"{}\"", "p_Q-9".repeat(12)))).unwrap();
+}
+
+#[test]
+fn device_names_are_topic_levels_and_follow_the_id_rule() {
+    let e = one_error(&format!("{GOOD}[[scanner]]\nname = \"gun.1\"\nkind = \"stdin\"\n"));
+    assert!(e.starts_with("10: scanner[1].name: \"gun.1\" holds '.' (NATS and RabbitMQ"), "{e}");
+    let e = one_error(&format!("{GOOD}[[printer]]\nname = \"lab/el\"\nkind = \"file\"\npath = \"x\"\n"));
+    assert!(e.starts_with("10: printer[1].name: \"lab/el\" holds '/' (the MQTT topic level separator)"), "{e}");
+}
+
+#[test]
+fn topic_prefix_levels_follow_the_id_rule_with_the_placeholders() {
+    let with = |prefix: &str| format!("{GOOD}[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\nprefix = \"{prefix}\"\n");
+    let c = parse(&with("acme_eu/{warehouse}/st-{station}")).unwrap();
+    assert_eq!(c.mqtt.unwrap().prefix, "acme_eu/WH1/st-PACK-07");
+    assert_eq!(
+        one_error(&with("acme.eu/{warehouse}/{station}")),
+        "11: mqtt.prefix: \"acme.eu/{warehouse}/{station}\": level \"acme.eu\" holds '.' (NATS and RabbitMQ take it \
+         as a topic level separator); a level may only hold letters, digits, '-', '_', {warehouse} and {station}"
+    );
+    for (prefix, named) in [
+        ("wh/+/st/{station}", "holds '+'"),
+        ("wh/#", "holds '#'"),
+        ("wh/{site}/{station}", "holds '{'"),
+        ("wh/{warehouse}\\u0000", "holds '\\0'"),
+        ("/wh/{station}", "empty topic level"),
+        ("wh/{station}/", "empty topic level"),
+        ("wh//{station}", "empty topic level"),
+    ] {
+        let e = one_error(&with(prefix));
+        assert!(e.starts_with("11: mqtt.prefix: ") && e.contains(named), "{prefix}: {e}");
+    }
 }
 
 #[test]

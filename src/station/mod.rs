@@ -63,10 +63,10 @@ pub enum CloudOrder {
 impl CloudOrder {
     pub fn name(&self) -> &'static str {
         match self {
-            CloudOrder::Upsert { .. } => "order.upsert",
-            CloudOrder::Cancel { .. } => "order.cancel",
-            CloudOrder::Hold { .. } => "order.hold",
-            CloudOrder::Release { .. } => "order.release",
+            CloudOrder::Upsert { .. } => "order-upsert",
+            CloudOrder::Cancel { .. } => "order-cancel",
+            CloudOrder::Hold { .. } => "order-hold",
+            CloudOrder::Release { .. } => "order-release",
         }
     }
 }
@@ -182,7 +182,7 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Remembered {
     pub request_id: String,
-    /// The command's name (`order.upsert`, `print`, ...).
+    /// The command's name (`order-upsert`, `print`, ...).
     pub command: &'static str,
     pub reply: Reply,
 }

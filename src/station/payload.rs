@@ -1,4 +1,4 @@
-//! The order as the cloud sends it (`order.upsert`, an order system's lookup answer, a
+//! The order as the cloud sends it (`order-upsert`, an order system's lookup answer, a
 //! preload file): validated once into [`OrderPayload`], then stored, shown and printed in
 //! that typed shape. Fields the station does not know are kept as they came (`extra`), so
 //! an order saved and sent on is the order received.
@@ -138,7 +138,7 @@ pub fn check_text(field: &str, s: &str) -> Result<(), PayloadError> {
 }
 
 impl OrderPayload {
-    /// Validates an order object as `order.upsert` carries it (also an order system's
+    /// Validates an order object as `order-upsert` carries it (also an order system's
     /// lookup answer and a preload file's entries).
     pub fn parse(order: &Value) -> Result<OrderPayload, PayloadError> {
         // Named before serde sees it, so the refusal says which state is unknown.

@@ -225,6 +225,12 @@ impl Reply {
         Reply { duplicate: true, ..self }
     }
 
+    /// The reply to a command that came by a deprecated v1 name (`order.upsert`), whatever
+    /// its outcome, says so and names the topic to publish on instead.
+    pub fn deprecated_name(self, v1: &str, v2: &str) -> Reply {
+        Reply { deprecated: Some(format!("command name {v1} is deprecated; publish on cmd/{v2}")), ..self }
+    }
+
     /// The bytes published on `{prefix}/reply`.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a reply is plain data")
@@ -248,6 +254,11 @@ mod tests {
         );
         assert_eq!(wire(&Reply::accepted("r-1").repeated())["duplicate"], true);
         assert_eq!(serde_json::from_value::<Reply>(wire(&no)).unwrap(), no);
+        assert_eq!(
+            wire(&Reply::accepted("r-1").deprecated_name("order.upsert", "order-upsert")),
+            json!({"request_id": "r-1", "ok": true,
+                   "deprecated": "command name order.upsert is deprecated; publish on cmd/order-upsert"})
+        );
     }
 
     #[test]

@@ -14,14 +14,30 @@ use crate::station::ErrorCode;
 
 /// Largest command payload accepted.
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
-/// The commands a station accepts.
-pub const COMMAND_NAMES: &[&str] = &["order.upsert", "order.cancel", "order.hold", "order.release", "print", "resync"];
+/// The commands a station accepts (v2 names: one topic level each, no `.`, which NATS and
+/// RabbitMQ do not carry in a topic: docs/BROKERS.md).
+pub const COMMAND_NAMES: &[&str] = &["order-upsert", "order-cancel", "order-hold", "order-release", "print", "resync"];
+/// The v1 names, still accepted for one release where a broker carries them (Mosquitto), each
+/// with the name it stands for; the reply says the name is deprecated.
+pub const DEPRECATED_NAMES: &[(&str, &str)] = &[
+    ("order.upsert", "order-upsert"),
+    ("order.cancel", "order-cancel"),
+    ("order.hold", "order-hold"),
+    ("order.release", "order-release"),
+];
+
+/// The command name a deprecated v1 name stands for (`order.upsert` → `order-upsert`).
+pub fn v2_name(v1: &str) -> Option<&'static str> {
+    DEPRECATED_NAMES.iter().find(|(old, _)| *old == v1).map(|(_, new)| *new)
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandRequest {
     pub request_id: String,
     /// One of [`COMMAND_NAMES`].
     pub name: &'static str,
+    /// The deprecated v1 name the command came by (`order.upsert`), if it did.
+    pub deprecated_name: Option<&'static str>,
     pub command: Command,
     /// When the cloud sent it (optional `sent_at`, ISO 8601): a sample of the cloud's clock.
     pub sent_at: Option<time::OffsetDateTime>,
@@ -265,10 +281,10 @@ pub fn command_schemas(schema_for: impl Fn(Payload) -> schemars::Schema) -> Vec<
         .iter()
         .map(|&name| {
             let schema = match name {
-                "order.upsert" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderUpsertCommand>),
-                "order.cancel" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderCancelCommand>),
-                "order.hold" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderHoldCommand>),
-                "order.release" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderReleaseCommand>),
+                "order-upsert" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderUpsertCommand>),
+                "order-cancel" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderCancelCommand>),
+                "order-hold" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderHoldCommand>),
+                "order-release" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderReleaseCommand>),
                 "print" => schema_for(schemars::SchemaGenerator::root_schema_for::<PrintCommand>),
                 "resync" => schema_for(schemars::SchemaGenerator::root_schema_for::<ResyncCommand>),
                 other => unreachable!("command {other} has no payload type"),
@@ -303,26 +319,28 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         },
         Some(_) => return Err(err(rid, ErrorCode::InvalidField, "sent_at must be an ISO 8601 time string")),
     };
-    let Some(&name) = COMMAND_NAMES.iter().find(|known| **known == name) else {
+    let known = COMMAND_NAMES.iter().find(|known| **known == name).map(|&known| (known, None));
+    let aliased = || DEPRECATED_NAMES.iter().find(|(old, _)| *old == name).map(|&(old, new)| (new, Some(old)));
+    let Some((name, deprecated_name)) = known.or_else(aliased) else {
         let msg = format!("unknown command {name:?}; known: {}", COMMAND_NAMES.join(", "));
         return Err(err(rid, ErrorCode::UnknownCommand, msg));
     };
     let typed = |v: &Value| -> Result<Command, CommandError> {
         let de = |e: serde_json::Error| field_error(rid, e);
         Ok(match name {
-            "order.upsert" => {
+            "order-upsert" => {
                 let c: OrderUpsertCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 Command::OrderUpsert(Box::new(OrderPayload::parse(&c.order).map_err(|e| refused(rid, e))?))
             }
-            "order.cancel" => {
+            "order-cancel" => {
                 let c: OrderCancelCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 Command::OrderCancel { order: text(rid, "order", c.order)?, reason: optional_text(rid, c.reason)? }
             }
-            "order.hold" => {
+            "order-hold" => {
                 let c: OrderHoldCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 Command::OrderHold { order: text(rid, "order", c.order)?, reason: text(rid, "reason", c.reason)? }
             }
-            "order.release" => {
+            "order-release" => {
                 let c: OrderReleaseCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 optional_text(rid, c.reason)?;
                 Command::OrderRelease { order: text(rid, "order", c.order)? }
@@ -347,7 +365,7 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         })
     };
     let command = typed(&value)?;
-    Ok(CommandRequest { request_id, name, command, sent_at })
+    Ok(CommandRequest { request_id, name, deprecated_name, command, sent_at })
 }
 
 fn field_error(rid: Option<&str>, e: serde_json::Error) -> CommandError {
@@ -394,6 +412,32 @@ mod tests {
     }
 
     #[test]
+    fn a_v1_dotted_name_is_the_v2_command_and_says_it_came_by_the_deprecated_name() {
+        let r = parse_command("order.upsert", UPSERT.as_bytes()).unwrap();
+        assert_eq!((r.name, r.deprecated_name), ("order-upsert", Some("order.upsert")));
+        assert_eq!(r.command, parse_command("order-upsert", UPSERT.as_bytes()).unwrap().command);
+        let r = parse_command("order.hold", br#"{"request_id":"a","order":"SO-1","reason":"x"}"#).unwrap();
+        assert_eq!((r.name, r.deprecated_name), ("order-hold", Some("order.hold")));
+        assert_eq!(
+            parse_command("order-release", br#"{"request_id":"a","order":"SO-1"}"#).unwrap().deprecated_name,
+            None
+        );
+        for (old, new) in DEPRECATED_NAMES {
+            assert_eq!(v2_name(old), Some(*new));
+            assert!(COMMAND_NAMES.contains(new) && !new.contains(['.', '/', '+', '#']), "{new}");
+        }
+        assert_eq!((v2_name("print"), v2_name("order/upsert"), v2_name("order-upsert")), (None, None, None));
+        // One level each: a name written with levels or a deeper topic is no command.
+        assert_eq!(code_of("order/upsert", r#"{"request_id":"a"}"#).0, "unknown_command");
+        assert_eq!(code_of("order.hold/x", r#"{"request_id":"a"}"#).0, "unknown_command");
+        let e = parse_command("order_upsert", br#"{"request_id":"a"}"#).unwrap_err();
+        assert_eq!(
+            e.message,
+            "unknown command \"order_upsert\"; known: order-upsert, order-cancel, order-hold, order-release, print, resync"
+        );
+    }
+
+    #[test]
     fn bad_payloads_get_distinct_codes() {
         assert_eq!(code_of("order.cancel", "{not json"), ("bad_json", None));
         assert_eq!(code_of("order.cancel", "[1,2]"), ("bad_json", None));
@@ -435,7 +479,8 @@ mod tests {
         let rid = request_id_of(payload);
         match parse_command(name, payload) {
             Ok(r) => {
-                prop_assert!(COMMAND_NAMES.contains(&name) && r.name == name);
+                let by_v1 = v2_name(name) == Some(r.name) && r.deprecated_name == Some(name);
+                prop_assert!(COMMAND_NAMES.contains(&name) && r.name == name && r.deprecated_name.is_none() || by_v1);
                 prop_assert_eq!(Some(&r.request_id), rid.as_ref());
                 Ok(Some(r))
             }
@@ -457,6 +502,7 @@ mod tests {
     fn names() -> impl Strategy<Value = String> {
         prop_oneof![
             3 => proptest::sample::select(COMMAND_NAMES).prop_map(str::to_string),
+            1 => proptest::sample::select(DEPRECATED_NAMES).prop_map(|(old, _)| old.to_string()),
             1 => stationd_testkit::hostile_text(24),
         ]
     }

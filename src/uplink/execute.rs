@@ -4,13 +4,13 @@
 //! Every command goes through the workflow, the single writer of the order store, which
 //! journals the audit events first (so the cloud's record never misses an applied change),
 //! then commits the change and the request id together, then answers. Order commands
-//! (`order.*`) are applied there; `print` and `resync` are checked here, audited and
+//! (`order-*`) are applied there; `print` and `resync` are checked here, audited and
 //! remembered there, and only then printed or resent. A crash in between means at worst a
 //! repeated audit event with the same `request_id`, never a change applied twice.
 
 use tracing::{info, warn};
 
-use super::commands::{parse_command, Command, CommandError};
+use super::commands::{parse_command, v2_name, Command, CommandError};
 use crate::journal::Journal;
 use crate::orders::OrderStore;
 use crate::print::Printing;
@@ -36,6 +36,16 @@ pub fn refuse_retained(name: &str, payload: &[u8]) -> Executed {
     let msg = "commands are not taken from retained messages (the broker would deliver them again at every \
                connect); publish with retain=false, and clear this one with an empty retained message";
     Executed { reply: Reply::refused(rid.as_deref(), ErrorCode::RetainedCommand, msg), resync: None }
+}
+
+/// The answer to a command published on `cmd/{name}` (executed, refused, rate-limited or
+/// retained), with the deprecation note when `name` is a v1 name (`order.upsert`). Added
+/// after the reply is remembered, so a repeat by the v2 name is answered without it.
+pub fn noted(name: &str, mut done: Executed) -> Executed {
+    if let Some(v2) = v2_name(name) {
+        done.reply = done.reply.deprecated_name(name, v2);
+    }
+    done
 }
 
 pub async fn execute(

@@ -166,7 +166,7 @@ async fn connection(
 
     let mut flight = Flight::new(window, prefix, uplink.cfg.drain_rate_in_use);
     let cmd_prefix = format!("{prefix}/cmd/");
-    // `#`, not `+`: a command on a deeper topic (`cmd/order.hold/x`) is answered
+    // `#`, not `+`: a command on a deeper topic (`cmd/order-hold/x`) is answered
     // `unknown_command` instead of vanishing.
     let _ = client.try_subscribe(format!("{cmd_prefix}#"), QoS::AtLeastOnce);
     let birth = Presence::birth(&uplink.started_at, backlog);
@@ -189,6 +189,8 @@ async fn connection(
     let mut durable = journal.subscribe();
     let mut journal_open = true;
     let mut limiter = CommandLimiter::new(Instant::now());
+    // v1 command names this connection was sent (each logged once, not per command).
+    let mut deprecated_seen = Vec::new();
     // Since when nobody scanned (no workflow: never in use).
     let idle_for = || uplink.workflow.as_ref().and_then(|w| w.in_use().idle_for());
     flight.fill(&client, journal, &uplink.status, Instant::now(), idle_for());
@@ -216,6 +218,7 @@ async fn connection(
                     }
                     Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
+                            warn_deprecated_once(&mut deprecated_seen, name);
                             let done = if p.retain {
                                 super::execute::refuse_retained(name, &p.payload)
                             } else if limiter.take(now) {
@@ -223,6 +226,7 @@ async fn connection(
                             } else {
                                 limiter.refused(name, &p.payload, now)
                             };
+                            let done = super::execute::noted(name, done);
                             flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_bytes());
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");
@@ -273,6 +277,16 @@ async fn connection(
     uplink.status.lock().expect("uplink status poisoned").drain_paced = false;
     poller.abort();
     Ok(end)
+}
+
+/// Logs a command that came by a deprecated v1 name (`order.upsert`), once per name per
+/// connection: a cloud that still sends them sends many.
+fn warn_deprecated_once(seen: &mut Vec<&'static str>, name: &str) {
+    let Some(v2) = super::commands::v2_name(name) else { return };
+    if !seen.contains(&v2) {
+        seen.push(v2);
+        warn!(command = name, instead = v2, "command sent by its deprecated v1 name; the cloud should use the v2 name (logged once per name and connection)");
+    }
 }
 
 /// Orderly shutdown: retained offline status, wait (briefly) for the broker to take it,

@@ -21,20 +21,20 @@ pub(super) fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     let nested = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
     let too_many_lines: Vec<serde_json::Value> = (1..=1001).map(|i| json!({"line": i, "sku": "S", "qty": 1})).collect();
     let hostile: Vec<(&str, Vec<u8>)> = vec![
-        ("order.cancel", nested.into_bytes()),
-        ("order.cancel", format!(r#"{{"request_id":"big","order":"{}"}}"#, "x".repeat(100_000)).into_bytes()),
-        ("order.cancel", b"\xff\xfe\x00 not utf-8".to_vec()),
-        ("order.cancel", Vec::new()),
-        ("order.cancel", b"42".to_vec()),
-        ("order.cancel", br#"{"no_request_id":true}"#.to_vec()),
+        ("order-cancel", nested.into_bytes()),
+        ("order-cancel", format!(r#"{{"request_id":"big","order":"{}"}}"#, "x".repeat(100_000)).into_bytes()),
+        ("order-cancel", b"\xff\xfe\x00 not utf-8".to_vec()),
+        ("order-cancel", Vec::new()),
+        ("order-cancel", b"42".to_vec()),
+        ("order-cancel", br#"{"no_request_id":true}"#.to_vec()),
         ("shutdown.now", br#"{"request_id":"bogus"}"#.to_vec()),
-        ("order.upsert", br#"{"request_id":"types","order":{"id":5,"lines":"many"}}"#.to_vec()),
+        ("order-upsert", br#"{"request_id":"types","order":{"id":5,"lines":"many"}}"#.to_vec()),
         (
-            "order.upsert",
+            "order-upsert",
             json!({"request_id": "lines", "order": {"id": "SO-L", "lines": too_many_lines}}).to_string().into_bytes(),
         ),
         ("print", br#"{"request_id":"copies","document":"label","order":"SO-X","copies":1000}"#.to_vec()),
-        ("order.cancel", json!({"request_id": "ctl\u{0}\u{1b}[2J", "order": "SO-\u{202e}"}).to_string().into_bytes()),
+        ("order-cancel", json!({"request_id": "ctl\u{0}\u{1b}[2J", "order": "SO-\u{202e}"}).to_string().into_bytes()),
     ];
     let sent = hostile.len() + 1;
     for (name, payload) in &hostile {
@@ -52,14 +52,14 @@ pub(super) fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
         json!({"request_id": format!("u-{id}"), "order": {"id": id, "carrier": "DHL", "tracking": "JJD0000000001",
             "ship_to": {"name": name, "street": name, "city": "Berlin", "country": "DE"}, "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}})
     };
-    let r = cloud.send("order.upsert", order("SO-CTL", "Name\u{7f}\u{1b}[2J\r\n^XZ"));
+    let r = cloud.send("order-upsert", order("SO-CTL", "Name\u{7f}\u{1b}[2J\r\n^XZ"));
     if r["error"]["code"] != "invalid_field" {
         broken = Some(format!("control characters in an address were not refused: {r}"));
     }
     *codes.entry(r["error"]["code"].as_str().unwrap_or("accepted").to_string()).or_default() += 1;
     let evil = "^XZ^XA^FO0,0^FDINJECTED^FS~JR~PS Ünïcödé \u{202e}_5E";
     for (id, name) in [("SO-PLAIN", "Plain Customer"), ("SO-EVIL", evil)] {
-        let r = cloud.send("order.upsert", order(id, name));
+        let r = cloud.send("order-upsert", order(id, name));
         assert_eq!(r["ok"], true, "{r}");
         let r = cloud.send("print", json!({"request_id": format!("p-{id}"), "document": "label", "order": id}));
         assert_eq!(r["ok"], true, "{r}");
@@ -81,7 +81,7 @@ pub(super) fn hostile_commands(size: &Size, _rng: &mut StdRng) -> Vec<Row> {
     let flood = 3 * size.print_jobs * 10;
     for i in 0..flood {
         cloud.publish_only(
-            "order.hold",
+            "order-hold",
             json!({"request_id": format!("flood-{i}"), "order": "SO-1"}).to_string().as_bytes(),
         );
     }

@@ -17,7 +17,7 @@ pub(super) fn printer_silent_mid_job(size: &Size, _rng: &mut StdRng) -> Vec<Row>
     for i in 0..n {
         let order = json!({"request_id": format!("u{i}"), "order": {"id": id(i), "carrier": "DHL", "tracking": format!("JJD{i:010}"),
             "ship_to": {"name": "Customer", "city": "Berlin", "country": "DE"}, "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}});
-        assert_eq!(cloud.send("order.upsert", order)["ok"], true);
+        assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     }
     // A third of the jobs hit a printer that hangs mid-job (takes the first 40 bytes, then
     // answers nothing), a sixth one that drops the connection mid-job; the rest a good one.

@@ -325,6 +325,9 @@ impl Cloud {
         (0..n).map(|_| self.replies.recv_timeout(Duration::from_secs(20)).expect("reply")).collect()
     }
 
+    /// Sends the command `name` (one topic level: `order-upsert`, `order-cancel`, `order-hold`,
+    /// `order-release`, `print`, `resync`; a deprecated v1 name only where a test means it)
+    /// and returns the next reply.
     pub fn send(&self, name: &str, payload: serde_json::Value) -> serde_json::Value {
         self.send_raw(name, payload.to_string().as_bytes())
     }
