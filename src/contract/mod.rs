@@ -146,7 +146,12 @@ fn examples(key: &str, all: &Map<String, Value>) -> Result<Vec<Value>, String> {
         let typed = match key {
             "status" => serde_json::from_value::<Presence>(payload).map(drop),
             "reply" => serde_json::from_value::<Reply>(payload).map(drop),
-            _ => Ok(()),
+            _ => match key.strip_prefix("command.") {
+                Some(name) => crate::uplink::commands::parse_command(name, payload.to_string().as_bytes())
+                    .map(drop)
+                    .map_err(|e| serde::de::Error::custom(e.to_string())),
+                None => Err(serde::de::Error::custom("a message with examples needs its type here")),
+            },
         };
         typed.map_err(|e| format!("examples.json: an example of {key} does not read as its type: {e}"))?;
     }
