@@ -15,7 +15,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::config::MqttConfig;
-use crate::event::{parse_at, Envelope};
+use crate::event::{parse_at, AnyEnvelope as Envelope};
 
 /// Per-station delivery bookkeeping.
 #[derive(Debug, Default)]

@@ -1,0 +1,100 @@
+//! The envelope's wire shape: `at`, omissions, every example of docs/asyncapi.yaml read and
+//! written back unchanged, and the schema the types generate.
+
+use super::*;
+
+#[test]
+fn at_is_utc_with_milliseconds_and_z() {
+    let t = time::macros::datetime!(2026-11-23 10:04:05.123456 +01:00);
+    assert_eq!(format_at(t), "2026-11-23T09:04:05.123Z");
+    assert_eq!(parse_at("2026-11-23T09:04:05.123Z").unwrap(), t.replace_nanosecond(123_000_000).unwrap());
+}
+
+fn lookup(code: &str) -> Event {
+    Event::OrderLookup(Scanned { scan: Scan::new("stdin", code, ScanClass::Order), clock: None })
+}
+
+#[test]
+fn envelope_omits_absent_order_and_operator() {
+    let e = Envelope {
+        v: 1,
+        id: uuid::Uuid::nil(),
+        seq: 7,
+        warehouse: "WH1".into(),
+        station: "PACK-07".into(),
+        at: "2026-11-23T10:04:05.123Z".into(),
+        order: None,
+        operator: None,
+        event: lookup("123"),
+    };
+    let s = serde_json::to_string(&e).unwrap();
+    assert!(!s.contains("order\"") && !s.contains("operator"), "{s}");
+    assert_eq!(serde_json::from_str::<Envelope>(&s).unwrap(), e);
+    let any: AnyEnvelope = serde_json::from_str(&s).unwrap();
+    assert_eq!((any.kind.as_str(), &any.data["code"]), ("order.lookup", &serde_json::json!("123")));
+}
+
+/// The single-line JSON examples of `components.messages.<kind>.examples` in the contract.
+fn contract_examples() -> Vec<(String, String)> {
+    let doc = include_str!("../../docs/asyncapi.yaml");
+    let mut out = Vec::new();
+    let mut message = String::new();
+    for line in doc.lines() {
+        let trimmed = line.trim_start();
+        // Message names are keys indented by four spaces under `components.messages`.
+        if line.starts_with("    ") && !line.starts_with("     ") && trimmed.ends_with(':') {
+            message = trimmed.trim_end_matches(':').to_string();
+        }
+        if let Some(json) = trimmed.strip_prefix("payload: {\"") {
+            out.push((message.clone(), format!("{{\"{json}")));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_event_example_of_the_contract_reads_and_writes_back_unchanged() {
+    let examples: Vec<_> = contract_examples().into_iter().filter(|(m, _)| Event::KINDS.contains(&m.as_str())).collect();
+    assert!(examples.len() >= 30, "the examples were found: {}", examples.len());
+    for (message, json) in examples {
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{message}: {e}"));
+        let env: Envelope = serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{message}: {e}\n{json}"));
+        assert_eq!(env.event.kind(), message);
+        assert_eq!(serde_json::to_value(&env).unwrap(), value, "{message}");
+    }
+}
+
+#[test]
+fn every_kind_of_the_contract_is_a_variant() {
+    let doc = include_str!("../../docs/asyncapi.yaml");
+    for kind in Event::KINDS {
+        assert!(doc.contains(&format!("      {kind}: {{ $ref: '#/components/messages/{kind}' }}")), "{kind}");
+    }
+    assert_eq!(Event::KINDS.len(), 34);
+}
+
+#[test]
+fn the_schema_names_each_kind_as_a_const() {
+    let schema = serde_json::to_value(schemars::schema_for!(Event)).unwrap();
+    let variants = schema["oneOf"].as_array().expect("one schema per kind");
+    let kinds: Vec<&str> = variants.iter().filter_map(|v| v["properties"]["kind"]["const"].as_str()).collect();
+    assert_eq!(kinds, Event::KINDS);
+    assert!(variants.iter().all(|v| v["required"] == serde_json::json!(["kind", "data"])), "{schema:#}");
+}
+
+#[test]
+fn a_data_field_the_type_does_not_know_is_refused() {
+    let json = r#"{"kind": "order.interrupted", "data": {"state": "held", "extra": 1}}"#;
+    assert!(serde_json::from_str::<Event>(json).is_err());
+    let json = r#"{"kind": "order.interrupted", "data": {"state": "picked"}}"#;
+    assert!(serde_json::from_str::<Event>(json).is_err(), "held or cancelled only");
+}
+
+#[test]
+fn a_failed_print_is_a_job_or_a_document_that_was_not_queued() {
+    let refused = r#"{"kind":"print.failed","data":{"job":null,"document":"label","detail":"no tracking"}}"#;
+    let e: Event = serde_json::from_str(refused).unwrap();
+    assert!(matches!(e, Event::PrintFailed(PrintFailed::NotQueued(_))), "{e:?}");
+    let v: serde_json::Value = serde_json::from_str(refused).unwrap();
+    assert_eq!(serde_json::to_value(&e).unwrap(), v);
+}
