@@ -354,7 +354,7 @@ mod tests {
         );
         crashed.start_sending(time::OffsetDateTime::now_utc());
         tokio::task::spawn_blocking(move || {
-            store.create(&crashed, b"^XA^XZ", NewEvent::new("print.queued", serde_json::json!({}))).unwrap();
+            store.create(&crashed, b"^XA^XZ", NewEvent::new(Event::PrintQueued(job_data(&crashed)))).unwrap();
             drop(store);
             j.close();
         })

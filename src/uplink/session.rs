@@ -535,7 +535,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (journal, _) = Journal::open(JournalOptions::new(tmp.path(), "WH1", "T")).unwrap();
         for i in 0..5 {
-            journal.append_blocking(NewEvent::new("scan.received", json!({ "code": i }))).unwrap();
+            let scan = crate::event::Scan::new("gun", i.to_string(), crate::event::ScanClass::Product);
+            let event = crate::event::Event::OrderLookup(crate::event::Scanned { scan, clock: None });
+            journal.append_blocking(NewEvent::new(event)).unwrap();
         }
         (tmp, journal)
     }
