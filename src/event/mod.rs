@@ -24,6 +24,7 @@ mod vocab;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use parts::absent_not_null;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::iso8601::{Config, EncodedConfig, Iso8601, TimePrecision};
@@ -87,6 +88,7 @@ impl OnDuty {
 /// A stamped, journaled event as it travels upstream. Its JSON is the journal record and
 /// the MQTT payload (`kind` and `data` come from [`Event`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("unevaluatedProperties" = false))]
 pub struct Envelope {
     #[schemars(range(min = 1, max = 1))]
     pub v: u32,
@@ -104,9 +106,11 @@ pub struct Envelope {
     pub at: String,
     /// Set for order events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub order: Option<String>,
     /// The badge of the operator logged in when it happened, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub operator: Option<String>,
     #[serde(flatten)]
     pub event: Event,

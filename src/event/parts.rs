@@ -47,13 +47,16 @@ pub struct ScanRead {
     pub class: ScanClass,
     /// Product codes: the symbology the code was read as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub symbology: Option<Symbology>,
     /// Product codes: the GTIN as 14 digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     #[schemars(regex(pattern = r"^[0-9]{14}$"))]
     pub gtin: Option<String>,
     /// GS1 element strings: application identifiers and their values (free-form by nature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub ai: Option<BTreeMap<String, String>>,
 }
 
@@ -120,6 +123,31 @@ impl Scan {
         Scan {
             scanner: scanner.into(),
             read: ScanRead { code: code.into(), class, symbology: None, gtin: None, ai: None },
+        }
+    }
+}
+
+/// For an optional field left out when it has no value: its schema without `null`, so the
+/// schema says what the wire does (absent, never null). Used as
+/// `#[schemars(transform = absent_not_null)]` beside `skip_serializing_if`.
+pub(crate) fn absent_not_null(schema: &mut schemars::Schema) {
+    let Some(obj) = schema.as_object_mut() else { return };
+    if let Some(serde_json::Value::Array(types)) = obj.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            obj.insert("type".into(), only);
+        }
+    }
+    let is_null = |v: &serde_json::Value| v.get("type").is_some_and(|t| t == "null");
+    if let Some(serde_json::Value::Array(any)) = obj.get_mut("anyOf") {
+        any.retain(|s| !is_null(s));
+        if any.len() == 1 {
+            let only = any.remove(0);
+            obj.remove("anyOf");
+            if let serde_json::Value::Object(inner) = only {
+                obj.extend(inner);
+            }
         }
     }
 }

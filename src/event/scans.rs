@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::parts::{Clock, ErrorInfo, OpenedLine, Scan, ScanRead, ShortLine};
+use super::parts::{absent_not_null, Clock, ErrorInfo, OpenedLine, Scan, ScanRead, ShortLine};
 use super::vocab::OperatorRole;
 
 /// `operator.login`: a badge logged an operator in.
@@ -18,6 +18,7 @@ pub struct OperatorLogin {
     pub name: String,
     pub role: OperatorRole,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -36,15 +37,21 @@ pub enum LogoutReason {
 /// `operator.logout`: the operator logged out (badge again, `CMD:LOGOUT`) or another badge
 /// took over (`reason` switched, no scan fields: the event is the leaving operator's).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
-#[schemars(deny_unknown_fields)]
+// The scan's fields are optional here (no scan behind the event), but they come together.
+#[schemars(
+    deny_unknown_fields,
+    extend("dependentRequired" = {"scanner": ["code", "class"], "code": ["scanner", "class"], "class": ["scanner", "code"]})
+)]
 pub struct OperatorLogout {
     #[serde(flatten)]
     pub scan: Option<Scan>,
     pub reason: LogoutReason,
     /// The badge that logged in (reason switched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub next: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -66,6 +73,7 @@ pub struct OrderOpened {
     pub step: Step,
     pub lines: Vec<OpenedLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -76,13 +84,18 @@ pub struct Scanned {
     #[serde(flatten)]
     pub scan: Scan,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
 /// `order.unknown`: the order could not be found. From a lookup, only the error; from a
 /// scan at a station without an order system, the scan's fields too.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
-#[schemars(deny_unknown_fields)]
+// The scan's fields are optional here (no scan behind the event), but they come together.
+#[schemars(
+    deny_unknown_fields,
+    extend("dependentRequired" = {"scanner": ["code", "class"], "code": ["scanner", "class"], "class": ["scanner", "code"]})
+)]
 pub struct OrderUnknown {
     #[serde(flatten)]
     pub scan: Option<Scan>,
@@ -90,6 +103,7 @@ pub struct OrderUnknown {
     /// `lookup_unauthorized`, `bad_order`; `unknown_order` for a scan with no order system.
     pub error: ErrorInfo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -108,6 +122,7 @@ pub struct ItemCounted {
     #[schemars(range(min = 1))]
     pub of: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -120,6 +135,7 @@ pub struct ItemRejected {
     pub scan: Scan,
     pub error: ErrorInfo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -135,6 +151,7 @@ pub struct ItemDamaged {
     #[schemars(range(min = 1))]
     pub damaged: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -147,6 +164,7 @@ pub struct LineCancelled {
     pub line: u32,
     pub sku: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -158,6 +176,7 @@ pub struct PickLocation {
     pub scan: Scan,
     pub location: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -169,6 +188,7 @@ pub struct PickTote {
     pub scan: Scan,
     pub tote: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -182,8 +202,10 @@ pub struct CommandScanned {
     pub command: String,
     /// What follows the name in the barcode (`CMD:HOLD:dented`); absent when nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub argument: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -204,18 +226,27 @@ pub struct ShipScanned {
     pub scan: Scan,
     pub tracking: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
 /// `scan.rejected`: a scan refused. Framing errors (`scan_*`) carry only the scanner; every
 /// other refusal has the code and its class.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
-#[schemars(deny_unknown_fields)]
+#[schemars(
+    deny_unknown_fields,
+    extend(
+        "if" = {"properties": {"error": {"properties": {"code": {"pattern": "^scan_"}}}}},
+        "else" = {"required": ["code", "class"]},
+        "dependentRequired" = {"code": ["class"], "class": ["code"]}
+    )
+)]
 pub struct ScanRejected {
     pub scanner: String,
     #[serde(flatten)]
     pub read: Option<ScanRead>,
     pub error: ErrorInfo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }

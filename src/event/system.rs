@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::parts::{Clock, SeqRange};
+use super::parts::{absent_not_null, Clock, SeqRange};
 use super::vocab::Printout;
 
 /// A print job changed state (`print.queued`, `.sent`, `.written`, `.confirmed`, `.failed`,
@@ -22,12 +22,15 @@ pub struct PrintJob {
     /// What happened (sent, failed, expired), or on `print.queued` the fields printed without
     /// a font; absent when nothing to say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub detail: Option<String>,
     /// The job this one reprints; absent for a first print.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     #[schemars(extend("format" = "uuid"))]
     pub reprint_of: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -49,6 +52,7 @@ pub struct PrintRefused {
     pub document: Printout,
     pub detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -61,6 +65,7 @@ pub struct JournalRecovered {
     pub quarantined: String,
     pub reason: String,
     /// Seqs that may never have reached the broker; null when none can be.
+    #[schemars(required)]
     pub may_be_lost: Option<SeqRange>,
     /// The command that reads what is left of it.
     pub salvage: String,

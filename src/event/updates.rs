@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::parts::{Clock, ErrorInfo, ShortLine};
+use super::parts::{absent_not_null, Clock, ErrorInfo, ShortLine};
 use super::vocab::{ClockSource, CommandName, OrderState};
 
 /// Who moved an order.
@@ -26,10 +26,12 @@ pub struct OrderStateChanged {
     pub by: ChangedBy,
     /// Absent when none was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub reason: Option<String>,
     #[serde(flatten)]
     pub detail: StateDetail,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -39,15 +41,20 @@ pub struct OrderStateChanged {
 pub struct StateDetail {
     /// The cloud command behind it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub tracking: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub short: Option<Vec<ShortLine>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     #[schemars(regex(pattern = r"^[0-9]{18}$"))]
     pub sscc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub sscc_error: Option<String>,
 }
 
@@ -70,8 +77,10 @@ pub struct OrderReceived {
     pub source: OrderSource,
     /// The `order.upsert` behind it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -89,6 +98,7 @@ pub enum Interruption {
 pub struct OrderInterrupted {
     pub state: Interruption,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -102,6 +112,7 @@ pub struct OrderOverdue {
     /// Seconds in the state after which the level is raised.
     pub after_s: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -111,6 +122,7 @@ pub struct OrderOverdue {
 #[serde(deny_unknown_fields)]
 pub struct LabelPrinted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -120,6 +132,7 @@ pub struct LabelPrinted {
 pub struct DocumentFailed {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -135,6 +148,7 @@ pub struct ClockSkew {
     #[schemars(extend("const" = true))]
     pub resolved: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -146,6 +160,7 @@ pub struct CommandAccepted {
     pub name: CommandName,
     pub request_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }
 
@@ -158,5 +173,6 @@ pub struct CommandRefused {
     pub request_id: String,
     pub error: ErrorInfo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
 }

@@ -48,7 +48,7 @@ impl PrinterState {
             warn!(printer = %self.name, %state, detail = detail.unwrap_or(""), "printer cannot print");
         }
         if let Some(d) = &self.devices {
-            d.report(&self.name, "printer", state, detail);
+            d.report(&self.name, crate::devices::DeviceKind::Printer, state, detail);
         }
         self.last = state.to_string();
     }

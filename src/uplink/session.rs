@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Outgoing, Packet, QoS};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -14,6 +14,7 @@ use super::execute::execute;
 use super::flight::{CommandLimiter, Flight, Sent, PACE_TICK};
 use super::tls::status_topic;
 use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
+use crate::devices::DeviceState;
 use crate::event::format_at;
 use crate::journal::Journal;
 
@@ -48,7 +49,7 @@ fn ack_timeout(keep_alive: Duration) -> Duration {
 
 pub(super) async fn run(
     uplink: UplinkContext,
-    mut devices_rx: mpsc::UnboundedReceiver<(String, Value)>,
+    mut devices_rx: mpsc::UnboundedReceiver<(String, DeviceState)>,
     shutdown: CancellationToken,
 ) {
     let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
@@ -129,8 +130,8 @@ async fn connection(
     uplink: &UplinkContext,
     broker: &BrokerOptions,
     clean: bool,
-    devices: &mut BTreeMap<String, Value>,
-    devices_rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    devices: &mut BTreeMap<String, DeviceState>,
+    devices_rx: &mut mpsc::UnboundedReceiver<(String, DeviceState)>,
     ack_tx: &mpsc::UnboundedSender<u64>,
     shutdown: &CancellationToken,
     errors: &mut ErrorLog,
@@ -176,7 +177,7 @@ async fn connection(
     });
     flight.control(&client, &status_topic(prefix), true, birth.to_string().into_bytes());
     for (name, state) in devices.iter() {
-        flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
+        flight.control(&client, &format!("{prefix}/devices/{name}"), true, device_payload(state));
     }
     // rumqttc's `poll` is not cancel-safe, so it runs in a loop of its own and hands events
     // over a channel, in order; this task stays the only publisher.
@@ -255,7 +256,7 @@ async fn connection(
                 }
             }
             Some((name, state)) = devices_rx.recv() => {
-                flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
+                flight.control(&client, &format!("{prefix}/devices/{name}"), true, device_payload(&state));
                 devices.insert(name, state);
             }
             _ = shutdown.cancelled() => {
@@ -509,6 +510,11 @@ impl ErrorLog {
     fn connected(&mut self) {
         self.seen.clear();
     }
+}
+
+/// A device state's retained payload.
+fn device_payload(state: &DeviceState) -> Vec<u8> {
+    serde_json::to_vec(state).expect("a device state is strings only")
 }
 
 #[cfg(test)]
