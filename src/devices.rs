@@ -125,7 +125,7 @@ mod tests {
         let start = doc.find("\n    device:\n").expect("the device message");
         let examples: Vec<&str> = doc[start..]
             .lines()
-            .skip(1)
+            .skip(2)
             .take_while(|l| l.starts_with("      "))
             .filter_map(|l| l.trim_start().strip_prefix("payload: {\"").map(|_| l.trim_start().trim_start_matches("payload: ")))
             .collect();

@@ -60,12 +60,13 @@ pub struct PrintRefused {
 /// seq reservation.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// `may_be_lost` is always there, null or not.
+#[schemars(extend("required" = ["quarantined", "reason", "may_be_lost", "salvage"]))]
 pub struct JournalRecovered {
     /// Where the damaged database was moved.
     pub quarantined: String,
     pub reason: String,
     /// Seqs that may never have reached the broker; null when none can be.
-    #[schemars(required)]
     pub may_be_lost: Option<SeqRange>,
     /// The command that reads what is left of it.
     pub salvage: String,

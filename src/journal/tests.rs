@@ -304,7 +304,7 @@ fn a_write_ahead_log_damaged_before_its_end_quarantines_the_journal_with_its_log
     assert!(events[0].seq > 5);
     // The events were in sled's files (checkpointed at close): salvage finds them.
     let salvaged = crate::journal::recovery::salvage(&quarantined).unwrap();
-    assert_eq!(salvaged.iter().filter(|e| e.kind == "scan.received").count(), 5);
+    assert_eq!(salvaged.iter().filter(|e| e.kind == "order.lookup").count(), 5);
 }
 
 #[test]
