@@ -127,7 +127,9 @@ mod tests {
             .lines()
             .skip(2)
             .take_while(|l| l.starts_with("      "))
-            .filter_map(|l| l.trim_start().strip_prefix("payload: {\"").map(|_| l.trim_start().trim_start_matches("payload: ")))
+            .filter_map(|l| {
+                l.trim_start().strip_prefix("payload: {\"").map(|_| l.trim_start().trim_start_matches("payload: "))
+            })
             .collect();
         assert_eq!(examples.len(), 3, "{examples:?}");
         for json in examples {

@@ -405,7 +405,11 @@ impl Runner {
         tokio::spawn(async move {
             let (result, clock) = oms.lookup(&id).await;
             if let Some((remote, max_delay)) = clock {
-                let _ = tx.send(Input::ClockSample { source: ClockSource::OrderSystem, remote, max_delay: Some(max_delay) });
+                let _ = tx.send(Input::ClockSample {
+                    source: ClockSource::OrderSystem,
+                    remote,
+                    max_delay: Some(max_delay),
+                });
             }
             if let Err(crate::station::LookupError { code, message: msg }) = &result {
                 warn!(order = %id, code, %msg, "order lookup failed");

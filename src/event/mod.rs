@@ -19,10 +19,10 @@ mod kinds;
 mod parts;
 mod scans;
 mod system;
-mod updates;
-mod vocab;
 #[cfg(test)]
 mod tests;
+mod updates;
+mod vocab;
 
 pub(crate) use parts::absent_not_null;
 use schemars::JsonSchema;
@@ -33,14 +33,13 @@ use time::OffsetDateTime;
 pub use kinds::Event;
 pub use parts::{Clock, ErrorInfo, OpenedLine, Scan, ScanClass, ScanRead, SeqRange, ShortLine, Symbology};
 pub use scans::{
-    CommandScanned, ItemCounted, ItemDamaged, ItemRejected, LineCancelled, LogoutReason, OperatorLogin,
-    OperatorLogout, OrderOpened, OrderUnknown, PickLocation, PickShort, PickTote, ScanRejected, Scanned, ShipScanned,
-    Step,
+    CommandScanned, ItemCounted, ItemDamaged, ItemRejected, LineCancelled, LogoutReason, OperatorLogin, OperatorLogout,
+    OrderOpened, OrderUnknown, PickLocation, PickShort, PickTote, ScanRejected, Scanned, ShipScanned, Step,
 };
 pub use system::{JournalRecovered, JournalTrimmed, PrintFailed, PrintJob, PrintRefused, TrimReason};
 pub use updates::{
-    ChangedBy, ClockSkew, CommandAccepted, CommandRefused, DocumentFailed, Interruption, LabelPrinted, OrderInterrupted,
-    OrderOverdue, OrderReceived, OrderSource, OrderStateChanged, StateDetail,
+    ChangedBy, ClockSkew, CommandAccepted, CommandRefused, DocumentFailed, Interruption, LabelPrinted,
+    OrderInterrupted, OrderOverdue, OrderReceived, OrderSource, OrderStateChanged, StateDetail,
 };
 pub use vocab::{ClockSource, CommandName, Document, OperatorRole, OrderState, Printout};
 
@@ -149,4 +148,3 @@ pub fn format_at(t: OffsetDateTime) -> String {
 pub fn parse_at(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Iso8601::DEFAULT).ok()
 }
-

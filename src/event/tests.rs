@@ -55,7 +55,8 @@ fn contract_examples() -> Vec<(String, String)> {
 
 #[test]
 fn every_event_example_of_the_contract_reads_and_writes_back_unchanged() {
-    let examples: Vec<_> = contract_examples().into_iter().filter(|(m, _)| Event::KINDS.contains(&m.as_str())).collect();
+    let examples: Vec<_> =
+        contract_examples().into_iter().filter(|(m, _)| Event::KINDS.contains(&m.as_str())).collect();
     assert!(examples.len() >= 30, "the examples were found: {}", examples.len());
     for (message, json) in examples {
         let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{message}: {e}"));

@@ -202,7 +202,15 @@ mod tests {
     }
 
     fn job(now: OffsetDateTime) -> Job {
-        Job::queued("j1".into(), "label", Printout::Order(crate::event::Document::Label), Some("o1".into()), None, None, now)
+        Job::queued(
+            "j1".into(),
+            "label",
+            Printout::Order(crate::event::Document::Label),
+            Some("o1".into()),
+            None,
+            None,
+            now,
+        )
     }
 
     fn not_sent() -> SendOutcome {

@@ -43,18 +43,15 @@ impl Station {
 
     fn order_command(&mut self, sc: Scan, name: &str, arg: Option<&str>, id: &str, supervisor: bool) {
         // `argument` only when the barcode carries one (`CMD:HOLD:dented`): absent, not null.
-        let scanned = |scan| CommandScanned {
-            scan,
-            command: name.to_string(),
-            argument: arg.map(str::to_string),
-            clock: None,
-        };
+        let scanned =
+            |scan| CommandScanned { scan, command: name.to_string(), argument: arg.map(str::to_string), clock: None };
         let state = self.orders.get(id).map(|e| e.order.state);
         let needs_supervisor = |what: &str| format!("{what} needs a supervisor badge: ask a supervisor to scan in");
         match name {
             "HOLD" => {
                 let reason = arg.filter(|a| !a.is_empty()).unwrap_or("operator");
-                match self.change_state(id, StateChange::Hold, ChangedBy::Station, Some(reason), StateDetail::default()) {
+                match self.change_state(id, StateChange::Hold, ChangedBy::Station, Some(reason), StateDetail::default())
+                {
                     Ok(_) => {
                         let what = format!("order {id} held ({reason})");
                         self.accept(Event::CommandScanned(scanned(sc)), Some(id), what)
@@ -65,13 +62,15 @@ impl Station {
             "RELEASE" if !supervisor => {
                 self.refuse_scan(sc, "supervisor_required", needs_supervisor("releasing a hold"))
             }
-            "RELEASE" => match self.change_state(id, StateChange::Release, ChangedBy::Station, None, StateDetail::default()) {
-                Ok(to) => {
-                    let what = format!("order {id} released to {}", to.as_str());
-                    self.accept(Event::CommandScanned(scanned(sc)), Some(id), what)
+            "RELEASE" => {
+                match self.change_state(id, StateChange::Release, ChangedBy::Station, None, StateDetail::default()) {
+                    Ok(to) => {
+                        let what = format!("order {id} released to {}", to.as_str());
+                        self.accept(Event::CommandScanned(scanned(sc)), Some(id), what)
+                    }
+                    Err(m) => self.refuse_scan(sc, "illegal_transition", m),
                 }
-                Err(m) => self.refuse_scan(sc, "illegal_transition", m),
-            },
+            }
             "REPRINT" => {
                 let Some(e) = self.orders.get(id) else { return };
                 let st = e.order.state;
@@ -131,7 +130,11 @@ impl Station {
                     .filter(|l| !e.order.progress.cancelled_lines.contains(&l.line))
                     .filter_map(|l| {
                         let picked = e.order.progress.picked.get(&l.line).copied().unwrap_or(0);
-                        (picked < l.qty).then(|| ShortLine { line: l.line, sku: l.sku.clone(), missing: l.qty - picked })
+                        (picked < l.qty).then(|| ShortLine {
+                            line: l.line,
+                            sku: l.sku.clone(),
+                            missing: l.qty - picked,
+                        })
                     })
                     .collect();
                 if e.order.progress.picked.values().all(|n| *n == 0) {

@@ -40,7 +40,10 @@ use serde_json::Value;
 use stationd_drivers::framing::FrameError;
 use time::OffsetDateTime;
 
-use crate::event::{ChangedBy, ClockSource, CommandName, Clock, ErrorInfo, Event, NewEvent, OrderStateChanged, ScanRejected, StateDetail};
+use crate::event::{
+    ChangedBy, Clock, ClockSource, CommandName, ErrorInfo, Event, NewEvent, OrderStateChanged, ScanRejected,
+    StateDetail,
+};
 pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
 pub use payload::OrderPayload;
 pub use settings::{default_overdue, Document, Operator, OperatorRole, OverdueRule, Settings, StationRole};
@@ -472,7 +475,14 @@ impl Station {
     /// an error (nothing applied) when not.
     /// [`Station::change_state`] for a change the caller has already checked is allowed:
     /// a refusal here is a bug in the flow (the property tests would catch it).
-    fn apply_checked(&mut self, id: &str, change: StateChange, by: ChangedBy, reason: Option<&str>, extra: StateDetail) {
+    fn apply_checked(
+        &mut self,
+        id: &str,
+        change: StateChange,
+        by: ChangedBy,
+        reason: Option<&str>,
+        extra: StateDetail,
+    ) {
         let applied = self.change_state(id, change, by, reason, extra);
         debug_assert!(applied.is_ok(), "checked state change refused for {id}: {applied:?}");
     }

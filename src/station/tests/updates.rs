@@ -81,10 +81,16 @@ fn overdue_levels_are_raised_once_each_and_survive_a_restart() {
 fn a_command_queued_for_minutes_tags_no_event_but_one_sent_from_the_future_does() {
     let mut t = packing();
     let queued = t.now - TimeDelta::minutes(5);
-    assert!(kinds(&t.input(Input::ClockSample { source: crate::event::ClockSource::CloudCommand, remote: queued, max_delay: None })).is_empty());
+    assert!(kinds(&t.input(Input::ClockSample {
+        source: crate::event::ClockSource::CloudCommand,
+        remote: queued,
+        max_delay: None
+    }))
+    .is_empty());
     assert!(data(event(&t.scan(EAN_A), "item.verified")).get("clock").is_none());
     let ahead = t.now + TimeDelta::minutes(2);
-    let fx = t.input(Input::ClockSample { source: crate::event::ClockSource::CloudCommand, remote: ahead, max_delay: None });
+    let fx =
+        t.input(Input::ClockSample { source: crate::event::ClockSource::CloudCommand, remote: ahead, max_delay: None });
     assert_eq!(data(event(&fx, "clock.skew"))["skew_ms"], -120_000);
     assert_eq!(t.s.view().clock_skew_ms, Some(-120_000));
 }
@@ -93,7 +99,11 @@ fn a_command_queued_for_minutes_tags_no_event_but_one_sent_from_the_future_does(
 fn a_clock_skew_is_raised_once_and_marks_events_until_it_is_gone() {
     let mut t = packing();
     let remote = t.now - TimeDelta::seconds(45);
-    let fx = t.input(Input::ClockSample { source: crate::event::ClockSource::OrderSystem, remote, max_delay: Some(std::time::Duration::ZERO) });
+    let fx = t.input(Input::ClockSample {
+        source: crate::event::ClockSource::OrderSystem,
+        remote,
+        max_delay: Some(std::time::Duration::ZERO),
+    });
     assert_eq!(kinds(&fx), ["clock.skew"]);
     assert_eq!(data(event(&fx, "clock.skew"))["skew_ms"], 45_000);
     assert!(kinds(&t.input(Input::ClockSample {
