@@ -9,10 +9,12 @@ use stationd_drivers::framing::display_code;
 use super::{
     Armed, Document, Feedback, LabelStatus, Line, Operator, OperatorRole, OrderState, StateChange, Station, StationRole,
 };
+/// A classified scan on its way through the flow is what its event records.
+pub(super) use crate::event::Scan;
 use crate::event::{
     self, ChangedBy, DocumentFailed, ErrorInfo, Event, ItemCounted, ItemDamaged, ItemRejected, LineCancelled,
     LogoutReason, OpenedLine, OperatorLogin, OperatorLogout, OrderOpened, OrderUnknown, PickLocation, PickTote,
-    ScanRead, ScanRejected, Scanned, ShipScanned, StateDetail, Symbology,
+    ScanRead, ScanRejected, Scanned, ShipScanned, StateDetail, Step, Symbology,
 };
 
 /// What the scan's event records about the code itself.
@@ -71,8 +73,6 @@ fn done(p: &super::Progress, line: u32, step: Step) -> u32 {
     let m = if step == Step::Pick { &p.picked } else { &p.verified };
     m.get(&line).copied().unwrap_or(0)
 }
-
-use crate::event::Step;
 
 impl Station {
     pub(super) fn scan(&mut self, scanner: &str, code: &str) {
@@ -543,9 +543,6 @@ impl Station {
         }
     }
 }
-
-/// A classified scan on its way through the flow: what its event records.
-pub(super) use crate::event::Scan;
 
 /// The stand-in for an order scan whose lookup just finished.
 pub(super) fn lookup_scan(id: &str) -> Scan {
