@@ -296,3 +296,35 @@ fn an_sscc_scanned_as_its_gs1_barcode_ships_the_order_like_its_bare_digits() {
     t.cloud(CloudOrder::Upsert(Box::new(o)));
     assert_eq!(kinds(&t.scan("001234560000000018")), ["ship.scanned", "order.state"]);
 }
+
+#[test]
+fn the_events_of_scans_keep_their_wire_shape() {
+    let mut t = packing();
+    let fx = t.scan("]C10104006381333931");
+    assert_eq!(
+        data(event(&fx, "item.verified")),
+        json!({"scanner": "gun", "code": "]C10104006381333931", "class": "product", "symbology": "gs1",
+               "gtin": "04006381333931", "ai": {"01": "04006381333931"}, "line": 1, "sku": "SKU-A", "qty": 1, "of": 2})
+    );
+    // A framing error has only the scanner; a misread product code its code and class.
+    let noise = FrameError::ControlByte { byte: 7, offset: 2 };
+    let fx = t.input(Input::BadScan { scanner: "gun".into(), error: noise.clone() });
+    let error = json!({"code": noise.code(), "message": noise.to_string()});
+    assert_eq!(data(event(&fx, "scan.rejected")), json!({"scanner": "gun", "error": error}));
+    let fx = t.scan("4006381333932");
+    let rejected = data(event(&fx, "scan.rejected"));
+    assert_eq!((&rejected["code"], &rejected["class"]), (&json!("4006381333932"), &json!("product")));
+    assert!(rejected.get("symbology").is_none(), "absent, not null: {rejected}");
+    // Another badge: the leaving operator's logout names the next one and carries no scan.
+    let fx = t.scan(SUPERVISOR);
+    assert_eq!(data(event(&fx, "operator.logout")), json!({"reason": "switched", "next": SUPERVISOR}));
+    let fx = t.scan("CMD:HOLD:dented");
+    assert_eq!(
+        data(event(&fx, "command.scanned")),
+        json!({"scanner": "gun", "code": "CMD:HOLD:dented", "class": "command", "command": "HOLD", "argument": "dented"})
+    );
+    assert_eq!(
+        data(event(&fx, "order.state")),
+        json!({"from": "packing", "to": "held", "by": "station", "reason": "dented"})
+    );
+}
