@@ -17,6 +17,7 @@
 
 mod kinds;
 mod parts;
+mod refusals;
 mod scans;
 mod system;
 #[cfg(test)]
@@ -32,6 +33,7 @@ use time::OffsetDateTime;
 
 pub use kinds::Event;
 pub use parts::{Clock, ErrorInfo, OpenedLine, Scan, ScanClass, ScanRead, SeqRange, ShortLine, Symbology};
+pub use refusals::{CommandRefusal, ItemRefusal, ScanRefusal};
 pub use scans::{
     CommandScanned, ItemCounted, ItemDamaged, ItemRejected, LineCancelled, LogoutReason, OperatorLogin, OperatorLogout,
     OrderOpened, OrderUnknown, PickLocation, PickShort, PickTote, ScanRejected, Scanned, ShipScanned, Step,

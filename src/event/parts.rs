@@ -15,18 +15,20 @@ pub struct Clock {
     pub skew_ms: i64,
 }
 
-/// Why something was refused: a stable code and a message for people.
+/// Why something was refused: a stable code (one of the kind's own codes) and a message
+/// for people.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ErrorInfo {
+#[schemars(rename = "ErrorInfo_{C}")]
+pub struct ErrorInfo<C = String> {
     /// Stable, snake_case (`wrong_item`, `bad_barcode`, `unknown_order`, ...).
-    pub code: String,
+    pub code: C,
     pub message: String,
 }
 
-impl ErrorInfo {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ErrorInfo { code: code.into(), message: message.into() }
+impl<C> ErrorInfo<C> {
+    pub fn new(code: C, message: impl Into<String>) -> Self {
+        ErrorInfo { code, message: message.into() }
     }
 }
 

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::parts::{absent_not_null, Clock, ErrorInfo, OpenedLine, Scan, ScanRead, ShortLine};
+use super::refusals::{ItemRefusal, ScanRefusal};
 use super::vocab::OperatorRole;
 
 /// `operator.login`: a badge logged an operator in.
@@ -133,7 +134,7 @@ pub struct ItemCounted {
 pub struct ItemRejected {
     #[serde(flatten)]
     pub scan: Scan,
-    pub error: ErrorInfo,
+    pub error: ErrorInfo<ItemRefusal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,
@@ -245,7 +246,7 @@ pub struct ScanRejected {
     pub scanner: String,
     #[serde(flatten)]
     pub read: Option<ScanRead>,
-    pub error: ErrorInfo,
+    pub error: ErrorInfo<ScanRefusal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,

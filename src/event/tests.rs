@@ -88,6 +88,12 @@ fn the_schema_names_each_kind_as_a_const() {
     assert_eq!(defs["OrderStateChanged"]["additionalProperties"], false);
     assert_eq!(defs["ItemCounted"]["additionalProperties"], false, "flattened scan fields are listed too");
     assert!(defs["ItemCounted"]["properties"]["gtin"].is_object());
+    // Each kind's error lists its own codes.
+    let def = |r: &serde_json::Value| defs[r["$ref"].as_str().unwrap().trim_start_matches("#/$defs/")].clone();
+    let codes = def(&def(&defs["ScanRejected"]["properties"]["error"])["properties"]["code"]).to_string();
+    assert!(codes.contains("\"scan_noise\"") && !codes.contains("\"over_quantity\""), "{codes}");
+    let codes = def(&def(&defs["ItemRejected"]["properties"]["error"])["properties"]["code"]).to_string();
+    assert!(codes.contains("\"over_quantity\"") && !codes.contains("\"scan_noise\""), "{codes}");
     let lost = &defs["JournalRecovered"];
     assert!(lost["required"].as_array().unwrap().contains(&serde_json::json!("may_be_lost")));
     assert!(lost["properties"]["may_be_lost"]["anyOf"][1]["type"] == "null", "{lost:#}");

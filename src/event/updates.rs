@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::parts::{absent_not_null, Clock, ErrorInfo, ShortLine};
+use super::refusals::CommandRefusal;
 use super::vocab::{ClockSource, CommandName, OrderState};
 
 /// Who moved an order.
@@ -171,7 +172,7 @@ pub struct CommandAccepted {
 pub struct CommandRefused {
     pub name: CommandName,
     pub request_id: String,
-    pub error: ErrorInfo,
+    pub error: ErrorInfo<CommandRefusal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = absent_not_null)]
     pub clock: Option<Clock>,

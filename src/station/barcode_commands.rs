@@ -3,7 +3,9 @@
 
 use super::flow::Scan;
 use super::*;
-use crate::event::{ChangedBy, CommandScanned, LogoutReason, OperatorLogout, PickShort, ShortLine, StateDetail};
+use crate::event::{
+    ChangedBy, CommandScanned, LogoutReason, OperatorLogout, PickShort, ScanRefusal, ShortLine, StateDetail,
+};
 
 impl Station {
     pub(super) fn command(&mut self, sc: Scan, raw: &str) {
@@ -28,7 +30,7 @@ impl Station {
                 let Some(id) = order else {
                     return self.refuse_scan(
                         sc,
-                        "no_order",
+                        ScanRefusal::NoOrder,
                         format!("CMD:{name} needs an open order: scan the order first"),
                     );
                 };
@@ -36,7 +38,7 @@ impl Station {
             }
             _ => {
                 let msg = format!("CMD:{name} is not a command this station knows (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)");
-                self.refuse_scan(sc, "unknown_command", msg)
+                self.refuse_scan(sc, ScanRefusal::UnknownCommand, msg)
             }
         }
     }
@@ -56,11 +58,11 @@ impl Station {
                         let what = format!("order {id} held ({reason})");
                         self.accept(Event::CommandScanned(scanned(sc)), Some(id), what)
                     }
-                    Err(m) => self.refuse_scan(sc, "illegal_transition", m),
+                    Err(m) => self.refuse_scan(sc, ScanRefusal::IllegalTransition, m),
                 }
             }
             "RELEASE" if !supervisor => {
-                self.refuse_scan(sc, "supervisor_required", needs_supervisor("releasing a hold"))
+                self.refuse_scan(sc, ScanRefusal::SupervisorRequired, needs_supervisor("releasing a hold"))
             }
             "RELEASE" => {
                 match self.change_state(id, StateChange::Release, ChangedBy::Station, None, StateDetail::default()) {
@@ -68,7 +70,7 @@ impl Station {
                         let what = format!("order {id} released to {}", to.as_str());
                         self.accept(Event::CommandScanned(scanned(sc)), Some(id), what)
                     }
-                    Err(m) => self.refuse_scan(sc, "illegal_transition", m),
+                    Err(m) => self.refuse_scan(sc, ScanRefusal::IllegalTransition, m),
                 }
             }
             "REPRINT" => {
@@ -77,12 +79,12 @@ impl Station {
                 if !matches!(st, OrderState::Packed | OrderState::Labelled) {
                     let msg =
                         format!("order {id} is {}: there is no label to reprint before it is packed", st.as_str());
-                    return self.refuse_scan(sc, "nothing_to_reprint", msg);
+                    return self.refuse_scan(sc, ScanRefusal::NothingToReprint, msg);
                 }
                 if !self.settings.label_printer {
                     return self.refuse_scan(
                         sc,
-                        "no_label_printer",
+                        ScanRefusal::NoLabelPrinter,
                         "no label printer is configured at this station".into(),
                     );
                 }
@@ -90,7 +92,7 @@ impl Station {
                 if confirmed && !supervisor {
                     return self.refuse_scan(
                         sc,
-                        "supervisor_required",
+                        ScanRefusal::SupervisorRequired,
                         needs_supervisor("reprinting a label that was already printed"),
                     );
                 }
@@ -99,14 +101,14 @@ impl Station {
                 self.request_print(id, Document::Label, true);
             }
             "CANCEL-LINE" if !supervisor => {
-                self.refuse_scan(sc, "supervisor_required", needs_supervisor("cancelling a line"))
+                self.refuse_scan(sc, ScanRefusal::SupervisorRequired, needs_supervisor("cancelling a line"))
             }
             "CANCEL-LINE" | "DAMAGED" => {
                 if !matches!(state, Some(OrderState::Picking | OrderState::Packing)) {
                     let st = state.map(OrderState::as_str).unwrap_or("unknown");
                     return self.refuse_scan(
                         sc,
-                        "wrong_state",
+                        ScanRefusal::WrongState,
                         format!("order {id} is {st}: nothing is being picked or packed"),
                     );
                 }
@@ -121,7 +123,11 @@ impl Station {
             "SHORT" => {
                 if state != Some(OrderState::Picking) {
                     let st = state.map(OrderState::as_str).unwrap_or("unknown");
-                    return self.refuse_scan(sc, "wrong_state", format!("order {id} is {st}, not being picked"));
+                    return self.refuse_scan(
+                        sc,
+                        ScanRefusal::WrongState,
+                        format!("order {id} is {st}, not being picked"),
+                    );
                 }
                 let e = &self.orders[id];
                 let short: Vec<ShortLine> = e
@@ -140,7 +146,7 @@ impl Station {
                 if e.order.progress.picked.values().all(|n| *n == 0) {
                     return self.refuse_scan(
                         sc,
-                        "nothing_picked",
+                        ScanRefusal::NothingPicked,
                         format!("order {id}: nothing picked yet; hold it instead"),
                     );
                 }

@@ -12,9 +12,9 @@ use super::{
 /// A classified scan on its way through the flow is what its event records.
 pub(super) use crate::event::Scan;
 use crate::event::{
-    self, ChangedBy, DocumentFailed, ErrorInfo, Event, ItemCounted, ItemDamaged, ItemRejected, LineCancelled,
-    LogoutReason, OpenedLine, OperatorLogin, OperatorLogout, OrderOpened, OrderUnknown, PickLocation, PickTote,
-    ScanRead, ScanRejected, Scanned, ShipScanned, StateDetail, Step, Symbology,
+    self, ChangedBy, DocumentFailed, ErrorInfo, Event, ItemCounted, ItemDamaged, ItemRefusal, ItemRejected,
+    LineCancelled, LogoutReason, OpenedLine, OperatorLogin, OperatorLogout, OrderOpened, OrderUnknown, PickLocation,
+    PickTote, ScanRead, ScanRefusal, ScanRejected, Scanned, ShipScanned, StateDetail, Step, Symbology,
 };
 
 /// What the scan's event records about the code itself.
@@ -49,15 +49,26 @@ fn class_of(class: &ScanClass) -> event::ScanClass {
     }
 }
 
-/// The event kinds a scan can be refused as.
+/// How a scan is refused: the event kind and its code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RefusedAs {
+pub(super) enum Refusal {
     /// `scan.rejected`
-    Scan,
+    Scan(ScanRefusal),
     /// `item.rejected`
-    Item,
-    /// `order.unknown`
+    Item(ItemRefusal),
+    /// `order.unknown` (`unknown_order`): an order scanned that the station does not know.
     UnknownOrder,
+}
+
+impl Refusal {
+    /// The code, also the packer's feedback code.
+    fn code(self) -> &'static str {
+        match self {
+            Refusal::Scan(c) => c.as_str(),
+            Refusal::Item(c) => c.as_str(),
+            Refusal::UnknownOrder => "unknown_order",
+        }
+    }
 }
 
 /// Items a line needs: its quantity at pick; at pack what was picked when the pick was short.
@@ -86,7 +97,7 @@ impl Station {
             Err(_) if self.tracking.contains_key(code) => ScanClass::Tracking(code.to_string()),
             Err(e) => {
                 // A product code with a wrong check digit is a misread: reject, never guess.
-                return self.refuse(scanner, code, None, "bad_barcode", e.to_string());
+                return self.refuse(scanner, code, None, e.to_string());
             }
         };
         let sc = Scan { scanner: scanner.to_string(), read: scan_read(code, &class) };
@@ -95,7 +106,7 @@ impl Station {
         }
         if self.session.operator.is_none() {
             let msg = format!("{} was not used: log in with your badge first", display_code(code));
-            return self.refuse_scan(sc, "not_logged_in", msg);
+            return self.refuse_scan(sc, ScanRefusal::NotLoggedIn, msg);
         }
         match class {
             ScanClass::Badge(_) => unreachable!("handled above"),
@@ -131,14 +142,7 @@ impl Station {
 
     /// A code that failed as a product code (a wrong check digit: a misread), so it has no
     /// other class.
-    pub(super) fn refuse(
-        &mut self,
-        scanner: &str,
-        code: &str,
-        order: Option<&str>,
-        err: &'static str,
-        message: String,
-    ) {
+    pub(super) fn refuse(&mut self, scanner: &str, code: &str, order: Option<&str>, message: String) {
         let read = ScanRead {
             code: code.to_string(),
             class: event::ScanClass::Product,
@@ -146,37 +150,38 @@ impl Station {
             gtin: None,
             ai: None,
         };
+        let err = ScanRefusal::BadBarcode;
         let data = ScanRejected {
             scanner: scanner.to_string(),
             read: Some(read),
             error: ErrorInfo::new(err, message.clone()),
             clock: None,
         };
-        self.record(Event::ScanRejected(data), order, Some(Feedback::Error { code: err, message }));
+        self.record(Event::ScanRejected(data), order, Some(Feedback::Error { code: err.as_str(), message }));
     }
 
-    pub(super) fn refuse_scan(&mut self, sc: Scan, err: &'static str, message: String) {
+    pub(super) fn refuse_scan(&mut self, sc: Scan, err: ScanRefusal, message: String) {
         let order = self.session.order.clone();
-        self.refuse_in(sc, order.as_deref(), RefusedAs::Scan, err, message)
+        self.refuse_in(sc, order.as_deref(), Refusal::Scan(err), message)
     }
 
-    pub(super) fn refuse_in(
-        &mut self,
-        sc: Scan,
-        order: Option<&str>,
-        kind: RefusedAs,
-        err: &'static str,
-        message: String,
-    ) {
-        let error = ErrorInfo::new(err, message.clone());
-        let event = match kind {
-            RefusedAs::Scan => {
+    pub(super) fn refuse_in(&mut self, sc: Scan, order: Option<&str>, refusal: Refusal, message: String) {
+        let code = refusal.code();
+        let event = match refusal {
+            Refusal::Scan(c) => {
+                let error = ErrorInfo::new(c, message.clone());
                 Event::ScanRejected(ScanRejected { scanner: sc.scanner, read: Some(sc.read), error, clock: None })
             }
-            RefusedAs::Item => Event::ItemRejected(ItemRejected { scan: sc, error, clock: None }),
-            RefusedAs::UnknownOrder => Event::OrderUnknown(OrderUnknown { scan: Some(sc), error, clock: None }),
+            Refusal::Item(c) => {
+                let error = ErrorInfo::new(c, message.clone());
+                Event::ItemRejected(ItemRejected { scan: sc, error, clock: None })
+            }
+            Refusal::UnknownOrder => {
+                let error = ErrorInfo::new(code.to_string(), message.clone());
+                Event::OrderUnknown(OrderUnknown { scan: Some(sc), error, clock: None })
+            }
         };
-        self.record(event, order, Some(Feedback::Error { code: err, message }));
+        self.record(event, order, Some(Feedback::Error { code, message }));
     }
 
     /// Records what an accepted scan did, and tells the packer `what`.
@@ -193,7 +198,7 @@ impl Station {
             }
             None => {
                 let msg = format!("badge {badge} is not listed for this station");
-                return self.refuse_scan(sc, "unknown_badge", msg);
+                return self.refuse_scan(sc, ScanRefusal::UnknownBadge, msg);
             }
         };
         let current = self.session.operator.clone();
@@ -242,7 +247,7 @@ impl Station {
                 return;
             }
             let msg = format!("order {id} is not in this station's cache and no order system is configured");
-            return self.refuse_in(sc, Some(id), RefusedAs::UnknownOrder, "unknown_order", msg);
+            return self.refuse_in(sc, Some(id), Refusal::UnknownOrder, msg);
         }
         self.open_known(sc, id);
     }
@@ -278,12 +283,12 @@ impl Station {
                 other => format!("order {id} is {}; a {} station cannot work on it", other.as_str(), role.as_str()),
             };
             let code = match state {
-                OrderState::Held => "order_held",
-                OrderState::Cancelled => "order_cancelled",
-                OrderState::Shipped | OrderState::Packed | OrderState::Labelled => "order_done",
-                _ => "wrong_station",
+                OrderState::Held => ScanRefusal::OrderHeld,
+                OrderState::Cancelled => ScanRefusal::OrderCancelled,
+                OrderState::Shipped | OrderState::Packed | OrderState::Labelled => ScanRefusal::OrderDone,
+                _ => ScanRefusal::WrongStation,
             };
-            return self.refuse_in(sc, Some(id), RefusedAs::Scan, code, msg);
+            return self.refuse_in(sc, Some(id), Refusal::Scan(code), msg);
         };
         self.set_session(|s| s.order = Some(id.to_string()));
         let start = match (step, state) {
@@ -333,7 +338,7 @@ impl Station {
                 let data = PickLocation { scan: sc, location: loc.to_string(), clock: None };
                 self.accept(Event::PickLocation(data), Some(&id), format!("at {loc}"));
             }
-            _ => self.refuse_scan(sc, "no_order", format!("{loc}: open an order for picking first")),
+            _ => self.refuse_scan(sc, ScanRefusal::NoOrder, format!("{loc}: open an order for picking first")),
         }
     }
 
@@ -341,7 +346,7 @@ impl Station {
     fn item(&mut self, sc: Scan, tote: Option<&str>, item: Option<(String, Option<String>)>) {
         let Some(id) = self.session.order.clone() else {
             let msg = format!("{} was not used: scan an order first", display_code(&sc.read.code));
-            return self.refuse_scan(sc, "no_order", msg);
+            return self.refuse_scan(sc, ScanRefusal::NoOrder, msg);
         };
         // A change from the cloud (hold, cancel) stops the flow here.
         let state = self.orders.get(&id).map(|e| e.order.state);
@@ -351,7 +356,7 @@ impl Station {
             Some(OrderState::Held) => {
                 let reason = self.orders[&id].order.progress.hold_reason.clone().unwrap_or_default();
                 let msg = format!("order {id} is held ({reason}): stop and put it aside");
-                return self.refuse_in(sc, Some(&id), RefusedAs::Scan, "order_held", msg);
+                return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderHeld), msg);
             }
             Some(OrderState::Cancelled) => {
                 self.set_session(|s| {
@@ -359,17 +364,21 @@ impl Station {
                     s.armed = None;
                 });
                 let msg = format!("order {id} was cancelled: stop and return its items");
-                return self.refuse_in(sc, Some(&id), RefusedAs::Scan, "order_cancelled", msg);
+                return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderCancelled), msg);
             }
             other => {
                 let st = other.map(OrderState::as_str).unwrap_or("gone");
                 let msg = format!("order {id} is {st}: nothing more to scan for it");
-                return self.refuse_in(sc, Some(&id), RefusedAs::Scan, "order_done", msg);
+                return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderDone), msg);
             }
         };
         if let Some(tote) = tote {
             if step != Step::Pick {
-                return self.refuse_scan(sc, "unknown_barcode", format!("tote {tote} is not the tote of order {id}"));
+                return self.refuse_scan(
+                    sc,
+                    ScanRefusal::UnknownBarcode,
+                    format!("tote {tote} is not the tote of order {id}"),
+                );
             }
             let o = self.order_mut(&id).expect("state read above");
             o.progress.tote = Some(tote.to_string());
@@ -393,16 +402,25 @@ impl Station {
             }
             let shown = display_code(&code);
             return if is_product {
-                self.refuse_in(sc, Some(&id), RefusedAs::Item, "wrong_item", format!("{shown} is not on order {id}"))
+                self.refuse_in(
+                    sc,
+                    Some(&id),
+                    Refusal::Item(ItemRefusal::WrongItem),
+                    format!("{shown} is not on order {id}"),
+                )
             } else {
                 let msg = format!("{shown} is not a product barcode nor listed on order {id}");
-                self.refuse_in(sc, Some(&id), RefusedAs::Item, "unknown_barcode", msg)
+                self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::UnknownBarcode), msg)
             };
         }
         if let Some(Armed::CancelLine) = armed {
             self.set_session(|s| s.armed = None);
             let Some(l) = live.first() else {
-                return self.refuse_scan(sc, "line_cancelled", format!("that line of order {id} is already cancelled"));
+                return self.refuse_scan(
+                    sc,
+                    ScanRefusal::LineCancelled,
+                    format!("that line of order {id} is already cancelled"),
+                );
             };
             let line = l.line;
             let o = self.order_mut(&id).expect("present");
@@ -415,7 +433,11 @@ impl Station {
         if let Some(Armed::Damaged) = armed {
             self.set_session(|s| s.armed = None);
             let Some(l) = live.first() else {
-                return self.refuse_scan(sc, "line_cancelled", format!("that line of order {id} is cancelled"));
+                return self.refuse_scan(
+                    sc,
+                    ScanRefusal::LineCancelled,
+                    format!("that line of order {id} is cancelled"),
+                );
             };
             let (line, sku) = (l.line, l.sku.clone());
             let o = self.order_mut(&id).expect("present");
@@ -428,7 +450,7 @@ impl Station {
         }
         if live.is_empty() {
             let msg = format!("{} belongs to a cancelled line of order {id}", display_code(&code));
-            return self.refuse_in(sc, Some(&id), RefusedAs::Item, "line_cancelled", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::LineCancelled), msg);
         }
         let p = &self.orders[&id].order.progress;
         let open = live.iter().find(|l| done(p, l.line, step) < target(p, l, step));
@@ -441,7 +463,7 @@ impl Station {
                 done(p, l.line, step),
                 target(p, l, step)
             );
-            return self.refuse_in(sc, Some(&id), RefusedAs::Item, "over_quantity", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::OverQuantity), msg);
         };
         let (line, sku, of) = (l.line, l.sku.clone(), target(p, l, step));
         let o = self.order_mut(&id).expect("present");
@@ -518,11 +540,11 @@ impl Station {
     fn ship(&mut self, sc: Scan, tracking: &str) {
         let Some(id) = self.tracking.get(tracking).cloned() else {
             let msg = format!("tracking number {tracking} belongs to no order in this station's cache");
-            return self.refuse_scan(sc, "unknown_tracking", msg);
+            return self.refuse_scan(sc, ScanRefusal::UnknownTracking, msg);
         };
         if !matches!(self.settings.role, StationRole::Ship | StationRole::Multi) {
             let msg = format!("order {id} ships at a ship station, not at a {} station", self.settings.role.as_str());
-            return self.refuse_in(sc, Some(&id), RefusedAs::Scan, "wrong_station", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::WrongStation), msg);
         }
         let state = self.orders[&id].order.state;
         if state != OrderState::Labelled {
@@ -532,7 +554,7 @@ impl Station {
                 OrderState::Cancelled => format!("order {id} was cancelled: do not ship it"),
                 other => format!("order {id} is {}: only a labelled order ships", other.as_str()),
             };
-            return self.refuse_in(sc, Some(&id), RefusedAs::Scan, "not_shippable", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::NotShippable), msg);
         }
         let data = ShipScanned { scan: sc, tracking: tracking.to_string(), clock: None };
         self.accept(Event::ShipScanned(data), Some(&id), format!("order {id} shipped"));

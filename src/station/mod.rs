@@ -41,8 +41,8 @@ use stationd_drivers::framing::FrameError;
 use time::OffsetDateTime;
 
 use crate::event::{
-    ChangedBy, Clock, ClockSource, CommandName, ErrorInfo, Event, NewEvent, OrderStateChanged, ScanRejected,
-    StateDetail,
+    ChangedBy, Clock, ClockSource, CommandName, ErrorInfo, Event, NewEvent, OrderStateChanged, ScanRefusal,
+    ScanRejected, StateDetail,
 };
 pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
 pub use payload::OrderPayload;
@@ -335,13 +335,10 @@ impl Station {
                 self.scan(&scanner, &code);
             }
             Input::BadScan { scanner, error } => {
-                let data = ScanRejected {
-                    scanner,
-                    read: None,
-                    error: ErrorInfo::new(error.code(), error.to_string()),
-                    clock: None,
-                };
-                let fb = Feedback::Error { code: error.code(), message: error.to_string() };
+                let code = framing_refusal(&error);
+                let error = ErrorInfo::new(code, error.to_string());
+                let fb = Feedback::Error { code: code.as_str(), message: error.message.clone() };
+                let data = ScanRejected { scanner, read: None, error, clock: None };
                 self.record(Event::ScanRejected(data), None, Some(fb));
             }
             Input::Cloud { request_id, command } => self.cloud(request_id, command),
@@ -524,5 +521,14 @@ impl Station {
     /// Builds the status page's view of the station.
     pub fn view(&self) -> View {
         view::build(self)
+    }
+}
+
+/// The refusal code of a scan the framer rejected.
+fn framing_refusal(error: &FrameError) -> ScanRefusal {
+    match error {
+        FrameError::TooLong { .. } => ScanRefusal::ScanTooLong,
+        FrameError::ControlByte { .. } => ScanRefusal::ScanNoise,
+        FrameError::NotUtf8 { .. } => ScanRefusal::ScanNotUtf8,
     }
 }

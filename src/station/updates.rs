@@ -10,8 +10,8 @@ use super::{
     StoredOrder,
 };
 use crate::event::{
-    ChangedBy, ClockSkew, ClockSource, CommandAccepted, CommandName, CommandRefused, DocumentFailed, ErrorInfo, Event,
-    Interruption, LabelPrinted, OrderOverdue, OrderReceived, OrderSource, OrderUnknown, StateDetail,
+    ChangedBy, ClockSkew, ClockSource, CommandAccepted, CommandName, CommandRefusal, CommandRefused, DocumentFailed,
+    ErrorInfo, Event, Interruption, LabelPrinted, OrderOverdue, OrderReceived, OrderSource, OrderUnknown, StateDetail,
 };
 
 /// How often the cache is swept for expired orders.
@@ -71,10 +71,10 @@ impl Station {
     ) {
         let Some(e) = self.orders.get(id) else {
             let msg = format!("order {id} is not known at this station");
-            return self.cloud_refuse(rid, command, Some(id), "unknown_order", msg);
+            return self.cloud_refuse(rid, command, Some(id), CommandRefusal::UnknownOrder, msg);
         };
         if let Err(msg) = super::transition(&e.order, change) {
-            return self.cloud_refuse(rid, command, Some(id), "illegal_transition", msg);
+            return self.cloud_refuse(rid, command, Some(id), CommandRefusal::IllegalTransition, msg);
         }
         let data = CommandAccepted { name: command, request_id: rid.clone(), clock: None };
         let ev = self.event(Event::CommandAccepted(data), Some(id));
@@ -108,10 +108,11 @@ impl Station {
         rid: String,
         name: CommandName,
         order: Option<&str>,
-        code: &'static str,
+        code: CommandRefusal,
         message: String,
     ) {
         let error = ErrorInfo::new(code, message.clone());
+        let code = code.as_str();
         let data = CommandRefused { name, request_id: rid.clone(), error, clock: None };
         self.record(Event::CommandRefused(data), order, None);
         let reply = reply::refused(Some(&rid), code, &message);
@@ -173,7 +174,7 @@ impl Station {
                 } else {
                     Feedback::Alert { code: "unknown_order", message: msg.clone() }
                 };
-                let data = OrderUnknown { scan: None, error: ErrorInfo::new(code, msg), clock: None };
+                let data = OrderUnknown { scan: None, error: ErrorInfo::new(code.to_string(), msg), clock: None };
                 self.record(Event::OrderUnknown(data), Some(&id), Some(fb));
             }
         }

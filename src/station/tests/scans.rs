@@ -309,7 +309,8 @@ fn the_events_of_scans_keep_their_wire_shape() {
     // A framing error has only the scanner; a misread product code its code and class.
     let noise = FrameError::ControlByte { byte: 7, offset: 2 };
     let fx = t.input(Input::BadScan { scanner: "gun".into(), error: noise.clone() });
-    let error = json!({"code": noise.code(), "message": noise.to_string()});
+    let error = json!({"code": "scan_noise", "message": noise.to_string()});
+    assert_eq!(noise.code(), "scan_noise", "the framer's code is the event's");
     assert_eq!(data(event(&fx, "scan.rejected")), json!({"scanner": "gun", "error": error}));
     let fx = t.scan("4006381333932");
     let rejected = data(event(&fx, "scan.rejected"));
