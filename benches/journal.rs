@@ -11,8 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use stationd::event::NewEvent;
+use stationd::event::{Event, NewEvent, Scan, ScanClass, Scanned};
 use stationd::journal::{dir_size, Journal, JournalOptions};
 
 mod common;
@@ -141,7 +140,8 @@ fn opts(dir: &Path) -> JournalOptions {
 
 /// A scan event of realistic size (~250 B envelope).
 fn scan(i: usize) -> NewEvent {
-    NewEvent::new("scan.received", json!({ "scanner": "pack-gun", "code": format!("40063813{i:05}") }))
+    let scan = Scan::new("pack-gun", format!("40063813{i:05}"), ScanClass::Product);
+    NewEvent::new(Event::OrderLookup(Scanned { scan, clock: None }))
 }
 
 struct Lat {

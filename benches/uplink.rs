@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::json;
 use stationd::config::MqttConfig;
-use stationd::event::NewEvent;
+use stationd::event::{Event as StationEvent, NewEvent, Scan, ScanClass, Scanned};
 use stationd::journal::{Journal, JournalOptions};
 use stationd::orders::OrderStore;
 use tokio_util::sync::CancellationToken;
@@ -113,7 +113,8 @@ fn fill(rt: &tokio::runtime::Runtime, dir: &Path, n: usize) -> Journal {
             tasks.push(tokio::spawn(async move {
                 for i in 0..n / 64 {
                     let code = format!("40063813{:07}", p * n + i);
-                    j.append(NewEvent::new("scan.received", json!({"scanner":"pack-gun","code":code}))).await.unwrap();
+                    let scan = Scan::new("pack-gun", code, ScanClass::Product);
+                    j.append(NewEvent::new(StationEvent::OrderLookup(Scanned { scan, clock: None }))).await.unwrap();
                 }
             }));
         }
@@ -207,7 +208,10 @@ async fn live(port: u16, dir: &Path, scans: usize) -> (f64, f64, usize) {
     for i in 0..scans {
         tick.tick().await;
         let a = journal
-            .append(NewEvent::new("scan.received", json!({"scanner":"gun","code":format!("L{i}")})))
+            .append(NewEvent::new(StationEvent::OrderLookup(Scanned {
+                scan: Scan::new("gun", format!("L{i}"), ScanClass::Product),
+                clock: None,
+            })))
             .await
             .unwrap();
         confirmed.insert(a.seq, Instant::now());

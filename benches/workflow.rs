@@ -165,8 +165,9 @@ fn fill_backlog(station: &support::StationDir, n: usize) {
             let j = journal.clone();
             tasks.push(tokio::spawn(async move {
                 for i in (w..n).step_by(64) {
-                    let data = json!({"scanner": "gun", "code": format!("B{i}")});
-                    j.append(stationd::event::NewEvent::new("scan.received", data)).await.unwrap();
+                    use stationd::event::{Event, NewEvent, Scan, ScanClass, Scanned};
+                    let scan = Scan::new("gun", format!("B{i}"), ScanClass::Product);
+                    j.append(NewEvent::new(Event::OrderLookup(Scanned { scan, clock: None }))).await.unwrap();
                 }
             }));
         }

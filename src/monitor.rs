@@ -15,7 +15,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::config::MqttConfig;
-use crate::event::{parse_at, Envelope};
+use crate::event::{parse_at, AnyEnvelope};
 
 /// Per-station delivery bookkeeping.
 #[derive(Debug, Default)]
@@ -135,7 +135,7 @@ pub struct StationSummary {
 }
 
 impl Tracker {
-    pub fn observe(&mut self, topic_prefix: &str, env: &Envelope, now: time::OffsetDateTime, at: Instant) -> Seen {
+    pub fn observe(&mut self, topic_prefix: &str, env: &AnyEnvelope, now: time::OffsetDateTime, at: Instant) -> Seen {
         let key = format!("{}/{}", env.warehouse, env.station);
         let log = self.stations.entry(key).or_default();
         log.prefix = topic_prefix.to_string();
@@ -273,7 +273,7 @@ pub async fn run(opts: MonitorOptions) -> Result<(Vec<StationSummary>, bool), Mo
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if let Some(prefix) = p.topic.strip_suffix("/events") {
-                        match serde_json::from_slice::<Envelope>(&p.payload) {
+                        match serde_json::from_slice::<AnyEnvelope>(&p.payload) {
                             Ok(env) => {
                                 let seen = tracker.observe(prefix, &env, time::OffsetDateTime::now_utc(), Instant::now());
                                 if opts.print_events && seen == Seen::New {
@@ -363,8 +363,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn env(seq: u64, id: u128) -> Envelope {
-        Envelope {
+    fn env(seq: u64, id: u128) -> AnyEnvelope {
+        AnyEnvelope {
             v: 1,
             id: uuid::Uuid::from_u128(id),
             seq,
@@ -509,7 +509,7 @@ mod tests {
             ],
         ) {
             let mut t = Tracker::default();
-            match serde_json::from_slice::<Envelope>(&payload) {
+            match serde_json::from_slice::<AnyEnvelope>(&payload) {
                 Ok(env) => {
                     prop_assert_eq!(t.observe("p", &env, now(), Instant::now()), Seen::New);
                     prop_assert_eq!(t.observe("p", &env, now(), Instant::now()), Seen::Duplicate);

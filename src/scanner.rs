@@ -12,7 +12,7 @@ use stationd_drivers::framing::{Frame, ScanFramer};
 use stationd_drivers::scanner::{ScannerEvent, ScannerLink, ScannerSpec};
 
 use crate::config::{ScannerConfig, ScannerKind};
-use crate::devices::DeviceStates;
+use crate::devices::{DeviceKind, DeviceStates};
 use crate::station::Input;
 
 pub fn kind_name(kind: &ScannerKind) -> &'static str {
@@ -55,9 +55,9 @@ pub fn spawn(
         match cfg.kind {
             ScannerKind::Stdin { shutdown_on_eof } => {
                 // Published like any scanner's, so the cloud sees every configured device.
-                devices.report(&cfg.name, "scanner", "ready", Some("reading standard input"));
+                devices.report(&cfg.name, DeviceKind::Scanner, "ready", Some("reading standard input"));
                 stdin_scanner(&cfg.name, cfg.max_len, &tx, &shutdown).await;
-                devices.report(&cfg.name, "scanner", "offline", Some("standard input closed"));
+                devices.report(&cfg.name, DeviceKind::Scanner, "offline", Some("standard input closed"));
                 if shutdown_on_eof {
                     info!(scanner = %cfg.name, "stdin closed; shutting down (on_eof = \"shutdown\")");
                     shutdown.cancel();
@@ -94,7 +94,7 @@ async fn device_scanner(
                 } else {
                     warn!(scanner = %name, %detail, "scanner offline; reopening with backoff");
                 }
-                devices.report(&name, "scanner", state, Some(detail.as_str()));
+                devices.report(&name, DeviceKind::Scanner, state, Some(detail.as_str()));
             }
         }
     }

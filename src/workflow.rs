@@ -11,13 +11,12 @@
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::Value;
 use stationd_drivers::framing::display_code;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
-use crate::event::OnDuty;
+use crate::event::{ClockSource, OnDuty};
 use crate::journal::Journal;
 use crate::oms::Oms;
 use crate::orders::{OrderStore, SeenRequest};
@@ -226,7 +225,7 @@ pub async fn run(
             c = ch.cloud.recv(), if cloud_open && !stop.is_cancelled() => match c {
                 Some(c) => {
                     if let Some(t) = c.sent_at {
-                        runner.perform(&mut station, Input::ClockSample { source: "cloud command", remote: t, max_delay: None }, None).await;
+                        runner.perform(&mut station, Input::ClockSample { source: ClockSource::CloudCommand, remote: t, max_delay: None }, None).await;
                     }
                     (c.input, Some((c.request_id, c.reply)))
                 }
@@ -282,7 +281,7 @@ impl Runner {
         for effect in effects {
             match effect {
                 Effect::Record { event, feedback } => {
-                    let scanned = event.data.get("code").and_then(Value::as_str).map(str::to_string);
+                    let scanned = event.event.scanned().map(|r| r.code.clone());
                     answers.push((feedback, scanned));
                     events.push(event);
                 }
@@ -313,7 +312,7 @@ impl Runner {
         }
         // After the input's own events, so their seqs line up with their feedback.
         events.extend(print_events);
-        let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
+        let kinds: Vec<String> = events.iter().map(|e| e.kind().to_string()).collect();
         let mut feedback: Vec<(u64, Feedback, Option<String>)> = Vec::new();
         match self.parts.journal.commit(events, state).await {
             Ok(appended) => {
@@ -407,7 +406,11 @@ impl Runner {
         tokio::spawn(async move {
             let (result, clock) = oms.lookup(&id).await;
             if let Some((remote, max_delay)) = clock {
-                let _ = tx.send(Input::ClockSample { source: "order system", remote, max_delay: Some(max_delay) });
+                let _ = tx.send(Input::ClockSample {
+                    source: ClockSource::OrderSystem,
+                    remote,
+                    max_delay: Some(max_delay),
+                });
             }
             if let Err(crate::station::LookupError { code, message: msg }) = &result {
                 warn!(order = %id, code, %msg, "order lookup failed");

@@ -136,14 +136,14 @@ proptest! {
 
     #[test]
     fn what_the_monitor_reads_from_the_broker_is_an_envelope_or_skipped(payload in hostile_text(600), seq in any::<u64>()) {
-        use stationd::event::Envelope;
+        use stationd::event::AnyEnvelope;
         let mut tracker = stationd::monitor::Tracker::default();
         let now = time::OffsetDateTime::now_utc();
-        if let Ok(env) = serde_json::from_str::<Envelope>(&payload) {
+        if let Ok(env) = serde_json::from_str::<AnyEnvelope>(&payload) {
             tracker.observe("wh/x", &env, now, std::time::Instant::now());
         }
         // A well-formed envelope with any seq and hostile names is tracked, not trusted.
-        let env = Envelope {
+        let env = AnyEnvelope {
             v: 1, id: uuid::Uuid::now_v7(), seq, warehouse: payload.clone(), station: payload.clone(),
             at: payload.clone(), kind: payload.clone(), order: None, operator: None, data: serde_json::Value::Null,
         };

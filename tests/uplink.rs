@@ -567,7 +567,7 @@ fn device_states_are_published_retained_and_again_after_a_broker_restart() {
     let _guard = rt.enter();
     let uplink = stationd::uplink::spawn(cfg.mqtt.unwrap(), journal, orders, stop.clone()).unwrap();
     let state = json!({"kind": "printer", "state": "paper_out", "at": "2026-11-24T10:00:00.000Z"});
-    uplink.device_state("label", state.clone());
+    uplink.device_state("label", serde_json::from_value(state.clone()).unwrap());
     let topic = "wh/WH1/st/DEV/devices/label";
     let retained = |port: u16| {
         // A subscriber that arrives later still gets the state: it is retained.

@@ -226,10 +226,9 @@ pub fn fill_journal(dir: &Path, station: &str, n: usize) -> u64 {
                     let batch = (i..end)
                         .map(|k| {
                             let code = format!("40063813{k:07}");
-                            stationd::event::NewEvent::new(
-                                "scan.received",
-                                serde_json::json!({"scanner": "pack-gun", "code": code}),
-                            )
+                            use stationd::event::{Event, NewEvent, Scan, ScanClass, Scanned};
+                            let scan = Scan::new("pack-gun", code, ScanClass::Product);
+                            NewEvent::new(Event::OrderLookup(Scanned { scan, clock: None }))
                         })
                         .collect();
                     j.append_all(batch).await.expect("append");

@@ -139,9 +139,11 @@ pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
     }
     out.help("stationd_device_state", "gauge", "1 for each device's current state.");
     for (device, state) in s.devices.snapshot() {
-        let st = state["state"].as_str().unwrap_or("unknown").to_string();
-        let kind = state["kind"].as_str().unwrap_or("device").to_string();
-        out.value("stationd_device_state", &[("device", &device), ("kind", &kind), ("state", &st)], 1.0);
+        out.value(
+            "stationd_device_state",
+            &[("device", &device), ("kind", state.kind.as_str()), ("state", &state.state)],
+            1.0,
+        );
     }
     let c = &app.counters;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed) as f64;

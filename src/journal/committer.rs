@@ -24,7 +24,7 @@ use super::state::StateWrite;
 use super::store::{self, ack_key, event_key, u64_value};
 use super::wal::Writes;
 use super::{Appended, JournalError, Shared, StateChanges};
-use crate::event::{format_at, Envelope, NewEvent, ENVELOPE_VERSION};
+use crate::event::{format_at, Envelope, Event, JournalTrimmed, NewEvent, TrimReason, ENVELOPE_VERSION};
 
 /// Most requests folded into one commit; bounds the latency a single commit adds.
 const MAX_BATCH: usize = 4096;
@@ -477,15 +477,14 @@ impl Committer {
             min_free = opts.min_free,
             "disk space is low: acked events trimmed before journal.retain_acked to keep room for new scans; they can no longer be resent by resync"
         );
-        let data = serde_json::json!({
-            "reason": "disk_low",
-            "from": from,
-            "to": to,
-            "disk_free": free,
-            "min_free": opts.min_free,
-            "retain_acked_seconds": retain,
-        });
-        let event = NewEvent::new("journal.trimmed", data);
+        let event = NewEvent::new(Event::JournalTrimmed(JournalTrimmed {
+            reason: TrimReason::DiskLow,
+            from,
+            to,
+            disk_free: free,
+            min_free: opts.min_free,
+            retain_acked_seconds: retain,
+        }));
         if let Err(e) = self.input_into(batch, state_writes, vec![event], StateChanges::default()) {
             warn!(error = %e, "the journal.trimmed event was not recorded");
         }
@@ -513,10 +512,9 @@ impl Committer {
                 warehouse: opts.warehouse.clone(),
                 station: opts.station.clone(),
                 at: format_at(time::OffsetDateTime::now_utc()),
-                kind: event.kind,
                 order: event.order,
                 operator: event.operator,
-                data: event.data,
+                event: event.event,
             };
             let bytes = serde_json::to_vec(&env).map_err(|e| JournalError::Storage(format!("encoding event: {e}")))?;
             len += bytes.len() as u64;

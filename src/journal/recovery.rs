@@ -9,14 +9,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
 use tracing::{error, warn};
 
 use super::reserve::{self, DirLock, Reservation, ReserveFile, RESERVE_BLOCK};
 use super::store::{self, db_dir, OpenError, Store};
 use super::wal::Writes;
 use super::{JournalError, JournalOptions, OpenOutcome};
-use crate::event::{Envelope, NewEvent};
+use crate::event::{AnyEnvelope, Event, JournalRecovered, NewEvent, SeqRange};
 
 pub(super) struct Opened {
     pub store: Store,
@@ -97,14 +96,14 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
     let reservation = Reservation { reserved_below: restart_at, issued_below: restart_at, acked_below: restart_at };
     reserve_file.store(&reservation).map_err(|e| JournalError::access(dir, "write the seq reservation in", e))?;
 
-    let data = json!({
-        "quarantined": quarantined.display().to_string(),
-        "reason": problem,
-        "may_be_lost": may_be_lost.map(|(from, to)| json!({"from": from, "to": to})),
-        "salvage": format!("stationd queue salvage {}", quarantined.display()),
-    });
+    let data = JournalRecovered {
+        quarantined: quarantined.display().to_string(),
+        reason: problem.clone(),
+        may_be_lost: may_be_lost.map(|(from, to)| SeqRange { from, to }),
+        salvage: format!("stationd queue salvage {}", quarantined.display()),
+    };
     let outcome = OpenOutcome::Recovered { quarantined, reason: problem, may_be_lost };
-    let first_event = Some(NewEvent::new("journal.recovered", data));
+    let first_event = Some(NewEvent::new(Event::JournalRecovered(data)));
     Ok(Opened { store, lock, reservation, reserve_file, outcome, first_event })
 }
 
@@ -174,10 +173,11 @@ fn quarantine(dir: &Path) -> Result<PathBuf, JournalError> {
 }
 
 /// Everything readable from a (possibly damaged) sled database folder, in seq order,
-/// one per seq. It first tries sled itself on a scratch copy (the quarantined files are
+/// one per seq. Read as [`AnyEnvelope`]s (data left as JSON): a quarantined journal may hold
+/// records of an older release, and salvage must not drop one for its shape. It first tries sled itself on a scratch copy (the quarantined files are
 /// never modified); if sled cannot open it, it scans the raw files for event envelopes
 /// (sled stores values uncompressed), keeping the last version of each seq.
-pub fn salvage(db_path: &Path) -> Result<Vec<Envelope>, String> {
+pub fn salvage(db_path: &Path) -> Result<Vec<AnyEnvelope>, String> {
     if !db_path.exists() {
         return Err(format!("{} does not exist", db_path.display()));
     }
@@ -187,7 +187,7 @@ pub fn salvage(db_path: &Path) -> Result<Vec<Envelope>, String> {
     Ok(salvage_scan(db_path))
 }
 
-fn salvage_with_sled(db_path: &Path) -> Option<Vec<Envelope>> {
+fn salvage_with_sled(db_path: &Path) -> Option<Vec<AnyEnvelope>> {
     let scratch = tempdir_near(db_path)?;
     let copy = scratch.join("db");
     copy_dir(db_path, &copy).ok()?;
@@ -198,7 +198,7 @@ fn salvage_with_sled(db_path: &Path) -> Option<Vec<Envelope>> {
         let mut out = Vec::new();
         for kv in db.range(store::event_key(0)..=store::event_key(u64::MAX)) {
             let (_, v) = kv.ok()?;
-            out.push(serde_json::from_slice::<Envelope>(&v).ok()?);
+            out.push(serde_json::from_slice::<AnyEnvelope>(&v).ok()?);
         }
         Some(out)
     });
@@ -210,8 +210,8 @@ fn salvage_with_sled(db_path: &Path) -> Option<Vec<Envelope>> {
 }
 
 /// Raw scan of every file under `path` for JSON envelopes.
-pub fn salvage_scan(path: &Path) -> Vec<Envelope> {
-    let mut found: std::collections::BTreeMap<u64, Envelope> = std::collections::BTreeMap::new();
+pub fn salvage_scan(path: &Path) -> Vec<AnyEnvelope> {
+    let mut found: std::collections::BTreeMap<u64, AnyEnvelope> = std::collections::BTreeMap::new();
     let mut files = Vec::new();
     collect_files(path, &mut files);
     for f in files {
@@ -220,7 +220,7 @@ pub fn salvage_scan(path: &Path) -> Vec<Envelope> {
         let mut i = 0;
         while let Some(pos) = find(&bytes[i..], needle) {
             let start = i + pos;
-            let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<Envelope>();
+            let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<AnyEnvelope>();
             match stream.next() {
                 Some(Ok(env)) => {
                     i = start + stream.byte_offset();

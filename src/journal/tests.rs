@@ -1,17 +1,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use serde_json::json;
 
 use super::*;
-use crate::event::Envelope;
+use crate::event::{AnyEnvelope, Event, Scan, ScanClass, Scanned};
 
 fn opts(dir: &Path) -> JournalOptions {
     JournalOptions::new(dir.join("journal"), "WH1", "PACK-07")
 }
 
 fn scan(code: &str) -> NewEvent {
-    NewEvent::new("scan.received", json!({ "code": code }))
+    NewEvent::new(Event::OrderLookup(Scanned { scan: Scan::new("gun", code, ScanClass::Order), clock: None }))
 }
 
 fn open(o: &JournalOptions) -> Journal {
@@ -20,7 +19,8 @@ fn open(o: &JournalOptions) -> Journal {
     j
 }
 
-fn envelopes(j: &Journal) -> Vec<Envelope> {
+/// The stored records, read as any reader of the journal's bytes would.
+fn envelopes(j: &Journal) -> Vec<AnyEnvelope> {
     j.read_from(0, usize::MAX).unwrap().iter().map(|r| serde_json::from_slice(&r.payload).unwrap()).collect()
 }
 
@@ -304,7 +304,7 @@ fn a_write_ahead_log_damaged_before_its_end_quarantines_the_journal_with_its_log
     assert!(events[0].seq > 5);
     // The events were in sled's files (checkpointed at close): salvage finds them.
     let salvaged = crate::journal::recovery::salvage(&quarantined).unwrap();
-    assert_eq!(salvaged.iter().filter(|e| e.kind == "scan.received").count(), 5);
+    assert_eq!(salvaged.iter().filter(|e| e.kind == "order.lookup").count(), 5);
 }
 
 #[test]

@@ -16,7 +16,6 @@ use stationd_drivers::printer::SendOutcome;
 use time::OffsetDateTime;
 
 use crate::event::{format_at, parse_at};
-use crate::station::Document;
 
 /// How long a queued job waits for its printer before it expires.
 pub const JOB_TTL: Duration = Duration::from_secs(30 * 60);
@@ -63,46 +62,7 @@ impl JobState {
     }
 }
 
-/// What a job prints: one of an order's documents, or the test page. Stored and shown as
-/// `label`, `slip`, `test`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum Printout {
-    Order(Document),
-    TestPage,
-}
-
-impl Printout {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Printout::Order(d) => d.as_str(),
-            Printout::TestPage => "test",
-        }
-    }
-
-    /// `label`, `slip` or `test`.
-    pub fn parse(s: &str) -> Option<Printout> {
-        match s {
-            "label" => Some(Printout::Order(Document::Label)),
-            "slip" => Some(Printout::Order(Document::Slip)),
-            "test" => Some(Printout::TestPage),
-            _ => None,
-        }
-    }
-}
-
-impl From<Printout> for &'static str {
-    fn from(p: Printout) -> &'static str {
-        p.as_str()
-    }
-}
-
-impl TryFrom<String> for Printout {
-    type Error = String;
-    fn try_from(s: String) -> Result<Printout, String> {
-        Printout::parse(&s).ok_or_else(|| format!("unknown document {s:?}"))
-    }
-}
+pub use crate::event::Printout;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -242,7 +202,15 @@ mod tests {
     }
 
     fn job(now: OffsetDateTime) -> Job {
-        Job::queued("j1".into(), "label", Printout::Order(Document::Label), Some("o1".into()), None, None, now)
+        Job::queued(
+            "j1".into(),
+            "label",
+            Printout::Order(crate::event::Document::Label),
+            Some("o1".into()),
+            None,
+            None,
+            now,
+        )
     }
 
     fn not_sent() -> SendOutcome {

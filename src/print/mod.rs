@@ -34,7 +34,6 @@ mod store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::json;
 use stationd_drivers::printer::{PrinterLink, PrinterSpec};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -47,7 +46,7 @@ pub use render::PreparedJob;
 pub use store::{JobStore, FINISHED_JOBS_KEPT};
 
 use crate::devices::DeviceStates;
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent, PrintFailed, PrintJob, PrintRefused};
 use crate::journal::{Journal, StateChanges};
 use crate::orders::StoredOrder;
 
@@ -158,7 +157,7 @@ impl Printing {
         let detail = missing_glyphs_detail(&prepared);
         let (job, bytes) = self.new_job(prepared, None, detail)?;
         let changes = JobStore::creation(&job, &bytes)?;
-        let event = self.job_event("print.queued", &job);
+        let event = self.queued_event(&job);
         Ok((job, event, changes))
     }
 
@@ -174,8 +173,8 @@ impl Printing {
     /// A document that could not be made (no valid label for the order): `print.failed`
     /// with the reason, nothing queued.
     pub async fn refused(&self, document: Printout, order: Option<String>, reason: &str) {
-        let mut ev =
-            NewEvent::new("print.failed", json!({ "job": null, "document": document.as_str(), "detail": reason }));
+        let data = PrintRefused { job: (), document, detail: reason.to_string(), clock: None };
+        let mut ev = NewEvent::new(Event::PrintFailed(PrintFailed::NotQueued(data)));
         ev.order = order;
         ev.operator = self.on_duty.badge();
         if let Err(e) = self.journal.append(ev).await {
@@ -209,7 +208,7 @@ impl Printing {
     ) -> Result<Job, PrintError> {
         let (job, bytes) = self.new_job(prepared, reprint_of, detail)?;
         let store = self.store.clone();
-        let (j, event) = (job.clone(), self.job_event("print.queued", &job));
+        let (j, event) = (job.clone(), self.queued_event(&job));
         tokio::task::spawn_blocking(move || store.create(&j, &bytes, event))
             .await
             .map_err(PrintError::storage("queue a job"))??;
@@ -233,21 +232,29 @@ impl Printing {
         self.queue(again, Some(old.id), None).await
     }
 
-    /// The event that reports a job's state change (`kind`), with the operator on duty.
-    fn job_event(&self, kind: &str, job: &Job) -> NewEvent {
-        let mut data =
-            json!({ "job": job.id, "printer": job.printer, "document": job.document, "attempts": job.attempts });
-        // Absent, not null, when there is nothing to say (docs/asyncapi.yaml).
-        if let Some(d) = &job.detail {
-            data["detail"] = json!(d);
-        }
-        if let Some(r) = &job.reprint_of {
-            data["reprint_of"] = json!(r);
-        }
-        let mut ev = NewEvent::new(kind, data);
-        ev.order = job.order.clone();
-        ev.operator = self.on_duty.badge();
-        ev
+    /// The event that reports the state a job changed to (`print.queued` for `queued`, ...),
+    /// with the operator on duty; none for `sending`, which is not reported.
+    fn job_event(&self, job: &Job) -> Option<NewEvent> {
+        let data = job_data(job);
+        let event = match job.state {
+            JobState::Queued => Event::PrintQueued(data),
+            JobState::Sending => return None,
+            JobState::Sent => Event::PrintSent(data),
+            JobState::Written => Event::PrintWritten(data),
+            JobState::Confirmed => Event::PrintConfirmed(data),
+            JobState::Failed => Event::PrintFailed(PrintFailed::Job(data)),
+            JobState::Expired => Event::PrintExpired(data),
+        };
+        Some(self.on_duty_event(event, job))
+    }
+
+    /// `print.queued` for a job just made.
+    fn queued_event(&self, job: &Job) -> NewEvent {
+        self.on_duty_event(Event::PrintQueued(job_data(job)), job)
+    }
+
+    fn on_duty_event(&self, event: Event, job: &Job) -> NewEvent {
+        NewEvent { event, order: job.order.clone(), operator: self.on_duty.badge() }
     }
 
     /// Hands a finished job to whoever listens for outcomes (the workflow).
@@ -266,6 +273,19 @@ fn missing_glyphs_detail(job: &PreparedJob) -> Option<String> {
         warn!(printer = %job.printer, order = ?job.order, %fields, "characters the printer has no font for print as '?'; set `font` on the printer");
         format!("no font on printer {:?} for some characters of {fields} (printed as '?'); set `font` (a resident Unicode font) on the printer", job.printer)
     })
+}
+
+/// What a job's `print.*` event says of it.
+fn job_data(job: &Job) -> PrintJob {
+    PrintJob {
+        job: job.id.clone(),
+        printer: job.printer.clone(),
+        document: job.document,
+        attempts: job.attempts,
+        detail: job.detail.clone(),
+        reprint_of: job.reprint_of.clone(),
+        clock: None,
+    }
 }
 
 #[cfg(test)]
@@ -334,7 +354,7 @@ mod tests {
         );
         crashed.start_sending(time::OffsetDateTime::now_utc());
         tokio::task::spawn_blocking(move || {
-            store.create(&crashed, b"^XA^XZ", NewEvent::new("print.queued", serde_json::json!({}))).unwrap();
+            store.create(&crashed, b"^XA^XZ", NewEvent::new(Event::PrintQueued(job_data(&crashed)))).unwrap();
             drop(store);
             j.close();
         })

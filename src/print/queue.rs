@@ -48,7 +48,7 @@ impl PrinterState {
             warn!(printer = %self.name, %state, detail = detail.unwrap_or(""), "printer cannot print");
         }
         if let Some(d) = &self.devices {
-            d.report(&self.name, "printer", state, detail);
+            d.report(&self.name, crate::devices::DeviceKind::Printer, state, detail);
         }
         self.last = state.to_string();
     }
@@ -57,8 +57,8 @@ impl PrinterState {
 impl Printing {
     /// Stores the job as it is now with the event that reports the change (one commit); the
     /// committer thread writes and syncs it while this task waits.
-    async fn save(&self, job: &Job, event: Option<&str>) -> Result<(), PrintError> {
-        let event = event.map(|kind| self.job_event(kind, job));
+    async fn save(&self, job: &Job, announce: bool) -> Result<(), PrintError> {
+        let event = if announce { self.job_event(job) } else { None };
         self.store.put_async(job, event).await
     }
 
@@ -94,7 +94,7 @@ impl Printing {
                 }
             };
             if job.expire(now()) {
-                if let Err(e) = self.save(&job, Some("print.expired")).await {
+                if let Err(e) = self.save(&job, true).await {
                     error!(job = %job.id, error = %e, "cannot record the job as expired");
                 }
                 self.report(&job);
@@ -102,7 +102,7 @@ impl Printing {
             }
             let Some(bytes) = self.store.bytes(&job.id).ok().flatten() else {
                 job.fail("job data missing", now());
-                let _ = self.save(&job, Some("print.failed")).await;
+                let _ = self.save(&job, true).await;
                 continue;
             };
             if held {
@@ -123,13 +123,13 @@ impl Printing {
             if !job.start_sending(now()) {
                 // Listed as queued but not a queued job: saving it takes it off the list.
                 warn!(job = %job.id, state = job.state.as_str(), "a job that is not queued was listed as queued");
-                let _ = self.save(&job, None).await;
+                let _ = self.save(&job, false).await;
                 continue;
             }
             // The printer's status is read while the `sending` mark is committed; no byte of
             // the job goes out before the mark is durable.
             let marked = async {
-                let saved = self.save(&job, None).await;
+                let saved = self.save(&job, false).await;
                 if let Err(e) = &saved {
                     error!(job = %job.id, error = %e, "cannot record the job as sending; not sending it");
                 }
@@ -142,7 +142,7 @@ impl Printing {
             let applied = job.apply(outcome, now()).expect("the job was just recorded as sending");
             state.report(applied.device, job.detail.as_deref());
             // The outcome and its event (`print.confirmed`, ...) in one commit.
-            if let Err(e) = self.save(&job, applied.event).await {
+            if let Err(e) = self.save(&job, applied.event.is_some()).await {
                 error!(job = %job.id, error = %e, "cannot record the job's outcome");
             }
             match applied.event {

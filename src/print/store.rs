@@ -212,7 +212,9 @@ mod tests {
 
     /// Stores a new job with some bytes.
     fn create(store: &JobStore, job: &Job) {
-        store.create(job, b"^XA^XZ", NewEvent::new("print.queued", serde_json::json!({}))).unwrap();
+        store
+            .create(job, b"^XA^XZ", NewEvent::new(crate::event::Event::PrintQueued(super::super::job_data(job))))
+            .unwrap();
     }
 
     fn job(id: &str, state: JobState, at: time::OffsetDateTime) -> Job {

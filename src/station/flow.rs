@@ -3,34 +3,72 @@
 //! did (`operator.login`, `item.verified`, `scan.rejected`, ...), plus an `order.state`
 //! event for each transition it caused.
 
-use serde_json::{json, Value};
 use stationd_drivers::barcode::{ProductCode, ScanClass};
 use stationd_drivers::framing::display_code;
 
 use super::{
     Armed, Document, Feedback, LabelStatus, Line, Operator, OperatorRole, OrderState, StateChange, Station, StationRole,
 };
+/// A classified scan on its way through the flow is what its event records.
+pub(super) use crate::event::Scan;
+use crate::event::{
+    self, ChangedBy, DocumentFailed, ErrorInfo, Event, ItemCounted, ItemDamaged, ItemRefusal, ItemRejected,
+    LineCancelled, LogoutReason, OpenedLine, OperatorLogin, OperatorLogout, OrderOpened, OrderUnknown, PickLocation,
+    PickTote, ScanRead, ScanRefusal, ScanRejected, Scanned, ShipScanned, StateDetail, Step, Symbology,
+};
 
 /// What the scan's event records about the code itself.
-fn scan_data(scanner: &str, code: &str, class: Option<&ScanClass>) -> Value {
-    let mut d = json!({ "scanner": scanner, "code": code });
-    let Some(class) = class else { return d };
-    d["class"] = json!(class.name());
+fn scan_read(code: &str, class: &ScanClass) -> ScanRead {
+    let mut read = ScanRead { code: code.to_string(), class: class_of(class), symbology: None, gtin: None, ai: None };
     if let ScanClass::Product(p) = class {
-        d["symbology"] = json!(match p {
-            ProductCode::Ean8(_) => "ean8",
-            ProductCode::Ean13(_) => "ean13",
-            ProductCode::UpcA(_) => "upca",
-            ProductCode::Gs1(_) => "gs1",
+        read.symbology = Some(match p {
+            ProductCode::Ean8(_) => Symbology::Ean8,
+            ProductCode::Ean13(_) => Symbology::Ean13,
+            ProductCode::UpcA(_) => Symbology::Upca,
+            ProductCode::Gs1(_) => Symbology::Gs1,
         });
-        if let Some(g) = p.gtin14() {
-            d["gtin"] = json!(g);
-        }
+        read.gtin = p.gtin14();
         if let ProductCode::Gs1(g) = p {
-            d["ai"] = g.elements.iter().map(|(a, v)| (a.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
+            read.ai = Some(g.elements.iter().map(|(a, v)| (a.clone(), v.clone())).collect());
         }
     }
-    d
+    read
+}
+
+/// The class a scan is recorded with.
+fn class_of(class: &ScanClass) -> event::ScanClass {
+    match class {
+        ScanClass::Badge(_) => event::ScanClass::Badge,
+        ScanClass::Command(_) => event::ScanClass::Command,
+        ScanClass::Order(_) => event::ScanClass::Order,
+        ScanClass::Tote(_) => event::ScanClass::Tote,
+        ScanClass::Location(_) => event::ScanClass::Location,
+        ScanClass::Product(_) => event::ScanClass::Product,
+        ScanClass::Tracking(_) => event::ScanClass::Tracking,
+        ScanClass::Unknown(_) => event::ScanClass::Unknown,
+    }
+}
+
+/// How a scan is refused: the event kind and its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// `scan.rejected`
+    Scan(ScanRefusal),
+    /// `item.rejected`
+    Item(ItemRefusal),
+    /// `order.unknown` (`unknown_order`): an order scanned that the station does not know.
+    UnknownOrder,
+}
+
+impl Refusal {
+    /// The code, also the packer's feedback code.
+    fn code(self) -> &'static str {
+        match self {
+            Refusal::Scan(c) => c.as_str(),
+            Refusal::Item(c) => c.as_str(),
+            Refusal::UnknownOrder => "unknown_order",
+        }
+    }
 }
 
 /// Items a line needs: its quantity at pick; at pack what was picked when the pick was short.
@@ -47,13 +85,6 @@ fn done(p: &super::Progress, line: u32, step: Step) -> u32 {
     m.get(&line).copied().unwrap_or(0)
 }
 
-/// Which part of the flow an order is in at this station.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Pick,
-    Pack,
-}
-
 impl Station {
     pub(super) fn scan(&mut self, scanner: &str, code: &str) {
         let class = {
@@ -66,17 +97,16 @@ impl Station {
             Err(_) if self.tracking.contains_key(code) => ScanClass::Tracking(code.to_string()),
             Err(e) => {
                 // A product code with a wrong check digit is a misread: reject, never guess.
-                return self.refuse(scanner, code, None, "bad_barcode", e.to_string());
+                return self.refuse(scanner, code, None, e.to_string());
             }
         };
-        let data = scan_data(scanner, code, Some(&class));
-        let sc = Scan { code: code.to_string(), data };
+        let sc = Scan { scanner: scanner.to_string(), read: scan_read(code, &class) };
         if let ScanClass::Badge(badge) = &class {
             return self.badge(sc, badge);
         }
         if self.session.operator.is_none() {
             let msg = format!("{} was not used: log in with your badge first", display_code(code));
-            return self.refuse_scan(sc, "not_logged_in", msg);
+            return self.refuse_scan(sc, ScanRefusal::NotLoggedIn, msg);
         }
         match class {
             ScanClass::Badge(_) => unreachable!("handled above"),
@@ -112,37 +142,51 @@ impl Station {
 
     /// A code that failed as a product code (a wrong check digit: a misread), so it has no
     /// other class.
-    pub(super) fn refuse(
-        &mut self,
-        scanner: &str,
-        code: &str,
-        order: Option<&str>,
-        err: &'static str,
-        message: String,
-    ) {
-        let mut data = scan_data(scanner, code, None);
-        data["class"] = json!("product");
-        data["error"] = json!({ "code": err, "message": message });
-        self.record("scan.rejected", order, data, Some(Feedback::Error { code: err, message }));
+    pub(super) fn refuse(&mut self, scanner: &str, code: &str, order: Option<&str>, message: String) {
+        let read = ScanRead {
+            code: code.to_string(),
+            class: event::ScanClass::Product,
+            symbology: None,
+            gtin: None,
+            ai: None,
+        };
+        let err = ScanRefusal::BadBarcode;
+        let data = ScanRejected {
+            scanner: scanner.to_string(),
+            read: Some(read),
+            error: ErrorInfo::new(err, message.clone()),
+            clock: None,
+        };
+        self.record(Event::ScanRejected(data), order, Some(Feedback::Error { code: err.as_str(), message }));
     }
 
-    pub(super) fn refuse_scan(&mut self, sc: Scan, err: &'static str, message: String) {
+    pub(super) fn refuse_scan(&mut self, sc: Scan, err: ScanRefusal, message: String) {
         let order = self.session.order.clone();
-        self.refuse_in(sc, order.as_deref(), "scan.rejected", err, message)
+        self.refuse_in(sc, order.as_deref(), Refusal::Scan(err), message)
     }
 
-    pub(super) fn refuse_in(&mut self, sc: Scan, order: Option<&str>, kind: &str, err: &'static str, message: String) {
-        let mut data = sc.data;
-        data["error"] = json!({ "code": err, "message": message });
-        self.record(kind, order, data, Some(Feedback::Error { code: err, message }));
+    pub(super) fn refuse_in(&mut self, sc: Scan, order: Option<&str>, refusal: Refusal, message: String) {
+        let code = refusal.code();
+        let event = match refusal {
+            Refusal::Scan(c) => {
+                let error = ErrorInfo::new(c, message.clone());
+                Event::ScanRejected(ScanRejected { scanner: sc.scanner, read: Some(sc.read), error, clock: None })
+            }
+            Refusal::Item(c) => {
+                let error = ErrorInfo::new(c, message.clone());
+                Event::ItemRejected(ItemRejected { scan: sc, error, clock: None })
+            }
+            Refusal::UnknownOrder => {
+                let error = ErrorInfo::new(code.to_string(), message.clone());
+                Event::OrderUnknown(OrderUnknown { scan: Some(sc), error, clock: None })
+            }
+        };
+        self.record(event, order, Some(Feedback::Error { code, message }));
     }
 
-    pub(super) fn accept(&mut self, sc: Scan, kind: &str, order: Option<&str>, extra: Value, what: String) {
-        let mut data = sc.data;
-        if let (Value::Object(d), Value::Object(x)) = (&mut data, extra) {
-            d.extend(x);
-        }
-        self.record(kind, order, data, Some(Feedback::Ok { what }));
+    /// Records what an accepted scan did, and tells the packer `what`.
+    pub(super) fn accept(&mut self, event: Event, order: Option<&str>, what: String) {
+        self.record(event, order, Some(Feedback::Ok { what }));
     }
 
     fn badge(&mut self, sc: Scan, badge: &str) {
@@ -154,14 +198,15 @@ impl Station {
             }
             None => {
                 let msg = format!("badge {badge} is not listed for this station");
-                return self.refuse_scan(sc, "unknown_badge", msg);
+                return self.refuse_scan(sc, ScanRefusal::UnknownBadge, msg);
             }
         };
         let current = self.session.operator.clone();
         if current.as_ref().is_some_and(|c| c.badge == operator.badge) {
             // The same badge again logs out.
             let what = format!("operator.logout {}", operator.badge);
-            self.accept(sc, "operator.logout", None, json!({ "reason": "badge" }), what);
+            let data = OperatorLogout { scan: Some(sc), reason: LogoutReason::Badge, next: None, clock: None };
+            self.accept(Event::OperatorLogout(data), None, what);
             return self.set_session(|s| {
                 s.operator = None;
                 s.armed = None;
@@ -169,7 +214,13 @@ impl Station {
         }
         if current.is_some() {
             // Stamped with the operator leaving (the session still holds them here).
-            let ev = self.event("operator.logout", None, json!({ "reason": "switched", "next": operator.badge }));
+            let data = OperatorLogout {
+                scan: None,
+                reason: LogoutReason::Switched,
+                next: Some(operator.badge.clone()),
+                clock: None,
+            };
+            let ev = self.event(Event::OperatorLogout(data), None);
             self.fx.push(super::Effect::Record { event: ev, feedback: None });
         }
         self.set_session(|s| {
@@ -178,13 +229,8 @@ impl Station {
         });
         let what = format!("operator.login {} ({})", operator.badge, operator.role.as_str());
         let order = self.session.order.clone();
-        self.accept(
-            sc,
-            "operator.login",
-            order.as_deref(),
-            json!({ "name": operator.name, "role": operator.role.as_str() }),
-            what,
-        );
+        let data = OperatorLogin { scan: sc, name: operator.name, role: operator.role, clock: None };
+        self.accept(Event::OperatorLogin(data), order.as_deref(), what);
     }
 
     /// What a scan of an order (or its tote) does, by station role and order state.
@@ -195,12 +241,13 @@ impl Station {
                     s.lookup = Some(id.to_string());
                     s.armed = None;
                 });
-                self.accept(sc, "order.lookup", Some(id), json!({}), format!("looking up order {id}"));
+                let data = Scanned { scan: sc, clock: None };
+                self.accept(Event::OrderLookup(data), Some(id), format!("looking up order {id}"));
                 self.after.push(super::Effect::Lookup { id: id.to_string() });
                 return;
             }
             let msg = format!("order {id} is not in this station's cache and no order system is configured");
-            return self.refuse_in(sc, Some(id), "order.unknown", "unknown_order", msg);
+            return self.refuse_in(sc, Some(id), Refusal::UnknownOrder, msg);
         }
         self.open_known(sc, id);
     }
@@ -236,12 +283,12 @@ impl Station {
                 other => format!("order {id} is {}; a {} station cannot work on it", other.as_str(), role.as_str()),
             };
             let code = match state {
-                OrderState::Held => "order_held",
-                OrderState::Cancelled => "order_cancelled",
-                OrderState::Shipped | OrderState::Packed | OrderState::Labelled => "order_done",
-                _ => "wrong_station",
+                OrderState::Held => ScanRefusal::OrderHeld,
+                OrderState::Cancelled => ScanRefusal::OrderCancelled,
+                OrderState::Shipped | OrderState::Packed | OrderState::Labelled => ScanRefusal::OrderDone,
+                _ => ScanRefusal::WrongStation,
             };
-            return self.refuse_in(sc, Some(id), "scan.rejected", code, msg);
+            return self.refuse_in(sc, Some(id), Refusal::Scan(code), msg);
         };
         self.set_session(|s| s.order = Some(id.to_string()));
         let start = match (step, state) {
@@ -255,31 +302,24 @@ impl Station {
             "order.opened {id} for {} ({done}/{total} items)",
             if step == Step::Pick { "picking" } else { "packing" }
         );
-        self.accept(
-            sc,
-            "order.opened",
-            Some(id),
-            {
-                // `lines` moves in as it is: inside `json!` it would be serialised all over again.
-                let mut d = json!({ "step": if step == Step::Pick { "pick" } else { "pack" } });
-                d["lines"] = Value::Array(lines);
-                d
-            },
-            what,
-        );
+        let data = OrderOpened { scan: sc, step, lines, clock: None };
+        self.accept(Event::OrderOpened(data), Some(id), what);
         if let Some(to) = start {
-            self.apply_checked(id, StateChange::Advance(to), "station", None, json!({}));
+            self.apply_checked(id, StateChange::Advance(to), ChangedBy::Station, None, StateDetail::default());
         }
     }
 
-    fn line_summary(&self, id: &str, step: Step) -> Vec<Value> {
+    fn line_summary(&self, id: &str, step: Step) -> Vec<OpenedLine> {
         let e = &self.orders[id];
         let p = &e.order.progress;
         e.lines
             .iter()
-            .map(|l| {
-                json!({ "line": l.line, "sku": l.sku, "qty": target(p, l, step), "done": done(p, l.line, step),
-                        "cancelled": p.cancelled_lines.contains(&l.line) })
+            .map(|l| OpenedLine {
+                line: l.line,
+                sku: l.sku.clone(),
+                qty: target(p, l, step),
+                done: done(p, l.line, step),
+                cancelled: p.cancelled_lines.contains(&l.line),
             })
             .collect()
     }
@@ -295,17 +335,18 @@ impl Station {
     fn location(&mut self, sc: Scan, loc: &str) {
         match self.session.order.clone() {
             Some(id) if self.orders.get(&id).is_some_and(|e| e.order.state == OrderState::Picking) => {
-                self.accept(sc, "pick.location", Some(&id), json!({ "location": loc }), format!("at {loc}"));
+                let data = PickLocation { scan: sc, location: loc.to_string(), clock: None };
+                self.accept(Event::PickLocation(data), Some(&id), format!("at {loc}"));
             }
-            _ => self.refuse_scan(sc, "no_order", format!("{loc}: open an order for picking first")),
+            _ => self.refuse_scan(sc, ScanRefusal::NoOrder, format!("{loc}: open an order for picking first")),
         }
     }
 
     /// An item (or tote) scan for the open order.
     fn item(&mut self, sc: Scan, tote: Option<&str>, item: Option<(String, Option<String>)>) {
         let Some(id) = self.session.order.clone() else {
-            let msg = format!("{} was not used: scan an order first", display_code(&sc.code));
-            return self.refuse_scan(sc, "no_order", msg);
+            let msg = format!("{} was not used: scan an order first", display_code(&sc.read.code));
+            return self.refuse_scan(sc, ScanRefusal::NoOrder, msg);
         };
         // A change from the cloud (hold, cancel) stops the flow here.
         let state = self.orders.get(&id).map(|e| e.order.state);
@@ -315,7 +356,7 @@ impl Station {
             Some(OrderState::Held) => {
                 let reason = self.orders[&id].order.progress.hold_reason.clone().unwrap_or_default();
                 let msg = format!("order {id} is held ({reason}): stop and put it aside");
-                return self.refuse_in(sc, Some(&id), "scan.rejected", "order_held", msg);
+                return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderHeld), msg);
             }
             Some(OrderState::Cancelled) => {
                 self.set_session(|s| {
@@ -323,31 +364,30 @@ impl Station {
                     s.armed = None;
                 });
                 let msg = format!("order {id} was cancelled: stop and return its items");
-                return self.refuse_in(sc, Some(&id), "scan.rejected", "order_cancelled", msg);
+                return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderCancelled), msg);
             }
             other => {
                 let st = other.map(OrderState::as_str).unwrap_or("gone");
                 let msg = format!("order {id} is {st}: nothing more to scan for it");
-                return self.refuse_in(sc, Some(&id), "scan.rejected", "order_done", msg);
+                return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderDone), msg);
             }
         };
         if let Some(tote) = tote {
             if step != Step::Pick {
-                return self.refuse_scan(sc, "unknown_barcode", format!("tote {tote} is not the tote of order {id}"));
+                return self.refuse_scan(
+                    sc,
+                    ScanRefusal::UnknownBarcode,
+                    format!("tote {tote} is not the tote of order {id}"),
+                );
             }
             let o = self.order_mut(&id).expect("state read above");
             o.progress.tote = Some(tote.to_string());
             self.totes.insert(tote.to_string(), id.clone());
-            return self.accept(
-                sc,
-                "pick.tote",
-                Some(&id),
-                json!({ "tote": tote }),
-                format!("order {id} goes in {tote}"),
-            );
+            let data = PickTote { scan: sc, tote: tote.to_string(), clock: None };
+            return self.accept(Event::PickTote(data), Some(&id), format!("order {id} goes in {tote}"));
         }
         let Some((code, gtin)) = item else { return };
-        let is_product = sc.data["class"] == "product";
+        let is_product = sc.read.class == event::ScanClass::Product;
         let e = &self.orders[&id];
         let lines = e.lines.clone();
         let cancelled_lines = &e.order.progress.cancelled_lines;
@@ -362,28 +402,42 @@ impl Station {
             }
             let shown = display_code(&code);
             return if is_product {
-                self.refuse_in(sc, Some(&id), "item.rejected", "wrong_item", format!("{shown} is not on order {id}"))
+                self.refuse_in(
+                    sc,
+                    Some(&id),
+                    Refusal::Item(ItemRefusal::WrongItem),
+                    format!("{shown} is not on order {id}"),
+                )
             } else {
                 let msg = format!("{shown} is not a product barcode nor listed on order {id}");
-                self.refuse_in(sc, Some(&id), "item.rejected", "unknown_barcode", msg)
+                self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::UnknownBarcode), msg)
             };
         }
         if let Some(Armed::CancelLine) = armed {
             self.set_session(|s| s.armed = None);
             let Some(l) = live.first() else {
-                return self.refuse_scan(sc, "line_cancelled", format!("that line of order {id} is already cancelled"));
+                return self.refuse_scan(
+                    sc,
+                    ScanRefusal::LineCancelled,
+                    format!("that line of order {id} is already cancelled"),
+                );
             };
             let line = l.line;
             let o = self.order_mut(&id).expect("present");
             o.progress.cancelled_lines.insert(line);
             let what = format!("line {line} ({}) of order {id} cancelled", l.sku);
-            self.accept(sc, "line.cancelled", Some(&id), json!({ "line": line, "sku": l.sku }), what);
+            let data = LineCancelled { scan: sc, line, sku: l.sku.clone(), clock: None };
+            self.accept(Event::LineCancelled(data), Some(&id), what);
             return self.complete_if_done(&id, step);
         }
         if let Some(Armed::Damaged) = armed {
             self.set_session(|s| s.armed = None);
             let Some(l) = live.first() else {
-                return self.refuse_scan(sc, "line_cancelled", format!("that line of order {id} is cancelled"));
+                return self.refuse_scan(
+                    sc,
+                    ScanRefusal::LineCancelled,
+                    format!("that line of order {id} is cancelled"),
+                );
             };
             let (line, sku) = (l.line, l.sku.clone());
             let o = self.order_mut(&id).expect("present");
@@ -391,17 +445,12 @@ impl Station {
             *n += 1;
             let damaged = *n;
             let what = format!("damaged {sku} on line {line} recorded; scan a replacement");
-            return self.accept(
-                sc,
-                "item.damaged",
-                Some(&id),
-                json!({ "line": line, "sku": sku, "damaged": damaged }),
-                what,
-            );
+            let data = ItemDamaged { scan: sc, line, sku, damaged, clock: None };
+            return self.accept(Event::ItemDamaged(data), Some(&id), what);
         }
         if live.is_empty() {
             let msg = format!("{} belongs to a cancelled line of order {id}", display_code(&code));
-            return self.refuse_in(sc, Some(&id), "item.rejected", "line_cancelled", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::LineCancelled), msg);
         }
         let p = &self.orders[&id].order.progress;
         let open = live.iter().find(|l| done(p, l.line, step) < target(p, l, step));
@@ -414,7 +463,7 @@ impl Station {
                 done(p, l.line, step),
                 target(p, l, step)
             );
-            return self.refuse_in(sc, Some(&id), "item.rejected", "over_quantity", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::OverQuantity), msg);
         };
         let (line, sku, of) = (l.line, l.sku.clone(), target(p, l, step));
         let o = self.order_mut(&id).expect("present");
@@ -422,9 +471,11 @@ impl Station {
         let n = m.entry(line).or_insert(0);
         *n += 1;
         let count = *n;
-        let kind = if step == Step::Pick { "item.picked" } else { "item.verified" };
-        let what = format!("{kind} {sku} line {line} ({count}/{of})");
-        self.accept(sc, kind, Some(&id), json!({ "line": line, "sku": sku, "qty": count, "of": of }), what);
+        let what = format!("{sku} line {line} ({count}/{of})");
+        let data = ItemCounted { scan: sc, line, sku, qty: count, of, clock: None };
+        let event = if step == Step::Pick { Event::ItemPicked(data) } else { Event::ItemVerified(data) };
+        let what = format!("{} {what}", event.kind());
+        self.accept(event, Some(&id), what);
         self.complete_if_done(&id, step);
     }
 
@@ -436,18 +487,21 @@ impl Station {
         }
         if total == 0 {
             // Every line cancelled: nothing to ship; the office decides (hold, not fake progress).
-            self.apply_checked(id, StateChange::Hold, "station", Some("all lines cancelled"), json!({}));
+            let reason = Some("all lines cancelled");
+            self.apply_checked(id, StateChange::Hold, ChangedBy::Station, reason, StateDetail::default());
             return;
         }
         match step {
             Step::Pick => {
-                self.apply_checked(id, StateChange::Advance(OrderState::Picked), "station", None, json!({}));
+                let (to, detail) = (StateChange::Advance(OrderState::Picked), StateDetail::default());
+                self.apply_checked(id, to, ChangedBy::Station, None, detail);
                 self.set_session(|s| s.order = None);
             }
             Step::Pack => {
                 // Before the pack's `order.state`, so the event names the SSCC its label carries.
-                let sscc = if self.settings.label_printer { self.assign_sscc(id) } else { json!({}) };
-                if self.change_state(id, StateChange::Advance(OrderState::Packed), "station", None, sscc).is_err() {
+                let sscc = if self.settings.label_printer { self.assign_sscc(id) } else { StateDetail::default() };
+                let packed = StateChange::Advance(OrderState::Packed);
+                if self.change_state(id, packed, ChangedBy::Station, None, sscc).is_err() {
                     return;
                 }
                 if self.settings.label_printer {
@@ -462,10 +516,9 @@ impl Station {
                     }
                     let msg = format!("order {id} is packed but no label printer is configured here");
                     self.record(
-                        "label.failed",
+                        Event::LabelFailed(DocumentFailed { reason: msg.clone(), clock: None }),
                         Some(id),
-                        json!({ "reason": msg }),
-                        Some(Feedback::Alert { code: "no_label_printer", message: msg.clone() }),
+                        Some(Feedback::Alert { code: "no_label_printer", message: msg }),
                     );
                 }
             }
@@ -487,11 +540,11 @@ impl Station {
     fn ship(&mut self, sc: Scan, tracking: &str) {
         let Some(id) = self.tracking.get(tracking).cloned() else {
             let msg = format!("tracking number {tracking} belongs to no order in this station's cache");
-            return self.refuse_scan(sc, "unknown_tracking", msg);
+            return self.refuse_scan(sc, ScanRefusal::UnknownTracking, msg);
         };
         if !matches!(self.settings.role, StationRole::Ship | StationRole::Multi) {
             let msg = format!("order {id} ships at a ship station, not at a {} station", self.settings.role.as_str());
-            return self.refuse_in(sc, Some(&id), "scan.rejected", "wrong_station", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::WrongStation), msg);
         }
         let state = self.orders[&id].order.state;
         if state != OrderState::Labelled {
@@ -501,31 +554,19 @@ impl Station {
                 OrderState::Cancelled => format!("order {id} was cancelled: do not ship it"),
                 other => format!("order {id} is {}: only a labelled order ships", other.as_str()),
             };
-            return self.refuse_in(sc, Some(&id), "scan.rejected", "not_shippable", msg);
+            return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::NotShippable), msg);
         }
-        self.accept(sc, "ship.scanned", Some(&id), json!({ "tracking": tracking }), format!("order {id} shipped"));
-        self.apply_checked(
-            &id,
-            StateChange::Advance(OrderState::Shipped),
-            "station",
-            None,
-            json!({ "tracking": tracking }),
-        );
+        let data = ShipScanned { scan: sc, tracking: tracking.to_string(), clock: None };
+        self.accept(Event::ShipScanned(data), Some(&id), format!("order {id} shipped"));
+        let detail = StateDetail { tracking: Some(tracking.to_string()), ..StateDetail::default() };
+        self.apply_checked(&id, StateChange::Advance(OrderState::Shipped), ChangedBy::Station, None, detail);
         if self.session.order.as_deref() == Some(id.as_str()) {
             self.set_session(|s| s.order = None);
         }
     }
 }
 
-/// A classified scan on its way through the flow: the code and what its event records.
-pub(super) struct Scan {
-    code: String,
-    data: Value,
-}
-
-impl Scan {
-    /// The stand-in for an order scan whose lookup just finished.
-    pub(super) fn lookup(id: &str) -> Scan {
-        Scan { code: id.to_string(), data: json!({ "scanner": "lookup", "code": id, "class": "order" }) }
-    }
+/// The stand-in for an order scan whose lookup just finished.
+pub(super) fn lookup_scan(id: &str) -> Scan {
+    Scan::new("lookup", id, event::ScanClass::Order)
 }

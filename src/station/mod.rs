@@ -37,11 +37,13 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use stationd_drivers::framing::FrameError;
 use time::OffsetDateTime;
 
-use crate::event::NewEvent;
+use crate::event::{
+    ChangedBy, Clock, ClockSource, CommandName, ErrorInfo, Event, NewEvent, OrderStateChanged, ScanRefusal,
+    ScanRejected, StateDetail,
+};
 pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
 pub use payload::OrderPayload;
 pub use settings::{default_overdue, Document, Operator, OperatorRole, OverdueRule, Settings, StationRole};
@@ -62,11 +64,15 @@ pub enum CloudOrder {
 
 impl CloudOrder {
     pub fn name(&self) -> &'static str {
+        self.command().as_str()
+    }
+
+    pub fn command(&self) -> CommandName {
         match self {
-            CloudOrder::Upsert { .. } => "order-upsert",
-            CloudOrder::Cancel { .. } => "order-cancel",
-            CloudOrder::Hold { .. } => "order-hold",
-            CloudOrder::Release { .. } => "order-release",
+            CloudOrder::Upsert { .. } => CommandName::OrderUpsert,
+            CloudOrder::Cancel { .. } => CommandName::OrderCancel,
+            CloudOrder::Hold { .. } => CommandName::OrderHold,
+            CloudOrder::Release { .. } => CommandName::OrderRelease,
         }
     }
 }
@@ -121,7 +127,7 @@ pub enum Input {
     /// A remote clock reading: the order system's `Date` with `max_delay` its round trip
     /// (plus the header's 1 s resolution), or a command's `sent_at` with `max_delay: None`
     /// (it may have waited in the broker for any time). See `clock.rs`.
-    ClockSample { source: &'static str, remote: OffsetDateTime, max_delay: Option<std::time::Duration> },
+    ClockSample { source: ClockSource, remote: OffsetDateTime, max_delay: Option<std::time::Duration> },
     /// Time passes (about once a second).
     Tick,
 }
@@ -329,10 +335,11 @@ impl Station {
                 self.scan(&scanner, &code);
             }
             Input::BadScan { scanner, error } => {
-                let data =
-                    json!({ "scanner": scanner, "error": { "code": error.code(), "message": error.to_string() } });
-                let fb = Feedback::Error { code: error.code(), message: error.to_string() };
-                self.record("scan.rejected", None, data, Some(fb));
+                let code = framing_refusal(&error);
+                let error = ErrorInfo::new(code, error.to_string());
+                let fb = Feedback::Error { code: code.as_str(), message: error.message.clone() };
+                let data = ScanRejected { scanner, read: None, error, clock: None };
+                self.record(Event::ScanRejected(data), None, Some(fb));
             }
             Input::Cloud { request_id, command } => self.cloud(request_id, command),
             Input::CommandExecuted { request_id, command, order, reply } => {
@@ -430,20 +437,19 @@ impl Station {
     }
 
     /// Builds an event stamped with the operator and, when the clock is off, the skew.
-    fn event(&self, kind: &str, order: Option<&str>, mut data: Value) -> NewEvent {
-        if let Some(skew) = self.clock.skew_ms() {
-            data["clock"] = json!({ "skew_ms": skew });
+    fn event(&self, mut event: Event, order: Option<&str>) -> NewEvent {
+        if let (Some(skew_ms), Some(clock)) = (self.clock.skew_ms(), event.clock_mut()) {
+            *clock = Some(Clock { skew_ms });
         }
         NewEvent {
-            kind: kind.to_string(),
+            event,
             order: order.map(str::to_string),
             operator: self.session.operator.as_ref().map(|o| o.badge.clone()),
-            data,
         }
     }
 
-    fn record(&mut self, kind: &str, order: Option<&str>, data: Value, feedback: Option<Feedback>) {
-        let event = self.event(kind, order, data);
+    fn record(&mut self, event: Event, order: Option<&str>, feedback: Option<Feedback>) {
+        let event = self.event(event, order);
         if let Some(fb) = &feedback {
             match fb {
                 Feedback::Alert { code, message } => self.alert(code, message.clone()),
@@ -466,7 +472,14 @@ impl Station {
     /// an error (nothing applied) when not.
     /// [`Station::change_state`] for a change the caller has already checked is allowed:
     /// a refusal here is a bug in the flow (the property tests would catch it).
-    fn apply_checked(&mut self, id: &str, change: StateChange, by: &str, reason: Option<&str>, extra: Value) {
+    fn apply_checked(
+        &mut self,
+        id: &str,
+        change: StateChange,
+        by: ChangedBy,
+        reason: Option<&str>,
+        extra: StateDetail,
+    ) {
         let applied = self.change_state(id, change, by, reason, extra);
         debug_assert!(applied.is_ok(), "checked state change refused for {id}: {applied:?}");
     }
@@ -475,21 +488,15 @@ impl Station {
         &mut self,
         id: &str,
         change: StateChange,
-        by: &str,
+        by: ChangedBy,
         reason: Option<&str>,
-        extra: Value,
+        detail: StateDetail,
     ) -> Result<OrderState, String> {
         let entry = self.orders.get(id).ok_or_else(|| format!("order {id} is not known at this station"))?;
         let from = entry.order.state;
         let (to, held_from) = transition(&entry.order, change)?;
-        let mut data = json!({ "from": from.as_str(), "to": to.as_str(), "by": by });
-        if let Some(reason) = reason {
-            data["reason"] = json!(reason);
-        }
-        if let (Value::Object(d), Value::Object(x)) = (&mut data, extra) {
-            d.extend(x);
-        }
-        self.record("order.state", Some(id), data, None);
+        let data = OrderStateChanged { from, to, by, reason: reason.map(str::to_string), detail, clock: None };
+        self.record(Event::OrderState(data), Some(id), None);
         let (now_ms, at) = (self.now_ms, self.at());
         let o = self.order_mut(id).expect("checked above");
         o.state = to;
@@ -514,5 +521,14 @@ impl Station {
     /// Builds the status page's view of the station.
     pub fn view(&self) -> View {
         view::build(self)
+    }
+}
+
+/// The refusal code of a scan the framer rejected.
+fn framing_refusal(error: &FrameError) -> ScanRefusal {
+    match error {
+        FrameError::TooLong { .. } => ScanRefusal::ScanTooLong,
+        FrameError::ControlByte { .. } => ScanRefusal::ScanNoise,
+        FrameError::NotUtf8 { .. } => ScanRefusal::ScanNotUtf8,
     }
 }

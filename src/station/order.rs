@@ -9,69 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::OrderPayload;
 
-/// Where an order is in pick, pack and ship.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderState {
-    Released,
-    Picking,
-    Picked,
-    Packing,
-    Packed,
-    Labelled,
-    Shipped,
-    Held,
-    Cancelled,
-}
-
-impl OrderState {
-    pub const ALL: [OrderState; 9] = [
-        OrderState::Released,
-        OrderState::Picking,
-        OrderState::Picked,
-        OrderState::Packing,
-        OrderState::Packed,
-        OrderState::Labelled,
-        OrderState::Shipped,
-        OrderState::Held,
-        OrderState::Cancelled,
-    ];
-
-    pub fn parse(s: &str) -> Option<OrderState> {
-        OrderState::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderState::Released => "released",
-            OrderState::Picking => "picking",
-            OrderState::Picked => "picked",
-            OrderState::Packing => "packing",
-            OrderState::Packed => "packed",
-            OrderState::Labelled => "labelled",
-            OrderState::Shipped => "shipped",
-            OrderState::Held => "held",
-            OrderState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, OrderState::Shipped | OrderState::Cancelled)
-    }
-
-    /// The one state the flow moves to from here, if any.
-    pub fn next(self) -> Option<OrderState> {
-        Some(match self {
-            OrderState::Released => OrderState::Picking,
-            OrderState::Picking => OrderState::Picked,
-            OrderState::Picked => OrderState::Packing,
-            OrderState::Packing => OrderState::Packed,
-            OrderState::Packed => OrderState::Labelled,
-            OrderState::Labelled => OrderState::Shipped,
-            _ => return None,
-        })
-    }
-}
+pub use crate::event::OrderState;
 
 /// Where the order's shipping label stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

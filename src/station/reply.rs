@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::OrderState;
+use crate::event::CommandRefusal;
 
 /// One reply per command, after it was executed (or refused).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -176,6 +177,15 @@ impl ErrorCode {
             ErrorCode::SsccFloor => "sscc_floor",
             ErrorCode::WorkflowUnavailable => "workflow_unavailable",
             ErrorCode::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+impl From<CommandRefusal> for ErrorCode {
+    fn from(code: CommandRefusal) -> ErrorCode {
+        match code {
+            CommandRefusal::UnknownOrder => ErrorCode::UnknownOrder,
+            CommandRefusal::IllegalTransition => ErrorCode::IllegalTransition,
         }
     }
 }

@@ -35,23 +35,6 @@ impl StationRole {
     }
 }
 
-/// An operator's role at the station.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OperatorRole {
-    Packer,
-    Supervisor,
-}
-
-impl OperatorRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperatorRole::Packer => "packer",
-            OperatorRole::Supervisor => "supervisor",
-        }
-    }
-}
-
 /// Someone who may log in: a badge, a name to show, a role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
@@ -60,22 +43,7 @@ pub struct Operator {
     pub role: OperatorRole,
 }
 
-/// A printed document: what the workflow asks for and what a printer is set up to print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Document {
-    Label,
-    Slip,
-}
-
-impl Document {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Document::Label => "label",
-            Document::Slip => "slip",
-        }
-    }
-}
+pub use crate::event::{Document, OperatorRole};
 
 /// One overdue level: an order longer than `after` in `state` raises `order.overdue` with
 /// `level` (once per level; see docs/DESIGN.md).

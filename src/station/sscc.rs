@@ -11,17 +11,16 @@
 //! crash nor the loss of the order store makes a serial come out twice. The SSCC is in the
 //! `order.state` event of the pack (`data.sscc`), so the cloud knows it before any label.
 
-use serde_json::{json, Value};
-
 use super::Station;
+use crate::event::StateDetail;
 
 impl Station {
     /// Makes an SSCC for `id` when the station makes them and the order has none; returns
-    /// the event data telling of it (`{"sscc": …}`), or of why none could be made.
-    pub(super) fn assign_sscc(&mut self, id: &str) -> Value {
-        let Some(prefix) = self.settings.sscc.clone() else { return json!({}) };
+    /// what the pack's `order.state` tells of it (`sscc`), or of why none could be made.
+    pub(super) fn assign_sscc(&mut self, id: &str) -> StateDetail {
+        let Some(prefix) = self.settings.sscc.clone() else { return StateDetail::default() };
         if self.orders.get(id).is_none_or(|e| e.order.sscc().is_some()) {
-            return json!({});
+            return StateDetail::default();
         }
         let serial = self.session.sscc_next;
         match prefix.make(serial) {
@@ -31,9 +30,9 @@ impl Station {
                     o.progress.sscc = Some(sscc.clone());
                 }
                 self.tracking.insert(sscc.clone(), id.to_string());
-                json!({ "sscc": sscc })
+                StateDetail { sscc: Some(sscc), ..StateDetail::default() }
             }
-            Err(e) => json!({ "sscc_error": e.to_string() }),
+            Err(e) => StateDetail { sscc_error: Some(e.to_string()), ..StateDetail::default() },
         }
     }
 

@@ -1,13 +1,15 @@
 //! Updates from outside the scanner: cloud commands, order lookups, print outcomes, clock
 //! samples and the timer tick (overdue levels, cache expiry).
 
-use serde_json::{json, Value};
-
 use super::clock::SkewChange;
-use super::flow::Scan;
+use super::flow::lookup_scan;
 use super::{
     CloudOrder, Document, ErrorCode, Feedback, LabelStatus, OrderPayload, OrderState, PrintOutcome, Reply, StateChange,
     Station, StoredOrder,
+};
+use crate::event::{
+    ChangedBy, ClockSkew, ClockSource, CommandAccepted, CommandName, CommandRefusal, CommandRefused, DocumentFailed,
+    ErrorInfo, Event, Interruption, LabelPrinted, OrderOverdue, OrderReceived, OrderSource, OrderUnknown, StateDetail,
 };
 
 /// How often the cache is swept for expired orders.
@@ -19,76 +21,105 @@ impl Station {
     }
 
     pub(super) fn cloud(&mut self, rid: String, command: CloudOrder) {
-        let name = command.name();
+        let (name, command_name) = (command.name(), command.command());
         let audit = |s: &Station, order: &str| {
-            s.event("command.accepted", Some(order), json!({ "name": name, "request_id": rid }))
+            let data = CommandAccepted { name: command_name, request_id: rid.clone(), clock: None };
+            s.event(Event::CommandAccepted(data), Some(order))
         };
         match command {
             CloudOrder::Upsert(order) => {
                 let ev = audit(self, &order.id);
                 self.fx.push(super::Effect::Record { event: ev, feedback: None });
-                let st = self.receive(*order, json!({ "request_id": rid, "source": "cloud" }));
+                let st = self.receive(*order, OrderSource::Cloud, Some(rid.clone()));
                 self.reply = Some((rid.clone(), Reply::order_state(&rid, st), Some(name)));
             }
-            CloudOrder::Cancel { order, reason } => self.cloud_change(rid, name, &order, StateChange::Cancel, reason),
-            CloudOrder::Hold { order, reason } => self.cloud_change(rid, name, &order, StateChange::Hold, Some(reason)),
-            CloudOrder::Release { order } => self.cloud_change(rid, name, &order, StateChange::Release, None),
+            CloudOrder::Cancel { order, reason } => {
+                self.cloud_change(rid, command_name, &order, StateChange::Cancel, reason)
+            }
+            CloudOrder::Hold { order, reason } => {
+                self.cloud_change(rid, command_name, &order, StateChange::Hold, Some(reason))
+            }
+            CloudOrder::Release { order } => self.cloud_change(rid, command_name, &order, StateChange::Release, None),
         }
     }
 
     /// A command carried out outside the station: its audit event, then the reply,
     /// remembered with the request id.
     pub(super) fn executed(&mut self, rid: String, name: &'static str, order: Option<String>, reply: Reply) {
-        let ev = self.event("command.accepted", order.as_deref(), json!({ "name": name, "request_id": rid }));
-        self.fx.push(super::Effect::Record { event: ev, feedback: None });
+        // The uplink carries out only commands the contract names (`print`, `resync`). Another
+        // name is a bug there: its tests stop on it; a station in use still answers (a panic
+        // here would come back with every redelivery of the command).
+        let command = CommandName::parse(name);
+        debug_assert!(command.is_some(), "command {name:?} is not a CommandName");
+        if let Some(command) = command {
+            let data = CommandAccepted { name: command, request_id: rid.clone(), clock: None };
+            let ev = self.event(Event::CommandAccepted(data), order.as_deref());
+            self.fx.push(super::Effect::Record { event: ev, feedback: None });
+        }
         self.reply = Some((rid, reply, Some(name)));
     }
 
-    fn cloud_change(&mut self, rid: String, name: &'static str, id: &str, change: StateChange, reason: Option<String>) {
+    fn cloud_change(
+        &mut self,
+        rid: String,
+        command: CommandName,
+        id: &str,
+        change: StateChange,
+        reason: Option<String>,
+    ) {
         let Some(e) = self.orders.get(id) else {
             let msg = format!("order {id} is not known at this station");
-            return self.cloud_refuse(rid, name, Some(id), ErrorCode::UnknownOrder, msg);
+            return self.cloud_refuse(rid, command, Some(id), CommandRefusal::UnknownOrder, msg);
         };
         if let Err(msg) = super::transition(&e.order, change) {
-            return self.cloud_refuse(rid, name, Some(id), ErrorCode::IllegalTransition, msg);
+            return self.cloud_refuse(rid, command, Some(id), CommandRefusal::IllegalTransition, msg);
         }
-        let ev = self.event("command.accepted", Some(id), json!({ "name": name, "request_id": rid }));
+        let data = CommandAccepted { name: command, request_id: rid.clone(), clock: None };
+        let ev = self.event(Event::CommandAccepted(data), Some(id));
         self.fx.push(super::Effect::Record { event: ev, feedback: None });
+        let detail = StateDetail { request_id: Some(rid.clone()), ..StateDetail::default() };
         let to = self
-            .change_state(id, change, "cloud", reason.as_deref(), json!({ "request_id": rid }))
+            .change_state(id, change, ChangedBy::Cloud, reason.as_deref(), detail)
             .expect("transition checked above");
         if self.session.order.as_deref() == Some(id) && matches!(to, OrderState::Held | OrderState::Cancelled) {
             // The packer hears it now; the next scan of this order is refused.
             let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
             let msg = format!("order {id} was {} by the office{why}: stop and put it aside", to.as_str());
-            let code = if to == OrderState::Held { "order_held" } else { "order_cancelled" };
+            let (code, state) = if to == OrderState::Held {
+                ("order_held", Interruption::Held)
+            } else {
+                ("order_cancelled", Interruption::Cancelled)
+            };
             self.record(
-                "order.interrupted",
+                Event::OrderInterrupted(crate::event::OrderInterrupted { state, clock: None }),
                 Some(id),
-                json!({ "state": to.as_str() }),
                 Some(Feedback::Alert { code, message: msg }),
             );
         }
-        self.reply = Some((rid.clone(), Reply::order_state(&rid, to), Some(name)));
+        self.reply = Some((rid.clone(), Reply::order_state(&rid, to), Some(command.as_str())));
     }
 
     /// A well-formed command that cannot be carried out now: an event and an error reply,
     /// nothing changed and the request id not remembered, so the cloud may retry it.
-    fn cloud_refuse(&mut self, rid: String, name: &str, order: Option<&str>, code: ErrorCode, message: String) {
-        self.record(
-            "command.refused",
-            order,
-            json!({ "name": name, "request_id": rid, "error": { "code": code.as_str(), "message": message } }),
-            None,
-        );
-        let reply = Reply::refused(Some(&rid), code, &message);
+    fn cloud_refuse(
+        &mut self,
+        rid: String,
+        name: CommandName,
+        order: Option<&str>,
+        code: CommandRefusal,
+        message: String,
+    ) {
+        let error = ErrorInfo::new(code, message.clone());
+        let data = CommandRefused { name, request_id: rid.clone(), error, clock: None };
+        self.record(Event::CommandRefused(data), order, None);
+        let reply = Reply::refused(Some(&rid), ErrorCode::from(code), &message);
         self.reply = Some((rid, reply, None));
     }
 
     /// Caches an order's contents (`order.received`): a known order keeps the station's
     /// state and progress (the station owns progress); a new one takes `state` (default
     /// `released`). Returns the order's state.
-    fn receive(&mut self, payload: OrderPayload, mut data: Value) -> OrderState {
+    fn receive(&mut self, payload: OrderPayload, source: OrderSource, request_id: Option<String>) -> OrderState {
         let at = self.at();
         let id = payload.id.clone();
         let id = id.as_str();
@@ -102,8 +133,8 @@ impl Station {
             }
         };
         let st = order.state;
-        data["state"] = json!(st.as_str());
-        self.record("order.received", Some(id), data, None);
+        let data = OrderReceived { state: st, source, request_id, clock: None };
+        self.record(Event::OrderReceived(data), Some(id), None);
         self.put(order);
         self.dirty.insert(id.to_string());
         st
@@ -115,7 +146,7 @@ impl Station {
             if self.orders.contains_key(&payload.id) {
                 continue;
             }
-            self.receive(payload, json!({ "source": "preload" }));
+            self.receive(payload, OrderSource::Preload, None);
         }
     }
 
@@ -123,9 +154,9 @@ impl Station {
         let waiting = self.session.lookup.as_deref() == Some(id.as_str());
         match result {
             Ok(payload) => {
-                self.receive(*payload, json!({ "source": "lookup" }));
+                self.receive(*payload, OrderSource::Lookup, None);
                 if waiting && self.session.operator.is_some() {
-                    let sc = Scan::lookup(&id);
+                    let sc = lookup_scan(&id);
                     self.open_known(sc, &id);
                 }
             }
@@ -140,7 +171,8 @@ impl Station {
                 } else {
                     Feedback::Alert { code: "unknown_order", message: msg.clone() }
                 };
-                self.record("order.unknown", Some(&id), json!({ "error": { "code": code, "message": msg } }), Some(fb));
+                let data = OrderUnknown { scan: None, error: ErrorInfo::new(code.to_string(), msg), clock: None };
+                self.record(Event::OrderUnknown(data), Some(&id), Some(fb));
             }
         }
     }
@@ -159,10 +191,11 @@ impl Station {
                 if state == OrderState::Packed =>
             {
                 self.set_label(id, LabelStatus::Printed);
-                let _ =
-                    self.change_state(id, StateChange::Advance(OrderState::Labelled), "printer", Some(how), json!({}));
+                let labelled = StateChange::Advance(OrderState::Labelled);
+                let _ = self.change_state(id, labelled, ChangedBy::Printer, Some(how), StateDetail::default());
                 let msg = format!("order {id} labelled");
-                self.record("label.printed", Some(id), json!({}), Some(Feedback::Ok { what: msg }));
+                let event = Event::LabelPrinted(LabelPrinted::default());
+                self.record(event, Some(id), Some(Feedback::Ok { what: msg }));
                 if self.session.order.as_deref() == Some(id) {
                     self.set_session(|s| s.order = None);
                 }
@@ -174,13 +207,14 @@ impl Station {
                 if doc == Document::Label {
                     self.set_label(id, LabelStatus::Failed);
                 }
-                let kind = if doc == Document::Label { "label.failed" } else { "slip.failed" };
                 let msg = format!(
                     "{} for order {id} did not print: {reason}; scan CMD:REPRINT after fixing the printer",
                     doc.as_str()
                 );
                 let code = if doc == Document::Label { "label_failed" } else { "slip_failed" };
-                self.record(kind, Some(id), json!({ "reason": reason }), Some(Feedback::Alert { code, message: msg }));
+                let data = DocumentFailed { reason, clock: None };
+                let event = if doc == Document::Label { Event::LabelFailed(data) } else { Event::SlipFailed(data) };
+                self.record(event, Some(id), Some(Feedback::Alert { code, message: msg }));
             }
             (Document::Slip, _) => {}
         }
@@ -192,7 +226,7 @@ impl Station {
         }
     }
 
-    pub(super) fn clock_sample(&mut self, source: &'static str, remote_ms: i64, max_delay_ms: Option<i64>) {
+    pub(super) fn clock_sample(&mut self, source: ClockSource, remote_ms: i64, max_delay_ms: Option<i64>) {
         match self.clock.sample(self.now_ms, remote_ms, max_delay_ms) {
             Some(SkewChange::Raised(skew)) => {
                 let msg = format!(
@@ -200,15 +234,12 @@ impl Station {
                     (skew.abs() as f64) / 1000.0,
                     if skew > 0 { "ahead of" } else { "behind" }
                 );
-                self.record(
-                    "clock.skew",
-                    None,
-                    json!({ "source": source, "skew_ms": skew }),
-                    Some(Feedback::Alert { code: "clock_skew", message: msg }),
-                );
+                let data = ClockSkew { source, skew_ms: skew, resolved: false, clock: None };
+                self.record(Event::ClockSkew(data), None, Some(Feedback::Alert { code: "clock_skew", message: msg }));
             }
             Some(SkewChange::Resolved(skew)) => {
-                self.record("clock.skew", None, json!({ "source": source, "skew_ms": skew, "resolved": true }), None);
+                let data = ClockSkew { source, skew_ms: skew, resolved: true, clock: None };
+                self.record(Event::ClockSkew(data), None, None);
             }
             None => {}
         }
@@ -238,11 +269,10 @@ impl Station {
         for (id, state, level, after, reached) in raised {
             let mins = after.as_secs() / 60;
             let msg = format!("order {id} has been {} for over {mins} min ({level})", state.as_str());
-            let data = json!({ "state": state.as_str(), "level": level, "after_s": after.as_secs() });
+            let data = OrderOverdue { state, level, after_s: after.as_secs(), clock: None };
             self.record(
-                "order.overdue",
+                Event::OrderOverdue(data),
                 Some(&id),
-                data,
                 Some(Feedback::Alert { code: "order_overdue", message: msg }),
             );
             if let Some(o) = self.order_mut(&id) {

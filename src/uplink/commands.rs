@@ -4,10 +4,11 @@
 //! the known names, and match that command's schema (docs/MQTT.md). Anything else becomes a
 //! [`CommandError`] with a stable `code`, answered on `{prefix}/reply` and otherwise ignored.
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::event::CommandName;
 use crate::print::Printout;
 use crate::station::payload::{self, serde_field_error, OrderPayload, PayloadError};
 use crate::station::ErrorCode;
@@ -16,7 +17,15 @@ use crate::station::ErrorCode;
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// The commands a station accepts (v2 names: one topic level each, no `.`, which NATS and
 /// RabbitMQ do not carry in a topic: docs/BROKERS.md).
-pub const COMMAND_NAMES: &[&str] = &["order-upsert", "order-cancel", "order-hold", "order-release", "print", "resync"];
+pub const COMMAND_NAMES: &[&str] = &{
+    let mut names = [""; CommandName::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = CommandName::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 /// The v1 names, still accepted for one release where a broker carries them (Mosquitto), each
 /// with the name it stands for; the reply says the name is deprecated.
 pub const DEPRECATED_NAMES: &[(&str, &str)] = &[
@@ -274,28 +283,27 @@ pub struct ResyncCommand {
     pub to: Option<u64>,
 }
 
-/// The JSON Schema of each command's payload, by command name (each its own root schema,
-/// made by `schema_for`).
-pub fn command_schemas(schema_for: impl Fn(Payload) -> schemars::Schema) -> Vec<(&'static str, schemars::Schema)> {
-    COMMAND_NAMES
-        .iter()
-        .map(|&name| {
-            let schema = match name {
-                "order-upsert" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderUpsertCommand>),
-                "order-cancel" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderCancelCommand>),
-                "order-hold" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderHoldCommand>),
-                "order-release" => schema_for(schemars::SchemaGenerator::root_schema_for::<OrderReleaseCommand>),
-                "print" => schema_for(schemars::SchemaGenerator::root_schema_for::<PrintCommand>),
-                "resync" => schema_for(schemars::SchemaGenerator::root_schema_for::<ResyncCommand>),
-                other => unreachable!("command {other} has no payload type"),
+/// How to make each command's payload schema, by command (a command without a payload type
+/// does not compile).
+pub fn command_schemas() -> Vec<(&'static str, Payload)> {
+    CommandName::ALL
+        .into_iter()
+        .map(|command| {
+            let make: Payload = match command {
+                CommandName::OrderUpsert => SchemaGenerator::root_schema_for::<OrderUpsertCommand>,
+                CommandName::OrderCancel => SchemaGenerator::root_schema_for::<OrderCancelCommand>,
+                CommandName::OrderHold => SchemaGenerator::root_schema_for::<OrderHoldCommand>,
+                CommandName::OrderRelease => SchemaGenerator::root_schema_for::<OrderReleaseCommand>,
+                CommandName::Print => SchemaGenerator::root_schema_for::<PrintCommand>,
+                CommandName::Resync => SchemaGenerator::root_schema_for::<ResyncCommand>,
             };
-            (name, schema)
+            (command.as_str(), make)
         })
         .collect()
 }
 
 /// How a payload type's root schema is made by a generator.
-pub type Payload = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+pub type Payload = fn(&mut SchemaGenerator) -> schemars::Schema;
 
 /// Parses and validates one command. `name` is the last topic level.
 pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, CommandError> {

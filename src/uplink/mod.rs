@@ -89,7 +89,7 @@ impl Uplink {
 
     /// Publishes a device's state, retained, on `{prefix}/devices/{device}` (now if
     /// connected, else on the next connection; only the latest state per device is kept).
-    pub fn device_state(&self, device: &str, state: serde_json::Value) {
+    pub fn device_state(&self, device: &str, state: crate::devices::DeviceState) {
         self.devices.device_state(device, state);
     }
 }

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Outgoing, Packet, QoS};
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -15,6 +14,7 @@ use super::flight::{CommandLimiter, Flight, Sent, PACE_TICK};
 use super::presence::Presence;
 use super::tls::status_topic;
 use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
+use crate::devices::DeviceState;
 use crate::event::format_at;
 use crate::journal::Journal;
 
@@ -49,7 +49,7 @@ fn ack_timeout(keep_alive: Duration) -> Duration {
 
 pub(super) async fn run(
     uplink: UplinkContext,
-    mut devices_rx: mpsc::UnboundedReceiver<(String, Value)>,
+    mut devices_rx: mpsc::UnboundedReceiver<(String, DeviceState)>,
     shutdown: CancellationToken,
 ) {
     let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
@@ -130,8 +130,8 @@ async fn connection(
     uplink: &UplinkContext,
     broker: &BrokerOptions,
     clean: bool,
-    devices: &mut BTreeMap<String, Value>,
-    devices_rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    devices: &mut BTreeMap<String, DeviceState>,
+    devices_rx: &mut mpsc::UnboundedReceiver<(String, DeviceState)>,
     ack_tx: &mpsc::UnboundedSender<u64>,
     shutdown: &CancellationToken,
     errors: &mut ErrorLog,
@@ -172,7 +172,7 @@ async fn connection(
     let birth = Presence::birth(&uplink.started_at, backlog);
     flight.control(&client, &status_topic(prefix), true, birth.to_bytes());
     for (name, state) in devices.iter() {
-        flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
+        flight.control(&client, &format!("{prefix}/devices/{name}"), true, device_payload(state));
     }
     // rumqttc's `poll` is not cancel-safe, so it runs in a loop of its own and hands events
     // over a channel, in order; this task stays the only publisher.
@@ -255,7 +255,7 @@ async fn connection(
                 }
             }
             Some((name, state)) = devices_rx.recv() => {
-                flight.control(&client, &format!("{prefix}/devices/{name}"), true, state.to_string().into_bytes());
+                flight.control(&client, &format!("{prefix}/devices/{name}"), true, device_payload(&state));
                 devices.insert(name, state);
             }
             _ = shutdown.cancelled() => {
@@ -521,12 +521,16 @@ impl ErrorLog {
     }
 }
 
+/// A device state's retained payload.
+fn device_payload(state: &DeviceState) -> Vec<u8> {
+    serde_json::to_vec(state).expect("a device state is strings only")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::NewEvent;
     use crate::journal::JournalOptions;
-    use serde_json::json;
 
     #[test]
     fn errors_of_brokers_tried_in_turn_are_each_logged_once_until_connected() {
@@ -546,7 +550,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (journal, _) = Journal::open(JournalOptions::new(tmp.path(), "WH1", "T")).unwrap();
         for i in 0..5 {
-            journal.append_blocking(NewEvent::new("scan.received", json!({ "code": i }))).unwrap();
+            let scan = crate::event::Scan::new("gun", i.to_string(), crate::event::ScanClass::Product);
+            let event = crate::event::Event::OrderLookup(crate::event::Scanned { scan, clock: None });
+            journal.append_blocking(NewEvent::new(event)).unwrap();
         }
         (tmp, journal)
     }

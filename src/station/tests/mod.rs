@@ -8,6 +8,7 @@ use time::macros::datetime;
 use time::{Duration as TimeDelta, OffsetDateTime};
 
 use super::*;
+use crate::event::{Event, NewEvent};
 use stationd_drivers::barcode::ClassRules;
 
 const EAN_A: &str = "4006381333931";
@@ -109,7 +110,7 @@ impl T {
 fn kinds(fx: &[Effect]) -> Vec<&str> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::Record { event, .. } => Some(event.kind.as_str()),
+            Effect::Record { event, .. } => Some(event.kind()),
             _ => None,
         })
         .collect()
@@ -134,18 +135,23 @@ fn error_code(fx: &[Effect]) -> Option<&'static str> {
 fn transitions(fx: &[Effect]) -> Vec<(String, String)> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::Record { event, .. } if event.kind == "order.state" => {
-                Some((event.data["from"].as_str().unwrap().to_string(), event.data["to"].as_str().unwrap().to_string()))
+            Effect::Record { event: NewEvent { event: Event::OrderState(d), .. }, .. } => {
+                Some((d.from.as_str().to_string(), d.to.as_str().to_string()))
             }
             _ => None,
         })
         .collect()
 }
 
-fn event<'a>(fx: &'a [Effect], kind: &str) -> &'a crate::event::NewEvent {
+/// An event's `data` as it goes on the wire.
+fn data(event: &NewEvent) -> serde_json::Value {
+    serde_json::to_value(&event.event).unwrap()["data"].take()
+}
+
+fn event<'a>(fx: &'a [Effect], kind: &str) -> &'a NewEvent {
     fx.iter()
         .find_map(|e| match e {
-            Effect::Record { event, .. } if event.kind == kind => Some(event),
+            Effect::Record { event, .. } if event.kind() == kind => Some(event),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no {kind} in {fx:#?}"))

@@ -89,13 +89,13 @@ proptest! {
             let mut saves = 0;
             for e in &fx {
                 match e {
-                    Effect::Record { event, .. } if event.kind == "order.received" => {
-                        let id = event.order.clone().unwrap();
-                        chain.entry(id).or_insert_with(|| event.data["state"].as_str().unwrap().to_string());
+                    Effect::Record { event: NewEvent { event: Event::OrderReceived(d), order, .. }, .. } => {
+                        let id = order.clone().unwrap();
+                        chain.entry(id).or_insert_with(|| d.state.as_str().to_string());
                     }
-                    Effect::Record { event, .. } if event.kind == "order.state" => {
-                        let id = event.order.clone().unwrap();
-                        let (from, to) = (event.data["from"].as_str().unwrap(), event.data["to"].as_str().unwrap());
+                    Effect::Record { event: NewEvent { event: Event::OrderState(d), order, .. }, .. } => {
+                        let id = order.clone().unwrap();
+                        let (from, to) = (d.from.as_str(), d.to.as_str());
                         prop_assert_eq!(chain.get(&id).map(String::as_str), Some(from), "chain broken for {}", id);
                         let from_state = OrderState::parse(from).unwrap();
                         let to_state = OrderState::parse(to).unwrap();
@@ -106,8 +106,8 @@ proptest! {
                         prop_assert!(legal, "illegal {} -> {}", from, to);
                         chain.insert(id, to.to_string());
                     }
-                    Effect::Record { event, .. } if event.kind == "item.verified" => {
-                        let key = (event.order.clone().unwrap(), event.data["line"].as_u64().unwrap());
+                    Effect::Record { event: NewEvent { event: Event::ItemVerified(d), order, .. }, .. } => {
+                        let key = (order.clone().unwrap(), u64::from(d.line));
                         *verified.entry(key).or_insert(0) += 1;
                     }
                     Effect::Save { forget, .. } => {

@@ -14,11 +14,11 @@ fn nothing_happens_without_a_logged_in_operator_and_badges_log_in_and_out() {
     let fx = t.scan("OP:0017");
     assert_eq!(kinds(&fx), ["operator.login"]);
     assert_eq!(event(&fx, "operator.login").operator.as_deref(), Some("OP:0017"));
-    assert_eq!(event(&fx, "operator.login").data["role"], "packer");
+    assert_eq!(data(event(&fx, "operator.login"))["role"], "packer");
     // Another badge switches operators; the same badge again logs out.
     let fx = t.scan(SUPERVISOR);
     assert_eq!(kinds(&fx), ["operator.logout", "operator.login"]);
-    assert_eq!(event(&fx, "operator.login").data["role"], "supervisor");
+    assert_eq!(data(event(&fx, "operator.login"))["role"], "supervisor");
     let fx = t.scan(SUPERVISOR);
     assert_eq!(kinds(&fx), ["operator.logout"]);
     assert!(t.s.session().operator.is_none());
@@ -46,7 +46,7 @@ fn a_pack_runs_from_order_scan_to_label_with_each_bad_item_refused_distinctly() 
     assert_eq!(kinds(&fx), ["item.verified"]);
     let ev = event(&fx, "item.verified");
     assert_eq!(
-        (ev.order.as_deref(), &ev.data["line"], &ev.data["qty"], &ev.data["of"]),
+        (ev.order.as_deref(), &data(ev)["line"], &data(ev)["qty"], &data(ev)["of"]),
         (Some("SO-1"), &json!(1), &json!(1), &json!(2))
     );
     // The GS1-128 of the same item is the same item.
@@ -69,7 +69,7 @@ fn a_pack_runs_from_order_scan_to_label_with_each_bad_item_refused_distinctly() 
     let fx =
         t.input(Input::Printed { order: "SO-1".into(), document: Document::Label, outcome: PrintOutcome::Confirmed });
     assert_eq!(transitions(&fx), [("packed".into(), "labelled".into())]);
-    assert_eq!(event(&fx, "order.state").data["by"], "printer");
+    assert_eq!(data(event(&fx, "order.state"))["by"], "printer");
     assert!(t.s.session().order.is_none(), "the next order may be scanned");
 
     // A pack station does not ship.
@@ -170,7 +170,7 @@ fn a_pick_goes_by_location_tote_and_items_and_a_short_pick_sets_what_pack_expect
     let fx = t.scan("CMD:SHORT");
     assert_eq!(kinds(&fx), ["pick.short", "order.state"]);
     assert_eq!(
-        event(&fx, "pick.short").data["short"],
+        data(event(&fx, "pick.short"))["short"],
         json!([{"line": 1, "sku": "SKU-A", "missing": 1}, {"line": 2, "sku": "SKU-B", "missing": 1}])
     );
     assert_eq!(t.state("SO-1"), OrderState::Picked);
@@ -225,7 +225,7 @@ fn a_restart_resumes_the_session_and_the_progress_from_what_was_saved() {
     assert_eq!(r.s.session().operator.as_ref().unwrap().badge, "OP:0017");
     assert_eq!(r.s.session().order.as_deref(), Some("SO-1"));
     let fx = r.scan(EAN_A);
-    assert_eq!(event(&fx, "item.verified").data["qty"], 2, "the first verified item was kept");
+    assert_eq!(data(event(&fx, "item.verified"))["qty"], 2, "the first verified item was kept");
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn a_packed_order_without_an_sscc_gets_the_next_serial_in_its_pack_event_and_the
     t.scan(EAN_A);
     let fx = t.scan("SKU-B");
     let sscc = "340123450000000017";
-    assert_eq!(event(&fx, "order.state").data["sscc"], sscc, "the cloud hears the SSCC with the pack");
+    assert_eq!(data(event(&fx, "order.state"))["sscc"], sscc, "the cloud hears the SSCC with the pack");
     assert_eq!(t.s.order("SO-1").unwrap().sscc(), Some(sscc));
     assert_eq!(t.s.sscc_next(), 2);
     // The counter and the order are in the one save that comes before the label's print.
@@ -285,7 +285,7 @@ fn an_sscc_scanned_as_its_gs1_barcode_ships_the_order_like_its_bare_digits() {
         t.input(Input::Printed { order: "SO-1".into(), document: Document::Label, outcome: PrintOutcome::Confirmed });
         let fx = t.scan(&code);
         assert_eq!(kinds(&fx), ["ship.scanned", "order.state"], "{code}");
-        assert_eq!(event(&fx, "ship.scanned").data["tracking"], sscc, "{code}");
+        assert_eq!(data(event(&fx, "ship.scanned"))["tracking"], sscc, "{code}");
         assert_eq!(t.state("SO-1"), OrderState::Shipped, "{code}");
     }
     // An SSCC from the cloud that starts like an AI (00…) ships as its bare digits too.
@@ -295,4 +295,37 @@ fn an_sscc_scanned_as_its_gs1_barcode_ships_the_order_like_its_bare_digits() {
     o.sscc = Some("001234560000000018".into());
     t.cloud(CloudOrder::Upsert(Box::new(o)));
     assert_eq!(kinds(&t.scan("001234560000000018")), ["ship.scanned", "order.state"]);
+}
+
+#[test]
+fn the_events_of_scans_keep_their_wire_shape() {
+    let mut t = packing();
+    let fx = t.scan("]C10104006381333931");
+    assert_eq!(
+        data(event(&fx, "item.verified")),
+        json!({"scanner": "gun", "code": "]C10104006381333931", "class": "product", "symbology": "gs1",
+               "gtin": "04006381333931", "ai": {"01": "04006381333931"}, "line": 1, "sku": "SKU-A", "qty": 1, "of": 2})
+    );
+    // A framing error has only the scanner; a misread product code its code and class.
+    let noise = FrameError::ControlByte { byte: 7, offset: 2 };
+    let fx = t.input(Input::BadScan { scanner: "gun".into(), error: noise.clone() });
+    let error = json!({"code": "scan_noise", "message": noise.to_string()});
+    assert_eq!(noise.code(), "scan_noise", "the framer's code is the event's");
+    assert_eq!(data(event(&fx, "scan.rejected")), json!({"scanner": "gun", "error": error}));
+    let fx = t.scan("4006381333932");
+    let rejected = data(event(&fx, "scan.rejected"));
+    assert_eq!((&rejected["code"], &rejected["class"]), (&json!("4006381333932"), &json!("product")));
+    assert!(rejected.get("symbology").is_none(), "absent, not null: {rejected}");
+    // Another badge: the leaving operator's logout names the next one and carries no scan.
+    let fx = t.scan(SUPERVISOR);
+    assert_eq!(data(event(&fx, "operator.logout")), json!({"reason": "switched", "next": SUPERVISOR}));
+    let fx = t.scan("CMD:HOLD:dented");
+    assert_eq!(
+        data(event(&fx, "command.scanned")),
+        json!({"scanner": "gun", "code": "CMD:HOLD:dented", "class": "command", "command": "HOLD", "argument": "dented"})
+    );
+    assert_eq!(
+        data(event(&fx, "order.state")),
+        json!({"from": "packing", "to": "held", "by": "station", "reason": "dented"})
+    );
 }

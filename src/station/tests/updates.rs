@@ -62,14 +62,14 @@ fn overdue_levels_are_raised_once_each_and_survive_a_restart() {
     assert!(kinds(&t.later(14)).is_empty());
     let fx = t.later(2);
     assert_eq!(kinds(&fx), ["order.overdue"]);
-    assert_eq!(event(&fx, "order.overdue").data["level"], "reminder");
+    assert_eq!(data(event(&fx, "order.overdue"))["level"], "reminder");
     assert!(matches!(feedback(&fx)[..], [Feedback::Alert { code: "order_overdue", .. }]));
     assert!(kinds(&t.later(1)).is_empty(), "once per level");
     // Restart: the stored times and levels come back; only the next level is raised.
     let mut r = t.restart();
     assert!(kinds(&r.later(1)).is_empty());
     let fx = r.later(20);
-    assert_eq!(event(&fx, "order.overdue").data["level"], "escalate");
+    assert_eq!(data(event(&fx, "order.overdue"))["level"], "escalate");
     // A new state starts its own clock.
     r.scan(EAN_A);
     r.scan(EAN_A);
@@ -81,11 +81,17 @@ fn overdue_levels_are_raised_once_each_and_survive_a_restart() {
 fn a_command_queued_for_minutes_tags_no_event_but_one_sent_from_the_future_does() {
     let mut t = packing();
     let queued = t.now - TimeDelta::minutes(5);
-    assert!(kinds(&t.input(Input::ClockSample { source: "cloud command", remote: queued, max_delay: None })).is_empty());
-    assert!(event(&t.scan(EAN_A), "item.verified").data.get("clock").is_none());
+    assert!(kinds(&t.input(Input::ClockSample {
+        source: crate::event::ClockSource::CloudCommand,
+        remote: queued,
+        max_delay: None
+    }))
+    .is_empty());
+    assert!(data(event(&t.scan(EAN_A), "item.verified")).get("clock").is_none());
     let ahead = t.now + TimeDelta::minutes(2);
-    let fx = t.input(Input::ClockSample { source: "cloud command", remote: ahead, max_delay: None });
-    assert_eq!(event(&fx, "clock.skew").data["skew_ms"], -120_000);
+    let fx =
+        t.input(Input::ClockSample { source: crate::event::ClockSource::CloudCommand, remote: ahead, max_delay: None });
+    assert_eq!(data(event(&fx, "clock.skew"))["skew_ms"], -120_000);
     assert_eq!(t.s.view().clock_skew_ms, Some(-120_000));
 }
 
@@ -93,25 +99,29 @@ fn a_command_queued_for_minutes_tags_no_event_but_one_sent_from_the_future_does(
 fn a_clock_skew_is_raised_once_and_marks_events_until_it_is_gone() {
     let mut t = packing();
     let remote = t.now - TimeDelta::seconds(45);
-    let fx = t.input(Input::ClockSample { source: "order system", remote, max_delay: Some(std::time::Duration::ZERO) });
+    let fx = t.input(Input::ClockSample {
+        source: crate::event::ClockSource::OrderSystem,
+        remote,
+        max_delay: Some(std::time::Duration::ZERO),
+    });
     assert_eq!(kinds(&fx), ["clock.skew"]);
-    assert_eq!(event(&fx, "clock.skew").data["skew_ms"], 45_000);
+    assert_eq!(data(event(&fx, "clock.skew"))["skew_ms"], 45_000);
     assert!(kinds(&t.input(Input::ClockSample {
-        source: "order system",
+        source: crate::event::ClockSource::OrderSystem,
         remote,
         max_delay: Some(std::time::Duration::ZERO)
     }))
     .is_empty());
     let fx = t.scan(EAN_A);
-    assert_eq!(event(&fx, "item.verified").data["clock"]["skew_ms"], 45_000);
+    assert_eq!(data(event(&fx, "item.verified"))["clock"]["skew_ms"], 45_000);
     assert_eq!(t.s.view().clock_skew_ms, Some(45_000));
     let fx = t.input(Input::ClockSample {
-        source: "order system",
+        source: crate::event::ClockSource::OrderSystem,
         remote: t.now,
         max_delay: Some(std::time::Duration::ZERO),
     });
-    assert_eq!(event(&fx, "clock.skew").data["resolved"], true);
-    assert!(event(&t.scan(EAN_A), "item.verified").data.get("clock").is_none());
+    assert_eq!(data(event(&fx, "clock.skew"))["resolved"], true);
+    assert!(data(event(&t.scan(EAN_A), "item.verified")).get("clock").is_none());
 }
 
 #[test]
