@@ -15,7 +15,8 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::config::MqttConfig;
-use crate::event::{parse_at, AnyEnvelope};
+use crate::event::{parse_at, AnyEnvelope, CommandName};
+use crate::uplink::commands::{RequestId, ResyncCommand};
 
 /// Per-station delivery bookkeeping.
 #[derive(Debug, Default)]
@@ -322,8 +323,9 @@ pub async fn run(opts: MonitorOptions) -> Result<(Vec<StationSummary>, bool), Mo
 /// `from`: (topic, request id, payload).
 fn repair_request(prefix: &str, from: u64) -> (String, String, String) {
     let rid = format!("monitor-{}", uuid::Uuid::now_v7().simple());
-    let body = json!({ "request_id": rid, "from": from }).to_string();
-    (format!("{prefix}/cmd/resync"), rid, body)
+    let command = ResyncCommand { request_id: RequestId(rid.clone()), sent_at: None, from, to: None };
+    let body = serde_json::to_string(&command).expect("a command is plain data");
+    (format!("{prefix}/cmd/{}", CommandName::Resync.as_str()), rid, body)
 }
 
 /// Prints the summary, human or JSON.
