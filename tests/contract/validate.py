@@ -178,7 +178,7 @@ class Channel:
         self.action = None
         self.retained = False
         self.reply = None  # Channel the station answers on (receive operations)
-        self.messages = []  # [(label, validator, discriminators)]
+        self.messages = []  # [(label, key, validator, discriminators, payload schema $ref)]
         self.selector = None  # parameter whose enum names the messages
 
     def bind(self, params):
@@ -222,7 +222,7 @@ def load(doc):
             v = Draft202012Validator(schema, registry=registry, format_checker=formats)
             label = m.get("name", key)
             names |= {key, label}
-            c.messages.append((label, key, v, discriminators(schema, schemas_by_id)))
+            c.messages.append((label, key, v, discriminators(schema, schemas_by_id), payload["schema"].get("$ref", "")))
             for example in m.get("examples", []):
                 examples += 1
                 for e in list(v.iter_errors(example["payload"]))[:3]:
@@ -275,7 +275,7 @@ def first_match(msgs, payload):
 
 
 def explain(where, msgs, payload, raw):
-    for label, _, v, _ in msgs[:3]:
+    for label, _, v, *_ in msgs[:3]:
         for e in list(v.iter_errors(payload))[:3]:
             print(f"{where}: {label}: /{'/'.join(map(str, e.path))}: {e.message[:300]}", file=sys.stderr)
     if not msgs:
