@@ -202,8 +202,12 @@ function explain(where, msgs, payload, raw) {
 
 // A request_id as the reply echoes it: a string as is, else its JSON text; 128 characters
 // (+ `…`), control characters escaped as Rust's escape_default does.
+// JSON text as serde_json writes it: compact, object keys sorted (a float such as 1.0 reads
+// back as 1 here; no test sends one).
+const sorted = (v) =>
+  Array.isArray(v) ? v.map(sorted) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v;
 function echo(v) {
-  const text = Array.from(typeof v === "string" ? v : JSON.stringify(v));
+  const text = Array.from(typeof v === "string" ? v : JSON.stringify(sorted(v)));
   const esc = { "\t": "\\t", "\r": "\\r", "\n": "\\n" };
   const out = text
     .slice(0, MAX_REQUEST_ID)

@@ -141,7 +141,8 @@ def discriminators(schema, schemas_by_id, depth=0):
 def echo(value):
     """A request_id as the station's reply echoes it (docs/MQTT.md "Reply"): a string as is,
     anything else as its JSON text; cut to 128 characters plus `…`, controls escaped."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # JSON text as serde_json writes it: compact, object keys sorted.
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     out = []
     for c in text[:MAX_REQUEST_ID]:
         if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F:
