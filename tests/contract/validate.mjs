@@ -7,7 +7,8 @@
 // - docs/asyncapi.yaml: every components.schemas entry has an absolute $id and compiles
 //   under ajv's strict mode (strictTypes and strictRequired off: a narrowing schema such as
 //   `{$ref: event.json, properties: {kind: {const: …}}}` leaves `type` and the properties
-//   of `required` to the schema it refers to); every $ref resolves; every example matches.
+//   of `required` to the schema it refers to; schemars' numeric formats such as `uint64`
+//   are known and range-checked); every $ref resolves; every example matches.
 // - every captured message (STATIOND_CAPTURE_DIR: JSON lines {topic, retain, payload,
 //   client}) is routed topic → channel → its messages. On channels the station sends on it
 //   must match one (retained only where the operation binds retain: true). On channels it
@@ -58,6 +59,25 @@ function local(node) {
 
 const ajv = new Ajv2020({ strict: true, strictTypes: false, strictRequired: false, allErrors: true });
 addFormats(ajv);
+// The numeric formats schemars writes for Rust integer and float types (strict mode refuses
+// an unknown format): each checks the range of its type.
+const range = (lo, hi) => ({ type: "number", validate: (n) => Number.isInteger(n) && n >= lo && n <= hi });
+for (const [name, format] of Object.entries({
+  uint8: range(0, 255),
+  uint16: range(0, 65535),
+  uint32: range(0, 4294967295),
+  uint64: range(0, Number.MAX_SAFE_INTEGER),
+  uint: range(0, Number.MAX_SAFE_INTEGER),
+  int8: range(-128, 127),
+  int16: range(-32768, 32767),
+  int32: range(-2147483648, 2147483647),
+  int64: range(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+  int: range(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+  float: { type: "number", validate: Number.isFinite },
+  double: { type: "number", validate: Number.isFinite },
+})) {
+  ajv.addFormat(name, format);
+}
 const schemas = doc.components.schemas;
 const byId = new Map();
 for (const [name, schema] of Object.entries(schemas)) {
