@@ -158,7 +158,7 @@ def expected_echo(raw):
         return None
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         return None
     if not isinstance(value, dict) or REQUEST_ID not in value:
         return None
@@ -312,7 +312,7 @@ def main():
                     continue
                 try:
                     r = json.loads(recs[j]["payload"])
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
                     continue
                 if isinstance(r, dict) and r.get(REQUEST_ID) == rid:
                     used.add(j)
@@ -325,7 +325,7 @@ def main():
             try:
                 payload = json.loads(raw)
                 is_json = True
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
                 payload, is_json = None, False
             if topic == EXPORT_TOPIC:
                 hits = [(c, first_match(candidates(c, {}, payload), payload)) for c in senders]
