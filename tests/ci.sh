@@ -33,12 +33,16 @@ if [[ ! -d tests/labels/node_modules/zpl-renderer-js ]]; then
   npm ci --prefix tests/labels --no-audit --no-fund
 fi
 
-# The contract check: the AsyncAPI 3.0 JSON schema offline (@asyncapi/specs, pinned in
-# tests/contract/package-lock.json) and Python jsonschema (tests/contract/requirements.txt).
-if [[ ! -d tests/contract/node_modules/@asyncapi/specs ]]; then
-  echo "tests/ci.sh: installing the AsyncAPI schema (npm ci --prefix tests/contract)"
-  npm ci --prefix tests/contract --no-audit --no-fund
-fi
+# The contract check: the AsyncAPI 3.0 JSON schema offline (@asyncapi/specs), ajv with
+# ajv-formats and yaml for the second validator, quicktype for the consumer's models (all
+# pinned in tests/contract/package-lock.json), and Python jsonschema (tests/contract/requirements.txt).
+for dep in @asyncapi/specs ajv ajv-formats yaml quicktype; do
+  if [[ ! -d tests/contract/node_modules/$dep ]]; then
+    echo "tests/ci.sh: installing the contract tools (npm ci --prefix tests/contract)"
+    npm ci --prefix tests/contract --no-audit --no-fund
+    break
+  fi
+done
 # Node-RED for the consumer recipe of docs/CONSUMING.md (tests/consumers.rs; pinned in
 # tests/consumers/package-lock.json).
 if [[ ! -d tests/consumers/node_modules/node-red ]]; then
@@ -46,7 +50,7 @@ if [[ ! -d tests/consumers/node_modules/node-red ]]; then
   npm ci --prefix tests/consumers --no-audit --no-fund
 fi
 python=python3
-if ! python3 -c 'import jsonschema, referencing, rfc3339_validator, yaml' 2>/dev/null; then
+if ! python3 -c 'import jsonschema, referencing, rfc3339_validator, yaml, dateutil' 2>/dev/null; then
   if [[ ! -x tests/contract/.venv/bin/python ]]; then
     echo "tests/ci.sh: installing the contract validator (pip, tests/contract/requirements.txt)"
     python3 -m venv tests/contract/.venv
@@ -66,13 +70,26 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-# Every MQTT message the tests receive is captured (tests/support) and checked against
-# docs/asyncapi.yaml by an independent validator afterwards.
+# Every MQTT message the tests receive, and every command they publish, is captured
+# (tests/support) and checked against docs/asyncapi.yaml afterwards by two independent
+# validators (Python jsonschema, Node ajv), then parsed into the typed models a consumer
+# generates from the document with quicktype and back.
 capture_dir=$(mktemp -d)
 STATIOND_CAPTURE_DIR=$capture_dir cargo test --workspace --locked
-echo "== contract (docs/asyncapi.yaml)"
-"$python" tests/contract/validate.py docs/asyncapi.yaml "$capture_dir"
-rm -rf "$capture_dir"
+timed() { # label, command...: runs it and says how long it took
+  local start=$EPOCHREALTIME
+  "${@:2}"
+  echo "($1: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s)"
+}
+echo "== contract (docs/asyncapi.yaml): Python jsonschema"
+timed validate.py "$python" tests/contract/validate.py docs/asyncapi.yaml "$capture_dir"
+echo "== contract (docs/asyncapi.yaml): Node ajv"
+timed validate.mjs node tests/contract/validate.mjs docs/asyncapi.yaml "$capture_dir"
+echo "== contract: quicktype's Python models, every captured message through them and back"
+models_dir=$(mktemp -d)
+timed models.sh tests/contract/models.sh docs/asyncapi.yaml "$models_dir"
+timed roundtrip.py "$python" tests/contract/roundtrip.py docs/asyncapi.yaml "$models_dir/stationd_models.py" "$capture_dir"
+rm -rf "$capture_dir" "$models_dir"
 # Telegraf is in no registry this installs from: its config is checked against the document.
 "$python" tests/consumers/check_telegraf.py docs/consumers/telegraf.conf docs/asyncapi.yaml
 echo "== demo config"

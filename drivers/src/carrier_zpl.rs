@@ -31,6 +31,52 @@ pub const ALLOWED: &[&str] = &[
     "PQ",
 ];
 
+/// The same rules as [`check`], as an ECMAScript regular expression for the contract's JSON
+/// Schema (`order.label.data`), so a cloud's validator refuses such a label before sending it.
+/// Made from [`ALLOWED`]; a property test holds it to [`check`].
+pub fn schema_pattern() -> String {
+    // A command's parameters: anything up to the next command, no control byte but CR LF TAB.
+    const BODY: &str = r"[^\^~\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*";
+    const SPACE: &str = r"[ \t\r\n]*";
+    let either = |c: char| {
+        if c.is_ascii_alphabetic() {
+            format!("{}{}", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+        } else {
+            c.to_string()
+        }
+    };
+    let command = |name: &str| name.chars().map(|c| format!("[{}]", either(c))).collect::<String>();
+    // Drawing commands, grouped by their first letter: `[Ll][HLRSThlrst]`.
+    let mut groups: Vec<(char, String)> = Vec::new();
+    for name in ALLOWED.iter().filter(|n| !matches!(**n, "XA" | "XZ" | "PQ")) {
+        let mut chars = name.chars();
+        let first = chars.next().expect("a command name");
+        let rest: String = chars.map(either).collect();
+        match groups.iter_mut().find(|(f, _)| *f == first) {
+            Some((_, seconds)) => seconds.push_str(&rest),
+            None => groups.push((first, rest)),
+        }
+    }
+    let drawing: Vec<String> = groups
+        .iter()
+        .map(|(first, seconds)| {
+            if seconds.is_empty() {
+                format!("[{}]", either(*first))
+            } else {
+                format!("[{}][{seconds}]", either(*first))
+            }
+        })
+        .collect();
+    let quantity = format!(r"\^{}{SPACE}(?:0*1{SPACE})?(?:,{BODY})?", command("PQ"));
+    let end = format!(r"\^{}{BODY}", command("XZ"));
+    let between = format!("(?:{end}|{quantity})*");
+    format!(
+        r"^{SPACE}{between}\^{}{BODY}(?:\^(?:{}){BODY}|{quantity})*{end}{between}$",
+        command("XA"),
+        drawing.join("|")
+    )
+}
+
 /// Why a carrier label was refused; the message names the command and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -136,6 +182,30 @@ pub fn check(zpl: &[u8]) -> Result<(), Refusal> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The schema's pattern and the check agree on labels made of allowed and refused
+        /// commands, quantities, text outside the format, tildes and control bytes.
+        #[test]
+        fn the_schema_pattern_accepts_exactly_what_the_check_accepts(
+            parts in proptest::collection::vec(prop_oneof![
+                4 => proptest::sample::select(ALLOWED).prop_map(|c| format!("^{c}")),
+                2 => proptest::sample::select(ALLOWED).prop_map(|c| format!("^{}", c.to_ascii_lowercase())),
+                3 => Just("^XA".to_string()),
+                3 => Just("^XZ".to_string()),
+                1 => proptest::sample::select(&["^PQ1", "^PQ2", "^PQ 01 ", "^PQ1,0,1", "^PQ", "^PQ10", "^pq001"][..]).prop_map(str::to_string),
+                1 => proptest::sample::select(&["^JUF", "~JR", "^ND", "^KP", "^", "~", "^DF", "^A0N", "^A@", "^B6", "^CC"][..]).prop_map(str::to_string),
+                3 => "[ a-zA-Z0-9,.:\r\n\t]{0,6}",
+                1 => proptest::sample::select(&["\u{1b}", "\u{0}", "\u{7f}", "é", "\u{b}"][..]).prop_map(str::to_string),
+            ], 0..10)
+        ) {
+            let label = parts.concat();
+            let pattern = regex::Regex::new(&schema_pattern()).unwrap();
+            prop_assert_eq!(pattern.is_match(&label), check(label.as_bytes()).is_ok(), "{:?}", label);
+        }
+    }
 
     /// A carrier label of the kind carriers send: fields, fonts, barcodes, a hex graphic.
     const CARRIER: &str = "^XA\r\n^CI28^PW812^LL1218^LH0,0\n^FO50,50^GB700,3,3^FS\n^FO60,80^A0N,30,30^FDDHL Paket^FS\n\

@@ -11,6 +11,9 @@ use super::{ErrorCode, OrderState};
 
 /// Longest text field of an order (or of a command naming one).
 pub const MAX_TEXT: usize = 256;
+/// A text field as the contract's schema says it: no control characters (256 bytes at most
+/// is checked by the station; `maxLength` counts characters).
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]+$";
 /// Most lines an order may have.
 pub const MAX_LINES: usize = 1000;
 /// Most barcodes an order line may list.
@@ -19,22 +22,22 @@ pub const MAX_BARCODES: usize = 32;
 /// A validated order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPayload {
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub id: String,
     /// The state a new order starts in (default `released`); a known order keeps its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<OrderState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub priority: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub carrier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub service: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub tracking: Option<String>,
     /// The order's SSCC when the cloud assigned one (else the station may make one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,19 +59,19 @@ pub struct OrderPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShipTo {
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub street: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub postcode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub country: Option<String>,
 }
 
@@ -77,15 +80,15 @@ pub struct ShipTo {
 pub struct OrderLine {
     /// Unique within the order.
     pub line: u32,
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub sku: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))]
     pub name: Option<String>,
     #[schemars(range(min = 1))]
     pub qty: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32), inner(length(min = 1, max = 256)))]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN)))]
     pub barcodes: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -97,7 +100,9 @@ pub struct OrderLine {
 pub struct CarrierLabel {
     #[schemars(extend("const" = "zpl"))]
     pub format: String,
-    #[schemars(length(min = 1))]
+    /// Exactly one `^XA` … `^XZ` format that only draws (docs/DEVICES.md, "Carrier labels
+    /// from the cloud"); anything else is answered `invalid_field`.
+    #[schemars(length(min = 1), regex(pattern = stationd_drivers::carrier_zpl::schema_pattern()))]
     pub data: String,
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::event::CommandName;
 use crate::print::Printout;
-use crate::station::payload::{self, serde_field_error, OrderPayload, PayloadError};
+use crate::station::payload::{self, serde_field_error, OrderPayload, PayloadError, TEXT_PATTERN};
 use crate::station::ErrorCode;
 
 /// Largest command payload accepted.
@@ -167,9 +167,7 @@ fn request_id(obj: &serde_json::Map<String, Value>) -> Result<String, CommandErr
 /// The id a command is executed once by and answered with: 1 to 128 printable characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct RequestId(
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$"))] pub String,
-);
+pub struct RequestId(#[schemars(length(min = 1, max = 128), regex(pattern = TEXT_PATTERN))] pub String);
 
 /// When the cloud sent the command: a one-sided clock sample (a `sent_at` later than the
 /// box clock by over 30 s proves the box is behind; an earlier one proves nothing).
@@ -180,9 +178,7 @@ pub struct SentAt(#[schemars(extend("format" = "date-time"))] pub String);
 /// A text field: 1 to 256 characters without control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct Text(
-    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$"))] pub String,
-);
+pub struct Text(#[schemars(length(min = 1, max = 256), regex(pattern = TEXT_PATTERN))] pub String);
 
 /// Creates or updates an order at the station. Fields of the order the station does not
 /// know are kept as sent.

@@ -26,9 +26,10 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// The file this test process appends the MQTT messages it receives to, when
-/// `STATIOND_CAPTURE_DIR` is set (tests/ci.sh sets it, then validates every line against
-/// docs/asyncapi.yaml with tests/contract/validate.py). One file per test process.
+/// The file this test process appends the MQTT messages it receives and the commands it
+/// publishes to, when `STATIOND_CAPTURE_DIR` is set (tests/ci.sh sets it, then validates
+/// every line against docs/asyncapi.yaml with tests/contract/validate.py and
+/// validate.mjs). One file per test process.
 fn capture_file() -> Option<&'static std::sync::Mutex<std::fs::File>> {
     static FILE: std::sync::OnceLock<Option<std::sync::Mutex<std::fs::File>>> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
@@ -43,14 +44,21 @@ fn capture_file() -> Option<&'static std::sync::Mutex<std::fs::File>> {
     .as_ref()
 }
 
-/// Records one received message as a JSON line `{topic, retain, payload}` (see
-/// [`capture_file`]); `topic` is `(queue export)` for events read from the journal.
+/// Records one received message as a JSON line `{topic, retain, payload, client: null}`
+/// (see [`capture_file`]); `topic` is `(queue export)` for events read from the journal.
 pub fn capture(topic: &str, retain: bool, payload: &[u8]) {
+    capture_by(None, topic, retain, payload)
+}
+
+/// [`capture`] with the test's MQTT client id that received or published the message: the
+/// validators pair a command with the reply its sender received.
+pub fn capture_by(client: Option<&str>, topic: &str, retain: bool, payload: &[u8]) {
     let Some(file) = capture_file() else { return };
     let line = serde_json::json!({
         "topic": topic,
         "retain": retain,
         "payload": String::from_utf8_lossy(payload),
+        "client": client,
     });
     let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
     writeln!(f, "{line}").expect("write capture file");

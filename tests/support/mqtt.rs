@@ -234,6 +234,8 @@ impl Proxy {
 /// The cloud side of the command topic: sends commands to a station and reads its replies.
 pub struct Cloud {
     client: rumqttc::Client,
+    /// The MQTT client id, recorded with each captured command (see [`capture_by`]).
+    id: String,
     replies: Receiver<serde_json::Value>,
     prefix: String,
 }
@@ -250,7 +252,16 @@ pub fn subscriber_as(
     topic: &str,
     login: Option<(&str, &str)>,
 ) -> (rumqttc::Client, Receiver<(String, Vec<u8>)>) {
-    let id = format!("test-sub-{}-{}", std::process::id(), free_port());
+    subscriber_with_id(port, topic, login, &format!("test-sub-{}-{}", std::process::id(), free_port()))
+}
+
+/// [`subscriber_as`] with the MQTT client id `id`.
+fn subscriber_with_id(
+    port: u16,
+    topic: &str,
+    login: Option<(&str, &str)>,
+    id: &str,
+) -> (rumqttc::Client, Receiver<(String, Vec<u8>)>) {
     let mut opts = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
     opts.set_max_packet_size(4 << 20, 4 << 20);
     if let Some((user, pass)) = login {
@@ -260,6 +271,7 @@ pub fn subscriber_as(
     client.subscribe(topic, rumqttc::QoS::AtLeastOnce).unwrap();
     let (tx, rx) = mpsc::channel();
     let (ready_tx, ready) = mpsc::channel();
+    let id = id.to_string();
     std::thread::spawn(move || {
         for ev in conn.iter() {
             match ev {
@@ -267,7 +279,7 @@ pub fn subscriber_as(
                     let _ = ready_tx.send(());
                 }
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                    capture(&p.topic, p.retain, &p.payload);
+                    capture_by(Some(&id), &p.topic, p.retain, &p.payload);
                     if tx.send((p.topic.clone(), p.payload.to_vec())).is_err() {
                         break;
                     }
@@ -288,7 +300,8 @@ impl Cloud {
 
     /// [`Cloud::connect`] with a broker username and password.
     pub fn connect_as(port: u16, prefix: &str, login: Option<(&str, &str)>) -> Cloud {
-        let (client, raw) = subscriber_as(port, &format!("{prefix}/reply"), login);
+        let id = format!("test-cloud-{}-{}", std::process::id(), free_port());
+        let (client, raw) = subscriber_with_id(port, &format!("{prefix}/reply"), login, &id);
         let (tx, replies) = mpsc::channel();
         std::thread::spawn(move || {
             for (_, payload) in raw {
@@ -299,13 +312,12 @@ impl Cloud {
                 }
             }
         });
-        Cloud { client, replies, prefix: prefix.to_string() }
+        Cloud { client, id, replies, prefix: prefix.to_string() }
     }
 
     /// Publishes raw bytes to `{prefix}/cmd/{name}` and returns the next reply.
     pub fn send_raw(&self, name: &str, payload: &[u8]) -> serde_json::Value {
-        let topic = format!("{}/cmd/{name}", self.prefix);
-        self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).unwrap();
+        self.publish(name, payload, false);
         self.replies.recv_timeout(Duration::from_secs(10)).expect("a reply within 10 s")
     }
 
@@ -315,8 +327,10 @@ impl Cloud {
     }
 
     /// Publishes with the retain flag set or not, without waiting for a reply.
+    /// Captured (see [`capture_by`]) before it is sent, so it precedes its reply.
     pub fn publish(&self, name: &str, payload: &[u8], retain: bool) {
         let topic = format!("{}/cmd/{name}", self.prefix);
+        capture_by(Some(&self.id), &topic, retain, payload);
         self.client.publish(topic, rumqttc::QoS::AtLeastOnce, retain, payload.to_vec()).unwrap();
     }
 
