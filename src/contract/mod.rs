@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 use crate::devices::DeviceState;
 use crate::event::{Envelope, Event};
 use crate::station::Reply;
-use crate::uplink::commands::{command_schemas, parse_command, Payload};
+use crate::uplink::commands::{command_schemas, parse_command, Payload, DEPRECATED_NAMES};
 use crate::uplink::presence::Presence;
 
 /// Where the schemas' `$id`s live (nothing is fetched from there).
@@ -39,7 +39,8 @@ struct Message {
     key: String,
     name: String,
     summary: Option<String>,
-    schema: Value,
+    /// The payload's schema: its own, or (a deprecated alias) the key of another message's.
+    schema: Result<Value, String>,
 }
 
 /// Which way a type crosses the wire: what the station writes (a field left out when empty
@@ -200,7 +201,6 @@ fn event_messages() -> Result<Vec<Message>, String> {
         let m = schema.as_object_mut().expect("an object");
         m.remove("oneOf");
         m.remove("unevaluatedProperties");
-        m.insert("title".into(), json!(kind));
         if let Some(d) = variant.get("description") {
             m.insert("description".into(), d.clone());
         }
@@ -211,7 +211,7 @@ fn event_messages() -> Result<Vec<Message>, String> {
         required.extend([json!("kind"), json!("data")]);
         m.insert("additionalProperties".into(), json!(false));
         finish(&mut schema, Direction::Sent, &format!("events/{kind}"));
-        out.push(Message { key: kind.clone(), name: kind, summary: describe(&schema), schema });
+        out.push(Message { key: kind.clone(), name: kind, summary: describe(&schema), schema: Ok(schema) });
     }
     let kinds: Vec<&str> = out.iter().map(|m| m.name.as_str()).collect();
     if kinds != Event::KINDS {
@@ -224,15 +224,26 @@ fn event_messages() -> Result<Vec<Message>, String> {
 fn messages() -> Result<Vec<(&'static str, Vec<Message>)>, String> {
     let single = |key: &str, make: Payload| {
         let schema = finished(make, Direction::Sent, key);
-        Message { key: key.to_string(), name: key.to_string(), summary: describe(&schema), schema }
+        Message { key: key.to_string(), name: key.to_string(), summary: describe(&schema), schema: Ok(schema) }
     };
-    let commands = command_schemas()
+    let mut commands: Vec<Message> = command_schemas()
         .into_iter()
         .map(|(name, make)| {
             let schema = finished(make, Direction::Read, &format!("commands/{name}"));
-            Message { key: format!("command.{name}"), name: name.to_string(), summary: describe(&schema), schema }
+            let summary = describe(&schema);
+            Message { key: format!("command.{name}"), name: name.to_string(), summary, schema: Ok(schema) }
         })
         .collect();
+    // The v1 names, taken for one release where a broker carries them: the same payload.
+    commands.extend(DEPRECATED_NAMES.iter().map(|&(v1, v2)| Message {
+        key: format!("command.{v1}"),
+        name: v1.to_string(),
+        summary: Some(format!(
+            "Deprecated: the v1 name of {v2}, still taken on brokers that carry a `.` in a topic (Mosquitto); \
+             the reply says `deprecated`. Publish on cmd/{v2}."
+        )),
+        schema: Err(format!("command.{v2}")),
+    }));
     Ok(vec![
         ("events", event_messages()?),
         ("status", vec![single("status", SchemaGenerator::root_schema_for::<Presence>)]),
@@ -289,16 +300,25 @@ pub fn asyncapi() -> Result<Value, String> {
             if let Some(s) = &m.summary {
                 message.insert("summary".into(), json!(s));
             }
+            let schema_key = match &m.schema {
+                Ok(schema) => {
+                    // Titled by its key: consumers' generators name the type after it.
+                    let mut schema = schema.clone();
+                    schema["title"] = json!(m.key);
+                    components_schemas.insert(m.key.clone(), schema);
+                    &m.key
+                }
+                Err(other) => other,
+            };
             message.insert(
                 "payload".into(),
-                json!({ "schemaFormat": SCHEMA_FORMAT, "schema": { "$ref": format!("#/components/schemas/{}", m.key) } }),
+                json!({ "schemaFormat": SCHEMA_FORMAT, "schema": { "$ref": format!("#/components/schemas/{schema_key}") } }),
             );
             let examples = examples(channel, &m.key, &all_examples)?;
             if !examples.is_empty() {
                 message.insert("examples".into(), Value::Array(examples));
             }
             components_messages.insert(m.key.clone(), Value::Object(message));
-            components_schemas.insert(m.key.clone(), m.schema.clone());
         }
         let ch = doc
             .pointer_mut(&format!("/channels/{channel}"))
@@ -378,6 +398,7 @@ mod tests {
         let doc = asyncapi().unwrap();
         let names = doc["channels"]["command"]["parameters"]["name"]["enum"].as_array().unwrap();
         let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
-        assert_eq!(names, crate::uplink::commands::COMMAND_NAMES);
+        let v1 = DEPRECATED_NAMES.iter().map(|(v1, _)| *v1);
+        assert_eq!(names, crate::uplink::commands::COMMAND_NAMES.iter().copied().chain(v1).collect::<Vec<_>>());
     }
 }

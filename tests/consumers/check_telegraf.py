@@ -20,25 +20,28 @@ def fail(msg):
     sys.exit(1)
 
 
-def properties(doc, schema, seen=None):
-    """Top-level property names a schema (with its $refs inside the document) allows."""
+def properties(doc, schema, root=None):
+    """Top-level property names a schema allows, following its $refs: `#/$defs/…` inside the
+    schema resource it sits in (`root`), `#/components/…` and absolute `$id`s in the document."""
     names = set()
     if not isinstance(schema, dict):
         return names
     ref = schema.get("$ref", "")
-    if ref.startswith("#/"):
+    if ref.startswith("#/$defs/") and root is not None:
+        names |= properties(doc, root["$defs"][ref.split("/")[-1]], root)
+    elif ref.startswith("#/"):
         node = doc
         for part in ref[2:].split("/"):
             node = node[part]
-        names |= properties(doc, node)
+        names |= properties(doc, node, node)
     elif ref.startswith("https://"):
         for s in doc["components"]["schemas"].values():
             if s.get("$id") == ref:
-                names |= properties(doc, s)
+                names |= properties(doc, s, s)
     names |= set(schema.get("properties", {}))
     for key in ("oneOf", "anyOf", "allOf"):
         for sub in schema.get(key, []):
-            names |= properties(doc, sub)
+            names |= properties(doc, sub, root)
     return names
 
 

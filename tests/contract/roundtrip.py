@@ -132,8 +132,9 @@ def main():
                     if c.action == "receive" and (rec["retain"] or (max_packet and len(raw.encode()) > max_packet)):
                         continue
                     cands = validate.candidates(c, params, payload) if payload is not None else []
-                    # validate.py checked it already: one candidate on a send channel is it.
-                    one = len(cands) == 1 and c.action == "send"
+                    # validate.py checked it already: one candidate on the one send channel of
+                    # its topic is it (an exported event is tried on every send channel).
+                    one = len(cands) == 1 and c.action == "send" and topic != validate.EXPORT_TOPIC
                     match = cands[0] if one else validate.first_match(cands, payload)
                     if match:
                         break
