@@ -24,6 +24,7 @@
 pub(crate) mod commands;
 pub(crate) mod execute;
 mod flight;
+mod resync;
 pub mod presence;
 mod session;
 pub mod tls;
