@@ -141,7 +141,15 @@ fn main() {
     let base = Some(("the same scans with no resync, p99", b99));
     record("resync", &format!("{name}, p99"), d99, "ms", "lower", base, Some("ratio <= 2"));
     record("resync", &format!("{name}, p99 (bound)"), d99, "ms", "lower", None, Some("< 100"));
-    record("resync", &format!("events resent for {RESYNCS} whole-journal resyncs"), median(resent), "events", "lower", None, None);
+    record(
+        "resync",
+        &format!("events resent for {RESYNCS} whole-journal resyncs"),
+        median(resent),
+        "events",
+        "lower",
+        None,
+        None,
+    );
 }
 
 /// Journals `n` events into the (stopped) station's journal and marks them delivered.

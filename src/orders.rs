@@ -272,8 +272,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let j = journal(tmp.path());
         let store = OrderStore::open(&j).unwrap();
-        let seen =
-            SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: Reply::accepted("r-1"), digest: Some("ab".into()) };
+        let seen = SeenRequest {
+            at_ms: 1,
+            name: "order.upsert".into(),
+            reply: Reply::accepted("r-1"),
+            digest: Some("ab".into()),
+        };
         let session = Session { order: Some("SO-1".into()), ..Session::default() };
         let mut other = order();
         other.id = "SO-2".into();

@@ -308,8 +308,12 @@ impl Runner {
                 }
                 Effect::Save { orders, forget, session, remember } => {
                     let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-                    let seen = remember
-                        .map(|r| (r.request_id, SeenRequest { at_ms, name: r.command.to_string(), reply: r.reply, digest: digest.clone() }));
+                    let seen = remember.map(|r| {
+                        (
+                            r.request_id,
+                            SeenRequest { at_ms, name: r.command.to_string(), reply: r.reply, digest: digest.clone() },
+                        )
+                    });
                     let seen = seen.as_ref().map(|(r, s)| (r.as_str(), s));
                     match OrderStore::changes(&orders, &forget, session.as_ref(), seen) {
                         Ok(c) => state.extend(c),

@@ -815,7 +815,9 @@ fn a_live_scan_overtakes_twenty_overlapping_resyncs_of_a_big_journal() {
         let opts = stationd::journal::JournalOptions::new(station.journal(), "WH1", "PACK-T");
         let (journal, _) = stationd::journal::Journal::open(opts).unwrap();
         let batch: Vec<_> = (0..FILLED)
-            .map(|k| stationd::event::NewEvent::new("scan.received", json!({"scanner": "gun", "code": format!("B{k}")})))
+            .map(|k| {
+                stationd::event::NewEvent::new("scan.received", json!({"scanner": "gun", "code": format!("B{k}")}))
+            })
             .collect();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         for chunk in batch.chunks(4096) {

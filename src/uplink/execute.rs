@@ -11,8 +11,8 @@
 use tracing::{info, warn};
 
 use super::commands::{parse_command, v2_name, Command, CommandError};
-use crate::journal::Journal;
 use crate::event::format_at;
+use crate::journal::Journal;
 use crate::orders::{OrderStore, SeenRequest};
 use crate::print::Printing;
 use crate::station::{CloudOrder, ErrorCode, Reply};
@@ -84,7 +84,10 @@ pub async fn execute(
                     seen.name
                 );
                 warn!(command = name, request_id = %rid, first_command = %seen.name, first_at = %first, "request_id reused for another command; refused");
-                return Executed { reply: Reply::refused(Some(&rid), ErrorCode::RequestIdConflict, &msg), resync: None };
+                return Executed {
+                    reply: Reply::refused(Some(&rid), ErrorCode::RequestIdConflict, &msg),
+                    resync: None,
+                };
             }
         },
         Ok(None) => {}
@@ -123,7 +126,11 @@ pub async fn execute(
                 Err(e) => return refuse(&rid, name, e.code(), &e.to_string()),
             };
             let answer = Reply { printer: Some(job.printer.clone()), copies: Some(copies), ..Reply::accepted(&rid) };
-            let answer = answered(workflow.executed(rid.clone(), name, order, answer, req.sent_at, req.digest.clone()).await, &rid, name);
+            let answer = answered(
+                workflow.executed(rid.clone(), name, order, answer, req.sent_at, req.digest.clone()).await,
+                &rid,
+                name,
+            );
             // Queued only after the request id is durably remembered: a redelivered command
             // can never print twice.
             if answer.reply.ok {
@@ -157,8 +164,11 @@ pub async fn execute(
                 not_retained_before: (start > from).then_some(start),
                 ..Reply::accepted(&rid)
             };
-            let mut answer =
-                answered(workflow.executed(rid.clone(), name, None, answer, req.sent_at, req.digest.clone()).await, &rid, name);
+            let mut answer = answered(
+                workflow.executed(rid.clone(), name, None, answer, req.sent_at, req.digest.clone()).await,
+                &rid,
+                name,
+            );
             if answer.reply.ok {
                 answer.resync = Some((start, to));
             }
@@ -229,10 +239,14 @@ mod tests {
     fn command() -> impl Strategy<Value = (&'static str, Value)> {
         let order = proptest::sample::select(&["SO-40", "SO-41"][..]);
         let reason = proptest::option::of(proptest::sample::select(&["damaged", "address check"][..]));
-        let sent_at = proptest::option::of(proptest::sample::select(&["2026-12-07T10:00:00Z", "2026-12-07T11:00:00Z"][..]));
+        let sent_at =
+            proptest::option::of(proptest::sample::select(&["2026-12-07T10:00:00Z", "2026-12-07T11:00:00Z"][..]));
         (0usize..6, order, reason, 1u8..3, 1u64..3, sent_at).prop_map(|(kind, order, reason, copies, from, sent_at)| {
             let (name, mut v) = match kind {
-                0 => ("order-upsert", json!({"order": {"id": order, "lines": [{"line": 1, "sku": "SKU-1", "qty": copies}]}})),
+                0 => (
+                    "order-upsert",
+                    json!({"order": {"id": order, "lines": [{"line": 1, "sku": "SKU-1", "qty": copies}]}}),
+                ),
                 1 => ("order-cancel", json!({"order": order, "reason": reason})),
                 2 => ("order-hold", json!({"order": order, "reason": reason.unwrap_or("x")})),
                 3 => ("order-release", json!({"order": order})),
@@ -254,7 +268,12 @@ mod tests {
     }
 
     fn remembered(r: &CommandRequest) -> SeenRequest {
-        SeenRequest { at_ms: 0, name: r.name.into(), reply: Reply::accepted(&r.request_id), digest: Some(r.digest.clone()) }
+        SeenRequest {
+            at_ms: 0,
+            name: r.name.into(),
+            reply: Reply::accepted(&r.request_id),
+            digest: Some(r.digest.clone()),
+        }
     }
 
     proptest! {
@@ -306,7 +325,8 @@ mod tests {
     #[test]
     fn records_without_a_digest_are_compared_by_command_name_with_v1_names_as_v2() {
         let hold = parse("order-hold", &json!({"request_id": "r-40", "order": "SO-40", "reason": "x"}));
-        let old = |name: &str| SeenRequest { at_ms: 0, name: name.into(), reply: Reply::accepted("r-40"), digest: None };
+        let old =
+            |name: &str| SeenRequest { at_ms: 0, name: name.into(), reply: Reply::accepted("r-40"), digest: None };
         assert_eq!(repeat_of(&old("order-hold"), hold.name, &hold.digest), Repeat::Duplicate);
         assert_eq!(repeat_of(&old("order.hold"), hold.name, &hold.digest), Repeat::Duplicate);
         assert_eq!(repeat_of(&old("order-upsert"), hold.name, &hold.digest), Repeat::Conflict);

@@ -24,8 +24,8 @@
 pub(crate) mod commands;
 pub(crate) mod execute;
 mod flight;
-mod resync;
 pub mod presence;
+mod resync;
 mod session;
 pub mod tls;
 

@@ -77,13 +77,8 @@ impl ResyncQueue {
         if from > through {
             return;
         }
-        let overlapping: Vec<(u64, u64)> = self
-            .ranges
-            .range(..=through)
-            .rev()
-            .take_while(|(_, &t)| t >= from)
-            .map(|(&f, &t)| (f, t))
-            .collect();
+        let overlapping: Vec<(u64, u64)> =
+            self.ranges.range(..=through).rev().take_while(|(_, &t)| t >= from).map(|(&f, &t)| (f, t)).collect();
         for (f, t) in overlapping {
             self.ranges.remove(&f);
             if f < from {
