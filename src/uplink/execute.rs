@@ -60,7 +60,10 @@ pub async fn execute(
     let req = match parse_command(name, payload) {
         Ok(r) => r,
         Err(CommandError { request_id, code, message }) => {
-            warn!(command = name, request_id = request_id.as_deref().unwrap_or("-"), code = %code, %message, "command rejected");
+            // The reply echoes the id as sent (so the sender can match it); the log shows
+            // bidi and zero-width characters escaped, so a line cannot be made to read otherwise.
+            let shown = stationd_drivers::framing::escape_invisible(request_id.as_deref().unwrap_or("-")).into_owned();
+            warn!(command = name, request_id = %shown, code = %code, %message, "command rejected");
             return Executed { reply: Reply::refused(request_id.as_deref(), code, &message), resync: None };
         }
     };
