@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The benches in the order they run and are listed.
-const BENCHES: [&str; 7] = ["journal", "uplink", "workflow", "devices", "bridge", "memory", "scale"];
+const BENCHES: [&str; 8] = ["journal", "uplink", "resync", "workflow", "devices", "bridge", "memory", "scale"];
 
 #[derive(Default)]
 struct Figure {

@@ -37,12 +37,17 @@ use crate::station::reply::{ErrorCode, Reply};
 use crate::station::Session;
 pub use crate::station::{OrderState, StoredOrder};
 
-/// A remembered command: when it was executed and what was answered.
+/// A remembered command: when it was executed, what it was and what was answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeenRequest {
     pub at_ms: i64,
     pub name: String,
     pub reply: Reply,
+    /// The command's digest (name and canonical payload: `uplink::commands::digest`), so a
+    /// reuse of the id for another command is told from a repeat. Absent in records written
+    /// before it was kept: those are compared by name only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 #[derive(Clone)]
@@ -267,7 +272,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let j = journal(tmp.path());
         let store = OrderStore::open(&j).unwrap();
-        let seen = SeenRequest { at_ms: 1, name: "order.upsert".into(), reply: Reply::accepted("r-1") };
+        let seen = SeenRequest {
+            at_ms: 1,
+            name: "order.upsert".into(),
+            reply: Reply::accepted("r-1"),
+            digest: Some("ab".into()),
+        };
         let session = Session { order: Some("SO-1".into()), ..Session::default() };
         let mut other = order();
         other.id = "SO-2".into();
@@ -286,5 +296,12 @@ mod tests {
         let expired = store.expired_requests(SEEN_WINDOW.as_millis() as i64 + 10).unwrap();
         j.commit_blocking(vec![], expired).unwrap();
         assert!(store.seen("r-1").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_request_remembered_without_a_digest_by_the_previous_release_still_reads() {
+        let old = br#"{"at_ms":5,"name":"order-hold","reply":{"request_id":"r-40","ok":true,"state":"held"}}"#;
+        let seen: SeenRequest = serde_json::from_slice(old).expect("an old record reads");
+        assert_eq!((seen.name.as_str(), seen.digest), ("order-hold", None));
     }
 }

@@ -39,6 +39,8 @@ pub struct CloudRequest {
     pub input: Input,
     /// The cloud's clock when it sent the command (`sent_at`), a clock sample.
     pub sent_at: Option<OffsetDateTime>,
+    /// The command's digest (`uplink::commands::digest`), remembered with its request id.
+    pub digest: Option<String>,
     pub reply: oneshot::Sender<Reply>,
 }
 
@@ -62,9 +64,10 @@ impl WorkflowHandle {
         request_id: String,
         command: CloudOrder,
         sent_at: Option<OffsetDateTime>,
+        digest: String,
     ) -> Option<Reply> {
         let input = Input::Cloud { request_id: request_id.clone(), command };
-        self.send(request_id, input, sent_at).await
+        self.send(request_id, input, sent_at, digest).await
     }
 
     /// A command the uplink carried out (`print`, `resync`): the station audits it and
@@ -77,14 +80,22 @@ impl WorkflowHandle {
         order: Option<String>,
         reply: Reply,
         sent_at: Option<OffsetDateTime>,
+        digest: String,
     ) -> Option<Reply> {
         let input = Input::CommandExecuted { request_id: request_id.clone(), command, order, reply };
-        self.send(request_id, input, sent_at).await
+        self.send(request_id, input, sent_at, digest).await
     }
 
-    async fn send(&self, request_id: String, input: Input, sent_at: Option<OffsetDateTime>) -> Option<Reply> {
+    async fn send(
+        &self,
+        request_id: String,
+        input: Input,
+        sent_at: Option<OffsetDateTime>,
+        digest: String,
+    ) -> Option<Reply> {
         let (tx, rx) = oneshot::channel();
-        self.cloud.send(CloudRequest { request_id, input, sent_at, reply: tx }).await.ok()?;
+        let digest = Some(digest);
+        self.cloud.send(CloudRequest { request_id, input, sent_at, digest, reply: tx }).await.ok()?;
         rx.await.ok()
     }
 }
@@ -202,7 +213,7 @@ pub async fn run(
     // An operator restored with the session is on duty before the first input.
     runner.show(&station);
     if !preload.is_empty() {
-        runner.perform(&mut station, Input::Preload(preload), None).await;
+        runner.perform(&mut station, Input::Preload(preload), None, None).await;
     }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -211,6 +222,8 @@ pub async fn run(
     let mut cloud_open = true;
     loop {
         runner.parts.heartbeat.beat();
+        // The digest of the cloud command being performed, remembered with its request id.
+        let mut digest = None;
         let (input, reply) = tokio::select! {
             biased;
             i = ch.scans.recv() => match i {
@@ -225,8 +238,9 @@ pub async fn run(
             c = ch.cloud.recv(), if cloud_open && !stop.is_cancelled() => match c {
                 Some(c) => {
                     if let Some(t) = c.sent_at {
-                        runner.perform(&mut station, Input::ClockSample { source: ClockSource::CloudCommand, remote: t, max_delay: None }, None).await;
+                        runner.perform(&mut station, Input::ClockSample { source: ClockSource::CloudCommand, remote: t, max_delay: None }, None, None).await;
                     }
+                    digest = c.digest;
                     (c.input, Some((c.request_id, c.reply)))
                 }
                 None => { cloud_open = false; continue }
@@ -234,7 +248,7 @@ pub async fn run(
             _ = tick.tick() => (Input::Tick, None),
             _ = beat.tick() => continue,
         };
-        runner.perform(&mut station, input, reply).await;
+        runner.perform(&mut station, input, reply, digest.take()).await;
     }
 }
 
@@ -261,7 +275,13 @@ struct Runner {
 }
 
 impl Runner {
-    async fn perform(&self, station: &mut Station, input: Input, reply_to: Option<(String, oneshot::Sender<Reply>)>) {
+    async fn perform(
+        &self,
+        station: &mut Station,
+        input: Input,
+        reply_to: Option<(String, oneshot::Sender<Reply>)>,
+        digest: Option<String>,
+    ) {
         let now = OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
         let effects = station.handle(input, now);
@@ -287,8 +307,12 @@ impl Runner {
                 }
                 Effect::Save { orders, forget, session, remember } => {
                     let at_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-                    let seen = remember
-                        .map(|r| (r.request_id, SeenRequest { at_ms, name: r.command.to_string(), reply: r.reply }));
+                    let seen = remember.map(|r| {
+                        (
+                            r.request_id,
+                            SeenRequest { at_ms, name: r.command.to_string(), reply: r.reply, digest: digest.clone() },
+                        )
+                    });
                     let seen = seen.as_ref().map(|(r, s)| (r.as_str(), s));
                     match OrderStore::changes(&orders, &forget, session.as_ref(), seen) {
                         Ok(c) => state.extend(c),

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 runs=3
 quick=""
-only="journal,uplink,workflow,devices,bridge,memory,scale"
+only="journal,uplink,resync,workflow,devices,bridge,memory,scale"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick="--quick" ;;

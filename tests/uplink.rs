@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::{collect_confirmed, queue_status, Broker, Daemon, Monitor, Proxy, StationDir};
 
@@ -753,5 +753,130 @@ fn a_retained_command_is_answered_but_never_executed_at_any_reconnect() {
     cloud.publish_only("order-cancel", br#"{"request_id":"live-1","order":"SO-404"}"#);
     let r = answer_until("live-1");
     assert_eq!(r["error"]["code"], "unknown_order", "{r}");
+    drop(daemon);
+}
+
+/// A request id used again for another command (a hold on SO-41 with the id of SO-40's hold)
+/// is refused `request_id_conflict` naming the first use, and not executed: SO-41 stays
+/// released. The same for an upsert of another order. The same command again is still a
+/// duplicate; ids with hidden characters or spaces at either end are refused.
+#[test]
+fn a_request_id_reused_for_another_command_is_refused_as_a_conflict_and_not_executed() {
+    use serde_json::json;
+    let (_broker, station, daemon, cloud) = station_with_cloud();
+    daemon.wait_started();
+    for (rid, id) in [("u-40", "SO-40"), ("u-41", "SO-41")] {
+        let order = json!({"id": id, "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]});
+        let r = cloud.send("order-upsert", json!({"request_id": rid, "order": order}));
+        assert_eq!(r["state"], "released", "{r}");
+    }
+    let r = cloud.send("order-hold", json!({"request_id": "r-40", "order": "SO-40", "reason": "address check"}));
+    assert_eq!(r["state"], "held", "{r}");
+    let before = kinds(&station);
+
+    let r = cloud.send("order-hold", json!({"request_id": "r-40", "order": "SO-41", "reason": "address check"}));
+    assert_eq!((r["ok"].as_bool(), r["duplicate"].as_bool()), (Some(false), None), "{r}");
+    assert_eq!(r["error"]["code"], "request_id_conflict", "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("first used by order-hold at 20") && msg.contains("another payload"), "{msg}");
+    let order = json!({"id": "SO-42", "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]});
+    let r = cloud.send("order-upsert", json!({"request_id": "r-40", "order": order}));
+    assert_eq!(r["error"]["code"], "request_id_conflict", "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("another command"), "{r}");
+    assert_eq!(kinds(&station), before, "neither was executed nor audited as accepted");
+
+    // SO-41 is still released (it can be held), SO-42 was never stored.
+    let r = cloud.send("order-hold", json!({"request_id": "r-41", "order": "SO-41", "reason": "address check"}));
+    assert_eq!(r["state"], "held", "{r}");
+    let r = cloud.send("order-cancel", json!({"request_id": "r-42", "order": "SO-42"}));
+    assert_eq!(r["error"]["code"], "unknown_order", "{r}");
+    // The first command again, its keys in another order and with a sent_at: a duplicate.
+    let again = br#"{"reason":"address check","order":"SO-40","sent_at":"2026-12-07T10:00:00Z","request_id":"r-40"}"#;
+    let r = cloud.send_raw("order-hold", again);
+    assert_eq!((r["ok"].as_bool(), r["duplicate"].as_bool()), (Some(true), Some(true)), "{r}");
+
+    for rid in ["r-43 ", " r-43", "r-\u{202E}43", "r-\u{200B}43"] {
+        let r = cloud.send("order-release", json!({"request_id": rid, "order": "SO-40"}));
+        assert_eq!(r["error"]["code"], "invalid_field", "{rid:?}: {r}");
+    }
+    drop(daemon);
+}
+
+/// Twenty overlapping resyncs of a 20 000-event journal (400 000 resends if each were sent
+/// in full, before new events) do not hold a live scan back: its event overtakes the resends
+/// still to come and arrives within a bound.
+#[test]
+fn a_live_scan_overtakes_twenty_overlapping_resyncs_of_a_big_journal() {
+    use serde_json::json;
+    const FILLED: u64 = 20_000;
+    let broker = Broker::start();
+    let station = StationDir::with_broker(broker.port, "");
+    {
+        let opts = stationd::journal::JournalOptions::new(station.journal(), "WH1", "PACK-T");
+        let (journal, _) = stationd::journal::Journal::open(opts).unwrap();
+        let batch: Vec<_> = (0..FILLED)
+            .map(|k| {
+                use stationd::event::{Event, NewEvent, Scan, ScanClass, Scanned};
+                let scan = Scan::new("gun", format!("B{k}"), ScanClass::Order);
+                NewEvent::new(Event::OrderLookup(Scanned { scan, clock: None }))
+            })
+            .collect();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for chunk in batch.chunks(4096) {
+            rt.block_on(journal.append_all(chunk.to_vec())).unwrap();
+        }
+        journal.close();
+    }
+    let cloud = support::Cloud::connect(broker.port, "wh/WH1/st/PACK-T");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_for(&station, Duration::from_secs(60), |s| s["pending"] == 0);
+    let (_sub, rx) = support::subscriber(broker.port, "wh/WH1/st/PACK-T/events");
+    // Arrivals stamped as they come: (seq, when).
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u64, Instant)>::new()));
+    let log = arrivals.clone();
+    std::thread::spawn(move || {
+        for (_, payload) in rx {
+            let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            log.lock().unwrap().push((v["seq"].as_u64().unwrap(), Instant::now()));
+        }
+    });
+    for i in 0..20 {
+        cloud.publish_only("resync", json!({"request_id": format!("rs-{i}"), "from": 1}).to_string().as_bytes());
+    }
+    assert!(cloud.replies(20).iter().all(|r| r["ok"] == true));
+    // Resends are under way: scan now.
+    let start = Instant::now();
+    while arrivals.lock().unwrap().iter().filter(|(s, _)| *s <= FILLED).count() < 1_000 {
+        assert!(start.elapsed() < Duration::from_secs(30), "resends did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let scanned = Instant::now();
+    daemon.scan("LIVE-1");
+    let (seq, _) = support::parse_confirmed(&daemon.expect_line()).expect("a confirmed scan");
+    let arrived = loop {
+        if let Some(&(_, at)) = arrivals.lock().unwrap().iter().find(|(s, _)| *s == seq) {
+            break at;
+        }
+        assert!(scanned.elapsed() < Duration::from_secs(60), "the live event never arrived");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    // Let the resends finish, then see how many came after the live event.
+    let mut last = arrivals.lock().unwrap().len();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = arrivals.lock().unwrap().len();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let all = arrivals.lock().unwrap();
+    let resent = all.iter().filter(|(s, _)| *s <= FILLED).count();
+    let after = all.iter().filter(|(s, at)| *s <= FILLED && *at > arrived).count();
+    let waited = arrived - scanned;
+    assert!(after > 0, "the live event came after all {resent} resends (waited {waited:?})");
+    assert!(waited < Duration::from_secs(1), "the live event waited {waited:?} behind {resent} resends");
+    assert!(resent < 20 * FILLED as usize / 2, "{resent} resent: overlapping resyncs are merged");
     drop(daemon);
 }

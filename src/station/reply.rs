@@ -97,6 +97,9 @@ pub enum ErrorCode {
     RateLimited,
     // Published retained: commands are never taken from retained messages.
     RetainedCommand,
+    // The request_id was used before for another command or another payload (the message
+    // names that first use): not executed, and not answered as its duplicate.
+    RequestIdConflict,
     JournalFull,
     JournalLocked,
     JournalAccess,
@@ -113,7 +116,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that check each one round-trips.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::PayloadTooLarge,
         ErrorCode::BadJson,
         ErrorCode::MissingField,
@@ -131,6 +134,7 @@ impl ErrorCode {
         ErrorCode::PrintAccess,
         ErrorCode::RateLimited,
         ErrorCode::RetainedCommand,
+        ErrorCode::RequestIdConflict,
         ErrorCode::JournalFull,
         ErrorCode::JournalLocked,
         ErrorCode::JournalAccess,
@@ -165,6 +169,7 @@ impl ErrorCode {
             ErrorCode::PrintAccess => "print_access",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RetainedCommand => "retained_command",
+            ErrorCode::RequestIdConflict => "request_id_conflict",
             ErrorCode::JournalFull => "journal_full",
             ErrorCode::JournalLocked => "journal_locked",
             ErrorCode::JournalAccess => "journal_access",

@@ -50,6 +50,25 @@ pub struct CommandRequest {
     pub command: Command,
     /// When the cloud sent it (optional `sent_at`, ISO 8601): a sample of the cloud's clock.
     pub sent_at: Option<time::OffsetDateTime>,
+    /// What the command is, as remembered with its request id: [`digest`] of the command
+    /// name and the payload without `sent_at`. A repeat of the id with another digest is a
+    /// different command (`request_id_conflict`), not a duplicate.
+    pub digest: String,
+}
+
+/// SHA-256 (hex, first 128 bits) of `name`, a newline and the payload's canonical JSON:
+/// keys sorted at every level, no whitespace, `sent_at` left out (a retry may stamp a new
+/// one). Key order and spacing do not change it; any value that differs does.
+pub fn digest(name: &str, payload: &Value) -> String {
+    use sha2::Digest;
+    let mut canonical = payload.clone();
+    if let Some(o) = canonical.as_object_mut() {
+        o.remove("sent_at");
+    }
+    // serde_json's map is ordered by key (no `preserve_order`), so this is canonical.
+    let text = serde_json::to_string(&canonical).unwrap_or_default();
+    let hash = sha2::Sha256::new().chain_update(name).chain_update(b"\n").chain_update(text).finalize();
+    hash[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,26 +167,52 @@ fn echo(v: &Value) -> String {
     out
 }
 
+/// Whether `id` is a request id the station takes: 1 to [`MAX_REQUEST_ID`] characters, none
+/// of them a control, bidi, zero-width or other invisible character, no whitespace at either
+/// end — so two ids that look the same in a log or a dashboard are the same id.
+pub fn valid_request_id(id: &str) -> bool {
+    let hidden = |c: char| c.is_control() || stationd_drivers::framing::is_invisible(c);
+    !id.is_empty()
+        && id.chars().count() <= MAX_REQUEST_ID
+        && !id.chars().any(hidden)
+        && !id.starts_with(char::is_whitespace)
+        && !id.ends_with(char::is_whitespace)
+}
+
 fn request_id(obj: &serde_json::Map<String, Value>) -> Result<String, CommandError> {
     match obj.get("request_id") {
-        Some(Value::String(s))
-            if !s.is_empty() && s.chars().count() <= MAX_REQUEST_ID && !s.chars().any(char::is_control) =>
-        {
-            Ok(s.clone())
-        }
+        Some(Value::String(s)) if valid_request_id(s) => Ok(s.clone()),
         Some(v) => Err(err(
             Some(&echo(v)),
             ErrorCode::InvalidField,
-            format!("request_id must be a string of 1 to {MAX_REQUEST_ID} printable characters"),
+            format!(
+                "request_id must be a string of 1 to {MAX_REQUEST_ID} printable characters, without control, bidi or \
+                 zero-width characters and without spaces at either end"
+            ),
         )),
         None => Err(err(None, ErrorCode::MissingField, "missing field `request_id`")),
     }
 }
 
-/// The id a command is executed once by and answered with: 1 to 128 printable characters.
+/// The id a command is executed once by and answered with: 1 to 128 printable characters;
+/// no control, bidi, zero-width or other invisible (format) characters; no whitespace at
+/// either end ([`valid_request_id`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct RequestId(#[schemars(length(min = 1, max = 128), regex(pattern = TEXT_PATTERN))] pub String);
+pub struct RequestId(#[schemars(length(min = 1, max = 128), regex(pattern = REQUEST_ID_PATTERN))] pub String);
+
+/// The characters [`valid_request_id`] refuses anywhere, in the Basic Multilingual Plane, as
+/// a regex class body (control, bidi, zero-width and other invisible format characters).
+macro_rules! hidden_class {
+    () => {
+        r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    };
+}
+
+/// [`RequestId`]'s schema pattern: what [`valid_request_id`] takes, for the characters of the
+/// Basic Multilingual Plane (no look-around, so ECMA-262 and Rust's `regex` read it alike).
+pub const REQUEST_ID_PATTERN: &str =
+    concat!(r"^[^\s", hidden_class!(), r"](?:[^", hidden_class!(), r"]*[^\s", hidden_class!(), r"])?$");
 
 /// When the cloud sent the command: a one-sided clock sample (a `sent_at` later than the
 /// box clock by over 30 s proves the box is behind; an earlier one proves nothing).
@@ -369,7 +414,8 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
         })
     };
     let command = typed(&value)?;
-    Ok(CommandRequest { request_id, name, deprecated_name, command, sent_at })
+    let digest = digest(name, &value);
+    Ok(CommandRequest { request_id, name, deprecated_name, command, sent_at, digest })
 }
 
 fn field_error(rid: Option<&str>, e: serde_json::Error) -> CommandError {
@@ -589,6 +635,51 @@ mod tests {
             ),
             Value::Array(a) => Value::Array(a.into_iter().map(without_empty).collect()),
             other => other,
+        }
+    }
+
+    #[test]
+    fn request_ids_with_hidden_characters_or_spaces_at_either_end_are_invalid() {
+        for rid in [" r-1", "r-1 ", "r-1\t", "r\u{202E}1", "r\u{200B}1", "\u{FEFF}r-1", "r\u{2066}1", "r\u{7}1", ""] {
+            let payload = json!({"request_id": rid, "order": "SO-1"}).to_string();
+            let e = parse_command("order-release", payload.as_bytes()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidField, "{rid:?}");
+            assert!(e.message.contains("bidi or zero-width"), "{}", e.message);
+        }
+        for rid in ["r-1", "r 1", "Bestellung-ä-✓", "x"] {
+            let payload = json!({"request_id": rid, "order": "SO-1"}).to_string();
+            assert!(parse_command("order-release", payload.as_bytes()).is_ok(), "{rid:?}");
+        }
+    }
+
+    #[test]
+    fn the_digest_ignores_key_order_spacing_and_sent_at_but_not_a_value() {
+        let a = parse_command("order-hold", br#"{"request_id":"r","order":"SO-40","reason":"x"}"#).unwrap();
+        let b = parse_command(
+            "order-hold",
+            br#"{ "reason": "x", "sent_at": "2026-12-07T10:00:00Z", "order": "SO-40", "request_id": "r" }"#,
+        )
+        .unwrap();
+        let c = parse_command("order-hold", br#"{"request_id":"r","order":"SO-41","reason":"x"}"#).unwrap();
+        assert_eq!(a.digest, b.digest);
+        assert_ne!(a.digest, c.digest);
+        assert_eq!(a.digest.len(), 32);
+    }
+
+    proptest! {
+        /// The schema's pattern takes exactly the ids the station takes (for characters of
+        /// the Basic Multilingual Plane, which is all the pattern can name).
+        #[test]
+        fn the_request_id_schema_pattern_agrees_with_the_parser(
+            id in prop_oneof![
+                "\\PC{1,12}",
+                proptest::collection::vec(proptest::char::range('\u{0}', '\u{FFFF}'), 1..8).prop_map(|v| v.into_iter().collect::<String>()),
+                stationd_testkit::hostile_text(12),
+            ]
+        ) {
+            let re = regex::Regex::new(REQUEST_ID_PATTERN).unwrap();
+            let bmp_len_ok = id.chars().count() <= MAX_REQUEST_ID;
+            prop_assert_eq!(re.is_match(&id) && bmp_len_ok, valid_request_id(&id), "{:?}", id);
         }
     }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::execute::Executed;
+use super::resync::ResyncQueue;
 use crate::station::{ErrorCode, Reply};
 
 /// Commands per second a station executes; a flood beyond the burst is answered
@@ -50,8 +51,9 @@ pub(super) struct Flight {
     pub(super) inflight: usize,
     /// Next seq to publish from the pending backlog.
     pub(super) next_seq: u64,
-    /// Ranges asked for by `resync`, re-published before new events.
-    pub(super) resync: VecDeque<(u64, u64)>,
+    /// Seqs asked for by `resync`, merged; re-published in the window's room left by new
+    /// events (`resync.rs`).
+    pub(super) resync: ResyncQueue,
     pub(super) pace: Pace,
 }
 
@@ -142,7 +144,7 @@ impl Flight {
             by_pkid: HashMap::new(),
             inflight: 0,
             next_seq: 0,
-            resync: VecDeque::new(),
+            resync: ResyncQueue::default(),
             pace: Pace::new(drain_rate_in_use),
         }
     }

@@ -25,6 +25,7 @@ pub(crate) mod commands;
 pub(crate) mod execute;
 mod flight;
 pub mod presence;
+mod resync;
 mod session;
 pub mod tls;
 

@@ -230,7 +230,7 @@ async fn connection(
                             flight.control(&client, &format!("{prefix}/reply"), false, done.reply.to_bytes());
                             if let Some(range) = done.resync {
                                 info!(from = range.0, to = range.1, "resync: re-publishing retained events");
-                                flight.resync.push_back(range);
+                                flight.resync.add(range.0, range.1);
                             }
                         }
                         let _ = client.try_ack(&p);
@@ -339,9 +339,12 @@ impl Flight {
     }
 
     /// Publishes from the journal until the window is full, nothing is left, or the pace's
-    /// budget is spent (a packer is scanning: [`super::flight::Pace`]). The window is refilled
-    /// as soon as there is room: holding publishes back to send bigger bursts stalls on
-    /// brokers that leave Nagle on (their PubAcks then wait for our delayed TCP ACKs).
+    /// budget is spent (a packer is scanning: [`super::flight::Pace`]). New events first,
+    /// then resends (`resync`) in the room they leave: a live event waits at most for one
+    /// window of resends to be acknowledged, never for a resync's whole pass
+    /// ([`super::resync`]). The window is refilled as soon as there is room: holding
+    /// publishes back to send bigger bursts stalls on brokers that leave Nagle on (their
+    /// PubAcks then wait for our delayed TCP ACKs).
     fn fill(
         &mut self,
         client: &AsyncClient,
@@ -357,53 +360,50 @@ impl Flight {
         }
         let budget = self.pace.budget(now, idle_for);
         let mut published = 0usize;
-        'fill: while self.inflight < self.window && published < budget {
+        while self.inflight < self.window && published < budget {
             let room = (self.window - self.inflight).min(budget - published);
-            // Resync ranges first, then the pending backlog.
-            let (records, resync_to) = if let Some(&(from, to)) = self.resync.front() {
-                self.resync.pop_front();
-                let recs: Vec<_> = match journal.read_from(from, room) {
-                    Ok(r) => r.into_iter().filter(|r| r.seq <= to).collect(),
-                    Err(e) => {
-                        warn!(error = %e, "reading the journal for resync");
-                        break;
-                    }
-                };
-                if let Some(last) = recs.last() {
-                    if last.seq < to {
-                        self.resync.push_front((last.seq + 1, to));
-                    }
-                }
-                (recs, Some(to))
-            } else {
-                match journal.pending(self.next_seq, room) {
-                    Ok(r) if r.is_empty() => break,
-                    Ok(r) => {
-                        self.next_seq = r.last().map_or(self.next_seq, |r| r.seq + 1);
-                        (r, None)
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "reading pending events");
-                        break;
-                    }
+            let live = match journal.pending(self.next_seq, room) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!(error = %e, "reading pending events");
+                    break;
                 }
             };
-            for r in records {
-                let seq = r.seq;
-                if client.try_publish(&self.events_topic, QoS::AtLeastOnce, false, r.payload).is_err() {
-                    // rumqttc's request channel is full (it is waiting for the broker): resume
-                    // from this record on a later round instead of spinning here.
-                    match resync_to {
-                        Some(to) => match self.resync.front_mut() {
-                            Some(front) if front.1 == to => front.0 = seq,
-                            _ => self.resync.push_front((seq, to)),
-                        },
-                        None => self.next_seq = seq,
-                    }
-                    break 'fill;
+            if !live.is_empty() {
+                let (handed, stopped) = self.publish(client, live);
+                published += handed.len();
+                if let Some(last) = handed.last() {
+                    self.next_seq = last + 1;
                 }
-                self.event_handed_over(seq);
-                published += 1;
+                if stopped {
+                    break;
+                }
+                continue;
+            }
+            let Some((from, to)) = self.resync.next_span() else { break };
+            let recs: Vec<_> = match journal.read_from(from, room) {
+                Ok(r) => r.into_iter().take_while(|r| r.seq <= to).collect(),
+                Err(e) => {
+                    warn!(error = %e, "reading the journal for resync");
+                    break;
+                }
+            };
+            if recs.is_empty() {
+                // Nothing of it is in the journal any more.
+                self.resync.done(from, to);
+                continue;
+            }
+            // Fewer than asked for: nothing more of the span is in the journal.
+            let through_read = if recs.len() < room { to } else { recs.last().map_or(to, |r| r.seq) };
+            let (handed, stopped) = self.publish(client, recs);
+            published += handed.len();
+            // When rumqttc stopped taking publishes, the span goes on after the last it took.
+            let through = if stopped { handed.last().copied() } else { Some(through_read) };
+            if let Some(through) = through {
+                self.resync.done(from, through);
+            }
+            if stopped {
+                break;
             }
         }
         self.pace.held_back = published >= budget;
@@ -411,6 +411,22 @@ impl Flight {
             self.pace.spent(published);
             status.lock().expect("uplink status poisoned").published += published as u64;
         }
+    }
+
+    /// Hands `records` to rumqttc in order: the seqs handed over, and whether it stopped
+    /// taking them (its request channel is full while it waits for the broker: the rest
+    /// is taken up on a later round instead of spinning here).
+    fn publish(&mut self, client: &AsyncClient, records: Vec<crate::journal::Record>) -> (Vec<u64>, bool) {
+        let mut handed = Vec::with_capacity(records.len());
+        for r in records {
+            let seq = r.seq;
+            if client.try_publish(&self.events_topic, QoS::AtLeastOnce, false, r.payload).is_err() {
+                return (handed, true);
+            }
+            self.event_handed_over(seq);
+            handed.push(seq);
+        }
+        (handed, false)
     }
 }
 
@@ -566,9 +582,26 @@ mod tests {
         let mut f = Flight::new(10, "p", None);
         f.fill(&client, &journal, &status, Instant::now(), None);
         assert_eq!((f.inflight, f.next_seq), (2, 3), "resumes at the first seq not handed over");
-        f.resync.push_back((1, 2));
+        f.resync.add(1, 2);
         f.fill(&client, &journal, &status, Instant::now(), None);
-        assert_eq!(f.resync.front(), Some(&(1, 2)), "the resync range is kept whole");
+        assert_eq!(f.resync.next_span(), Some((1, 2)), "the resync range is kept whole");
+        journal.close();
+    }
+
+    #[test]
+    fn new_events_are_handed_over_before_resends_and_resends_fill_the_room_left() {
+        let (_tmp, journal) = journal_of_five_scans();
+        let (client, _el) = AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1), 100);
+        let status = SharedStatus::default();
+        let mut f = Flight::new(3, "p", None);
+        // Seqs 1..=3 went out already; 4 and 5 are new; a resync of everything is queued twice.
+        f.next_seq = 4;
+        f.resync.add(1, 5);
+        f.resync.add(1, 5);
+        f.fill(&client, &journal, &status, Instant::now(), None);
+        let order: Vec<Sent> = f.sent.iter().copied().collect();
+        assert_eq!(order, [Sent::Event(4), Sent::Event(5), Sent::Event(1)], "live first, then the room left");
+        assert_eq!(f.resync.next_span(), Some((2, 5)));
         journal.close();
     }
 
