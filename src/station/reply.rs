@@ -96,6 +96,8 @@ pub enum ErrorCode {
     RateLimited,
     // Published retained: commands are never taken from retained messages.
     RetainedCommand,
+    // `sent_at` more than 7 days old (the request ids' memory): an old copy could run twice.
+    StaleCommand,
     JournalFull,
     JournalLocked,
     JournalAccess,
@@ -112,7 +114,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that check each one round-trips.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::PayloadTooLarge,
         ErrorCode::BadJson,
         ErrorCode::MissingField,
@@ -130,6 +132,7 @@ impl ErrorCode {
         ErrorCode::PrintAccess,
         ErrorCode::RateLimited,
         ErrorCode::RetainedCommand,
+        ErrorCode::StaleCommand,
         ErrorCode::JournalFull,
         ErrorCode::JournalLocked,
         ErrorCode::JournalAccess,
@@ -164,6 +167,7 @@ impl ErrorCode {
             ErrorCode::PrintAccess => "print_access",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RetainedCommand => "retained_command",
+            ErrorCode::StaleCommand => "stale_command",
             ErrorCode::JournalFull => "journal_full",
             ErrorCode::JournalLocked => "journal_locked",
             ErrorCode::JournalAccess => "journal_access",
