@@ -755,3 +755,53 @@ fn a_retained_command_is_answered_but_never_executed_at_any_reconnect() {
     assert_eq!(r["error"]["code"], "unknown_order", "{r}");
     drop(daemon);
 }
+
+/// MQTT 3.1.1 clears the retain flag on live delivery: a command published retained while
+/// the station is subscribed reaches it as any other and is carried out, once. Its retained
+/// copy, delivered at the next connection's subscription with the flag set, is answered
+/// `retained_command` and not carried out again. A command whose `sent_at` is more than 7
+/// days old (the request ids' memory) is answered `stale_command`, retained or not.
+#[test]
+fn a_command_published_retained_while_connected_runs_once_and_an_old_one_is_refused_stale() {
+    use serde_json::json;
+    let (broker, station, mut daemon, cloud) = station_with_cloud();
+    // The birth waits for the SubAck: once the status says granted, commands reach the station.
+    wait_for(&station, Duration::from_secs(10), |s| s["uplink"]["commands"]["state"] == "granted");
+    let now = time::OffsetDateTime::now_utc();
+    let sent_at = |ago: time::Duration| stationd::event::format_at(now - ago);
+    let lines = json!([{"line":1,"sku":"S","qty":1,"barcodes":["4006381333931"]}]);
+    let upsert =
+        json!({"request_id":"ret-live","sent_at":sent_at(time::Duration::ZERO),"order":{"id":"SO-R","lines":lines}});
+    cloud.publish("order-upsert", upsert.to_string().as_bytes(), true);
+    let r = cloud.replies(1).remove(0);
+    assert_eq!((r["request_id"].as_str(), r["ok"].as_bool()), (Some("ret-live"), Some(true)), "{r}");
+
+    let old = sent_at(time::Duration::days(8));
+    for (rid, retain) in [("old-retained", true), ("old-live", false)] {
+        let hold = json!({"request_id":rid,"order":"SO-R","reason":"x","sent_at":old});
+        cloud.publish("order-hold", hold.to_string().as_bytes(), retain);
+        let r = cloud.replies(1).remove(0);
+        assert_eq!((r["request_id"].as_str(), r["error"]["code"].as_str()), (Some(rid), Some("stale_command")), "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("7 days"), "{r}");
+    }
+
+    daemon.kill9();
+    let daemon = station.spawn();
+    daemon.wait_started();
+    // At the new subscription the broker sends both retained copies, flagged: neither runs.
+    let mut refused: Vec<String> = cloud
+        .replies(2)
+        .iter()
+        .map(|r| {
+            assert_eq!(r["error"]["code"], "retained_command", "{r}");
+            r["request_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    refused.sort();
+    assert_eq!(refused, ["old-retained", "ret-live"]);
+    drop(daemon);
+    let k = kinds(&station);
+    assert_eq!(k.iter().filter(|k| *k == "order.received").count(), 1, "carried out once: {k:?}");
+    assert!(!k.iter().any(|k| k == "order.state"), "the stale hold never ran: {k:?}");
+    drop(broker);
+}
