@@ -805,3 +805,46 @@ fn a_command_published_retained_while_connected_runs_once_and_an_old_one_is_refu
     assert!(!k.iter().any(|k| k == "order.state"), "the stale hold never ran: {k:?}");
     drop(broker);
 }
+
+/// Events whose PubAcks were lost are sent again after the reconnect, into the same broker
+/// session (`session_present`), as new PUBLISH packets from the journal: DUP=0 and a packet
+/// id of the new connection, the same `id` and `seq` in the payload (docs/MQTT.md, "Resends
+/// within a session"). The broker delivers them a second time; consumers drop them by `id`.
+#[test]
+fn events_resent_into_a_present_session_are_fresh_publishes_that_consumers_drop_by_id() {
+    let broker = Broker::start();
+    let eater = support::PublishEater::start(broker.port);
+    let station = StationDir::with_broker(eater.port, "");
+    let (_sub, rx) = support::subscriber(broker.port, "wh/WH1/st/PACK-T/events");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_for(&station, Duration::from_secs(10), |s| s["uplink"]["commands"]["state"] == "granted");
+    eater.set_eating_acks(true);
+    feed(&mut daemon, "ACKLESS", 0..3);
+    collect_confirmed(&daemon, 3);
+    let next = |within| rx.recv_timeout(within).map(|(_, p)| serde_json::from_slice::<serde_json::Value>(&p).unwrap());
+    let first: Vec<_> = (0..3).map(|_| next(Duration::from_secs(10)).expect("delivered once")).collect();
+    eater.set_eating_acks(false);
+    // keep_alive 2 s: the ack timeout (15 s) drops the connection; the next one resends.
+    let again: Vec<_> = (0..3)
+        .map(|_| {
+            next(Duration::from_secs(40))
+                .unwrap_or_else(|_| panic!("not delivered again: {:?}\n{}", eater.publishes(), daemon.stderr()))
+        })
+        .collect();
+    let key = |v: &serde_json::Value| (v["id"].as_str().unwrap().to_string(), v["seq"].as_u64().unwrap());
+    assert_eq!(first.iter().map(key).collect::<Vec<_>>(), again.iter().map(key).collect::<Vec<_>>());
+    wait_for(&station, Duration::from_secs(10), |s| s["pending"] == 0);
+    let log = daemon.stderr();
+    assert!(log.contains("no PubAck for") && log.contains("session_present=true"), "{log}");
+    let events: Vec<_> = eater.publishes().into_iter().filter(|p| p.topic.ends_with("/events")).collect();
+    assert_eq!(events.len(), 6, "{events:?}");
+    for p in &events {
+        assert!(!p.dup, "the journal's resend is a new publish: {p:?}");
+    }
+    assert_eq!(
+        events.iter().map(|p| (p.connection > events[0].connection, p.payload.clone())).collect::<Vec<_>>()[3..],
+        events[..3].iter().map(|p| (true, p.payload.clone())).collect::<Vec<_>>()[..],
+        "the same bytes again, on the next connection"
+    );
+}
