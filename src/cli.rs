@@ -345,6 +345,23 @@ fn print_status_value(v: &serde_json::Value, json: bool) {
             let broker = up["broker"].as_str().map(|b| format!(" {b}")).unwrap_or_default();
             let paced = if up["drain_paced"] == true { "; backlog paced (station in use)" } else { "" };
             println!("uplink         {state}{broker}{paced}{err}");
+            if let Some(c) = up["commands"].as_object() {
+                let code = c
+                    .get("return_code")
+                    .and_then(serde_json::Value::as_u64)
+                    .map(|c| format!(" (SubAck 0x{c:02x})"))
+                    .unwrap_or_default();
+                let state = c.get("state").and_then(serde_json::Value::as_str).unwrap_or("?");
+                let topic = c.get("topic").and_then(serde_json::Value::as_str).unwrap_or("?");
+                let verdict = match state {
+                    "refused" => {
+                        "  NO COMMAND REACHES THIS STATION: grant the station's broker account subscribe on it"
+                    }
+                    "downgraded" => "  commands sent while offline are lost: allow QoS 1",
+                    _ => "",
+                };
+                println!("commands       {topic} {state}{code}{verdict}");
+            }
         }
         None => println!("uplink         (daemon not running)"),
     }

@@ -237,26 +237,28 @@ async fn brokers(config: &Config) -> Vec<Finding> {
     };
     let mut out = Vec::with_capacity(m.urls.len());
     for url in &m.urls {
-        out.push(broker(m, url).await);
+        out.extend(broker(m, url).await);
     }
     out
 }
 
-async fn broker(m: &crate::config::MqttConfig, url: &url::Url) -> Finding {
+/// The broker takes the connection (TLS, credentials) and grants the command subscription
+/// at QoS 1 (its ACL lets the station's account read `{prefix}/cmd/#`): two findings when it
+/// connects, one when it does not.
+async fn broker(m: &crate::config::MqttConfig, url: &url::Url) -> Vec<Finding> {
     // Our own client id and a clean session: a running daemon keeps its connection.
     let mut cfg = m.clone();
     cfg.client_id = format!("{}-doctor", m.client_id);
     let mut options = match crate::uplink::tls::client_options(&cfg, url) {
         Ok(o) => o,
-        Err(e) => return finding("broker", Verdict::Fail, e.to_string(), "fix the file named above"),
+        Err(e) => return vec![finding("broker", Verdict::Fail, e.to_string(), "fix the file named above")],
     };
     options.set_clean_session(true);
     let (client, mut el) = rumqttc::AsyncClient::new(options, 10);
     el.network_options.set_connection_timeout(5);
     let result = tokio::time::timeout(Duration::from_secs(8), el.poll()).await;
-    let _ = client.try_disconnect();
     let url = url.as_str();
-    match result {
+    let connected = match result {
         Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))) => {
             finding("broker", Verdict::Ok, format!("{url}: connected (TLS and credentials accepted)"), "")
         }
@@ -273,6 +275,52 @@ async fn broker(m: &crate::config::MqttConfig, url: &url::Url) -> Finding {
             format!("{url}: no answer within 8 s"),
             "check the network path and firewall",
         ),
+    };
+    if connected.verdict != Verdict::Ok {
+        let _ = client.try_disconnect();
+        return vec![connected];
+    }
+    let commands = command_subscription(&client, &mut el, &format!("{}/cmd/#", m.prefix), url).await;
+    let _ = client.try_disconnect();
+    vec![connected, commands]
+}
+
+/// Subscribes to the station's command topic as the station does (QoS 1) and judges the
+/// SubAck: a broker ACL that refuses it leaves the station deaf to every command.
+async fn command_subscription(
+    client: &rumqttc::AsyncClient,
+    el: &mut rumqttc::EventLoop,
+    topic: &str,
+    url: &str,
+) -> Finding {
+    use crate::uplink::subscription::{judge, SubscriptionState};
+    if client.try_subscribe(topic, rumqttc::QoS::AtLeastOnce).is_err() {
+        return finding("commands", Verdict::Skip, format!("{url}: could not send the subscription"), "");
+    }
+    let suback = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match el.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(ack))) => return Ok(ack),
+                Ok(_) => {}
+                Err(e) => return Err(crate::uplink::describe_error(&e)),
+            }
+        }
+    })
+    .await;
+    let answer = match suback {
+        Ok(Ok(ack)) => judge(topic, &ack.return_codes),
+        Ok(Err(e)) => {
+            return finding("commands", Verdict::Fail, format!("{url}: {e} after subscribing to {topic}"), "")
+        }
+        Err(_) => return finding("commands", Verdict::Warn, format!("{url}: no SubAck for {topic} within 5 s"), ""),
+    };
+    let detail = format!("{url}: {}", answer.describe());
+    match answer.state {
+        SubscriptionState::Granted => finding("commands", Verdict::Ok, detail, ""),
+        SubscriptionState::Downgraded => finding("commands", Verdict::Warn, detail, answer.fix()),
+        SubscriptionState::Refused | SubscriptionState::Unanswered => {
+            finding("commands", Verdict::Fail, detail, answer.fix())
+        }
     }
 }
 

@@ -562,3 +562,83 @@ fn doctor_checks_every_broker_of_urls_and_names_the_one_that_fails() {
     assert_eq!(brokers[1].0, "fail", "{v}");
     assert!(brokers[1].1.starts_with(&dead) && brokers[1].1.contains("nothing listens"), "{v}");
 }
+
+/// The next feedback line starting with `prefix` (other lines, such as confirmations, are
+/// skipped), within 20 s.
+fn line_starting(daemon: &Daemon, prefix: &str) -> String {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(line) = daemon.line(Duration::from_millis(200)) {
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+    panic!("no line starting {prefix:?} within 20 s\n{}", daemon.stderr());
+}
+
+/// The next retained birth on `{prefix}/status` (offline messages and wills skipped).
+fn next_birth(status: &std::sync::mpsc::Receiver<(String, Vec<u8>)>) -> Value {
+    loop {
+        let v = next_json(status, Duration::from_secs(20)).expect("a birth status within 20 s");
+        if v["online"] == true {
+            return v;
+        }
+    }
+}
+
+/// A broker ACL that denies the station's command topic answers its subscription SUBACK
+/// 0x80 (NATS with a `subscribe deny` permission): the station says so (an alert line naming
+/// the topic and code, the retained birth, `queue status`, `doctor` with the ACL to grant)
+/// and keeps confirming scans; once the broker grants it (restarted with the permission
+/// lifted, the session kept in JetStream), the next connection's SubAck clears it and
+/// commands are answered.
+#[test]
+fn a_command_subscription_refused_by_a_nats_acl_is_said_everywhere_and_cleared_once_granted() {
+    let _serial = one_at_a_time();
+    let name = "DEAF";
+    let topic = format!("{}/cmd/#", prefix(name));
+    let mut nodes = Nodes::nats_denying_subscribe(1, &["wh.WH1.st.DEAF.cmd.>", "wh.WH1.st.DEAF.cmd"]);
+    let st = station(&nodes, name);
+    let (_sub, status) = subscriber(nodes.port(0), &format!("{}/status", prefix(name)));
+    let mut daemon = st.spawn();
+
+    let alert = line_starting(&daemon, "alert command_subscription_refused:");
+    assert!(alert.contains(&topic) && alert.contains("0x80") && alert.contains("no command reaches"), "{alert}");
+    let birth = next_birth(&status);
+    assert_eq!(birth["commands"], json!({"topic": topic, "state": "refused", "return_code": 128}), "{birth}");
+    let s = wait_for(&st, Duration::from_secs(10), |s| s["uplink"]["commands"]["state"] == "refused", &daemon);
+    assert_eq!(s["uplink"]["command_subscription_refusals"], 1, "{s}");
+    let text = support::stdout_of(&support::stationd(&["queue", "status", "--config", st.config_str()]));
+    assert!(text.contains("NO COMMAND REACHES THIS STATION"), "{text}");
+    // Deaf, not dumb: scans are confirmed and reach the cloud.
+    assert!(daemon.scan("4006381333931"));
+    collect_confirmed(&daemon, 1);
+    wait_for(&st, Duration::from_secs(10), |s| s["pending"] == 0, &daemon);
+    let o = support::stationd(&["doctor", "--json", "--config", st.config_str()]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let commands = v["findings"].as_array().unwrap().iter().find(|f| f["check"] == "commands").cloned();
+    let commands = commands.unwrap_or_else(|| panic!("no commands finding: {v}"));
+    assert_eq!(commands["verdict"], "fail", "{v}");
+    assert!(commands["detail"].as_str().unwrap().contains("0x80"), "{v}");
+    assert!(commands["fix"].as_str().unwrap().contains("wh.WH1.st.DEAF.cmd.>"), "{v}");
+
+    // The permission granted: the broker restarts with it, the station reconnects.
+    nodes.set_nats_subscribe_deny(&[]);
+    nodes.kill9(0);
+    nodes.restart(0);
+    let cleared = line_starting(&daemon, "alert command_subscription_granted:");
+    assert!(cleared.contains(&topic) && cleared.contains("0x01") && cleared.contains("cleared"), "{cleared}");
+    wait_for(&st, Duration::from_secs(10), |s| s["uplink"]["commands"]["state"] == "granted", &daemon);
+    // The test's subscriber lost its subscription with the broker: the retained birth is read anew.
+    let (_sub, status) = subscriber(nodes.port(0), &format!("{}/status", prefix(name)));
+    let birth = next_birth(&status);
+    assert_eq!(birth["commands"], json!({"topic": topic, "state": "granted", "return_code": 1}), "{birth}");
+    let cloud = Cloud::connect(nodes.port(0), &prefix(name));
+    let r = cloud.send("resync", json!({"request_id":"after-grant","from":1}));
+    assert_eq!(r["ok"], true, "{r}");
+    let o = support::stationd(&["doctor", "--json", "--config", st.config_str()]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let commands = v["findings"].as_array().unwrap().iter().find(|f| f["check"] == "commands").cloned();
+    assert_eq!(commands.map(|c| c["verdict"].clone()), Some(json!("ok")), "{v}");
+}

@@ -880,3 +880,96 @@ fn a_live_scan_overtakes_twenty_overlapping_resyncs_of_a_big_journal() {
     assert!(resent < 20 * FILLED as usize / 2, "{resent} resent: overlapping resyncs are merged");
     drop(daemon);
 }
+
+/// MQTT 3.1.1 clears the retain flag on live delivery: a command published retained while
+/// the station is subscribed reaches it as any other and is carried out, once. Its retained
+/// copy, delivered at the next connection's subscription with the flag set, is answered
+/// `retained_command` and not carried out again. A command whose `sent_at` is more than 7
+/// days old (the request ids' memory) is answered `stale_command`, retained or not.
+#[test]
+fn a_command_published_retained_while_connected_runs_once_and_an_old_one_is_refused_stale() {
+    use serde_json::json;
+    let (broker, station, mut daemon, cloud) = station_with_cloud();
+    // The birth waits for the SubAck: once the status says granted, commands reach the station.
+    wait_for(&station, Duration::from_secs(10), |s| s["uplink"]["commands"]["state"] == "granted");
+    let now = time::OffsetDateTime::now_utc();
+    let sent_at = |ago: time::Duration| stationd::event::format_at(now - ago);
+    let lines = json!([{"line":1,"sku":"S","qty":1,"barcodes":["4006381333931"]}]);
+    let upsert =
+        json!({"request_id":"ret-live","sent_at":sent_at(time::Duration::ZERO),"order":{"id":"SO-R","lines":lines}});
+    cloud.publish("order-upsert", upsert.to_string().as_bytes(), true);
+    let r = cloud.replies(1).remove(0);
+    assert_eq!((r["request_id"].as_str(), r["ok"].as_bool()), (Some("ret-live"), Some(true)), "{r}");
+
+    let old = sent_at(time::Duration::days(8));
+    for (rid, retain) in [("old-retained", true), ("old-live", false)] {
+        let hold = json!({"request_id":rid,"order":"SO-R","reason":"x","sent_at":old});
+        cloud.publish("order-hold", hold.to_string().as_bytes(), retain);
+        let r = cloud.replies(1).remove(0);
+        assert_eq!((r["request_id"].as_str(), r["error"]["code"].as_str()), (Some(rid), Some("stale_command")), "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("7 days"), "{r}");
+    }
+
+    daemon.kill9();
+    let daemon = station.spawn();
+    daemon.wait_started();
+    // At the new subscription the broker sends both retained copies, flagged: neither runs.
+    let mut refused: Vec<String> = cloud
+        .replies(2)
+        .iter()
+        .map(|r| {
+            assert_eq!(r["error"]["code"], "retained_command", "{r}");
+            r["request_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    refused.sort();
+    assert_eq!(refused, ["old-retained", "ret-live"]);
+    drop(daemon);
+    let k = kinds(&station);
+    assert_eq!(k.iter().filter(|k| *k == "order.received").count(), 1, "carried out once: {k:?}");
+    assert!(!k.iter().any(|k| k == "order.state"), "the stale hold never ran: {k:?}");
+    drop(broker);
+}
+
+/// Events whose PubAcks were lost are sent again after the reconnect, into the same broker
+/// session (`session_present`), as new PUBLISH packets from the journal: DUP=0 and a packet
+/// id of the new connection, the same `id` and `seq` in the payload (docs/MQTT.md, "Resends
+/// within a session"). The broker delivers them a second time; consumers drop them by `id`.
+#[test]
+fn events_resent_into_a_present_session_are_fresh_publishes_that_consumers_drop_by_id() {
+    let broker = Broker::start();
+    let eater = support::PublishEater::start(broker.port);
+    let station = StationDir::with_broker(eater.port, "");
+    let (_sub, rx) = support::subscriber(broker.port, "wh/WH1/st/PACK-T/events");
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_for(&station, Duration::from_secs(10), |s| s["uplink"]["commands"]["state"] == "granted");
+    eater.set_eating_acks(true);
+    feed(&mut daemon, "ACKLESS", 0..3);
+    collect_confirmed(&daemon, 3);
+    let next = |within| rx.recv_timeout(within).map(|(_, p)| serde_json::from_slice::<serde_json::Value>(&p).unwrap());
+    let first: Vec<_> = (0..3).map(|_| next(Duration::from_secs(10)).expect("delivered once")).collect();
+    eater.set_eating_acks(false);
+    // keep_alive 2 s: the ack timeout (15 s) drops the connection; the next one resends.
+    let again: Vec<_> = (0..3)
+        .map(|_| {
+            next(Duration::from_secs(40))
+                .unwrap_or_else(|_| panic!("not delivered again: {:?}\n{}", eater.publishes(), daemon.stderr()))
+        })
+        .collect();
+    let key = |v: &serde_json::Value| (v["id"].as_str().unwrap().to_string(), v["seq"].as_u64().unwrap());
+    assert_eq!(first.iter().map(key).collect::<Vec<_>>(), again.iter().map(key).collect::<Vec<_>>());
+    wait_for(&station, Duration::from_secs(10), |s| s["pending"] == 0);
+    let log = daemon.stderr();
+    assert!(log.contains("no PubAck for") && log.contains("session_present=true"), "{log}");
+    let events: Vec<_> = eater.publishes().into_iter().filter(|p| p.topic.ends_with("/events")).collect();
+    assert_eq!(events.len(), 6, "{events:?}");
+    for p in &events {
+        assert!(!p.dup, "the journal's resend is a new publish: {p:?}");
+    }
+    assert_eq!(
+        events.iter().map(|p| (p.connection > events[0].connection, p.payload.clone())).collect::<Vec<_>>()[3..],
+        events[..3].iter().map(|p| (true, p.payload.clone())).collect::<Vec<_>>()[..],
+        "the same bytes again, on the next connection"
+    );
+}

@@ -1,5 +1,5 @@
 //! `/metrics` in the Prometheus text format: backlog and its age, journal size, publishes,
-//! acks and reconnects (rates come from the counters), scans by result, print jobs by state,
+//! acks and reconnects (rates come from the counters), the command subscription, scans by result, print jobs by state,
 //! device states, orders by state, the workflow heartbeat, clock skew and the HTTP side's
 //! own connections.
 
@@ -107,6 +107,23 @@ pub(super) async fn render(State(app): State<App>) -> impl IntoResponse {
             "gauge",
             "1 while a packer scans and the backlog drains at [mqtt] drain_rate_in_use.",
             f64::from(u8::from(u.drain_paced)),
+        );
+        if let Some(c) = &u.commands {
+            let granted = c.state == crate::uplink::subscription::SubscriptionState::Granted;
+            out.help(
+                "stationd_command_subscription_granted",
+                "gauge",
+                "1 when the broker granted the {prefix}/cmd/# subscription at QoS 1, 0 when it refused or downgraded it (label: the last SubAck's return code).",
+            );
+            let code = c.return_code.map_or_else(|| "none".to_string(), |c| c.to_string());
+            let labels = [("topic", c.topic.as_str()), ("state", c.state.as_str()), ("return_code", code.as_str())];
+            out.value("stationd_command_subscription_granted", &labels, f64::from(u8::from(granted)));
+        }
+        out.metric(
+            "stationd_command_subscription_refusals_total",
+            "counter",
+            "SubAcks that refused (0x80) or downgraded (QoS 0) the command subscription.",
+            u.command_subscription_refusals as f64,
         );
     }
     let view = s.view.borrow().clone();

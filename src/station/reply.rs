@@ -100,6 +100,8 @@ pub enum ErrorCode {
     // The request_id was used before for another command or another payload (the message
     // names that first use): not executed, and not answered as its duplicate.
     RequestIdConflict,
+    // `sent_at` more than 7 days old (the request ids' memory): an old copy could run twice.
+    StaleCommand,
     JournalFull,
     JournalLocked,
     JournalAccess,
@@ -116,7 +118,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that check each one round-trips.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::PayloadTooLarge,
         ErrorCode::BadJson,
         ErrorCode::MissingField,
@@ -135,6 +137,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::RetainedCommand,
         ErrorCode::RequestIdConflict,
+        ErrorCode::StaleCommand,
         ErrorCode::JournalFull,
         ErrorCode::JournalLocked,
         ErrorCode::JournalAccess,
@@ -170,6 +173,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::RetainedCommand => "retained_command",
             ErrorCode::RequestIdConflict => "request_id_conflict",
+            ErrorCode::StaleCommand => "stale_command",
             ErrorCode::JournalFull => "journal_full",
             ErrorCode::JournalLocked => "journal_locked",
             ErrorCode::JournalAccess => "journal_access",

@@ -27,6 +27,8 @@ mod flight;
 pub mod presence;
 mod resync;
 mod session;
+mod stale;
+pub mod subscription;
 pub mod tls;
 
 use std::sync::{Arc, Mutex};
@@ -71,6 +73,11 @@ pub struct UplinkStatus {
     pub acked: u64,
     /// The backlog drains at `[mqtt] drain_rate_in_use` because the station is in use.
     pub drain_paced: bool,
+    /// How the broker last answered the `{prefix}/cmd/#` subscription (kept across
+    /// reconnects until the next SubAck; `None` before the first connection).
+    pub commands: Option<subscription::CommandSubscription>,
+    /// SubAcks that refused or downgraded the command subscription.
+    pub command_subscription_refusals: u64,
 }
 
 pub type SharedStatus = Arc<Mutex<UplinkStatus>>;

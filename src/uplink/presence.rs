@@ -5,6 +5,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::subscription::CommandSubscription;
+
 /// The retained status of a station.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -15,7 +17,8 @@ pub enum Presence {
     LastWill(LastWill),
 }
 
-/// Published at every connection, after the command subscription.
+/// Published at every connection, once the broker answered the command subscription (or
+/// after 5 s without one: `commands.state` is then `unanswered`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "birth")]
@@ -29,6 +32,9 @@ pub struct Birth {
     pub started_at: String,
     /// Events not yet acked at connect time.
     pub backlog: u64,
+    /// How the broker answered the station's `{prefix}/cmd/#` subscription on this
+    /// connection: `refused` or `downgraded` means commands do not (reliably) reach it.
+    pub commands: CommandSubscription,
 }
 
 /// Published by an orderly shutdown.
@@ -59,12 +65,13 @@ pub struct LastWill {
 }
 
 impl Presence {
-    pub fn birth(started_at: &str, backlog: u64) -> Presence {
+    pub fn birth(started_at: &str, backlog: u64, commands: CommandSubscription) -> Presence {
         Presence::Birth(Birth {
             online: true,
             version: env!("CARGO_PKG_VERSION").to_string(),
             started_at: started_at.to_string(),
             backlog,
+            commands,
         })
     }
 
@@ -88,12 +95,14 @@ mod tests {
 
     #[test]
     fn each_status_reads_back_as_itself_and_has_the_documented_shape() {
-        let birth = Presence::birth("2026-12-01T10:00:00.000Z", 3);
+        let commands = super::super::subscription::judge("p/cmd/#", &[rumqttc::SubscribeReasonCode::Failure]);
+        let birth = Presence::birth("2026-12-01T10:00:00.000Z", 3, commands);
         let shutdown = Presence::shutdown("2026-12-01T11:00:00.000Z".into());
         let will = Presence::last_will();
         assert_eq!(serde_json::to_value(&will).unwrap(), json!({"online": false}));
         assert_eq!(serde_json::to_value(&shutdown).unwrap()["reason"], "shutdown");
         assert_eq!(serde_json::to_value(&birth).unwrap()["backlog"], 3);
+        assert_eq!(serde_json::to_value(&birth).unwrap()["commands"]["state"], "refused");
         for p in [birth, shutdown, will] {
             assert_eq!(serde_json::from_slice::<Presence>(&p.to_bytes()).unwrap(), p);
         }

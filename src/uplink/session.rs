@@ -12,6 +12,7 @@ use tracing::{error, info, warn};
 use super::execute::execute;
 use super::flight::{CommandLimiter, Flight, Sent, PACE_TICK};
 use super::presence::Presence;
+use super::subscription::{self, CommandSubscription, SubscriptionState};
 use super::tls::status_topic;
 use super::{backoff, BrokerOptions, Failover, SharedStatus, UplinkContext};
 use crate::devices::DeviceState;
@@ -27,6 +28,9 @@ const OFFLINE_WAIT: Duration = Duration::from_millis(800);
 const CONNECT_TIMEOUT_S: u64 = 5;
 /// How long the ack task gathers PubAcks before committing them.
 const ACK_GATHER: Duration = Duration::from_millis(10);
+/// How long the birth waits for the command subscription's SubAck before it goes out
+/// without it (`commands.state: unanswered`).
+const SUBACK_WAIT: Duration = Duration::from_secs(5);
 /// Repeats of the same connection error are logged at most this often.
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -167,10 +171,13 @@ async fn connection(
     let mut flight = Flight::new(window, prefix, uplink.cfg.drain_rate_in_use);
     let cmd_prefix = format!("{prefix}/cmd/");
     // `#`, not `+`: a command on a deeper topic (`cmd/order-hold/x`) is answered
-    // `unknown_command` instead of vanishing.
-    let _ = client.try_subscribe(format!("{cmd_prefix}#"), QoS::AtLeastOnce);
-    let birth = Presence::birth(&uplink.started_at, backlog);
-    flight.control(&client, &status_topic(prefix), true, birth.to_bytes());
+    // `unknown_command` instead of vanishing. Subscribed again at every connection (a
+    // refusal is retried at each reconnect); the birth waits for the SubAck, so the retained
+    // status says whether commands reach the station.
+    let cmd_topic = format!("{cmd_prefix}#");
+    let _ = client.try_subscribe(cmd_topic.clone(), QoS::AtLeastOnce);
+    let connected_at = Instant::now();
+    let mut birth_sent = false;
     for (name, state) in devices.iter() {
         flight.control(&client, &format!("{prefix}/devices/{name}"), true, device_payload(state));
     }
@@ -216,11 +223,23 @@ async fn connection(
                             let _ = ack_tx.send(seq);
                         }
                     }
+                    Some(Ok(Event::Incoming(Packet::SubAck(ack)))) => {
+                        let answer = subscription::judge(&cmd_topic, &ack.return_codes);
+                        command_subscription(uplink, &answer);
+                        if !birth_sent {
+                            birth_sent = true;
+                            let birth = Presence::birth(&uplink.started_at, backlog, answer);
+                            flight.control(&client, &status_topic(prefix), true, birth.to_bytes());
+                        }
+                    }
                     Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         if let Some(name) = p.topic.strip_prefix(&cmd_prefix) {
                             warn_deprecated_once(&mut deprecated_seen, name);
+                            let stale = || super::stale::refuse_stale(name, &p.payload, time::OffsetDateTime::now_utc());
                             let done = if p.retain {
                                 super::execute::refuse_retained(name, &p.payload)
+                            } else if let Some(done) = stale() {
+                                done
                             } else if limiter.take(now) {
                                 execute(journal, &uplink.orders, uplink.printing.as_ref(), uplink.workflow.as_ref(), name, &p.payload).await
                             } else {
@@ -249,6 +268,12 @@ async fn connection(
             }
             _ = pace_tick.tick(), if flight.pace.held_back => {}
             _ = watchdog.tick() => {
+                if !birth_sent && connected_at.elapsed() >= SUBACK_WAIT {
+                    birth_sent = true;
+                    warn!(topic = %cmd_topic, "no SubAck for the command subscription; birth status sent without it");
+                    let birth = Presence::birth(&uplink.started_at, backlog, CommandSubscription::unanswered(&cmd_topic));
+                    flight.control(&client, &status_topic(prefix), true, birth.to_bytes());
+                }
                 let waited = flight.waiting_for_ack(Instant::now());
                 if waited > ack_timeout {
                     break 'session End::Stalled { waited, in_flight: flight.inflight };
@@ -277,6 +302,31 @@ async fn connection(
     uplink.status.lock().expect("uplink status poisoned").drain_paced = false;
     poller.abort();
     Ok(end)
+}
+
+/// Records how the broker answered the command subscription: the status (`queue status`, the
+/// screen, `/metrics`), and, when it changed, one log line and, in the daemon, one `alert`
+/// line for the packer (a refusal repeated at every reconnect is said once).
+fn command_subscription(uplink: &UplinkContext, answer: &CommandSubscription) {
+    let before = {
+        let mut s = uplink.status.lock().expect("uplink status poisoned");
+        if answer.state != SubscriptionState::Granted {
+            s.command_subscription_refusals += 1;
+        }
+        s.commands.replace(answer.clone())
+    };
+    let Some((code, message)) = subscription::notice(before.as_ref(), answer) else { return };
+    match answer.state {
+        SubscriptionState::Granted => {
+            info!(alert = code, topic = %answer.topic, return_code = answer.code_hex(), "command subscription granted")
+        }
+        _ => {
+            error!(alert = code, topic = %answer.topic, return_code = answer.code_hex(), fix = answer.fix(), "command subscription not granted: commands do not reach this station")
+        }
+    }
+    if uplink.workflow.is_some() {
+        crate::workflow::FeedbackOut.line(&format!("alert {code}: {message}"));
+    }
 }
 
 /// Logs a command that came by a deprecated v1 name (`order.upsert`), once per name per

@@ -2,7 +2,9 @@
 //! ports, each with its own temp dir, killed (`kill -9`) one by one and cleaned up on drop.
 //!
 //! - [`Nodes::mosquittos`]: independent Mosquittos (no cluster: a standby broker).
-//! - [`Nodes::nats`]: a NATS cluster, every node with JetStream and its MQTT gateway.
+//! - [`Nodes::nats`]: a NATS cluster, every node with JetStream and its MQTT gateway;
+//!   [`Nodes::nats_denying_subscribe`] the same with a subscribe permission denied (an ACL),
+//!   changed for the next restart by [`Nodes::set_nats_subscribe_deny`].
 //! - [`Nodes::rabbitmq`]: RabbitMQ nodes with the MQTT plugin, joined into one cluster.
 //!
 //! docs/BROKERS.md records what each holds and what differs; the configs here are the
@@ -26,6 +28,8 @@ struct Node {
     child: Option<Child>,
     mqtt_port: u16,
     start: Box<dyn Fn() -> Child + Send>,
+    /// NATS: the config file and its text without the authorization block.
+    conf: Option<(PathBuf, String)>,
 }
 
 /// Broker nodes, each with an MQTT listener on loopback.
@@ -48,7 +52,7 @@ impl Nodes {
                     format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 0\n"),
                 )
                 .unwrap();
-                Node { child: None, mqtt_port: port, start: Box::new(move || spawn_mosquitto(&conf, port)) }
+                Node { child: None, mqtt_port: port, start: Box::new(move || spawn_mosquitto(&conf, port)), conf: None }
             })
             .collect();
         let mut all = Nodes { kind: Kind::Mosquitto, nodes, dir };
@@ -61,9 +65,19 @@ impl Nodes {
     /// The ports are picked free but not held, so a test running beside this one can take
     /// one first (the node then exits at once): the cluster is started again on other ports.
     pub fn nats(n: usize) -> Nodes {
+        Nodes::nats_denying_subscribe(n, &[])
+    }
+
+    /// [`Nodes::nats`] whose one user (taken by every client without credentials) may not
+    /// subscribe to the NATS subjects `deny` (`wh.WH1.st.X.cmd.>`; an MQTT topic's `/` is a
+    /// `.` there): such an MQTT subscription is answered SUBACK 0x80.
+    pub fn nats_denying_subscribe(n: usize, deny: &[&str]) -> Nodes {
         let mut failures = Vec::new();
         for _ in 0..3 {
             let mut all = Nodes::nats_on_free_ports(n);
+            if !deny.is_empty() {
+                all.set_nats_subscribe_deny(deny);
+            }
             match all.try_start_all() {
                 Ok(()) => return all,
                 Err(e) => failures.push(e),
@@ -83,7 +97,9 @@ impl Nodes {
             .map(|(i, &(client, route, mqtt))| {
                 let conf = dir.path().join(format!("nats-{i}.conf"));
                 let store = dir.path().join(format!("js-{i}"));
-                std::fs::write(&conf, nats_conf(i, client, route, mqtt, &store, &routes)).unwrap();
+                let text = nats_conf(i, client, route, mqtt, &store, &routes);
+                std::fs::write(&conf, &text).unwrap();
+                let kept = Some((conf.clone(), text));
                 let log = dir.path().join(format!("nats-{i}.log"));
                 let nats = nats.clone();
                 let start = move || {
@@ -96,10 +112,28 @@ impl Nodes {
                         .spawn()
                         .expect("spawn nats-server")
                 };
-                Node { child: None, mqtt_port: mqtt, start: Box::new(start) }
+                Node { child: None, mqtt_port: mqtt, start: Box::new(start), conf: kept }
             })
             .collect();
         Nodes { kind: Kind::Nats, nodes, dir }
+    }
+
+    /// Rewrites every NATS node's config so its one user may not subscribe to `deny`
+    /// (nothing denied when empty); nodes read it when they are (re)started.
+    pub fn set_nats_subscribe_deny(&mut self, deny: &[&str]) {
+        let list: Vec<String> = deny.iter().map(|s| format!("\"{s}\"")).collect();
+        let permissions = if deny.is_empty() {
+            String::new()
+        } else {
+            format!(", permissions: {{ subscribe: {{ deny: [{}] }} }}", list.join(", "))
+        };
+        for node in &self.nodes {
+            let (path, text) = node.conf.as_ref().expect("a NATS node");
+            let auth = format!(
+                "authorization {{ users = [ {{ user: anyone, password: anyone{permissions} }} ] }}\nno_auth_user: anyone\n"
+            );
+            std::fs::write(path, format!("{text}{auth}")).unwrap();
+        }
     }
 
     /// `n` RabbitMQ nodes with the MQTT plugin, the second and later joined to the first.
@@ -133,7 +167,7 @@ impl Nodes {
                     cmd.spawn().expect("spawn rabbitmq-server")
                 }
             };
-            nodes.push((env, Node { child: None, mqtt_port, start: Box::new(start) }));
+            nodes.push((env, Node { child: None, mqtt_port, start: Box::new(start), conf: None }));
         }
         let (envs, nodes): (Vec<RabbitNode>, Vec<Node>) = nodes.into_iter().unzip();
         let mut all = Nodes { kind: Kind::RabbitMq, nodes, dir };
@@ -266,7 +300,14 @@ impl Drop for Nodes {
 pub const RABBIT_SESSION_POLICY: &str =
     r#"{"ha-mode":"all","ha-promote-on-failure":"always","ha-promote-on-shutdown":"always"}"#;
 
+/// A node's config; a single node is no cluster (JetStream in clustered mode waits for peers).
 fn nats_conf(i: usize, client: u16, route: u16, mqtt: u16, store: &Path, routes: &[String]) -> String {
+    if routes.len() == 1 {
+        return format!(
+            "server_name: n{i}\nlisten: 127.0.0.1:{client}\njetstream {{ store_dir: \"{}\" }}\nmqtt {{ listen: 127.0.0.1:{mqtt} }}\n",
+            store.display()
+        );
+    }
     format!(
         "server_name: n{i}\nlisten: 127.0.0.1:{client}\n\
          jetstream {{ store_dir: \"{}\" }}\n\

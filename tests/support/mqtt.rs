@@ -350,65 +350,116 @@ impl Cloud {
 /// A PTY pair: the test writes to `master`; the daemon opens the slave via a symlink
 /// (like `/dev/serial/by-id/...`).
 /// A TCP proxy in front of an MQTT broker that, when told to, silently drops the PUBLISH
-/// packets the client sends while forwarding everything else (pings, acks, subscribes):
-/// a connection that stays alive but loses publishes, which plain TCP faults cannot make.
+/// packets the client sends (`set_eating`) or the PUBACKs the broker sends back
+/// (`set_eating_acks`) while forwarding everything else (pings, subscribes): a connection
+/// that stays alive but loses publishes or their acks, which plain TCP faults cannot make.
+/// Every PUBLISH the client sends is recorded ([`SentPublish`]: DUP flag, packet id, topic).
 pub struct PublishEater {
     pub port: u16,
     eat: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    eat_acks: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub eaten: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<SentPublish>>>,
+}
+
+/// A PUBLISH packet as the client sent it.
+#[derive(Debug, Clone)]
+pub struct SentPublish {
+    /// Which TCP connection of the client carried it (0 for the first).
+    pub connection: usize,
+    pub dup: bool,
+    pub pkid: Option<u16>,
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+/// Reads one MQTT packet (fixed header, remaining length, body) into `packet`.
+fn read_packet(from: &mut std::net::TcpStream, packet: &mut Vec<u8>) -> bool {
+    use std::io::Read;
+    packet.clear();
+    let mut byte = [0u8; 1];
+    if from.read_exact(&mut byte).is_err() {
+        return false;
+    }
+    packet.push(byte[0]);
+    let (mut len, mut shift) = (0usize, 0);
+    loop {
+        if from.read_exact(&mut byte).is_err() {
+            return false;
+        }
+        packet.push(byte[0]);
+        len |= ((byte[0] & 0x7f) as usize) << shift;
+        shift += 7;
+        if byte[0] & 0x80 == 0 {
+            break;
+        }
+    }
+    let start = packet.len();
+    packet.resize(start + len, 0);
+    from.read_exact(&mut packet[start..]).is_ok()
+}
+
+/// The PUBLISH in `packet` (MQTT 3.1.1 §3.3), if it is one.
+fn parse_publish(packet: &[u8], connection: usize) -> Option<SentPublish> {
+    if packet[0] >> 4 != 3 {
+        return None;
+    }
+    let mut i = 1;
+    while packet[i] & 0x80 != 0 {
+        i += 1;
+    }
+    i += 1;
+    let topic_len = u16::from_be_bytes([packet[i], packet[i + 1]]) as usize;
+    let topic = String::from_utf8_lossy(&packet[i + 2..i + 2 + topic_len]).into_owned();
+    i += 2 + topic_len;
+    let qos = (packet[0] >> 1) & 0x03;
+    let pkid = (qos > 0).then(|| u16::from_be_bytes([packet[i], packet[i + 1]]));
+    if qos > 0 {
+        i += 2;
+    }
+    Some(SentPublish { connection, dup: packet[0] & 0x08 != 0, pkid, topic, payload: packet[i..].to_vec() })
 }
 
 impl PublishEater {
     pub fn start(target: u16) -> PublishEater {
-        use std::io::Read;
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("proxy bind");
         let port = listener.local_addr().unwrap().port();
         let eat = std::sync::Arc::new(AtomicBool::new(false));
+        let eat_acks = std::sync::Arc::new(AtomicBool::new(false));
         let eaten = std::sync::Arc::new(AtomicUsize::new(0));
-        let (flag, count) = (eat.clone(), eaten.clone());
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (flag, ack_flag, count, record) = (eat.clone(), eat_acks.clone(), eaten.clone(), sent.clone());
         std::thread::spawn(move || {
-            for client in listener.incoming() {
+            for (connection, client) in listener.incoming().enumerate() {
                 let Ok(mut client) = client else { break };
                 let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
                 let (mut down_from, mut down_to) = (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                let ack_flag = ack_flag.clone();
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut down_from, &mut down_to);
+                    // Broker to client, packet by packet: PUBACKs (type 4) dropped when told.
+                    let mut packet = Vec::new();
+                    while read_packet(&mut down_from, &mut packet) {
+                        if packet[0] >> 4 == 4 && ack_flag.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        if down_to.write_all(&packet).is_err() {
+                            break;
+                        }
+                    }
                     let _ = down_to.shutdown(std::net::Shutdown::Both);
                 });
-                let (flag, count, mut up) = (flag.clone(), count.clone(), upstream);
+                let (flag, count, record, mut up) = (flag.clone(), count.clone(), record.clone(), upstream);
                 std::thread::spawn(move || {
-                    // Client to broker, packet by packet: fixed header byte, remaining length
-                    // (variable-length integer), body.
+                    // Client to broker, packet by packet.
                     let mut packet = Vec::new();
-                    loop {
-                        packet.clear();
-                        let mut byte = [0u8; 1];
-                        if client.read_exact(&mut byte).is_err() {
-                            break;
-                        }
-                        packet.push(byte[0]);
-                        let (mut len, mut shift) = (0usize, 0);
-                        loop {
-                            if client.read_exact(&mut byte).is_err() {
-                                let _ = up.shutdown(std::net::Shutdown::Both);
-                                return;
+                    while read_packet(&mut client, &mut packet) {
+                        if let Some(p) = parse_publish(&packet, connection) {
+                            record.lock().unwrap().push(p);
+                            if flag.load(Ordering::SeqCst) {
+                                count.fetch_add(1, Ordering::SeqCst);
+                                continue;
                             }
-                            packet.push(byte[0]);
-                            len |= ((byte[0] & 0x7f) as usize) << shift;
-                            shift += 7;
-                            if byte[0] & 0x80 == 0 {
-                                break;
-                            }
-                        }
-                        let start = packet.len();
-                        packet.resize(start + len, 0);
-                        if client.read_exact(&mut packet[start..]).is_err() {
-                            break;
-                        }
-                        if packet[0] >> 4 == 3 && flag.load(Ordering::SeqCst) {
-                            count.fetch_add(1, Ordering::SeqCst);
-                            continue;
                         }
                         if up.write_all(&packet).is_err() {
                             break;
@@ -418,10 +469,20 @@ impl PublishEater {
                 });
             }
         });
-        PublishEater { port, eat, eaten }
+        PublishEater { port, eat, eat_acks, eaten, sent }
     }
 
     pub fn set_eating(&self, on: bool) {
         self.eat.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Drops the broker's PUBACKs (the broker has the publishes; the client never hears so).
+    pub fn set_eating_acks(&self, on: bool) {
+        self.eat_acks.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every PUBLISH the client sent so far, in order.
+    pub fn publishes(&self) -> Vec<SentPublish> {
+        self.sent.lock().unwrap().clone()
     }
 }
