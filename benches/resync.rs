@@ -53,7 +53,7 @@ fn main() {
     daemon.scan("SO-1");
     assert!(feedback(&daemon).contains("order.opened"));
     let start = Instant::now();
-    while pending(&station) > 0 {
+    while common::pending(&station.journal()) > 0 {
         assert!(start.elapsed() < Duration::from_secs(120), "the journal did not drain");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -172,19 +172,6 @@ fn fill_backlog(station: &support::StationDir, n: usize) {
         }
     });
     journal.close();
-}
-
-/// The daemon's backlog, over its control socket.
-fn pending(station: &support::StationDir) -> u64 {
-    let mut buf = Vec::new();
-    let start = Instant::now();
-    while let Err(e) = stationd::control::request(&station.journal(), "status", &mut buf) {
-        assert!(start.elapsed() < Duration::from_secs(5), "status over control.sock: {e}");
-        buf.clear();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&buf).expect("status JSON");
-    v["pending"].as_u64().unwrap_or(u64::MAX)
 }
 
 /// A subscriber to the station's events, at QoS 1, recording what arrives.

@@ -178,21 +178,6 @@ fn fill_backlog(station: &support::StationDir, n: usize) {
     journal.close();
 }
 
-/// The daemon's backlog, asked over its control socket (cheap: no subscriber on this box
-/// competes with the station for the CPU; the cloud's consumers are elsewhere).
-fn pending(station: &support::StationDir) -> u64 {
-    let mut buf = Vec::new();
-    let start = Instant::now();
-    // The socket appears a moment after the daemon says it started.
-    while let Err(e) = stationd::control::request(&station.journal(), "status", &mut buf) {
-        assert!(start.elapsed() < Duration::from_secs(5), "status over control.sock: {e}");
-        buf.clear();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&buf).expect("status JSON");
-    v["pending"].as_u64().unwrap_or(u64::MAX)
-}
-
 /// Rounds of: backlog journaled offline, daemon started, scans at 20/s until the backlog
 /// has been published and acknowledged. Only scans made while it drained count.
 fn scan_during_drain(backlog: usize, rounds: usize) {
@@ -220,7 +205,7 @@ fn scan_during_drain(backlog: usize, rounds: usize) {
         let mut next = Instant::now();
         let end = loop {
             // A few events (the scans' own) may be in flight at any time.
-            if pending(&station) < 50 {
+            if common::pending(&station.journal()) < 50 {
                 break Instant::now();
             }
             assert!(started.elapsed() < Duration::from_secs(120), "backlog did not drain");

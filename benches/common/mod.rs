@@ -40,6 +40,21 @@ pub fn record(
     writeln!(f, "{line}").expect("write STATIOND_BENCH_JSON");
 }
 
+/// A daemon's backlog, asked over its control socket in `journal` (cheap: no subscriber on
+/// this box competes with the station for the CPU). The socket appears a moment after the
+/// daemon says it started.
+pub fn pending(journal: &Path) -> u64 {
+    let mut buf = Vec::new();
+    let start = Instant::now();
+    while let Err(e) = stationd::control::request(journal, "status", &mut buf) {
+        assert!(start.elapsed() < Duration::from_secs(5), "status over control.sock: {e}");
+        buf.clear();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&buf).expect("status JSON");
+    v["pending"].as_u64().unwrap_or(u64::MAX)
+}
+
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]

@@ -181,7 +181,9 @@ fn refs(v: &Value, out: &mut Vec<String>) {
 }
 
 fn describe(schema: &Value) -> Option<String> {
-    schema.get("description").and_then(Value::as_str).map(|d| d.lines().next().unwrap_or(d).to_string())
+    // The first paragraph, on one line.
+    let d = schema.get("description").and_then(Value::as_str)?;
+    Some(d.split("\n\n").next().unwrap_or(d).replace('\n', " "))
 }
 
 /// One schema per event kind: the envelope with `kind` fixed and `data` that kind's struct

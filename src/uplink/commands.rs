@@ -239,10 +239,11 @@ pub struct OrderUpsertCommand {
     pub order: Value,
 }
 
-/// Cancels an order (any state before shipped).
+/// Names an order, with an optional reason: `order-cancel` (any state before shipped) and
+/// `order-release` (a held order).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct OrderCancelCommand {
+pub struct OrderCommand {
     pub request_id: RequestId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<SentAt>,
@@ -260,18 +261,6 @@ pub struct OrderHoldCommand {
     pub sent_at: Option<SentAt>,
     pub order: Text,
     pub reason: Text,
-}
-
-/// Releases a held order.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderReleaseCommand {
-    pub request_id: RequestId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<SentAt>,
-    pub order: Text,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Text>,
 }
 
 /// Prints a document at the station.
@@ -332,9 +321,9 @@ pub fn command_schemas() -> Vec<(&'static str, Payload)> {
         .map(|command| {
             let make: Payload = match command {
                 CommandName::OrderUpsert => SchemaGenerator::root_schema_for::<OrderUpsertCommand>,
-                CommandName::OrderCancel => SchemaGenerator::root_schema_for::<OrderCancelCommand>,
+                CommandName::OrderCancel => SchemaGenerator::root_schema_for::<OrderCommand>,
                 CommandName::OrderHold => SchemaGenerator::root_schema_for::<OrderHoldCommand>,
-                CommandName::OrderRelease => SchemaGenerator::root_schema_for::<OrderReleaseCommand>,
+                CommandName::OrderRelease => SchemaGenerator::root_schema_for::<OrderCommand>,
                 CommandName::Print => SchemaGenerator::root_schema_for::<PrintCommand>,
                 CommandName::Resync => SchemaGenerator::root_schema_for::<ResyncCommand>,
             };
@@ -382,7 +371,7 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
                 Command::OrderUpsert(Box::new(OrderPayload::parse(&c.order).map_err(|e| refused(rid, e))?))
             }
             "order-cancel" => {
-                let c: OrderCancelCommand = serde_json::from_value(v.clone()).map_err(de)?;
+                let c: OrderCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 Command::OrderCancel { order: text(rid, "order", c.order)?, reason: optional_text(rid, c.reason)? }
             }
             "order-hold" => {
@@ -390,7 +379,7 @@ pub fn parse_command(name: &str, payload: &[u8]) -> Result<CommandRequest, Comma
                 Command::OrderHold { order: text(rid, "order", c.order)?, reason: text(rid, "reason", c.reason)? }
             }
             "order-release" => {
-                let c: OrderReleaseCommand = serde_json::from_value(v.clone()).map_err(de)?;
+                let c: OrderCommand = serde_json::from_value(v.clone()).map_err(de)?;
                 optional_text(rid, c.reason)?;
                 Command::OrderRelease { order: text(rid, "order", c.order)? }
             }
