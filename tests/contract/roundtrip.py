@@ -129,7 +129,7 @@ def main():
                         continue
                 match = None
                 for c, params in routes:
-                    if c.action == "receive" and (rec["retain"] or (max_packet and len(raw.encode()) > max_packet)):
+                    if c.action == "receive" and max_packet and len(raw.encode()) > max_packet:
                         continue
                     cands = validate.candidates(c, params, payload) if payload is not None else []
                     # validate.py checked it already: one candidate on the one send channel of

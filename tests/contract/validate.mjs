@@ -334,7 +334,9 @@ for (const file of files) {
         return bump(checked, `${c.name} (over maximumPacketSize: not delivered, no reply due)`);
       }
       const msgs = below ? [] : candidates(c, params, payload);
-      const match = (rec.retain && !c.retained) || !isJson ? undefined : firstMatch(msgs, payload);
+      // A command published retained reaches a connected station live (MQTT 3.1.1 clears the
+      // flag) and is judged like any other; its retained copy later is answered retained_command.
+      const match = isJson ? firstMatch(msgs, payload) : undefined;
       const label = match?.label ?? (msgs.length === 1 ? msgs[0].label : "(no message)");
       const rid = expectedEcho(raw);
       const replyTopic = c.reply?.address.replace(/\{([^}]+)\}/g, (all, p) => params[p] ?? all);

@@ -360,7 +360,10 @@ def main():
                 continue
             if c.action == "receive":
                 msgs = [] if below else candidates(c, params, payload)
-                match = None if (rec["retain"] and not c.retained) or not is_json else first_match(msgs, payload)
+                # A command published retained reaches a connected station live (MQTT 3.1.1
+                # clears the flag) and is judged like any other; its retained copy at a later
+                # connect is answered `retained_command` (docs/MQTT.md).
+                match = first_match(msgs, payload) if is_json else None
                 label = match[0] if match else (msgs[0][0] if len(msgs) == 1 else "(no message)")
                 rid = expected_echo(raw)
                 reply = reply_to(i, rec.get("client"), c.reply.bind(params), rid) if c.reply else None
