@@ -77,11 +77,8 @@ pub async fn execute(
             Repeat::Conflict => {
                 let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(seen.at_ms) * 1_000_000);
                 let first = format_at(at.unwrap_or(time::OffsetDateTime::UNIX_EPOCH));
-                let this = if v2_name(&seen.name).unwrap_or(&seen.name) == name {
-                    "the same command with another payload"
-                } else {
-                    "another command"
-                };
+                let this =
+                    if seen_name(&seen) == name { "the same command with another payload" } else { "another command" };
                 let msg = format!(
                     "request_id {rid:?} was first used by {} at {first}; this is {this}, not executed: send it with a new request_id",
                     seen.name
@@ -196,13 +193,19 @@ pub enum Repeat {
 pub fn repeat_of(seen: &SeenRequest, name: &str, digest: &str) -> Repeat {
     let same = match &seen.digest {
         Some(d) => d == digest,
-        None => v2_name(&seen.name).unwrap_or(&seen.name) == name,
+        None => seen_name(seen) == name,
     };
     if same {
         Repeat::Duplicate
     } else {
         Repeat::Conflict
     }
+}
+
+/// The name a remembered command was executed under, as the station names it now (a record
+/// of a v1 name counts as its v2 name).
+fn seen_name(seen: &SeenRequest) -> &str {
+    v2_name(&seen.name).unwrap_or(&seen.name)
 }
 
 /// The workflow's answer (`None`: it has stopped), logged.
