@@ -32,6 +32,7 @@ use time::OffsetDateTime;
 
 pub use kinds::Event;
 pub use parts::{Clock, ErrorInfo, OpenedLine, Scan, ScanClass, ScanRead, SeqRange, ShortLine, Symbology};
+pub(crate) use refusals::codes;
 pub use refusals::{CommandRefusal, ItemRefusal, ScanRefusal};
 pub use scans::{
     CommandScanned, ItemCounted, ItemDamaged, ItemRejected, LineCancelled, LogoutReason, OperatorLogin, OperatorLogout,

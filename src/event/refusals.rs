@@ -5,7 +5,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Defines a code enum and its `as_str` from one list, so each code is written once.
+/// Defines a code enum, its `as_str` and `ALL` from one list, so each code is written once
+/// (also the reply's `ErrorCode`).
 macro_rules! codes {
     ($(#[$meta:meta])* $name:ident { $( $(#[$doc:meta])* $code:literal => $variant:ident, )* }) => {
         $(#[$meta])*
@@ -15,6 +16,9 @@ macro_rules! codes {
         }
 
         impl $name {
+            /// Every code, in the list's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $( $name::$variant => $code, )*
@@ -23,6 +27,7 @@ macro_rules! codes {
         }
     };
 }
+pub(crate) use codes;
 
 codes! {
     /// Why a scan was refused (`scan.rejected`).

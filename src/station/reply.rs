@@ -68,125 +68,51 @@ pub struct Refusal {
     pub message: String,
 }
 
-/// The stable, machine-readable reason of a refused command (one plain list in the schema,
-/// so consumers' code generators make one enum of it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    // Over the 64 KiB command limit.
-    PayloadTooLarge,
-    // Not JSON, or not a JSON object.
-    BadJson,
-    MissingField,
-    InvalidField,
-    UnknownField,
-    // No command of that name (the reply lists the known ones).
-    UnknownCommand,
-    UnknownOrder,
-    // The order's state does not allow it (e.g. holding a held order).
-    IllegalTransition,
-    // `resync`: nothing of the range is still in the journal.
-    NotRetained,
-    UnknownPrinter,
-    PrintingUnavailable,
-    RenderFailed,
-    UnknownJob,
-    PrintStorage,
-    PrintAccess,
-    // Over the command rate limit; send it again later.
-    RateLimited,
-    // Published retained: commands are never taken from retained messages.
-    RetainedCommand,
-    // The request_id was used before for another command or another payload (the message
-    // names that first use): not executed, and not answered as its duplicate.
-    RequestIdConflict,
-    // `sent_at` more than 7 days old (the request ids' memory): an old copy could run twice.
-    StaleCommand,
-    JournalFull,
-    JournalLocked,
-    JournalAccess,
-    JournalWrongStation,
-    JournalStorage,
-    JournalClosed,
-    OrderStoreWrite,
-    OrderStoreRead,
-    OrderStoreAccess,
-    SsccFloor,
-    WorkflowUnavailable,
-    ShuttingDown,
-}
-
-impl ErrorCode {
-    /// Every code, for the tests that check each one round-trips.
-    pub const ALL: [ErrorCode; 31] = [
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::BadJson,
-        ErrorCode::MissingField,
-        ErrorCode::InvalidField,
-        ErrorCode::UnknownField,
-        ErrorCode::UnknownCommand,
-        ErrorCode::UnknownOrder,
-        ErrorCode::IllegalTransition,
-        ErrorCode::NotRetained,
-        ErrorCode::UnknownPrinter,
-        ErrorCode::PrintingUnavailable,
-        ErrorCode::RenderFailed,
-        ErrorCode::UnknownJob,
-        ErrorCode::PrintStorage,
-        ErrorCode::PrintAccess,
-        ErrorCode::RateLimited,
-        ErrorCode::RetainedCommand,
-        ErrorCode::RequestIdConflict,
-        ErrorCode::StaleCommand,
-        ErrorCode::JournalFull,
-        ErrorCode::JournalLocked,
-        ErrorCode::JournalAccess,
-        ErrorCode::JournalWrongStation,
-        ErrorCode::JournalStorage,
-        ErrorCode::JournalClosed,
-        ErrorCode::OrderStoreWrite,
-        ErrorCode::OrderStoreRead,
-        ErrorCode::OrderStoreAccess,
-        ErrorCode::SsccFloor,
-        ErrorCode::WorkflowUnavailable,
-        ErrorCode::ShuttingDown,
-    ];
-
-    /// The code as it is written on the wire (`bad_json`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::BadJson => "bad_json",
-            ErrorCode::MissingField => "missing_field",
-            ErrorCode::InvalidField => "invalid_field",
-            ErrorCode::UnknownField => "unknown_field",
-            ErrorCode::UnknownCommand => "unknown_command",
-            ErrorCode::UnknownOrder => "unknown_order",
-            ErrorCode::IllegalTransition => "illegal_transition",
-            ErrorCode::NotRetained => "not_retained",
-            ErrorCode::UnknownPrinter => "unknown_printer",
-            ErrorCode::PrintingUnavailable => "printing_unavailable",
-            ErrorCode::RenderFailed => "render_failed",
-            ErrorCode::UnknownJob => "unknown_job",
-            ErrorCode::PrintStorage => "print_storage",
-            ErrorCode::PrintAccess => "print_access",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::RetainedCommand => "retained_command",
-            ErrorCode::RequestIdConflict => "request_id_conflict",
-            ErrorCode::StaleCommand => "stale_command",
-            ErrorCode::JournalFull => "journal_full",
-            ErrorCode::JournalLocked => "journal_locked",
-            ErrorCode::JournalAccess => "journal_access",
-            ErrorCode::JournalWrongStation => "journal_wrong_station",
-            ErrorCode::JournalStorage => "journal_storage",
-            ErrorCode::JournalClosed => "journal_closed",
-            ErrorCode::OrderStoreWrite => "order_store_write",
-            ErrorCode::OrderStoreRead => "order_store_read",
-            ErrorCode::OrderStoreAccess => "order_store_access",
-            ErrorCode::SsccFloor => "sscc_floor",
-            ErrorCode::WorkflowUnavailable => "workflow_unavailable",
-            ErrorCode::ShuttingDown => "shutting_down",
-        }
+crate::event::codes! {
+    /// The stable, machine-readable reason of a refused command (one plain list in the schema,
+    /// so consumers' code generators make one enum of it).
+    ErrorCode {
+        // Over the 64 KiB command limit.
+        "payload_too_large" => PayloadTooLarge,
+        // Not JSON, or not a JSON object.
+        "bad_json" => BadJson,
+        "missing_field" => MissingField,
+        "invalid_field" => InvalidField,
+        "unknown_field" => UnknownField,
+        // No command of that name (the reply lists the known ones).
+        "unknown_command" => UnknownCommand,
+        "unknown_order" => UnknownOrder,
+        // The order's state does not allow it (e.g. holding a held order).
+        "illegal_transition" => IllegalTransition,
+        // `resync`: nothing of the range is still in the journal.
+        "not_retained" => NotRetained,
+        "unknown_printer" => UnknownPrinter,
+        "printing_unavailable" => PrintingUnavailable,
+        "render_failed" => RenderFailed,
+        "unknown_job" => UnknownJob,
+        "print_storage" => PrintStorage,
+        "print_access" => PrintAccess,
+        // Over the command rate limit; send it again later.
+        "rate_limited" => RateLimited,
+        // Published retained: commands are never taken from retained messages.
+        "retained_command" => RetainedCommand,
+        // The request_id was used before for another command or another payload (the message
+        // names that first use): not executed, and not answered as its duplicate.
+        "request_id_conflict" => RequestIdConflict,
+        // `sent_at` more than 7 days old (the request ids' memory): an old copy could run twice.
+        "stale_command" => StaleCommand,
+        "journal_full" => JournalFull,
+        "journal_locked" => JournalLocked,
+        "journal_access" => JournalAccess,
+        "journal_wrong_station" => JournalWrongStation,
+        "journal_storage" => JournalStorage,
+        "journal_closed" => JournalClosed,
+        "order_store_write" => OrderStoreWrite,
+        "order_store_read" => OrderStoreRead,
+        "order_store_access" => OrderStoreAccess,
+        "sscc_floor" => SsccFloor,
+        "workflow_unavailable" => WorkflowUnavailable,
+        "shutting_down" => ShuttingDown,
     }
 }
 
