@@ -5,6 +5,7 @@
 //! 3 journal unavailable (locked, permissions, another station's) · 4 other runtime failure.
 
 use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -276,19 +277,41 @@ pub fn check_config(path: &Path, json: bool) -> i32 {
     }
 }
 
-/// Runs `f` on the journal: directly when no daemon holds it, else via the control socket.
+/// Runs `f` on the journal: through the control socket while a daemon runs (it holds the
+/// journal), else directly.
 fn with_journal<T>(
     config: &Config,
     direct: impl FnOnce(&Journal) -> Result<T, Failure>,
-    via_daemon: impl FnOnce(&Path) -> Result<T, Failure>,
+    via_daemon: impl FnOnce(UnixStream) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    let dir = &config.journal.path;
+    match crate::control::connect(dir) {
+        Ok(Some(stream)) => return via_daemon(stream),
+        Ok(None) => {}
+        Err(e) => {
+            let socket = crate::control::socket_path(dir);
+            let msg = format!(
+                "cannot ask the running daemon through {}: {e}; run this as the service user \
+                 (sudo -u stationd …) or add your user to its group (usermod -aG stationd $USER, then log in again)",
+                socket.display()
+            );
+            return Err(Failure::new(EXIT_JOURNAL, msg));
+        }
+    }
     match Journal::open(JournalOptions::from_config(config)) {
         Ok((j, _)) => {
             let r = direct(&j);
             j.close();
             r
         }
-        Err(JournalError::Locked { .. }) => via_daemon(&config.journal.path),
+        // A daemon that holds the journal but does not listen yet (starting) or any more.
+        Err(JournalError::Locked { owner, .. }) => Err(Failure::new(
+            EXIT_JOURNAL,
+            format!(
+                "a daemon (pid {owner}) holds the journal but does not answer on {}; if it is starting, try again in a moment",
+                crate::control::socket_path(dir).display()
+            ),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -298,9 +321,9 @@ pub fn queue_status(config_path: &Path, json: bool) -> Result<(), Failure> {
     let status = with_journal(
         &config,
         |j| serde_json::to_value(j.status()?).map_err(|e| Failure::new(EXIT_RUNTIME, e.to_string())),
-        |dir| {
+        |stream| {
             let mut buf = Vec::new();
-            crate::control::request(dir, "status", &mut buf).map_err(daemon_silent)?;
+            crate::control::request(stream, "status", &mut buf).map_err(daemon_silent)?;
             serde_json::from_slice(&buf)
                 .map_err(|e| Failure::new(EXIT_RUNTIME, format!("bad status from the daemon: {e}")))
         },
@@ -411,7 +434,7 @@ pub fn queue_export(config_path: &Path, from: u64) -> Result<(), Failure> {
             }
             Ok(())
         },
-        |dir| crate::control::request(dir, &format!("export {from}"), &mut stdout.lock()).map_err(daemon_silent),
+        |stream| crate::control::request(stream, &format!("export {from}"), &mut stdout.lock()).map_err(daemon_silent),
     )
 }
 

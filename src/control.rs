@@ -7,10 +7,13 @@
 //!   (the station's [`View`](crate::station::View): operator, open order, alerts);
 //! - `export FROM` → the stored events from seq FROM as JSON lines.
 //!
-//! The socket sits in the journal folder (mode 0750), so only the service user and its
-//! group reach it.
+//! Who may ask: the socket is mode 0660 in the journal folder (0750), so the service user
+//! and members of its group (`usermod -aG stationd alice`) reach it while the daemon runs,
+//! and nobody else. Both requests only read.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -34,6 +37,9 @@ pub fn socket_path(journal_dir: &Path) -> PathBuf {
     journal_dir.join("control.sock")
 }
 
+/// The socket's mode: the service user and its group.
+pub const SOCKET_MODE: u32 = 0o660;
+
 /// Page size for exports, so an export of a large backlog never holds it all in memory.
 pub const EXPORT_PAGE: usize = 1000;
 
@@ -47,6 +53,9 @@ pub fn serve(
     // We hold the journal lock, so a socket file left here is from a dead process.
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
+    // Connecting needs write permission on the socket: the umask (0027 under systemd) would
+    // leave the group read-only, and the group is who the docs let ask.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(SOCKET_MODE))?;
     Ok(tokio::spawn(async move {
         loop {
             let stream = tokio::select! {
@@ -118,9 +127,19 @@ async fn handle(journal: Journal, sources: Sources, stream: tokio::net::UnixStre
     write.shutdown().await
 }
 
-/// Sends one request to a running daemon and streams the answer to `out`.
-pub fn request(journal_dir: &Path, req: &str, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut stream = std::os::unix::net::UnixStream::connect(socket_path(journal_dir))?;
+/// A connection to the running daemon, or `None` when no daemon listens (no socket, or one
+/// a stopped daemon left behind). Permission denied is an error: the caller is neither the
+/// service user nor in its group.
+pub fn connect(journal_dir: &Path) -> std::io::Result<Option<UnixStream>> {
+    match UnixStream::connect(socket_path(journal_dir)) {
+        Ok(stream) => Ok(Some(stream)),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sends one request to the daemon on `stream` and streams the answer to `out`.
+pub fn request(mut stream: UnixStream, req: &str, out: &mut dyn Write) -> std::io::Result<()> {
     stream.write_all(req.as_bytes())?;
     stream.write_all(b"\n")?;
     let reader = BufReader::new(stream);

@@ -43,6 +43,12 @@ for dep in @asyncapi/specs ajv ajv-formats yaml quicktype; do
     break
   fi
 done
+# playwright-core, which drives Debian's Chromium for the station screen's browser tests
+# (tests/support/browser.rs; pinned in tests/browser/package-lock.json, no browser download).
+if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+  echo "tests/ci.sh: installing the browser driver (npm ci --prefix tests/browser)"
+  npm ci --prefix tests/browser --no-audit --no-fund
+fi
 # Node-RED for the consumer recipe of docs/CONSUMING.md (tests/consumers.rs; pinned in
 # tests/consumers/package-lock.json).
 if [[ ! -d tests/consumers/node_modules/node-red ]]; then

@@ -250,6 +250,55 @@ fn scanner_garbage_gets_precise_errors_and_the_next_scan_works() {
     assert_eq!(kinds, ["scan.rejected", "scan.rejected", "scan.rejected", "operator.login"]);
 }
 
+/// `control.sock` lets the service group ask the running daemon (as the docs tell admins to
+/// do) and nobody else: a user in the daemon's group gets the status and the events, a user
+/// outside it a refusal naming the socket and the fix.
+#[test]
+fn the_service_group_can_ask_the_running_daemon_and_other_users_cannot() {
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test switches users with setpriv: run it as root (CI does)");
+    let setpriv = support::require_tool("setpriv", "apt-get install -y util-linux");
+    let station = StationDir::new("", "");
+    // Everyone may read the config here, so the one thing between a user and the daemon is
+    // the socket (on a box /etc/stationd is 0750 root:stationd as well).
+    std::fs::set_permissions(station.tmp.path(), std::fs::Permissions::from_mode(0o751)).unwrap();
+    std::fs::set_permissions(&station.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut daemon = station.spawn();
+    for code in ["A1", "B2"] {
+        daemon.scan(code);
+        parse_confirmed(&daemon.expect_line()).unwrap();
+    }
+    let socket = station.journal().join("control.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660, "control.sock is {mode:o}");
+    let as_user = |groups: &str, args: &[&str]| {
+        std::process::Command::new(&setpriv)
+            .args(["--reuid=4242", "--regid=4242", groups, "--"])
+            .arg(support::bin())
+            .args(args)
+            .args(["--config", station.config_str()])
+            .output()
+            .unwrap()
+    };
+    // A member of the daemon's group (gid 0 here).
+    let o = as_user("--groups=0", &["queue", "status", "--json"]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pending"].as_u64(), Some(2), "{v}");
+    let o = as_user("--groups=0", &["queue", "export", "--from", "1"]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(stdout_of(&o).lines().count(), 2);
+    // Anyone else.
+    let o = as_user("--clear-groups", &["queue", "status"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr_of(&o));
+    let err = stderr_of(&o);
+    assert!(err.contains(&format!("cannot ask the running daemon through {}", socket.display())), "{err}");
+    assert!(err.contains("Permission denied") && err.contains("usermod -aG stationd"), "{err}");
+    // Nothing of the journal changed hands: the daemon still confirms scans.
+    daemon.scan("C3");
+    assert_eq!(parse_confirmed(&daemon.expect_line()).unwrap().0, 3);
+}
+
 #[test]
 fn an_unwritable_journal_folder_stops_start_up_with_the_fix() {
     let station = StationDir::new("", "");
@@ -419,9 +468,11 @@ fn a_journal_folder_open_to_other_users_is_reported_and_made_private_at_start() 
     let log = daemon.stderr_showing(|l| l.contains("made private (0750/0640)"));
     assert!(log.contains("made private (0750/0640)"), "{log}");
     // Everything the daemon keeps, old or new, is now private to its user and group.
+    // (The control socket keeps group write: connecting needs it, and the group may ask.)
     for entry in walk(&journal) {
         let mode = std::fs::symlink_metadata(&entry).unwrap().mode() & 0o777;
-        assert_eq!(mode & 0o027, 0, "{} is {mode:04o}", entry.display());
+        let forbidden = if entry.ends_with("control.sock") { 0o007 } else { 0o027 };
+        assert_eq!(mode & forbidden, 0, "{} is {mode:04o}", entry.display());
     }
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{free_port, http_get, StationDir};
+use support::{free_port, http_exchange, http_get, StationDir};
 
 const ORDERS: &str = r#"[{"id": "SO-1", "state": "picked", "carrier": "DHL", "tracking": "JJD0000000001",
   "lines": [{"line": 1, "sku": "MUG-RED", "name": "Mug, red", "qty": 2, "barcodes": ["4006381333931"]},
@@ -128,35 +128,82 @@ fn with_a_token_everything_but_healthz_needs_it_and_a_wrong_one_gets_a_bare_401(
     assert_eq!(http_get(port, "/healthz", &[]).0, 200, "health checks need no token");
 }
 
-/// Loads the page in headless Chromium after a few scans and reads the rendered DOM.
+/// Opens the screen in headless Chromium after a few scans, with the station's
+/// Content-Security-Policy enforced: the page's script runs, draws the operator, the order
+/// and the last scan, follows the live stream, and the browser reports no violation.
 #[test]
 fn the_station_screen_renders_the_operator_the_order_and_the_last_scan_in_a_browser() {
-    let chromium = support::require_tool("chromium", "apt-get install -y chromium");
     let port = free_port();
     let (station, _daemon) = after_scans(port);
-    let profile = tempfile::tempdir().unwrap();
     let shot = station.tmp.path().join("screen.png");
-    let url = format!("http://127.0.0.1:{port}/");
-    let run = |extra: &[&str]| {
-        std::process::Command::new(&chromium)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1024,600", "--hide-scrollbars"])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(&url)
-            .output()
-            .expect("run chromium")
-    };
-    let out = run(&["--dump-dom"]);
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let screen = support::open_screen(&format!("http://127.0.0.1:{port}/"), "live · updated ", Some(&shot));
+    let dom = &screen.dom;
+    assert!(screen.found, "the live stream did not reach the page:\n{dom}\n{:#?}", screen.logged);
+    let blocked: Vec<&String> = screen.logged.iter().filter(|l| l.contains("Content Security Policy")).collect();
+    assert!(blocked.is_empty(), "the browser blocked part of the page: {blocked:#?}");
+    assert!(!screen.logged.iter().any(|l| l.starts_with("pageerror")), "{:#?}", screen.logged);
     assert!(dom.contains("<b id=\"operator\">OP:0017 (packer)</b>"), "operator not rendered:\n{dom}");
     assert!(dom.contains("<span id=\"order-id\">SO-1</span>"), "order not rendered:\n{dom}");
     assert!(dom.contains("<div id=\"result\" class=\"error\">"), "last scan not red:\n{dom}");
     assert!(dom.contains("5012345678900 is not on order SO-1"), "reason not shown:\n{dom}");
     assert!(dom.contains("MUG-RED Mug, red"), "lines not rendered:\n{dom}");
-    let out = run(&[&format!("--screenshot={}", shot.display())]);
-    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(shot.exists(), "no screenshot");
     if let Some(dest) = std::env::var_os("STATIOND_SCREENSHOT") {
         std::fs::copy(&shot, dest).unwrap();
+    }
+}
+
+/// Every answer — the page, the API, metrics, refusals — tells the browser to run only the
+/// page's own script and style, never to frame the screen, to send no referrer and not to
+/// sniff types; a request naming the host twice is refused.
+#[test]
+fn every_response_carries_the_browser_protections_and_two_host_headers_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let port = free_port();
+    let tmp = tempfile::tempdir().unwrap();
+    let token = tmp.path().join("http.token");
+    std::fs::write(&token, "t0ken-123\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let station = station(port, &format!("token_file = \"{}\"\n", token.display()));
+    let _daemon = station.spawn();
+    wait_http(port);
+    let auth = "Authorization: Bearer t0ken-123";
+    let answers = [
+        ("/", vec![auth], 200),
+        ("/?token=t0ken-123", vec![], 200),
+        ("/api/status", vec![auth], 200),
+        ("/api/orders/SO-404", vec![auth], 404),
+        ("/metrics", vec![auth], 200),
+        ("/healthz", vec![], 200),
+        ("/api/status", vec![], 401),
+        ("/api/status", vec!["Host: attacker.example", auth], 421),
+        ("/nothing-here", vec![auth], 404),
+    ];
+    for (path, headers, status) in answers {
+        let a = http_exchange(port, path, &headers);
+        assert_eq!(a.status, status, "{path} {headers:?}: {}", a.body);
+        let csp = a.header("content-security-policy");
+        assert_eq!(csp.len(), 1, "{path}: {:?}", a.headers);
+        let directives: Vec<&str> = csp[0].split(';').map(str::trim).collect();
+        for d in ["default-src 'none'", "frame-ancestors 'none'", "connect-src 'self'", "base-uri 'none'"] {
+            assert!(directives.contains(&d), "{path}: {d} missing from {}", csp[0]);
+        }
+        let script = directives.iter().find(|d| d.starts_with("script-src ")).expect("script-src");
+        assert!(script.starts_with("script-src 'sha256-") && !csp[0].contains("unsafe"), "{path}: {}", csp[0]);
+        assert_eq!(a.header("x-frame-options"), ["DENY"], "{path}");
+        assert_eq!(a.header("referrer-policy"), ["no-referrer"], "{path}");
+        assert_eq!(a.header("x-content-type-options"), ["nosniff"], "{path}");
+    }
+    // Two Host headers: a proxy in front may read one and the station the other.
+    for (first, second) in
+        [("127.0.0.1", "attacker.example"), ("attacker.example", "127.0.0.1"), ("localhost", "localhost")]
+    {
+        for path in ["/api/status", "/healthz", "/"] {
+            let a = http_exchange(port, path, &[&format!("Host: {first}"), &format!("Host: {second}"), auth]);
+            assert_eq!(a.status, 400, "{path} with Host {first} and {second}: {}", a.body);
+            assert!(a.body.contains("two Host headers"), "{}", a.body);
+            assert!(!a.body.contains("SO-1"));
+        }
     }
 }
 
@@ -190,7 +237,6 @@ fn a_page_naming_another_host_gets_421_and_unknown_paths_need_the_token_too() {
 
 #[test]
 fn text_that_looks_like_markup_in_every_field_shown_stays_text_in_a_browser() {
-    let chromium = support::require_tool("chromium", "apt-get install -y chromium");
     const EVIL: &str = "<!--<script>&amp;</script><i id=x>\u{2028}";
     let port = free_port();
     let s = StationDir::new("", "");
@@ -212,17 +258,10 @@ fn text_that_looks_like_markup_in_every_field_shown_stays_text_in_a_browser() {
         daemon.scan(code);
         daemon.expect_line();
     }
-    let profile = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(&chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("http://127.0.0.1:{port}/"))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let screen = support::open_screen(&format!("http://127.0.0.1:{port}/"), "live · updated ", None);
+    let dom = &screen.dom;
     // The page's script ran (it stamps the footer) and drew the hostile text as text.
-    assert!(dom.contains("<span id=\"updated\">updated "), "the page's script did not run:\n{dom}");
+    assert!(screen.found, "the page's script did not run:\n{dom}");
     let shown = "&lt;!--&lt;script&gt;&amp;amp;&lt;/script&gt;&lt;i id=x&gt;\u{2028}";
     for place in [
         format!("<b id=\"operator\">{shown} (packer)</b>"),

@@ -46,7 +46,11 @@ pub fn record(
 pub fn pending(journal: &Path) -> u64 {
     let mut buf = Vec::new();
     let start = Instant::now();
-    while let Err(e) = stationd::control::request(journal, "status", &mut buf) {
+    let ask = |buf: &mut Vec<u8>| match stationd::control::connect(journal)? {
+        Some(stream) => stationd::control::request(stream, "status", buf),
+        None => Err(std::io::ErrorKind::NotFound.into()),
+    };
+    while let Err(e) = ask(&mut buf) {
         assert!(start.elapsed() < Duration::from_secs(5), "status over control.sock: {e}");
         buf.clear();
         std::thread::sleep(Duration::from_millis(5));

@@ -270,6 +270,17 @@ impl<'a> Section<'a> {
             cx.error(self.key_span(key), self.key_name(key), msg);
             return None;
         }
+        if let Some((dir, mode)) = folder_others_can_write(&path) {
+            let msg = format!(
+                "{} lies under {}, a folder others can write (mode {:04o}): anyone on the box could swap the secret; \
+                 move it to a folder only root and stationd can write, e.g. /etc/stationd/",
+                path.display(),
+                dir.display(),
+                mode & 0o7777
+            );
+            cx.error(self.key_span(key), self.key_name(key), msg);
+            return None;
+        }
         Some(path)
     }
 
@@ -318,4 +329,31 @@ pub(crate) fn table<'a>(cx: &mut Ctx, root: &mut Section<'a>, key: &'static str)
             None
         }
     }
+}
+
+/// A folder on the way to the secret at `path` (as written, and after its links are
+/// resolved) through which users other than root and this process's user could swap the
+/// secret, with its mode: the secret's own folder when others may write it (a sticky one
+/// too: whoever creates a name there first owns it), or a folder above it that others may
+/// write without the sticky bit (or with it, when the entry below belongs to someone else).
+fn folder_others_can_write(path: &Path) -> Option<(PathBuf, u32)> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = unsafe { libc::geteuid() };
+    let exposed = |file: &Path| -> Option<(PathBuf, u32)> {
+        let mut entry = file;
+        for dir in file.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+            let mode = std::fs::metadata(dir).ok()?.permissions().mode();
+            if mode & 0o002 != 0 {
+                let own_folder = entry == file;
+                let sticky = mode & 0o1000 != 0;
+                let entry_owner = std::fs::symlink_metadata(entry).map(|m| m.uid()).unwrap_or(u32::MAX);
+                if own_folder || !sticky || (entry_owner != 0 && entry_owner != me) {
+                    return Some((dir.to_path_buf(), mode));
+                }
+            }
+            entry = dir;
+        }
+        None
+    };
+    exposed(path).or_else(|| std::fs::canonicalize(path).ok().and_then(|real| exposed(&real)))
 }

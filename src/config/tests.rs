@@ -335,6 +335,55 @@ fn secrets_readable_by_others_are_refused_with_the_fix() {
 }
 
 #[test]
+fn secrets_in_a_folder_others_can_write_are_refused_with_the_folder_and_the_fix() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let secret_in = |dir: &Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        let secret = dir.join("http.token");
+        std::fs::write(&secret, "t0ken\n").unwrap();
+        mode(&secret, 0o600);
+        secret
+    };
+    let config = |secret: &Path| format!("{GOOD}[http]\ntoken_file = \"{}\"\n", secret.display());
+    let refused = |secret: &Path, folder: &Path, m: &str| {
+        let e = one_error(&config(secret));
+        let says = format!("lies under {}, a folder others can write (mode {m})", folder.display());
+        assert!(e.starts_with("10: http.token_file:") && e.contains(&says), "{e}");
+        assert!(e.contains("move it to a folder only root and stationd can write"), "{e}");
+    };
+    // Its own folder open to all, sticky or not.
+    let open = tmp.path().join("open");
+    let secret = secret_in(&open);
+    mode(&open, 0o777);
+    refused(&secret, &open, "0777");
+    mode(&open, 0o1777);
+    refused(&secret, &open, "1777");
+    // A folder further up open to all: the folder below it can be renamed away and replaced.
+    let above = tmp.path().join("shared");
+    let secret = secret_in(&above.join("private"));
+    mode(&above.join("private"), 0o700);
+    mode(&above, 0o777);
+    refused(&secret, &above, "0777");
+    // …unless it is sticky and the folder below belongs to this user (as /tmp and a private
+    // folder in it).
+    mode(&above, 0o1777);
+    parse(&config(&secret)).unwrap();
+    if unsafe { libc::geteuid() } == 0 {
+        // Sticky, but the folder below belongs to someone else, who may swap it.
+        std::os::unix::fs::chown(above.join("private"), Some(4242), None).unwrap();
+        refused(&secret, &above, "1777");
+    }
+    // A link from an open folder to a safe place: the link itself can be swapped.
+    let safe = secret_in(&tmp.path().join("etc"));
+    let link = open.join("link.token");
+    symlink(&safe, &link).unwrap();
+    refused(&link, &open, "1777");
+    parse(&config(&safe)).unwrap();
+}
+
+#[test]
 fn overdue_levels_default_per_state_and_bad_ones_are_refused_with_their_line() {
     let c = parse(GOOD).unwrap();
     let packing: Vec<_> = c.overdue.iter().filter(|r| r.state == crate::station::OrderState::Packing).collect();

@@ -4,31 +4,28 @@
 //! # Design constraints
 //! - Read-only: nothing here changes the station; it reads the workflow's view (a `watch`
 //!   channel), the journal status, the uplink status, device states and the order store.
-//! - Listens on loopback by default; off loopback the config requires a token file. With a
-//!   token file (on any address, loopback too) every path but `/healthz`, known or not,
-//!   needs `Authorization: Bearer <token>` (or `?token=` for the page and its live stream,
-//!   which a browser cannot give headers); anything else is a bare 401.
-//! - Every path but `/healthz` must name this station in `Host` (an IP address, `localhost`
-//!   on loopback, or a name from `[http] hosts`): a page on another site that rebinds its
-//!   DNS name to this box gets 421, not the orders.
+//! - Listens on loopback by default; off loopback the config requires a token file. What
+//!   every request must show (`Host`, the token) and the headers every response carries are
+//!   [`guard`]'s.
 //! - Nothing a client does here can starve scanning: connections, live streams and timeouts
 //!   are capped ([`server`]).
-//! - Text from scans and orders is data, never markup: the page sets it with `textContent`,
-//!   and the JSON embedded in the page escapes `<`, `>`, `&`, U+2028 and U+2029.
-//! - The page and its script are embedded in the binary: no internet, no files to install.
+//! - The page ([`page`]) is embedded in the binary and shows text from scans and orders as
+//!   text, never markup.
 
+mod guard;
 mod metrics;
+mod page;
 mod server;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -45,7 +42,6 @@ use crate::service::Heartbeat;
 use crate::station::View;
 use crate::uplink::SharedStatus;
 
-const PAGE: &str = include_str!("page.html");
 /// `/healthz` fails when the workflow loop has not beaten for this long.
 const STALE: Duration = Duration::from_secs(5);
 /// The live stream re-sends the status at least this often (backlog, broker, devices).
@@ -96,7 +92,7 @@ pub async fn serve(
         counters: Arc::default(),
     };
     let router = Router::new()
-        .route("/", get(page))
+        .route("/", get(page::page))
         .route("/api/status", get(status))
         .route("/api/stream", get(stream))
         .route("/api/orders/{id}", get(order))
@@ -106,7 +102,8 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         // A layer, not a route layer: unknown paths are checked too, so they answer 401
         // (or 421), never a 404 that tells an outsider which paths exist.
-        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn_with_state(app.clone(), guard::check))
+        .layer(middleware::from_fn(guard::protect))
         .with_state(app.clone());
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -119,83 +116,6 @@ pub async fn serve(
         idle_timeout: cfg.idle_timeout,
     };
     Ok(tokio::spawn(server::serve(listener, router, limits, app.counters.clone(), shutdown)))
-}
-
-/// `Host` first (421 for a name that is not this station's), then the bearer token (or
-/// `?token=`) when one is configured (a bare 401). `/healthz` needs neither.
-async fn guard(State(app): State<App>, headers: HeaderMap, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/healthz" {
-        return next.run(req).await;
-    }
-    match headers.get(header::HOST).map(|h| h.to_str().map(host_name)) {
-        Some(Ok(host)) if host_allowed(&host, &app.hosts) => {}
-        None => return (StatusCode::BAD_REQUEST, "a request must name the host (Host header)\n").into_response(),
-        Some(_) => {
-            let msg = "this Host is not a name of this station; add it to [http] hosts if it is\n";
-            return (StatusCode::MISDIRECTED_REQUEST, msg).into_response();
-        }
-    }
-    let Some(token) = &app.token else { return next.run(req).await };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let query =
-        req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(|t| t.to_string()));
-    let given = bearer.map(str::to_string).or(query);
-    match given {
-        Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => next.run(req).await,
-        _ => StatusCode::UNAUTHORIZED.into_response(),
-    }
-}
-
-/// The host part of a `Host` value, lower case, without port or trailing dot.
-fn host_name(value: &str) -> String {
-    let v = value.trim();
-    let host = if let Some(rest) = v.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        v.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(v, |(h, _)| h)
-    };
-    host.trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// An IP address is always this station's (a rebinding page always sends its own name);
-/// a name must be one of the configured ones.
-fn host_allowed(host: &str, names: &[String]) -> bool {
-    host.parse::<std::net::IpAddr>().is_ok() || names.iter().any(|n| n == host)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The page, with the current status in it (so it shows at once, also to a browser that
-/// takes a snapshot on load).
-async fn page(State(app): State<App>) -> Html<String> {
-    let doc = script_safe_json(&snapshot(&app.sources).await);
-    Html(PAGE.replacen("/*INITIAL*/null", &doc, 1))
-}
-
-/// JSON that can stand inside a `<script>` element whatever its strings hold: `<`, `>` and
-/// `&` (so no `</script>`, `<!--` or `<script` can change how the HTML parser reads the
-/// element) and U+2028/U+2029 (line terminators in older JavaScript) become `\u` escapes,
-/// which only occur inside JSON strings and mean the same characters there.
-fn script_safe_json(doc: &Value) -> String {
-    let text = doc.to_string();
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 async fn healthz(State(app): State<App>) -> Response {
@@ -233,7 +153,6 @@ async fn status(State(app): State<App>) -> Json<Value> {
 }
 
 /// Server-sent events: the status whenever the station's view changes, and every
-/// [`REFRESH`] for the rest.
 /// [`REFRESH`] for the rest. At most `max_streams` at once (each holds a permit); one more
 /// is answered 503.
 async fn stream(State(app): State<App>) -> Response {

@@ -15,26 +15,36 @@ use super::JournalError;
 /// Bits nothing under the journal folder may have: group write, and anything for others.
 pub const FORBIDDEN_BITS: u32 = 0o027;
 
-/// Entries under `dir` (itself included) whose mode has [`FORBIDDEN_BITS`]: (path, mode).
+/// The bits an entry of `mode` (type included) may not have: [`FORBIDDEN_BITS`], but the
+/// control socket keeps group write, which is what lets the service group connect.
+fn forbidden_bits(mode: u32) -> u32 {
+    if mode & libc::S_IFMT == libc::S_IFSOCK {
+        FORBIDDEN_BITS & !0o020
+    } else {
+        FORBIDDEN_BITS
+    }
+}
+
+/// Entries under `dir` (itself included) whose mode has bits it may not have: (path, mode).
 pub fn too_open(dir: &Path) -> Vec<(PathBuf, u32)> {
     let mut found = Vec::new();
     walk(dir, &mut |path, mode| {
-        if mode & FORBIDDEN_BITS != 0 {
+        if mode & forbidden_bits(mode) != 0 {
             found.push((path.to_path_buf(), mode));
         }
     });
     found
 }
 
-/// Removes [`FORBIDDEN_BITS`] from every entry under `dir`; returns how many changed.
+/// Removes the bits it may not have from every entry under `dir`; returns how many changed.
 pub fn tighten(dir: &Path) -> Result<usize, JournalError> {
     let mut changed = 0;
     let mut failed: Option<JournalError> = None;
     walk(dir, &mut |path, mode| {
-        if mode & FORBIDDEN_BITS == 0 || failed.is_some() {
+        if mode & forbidden_bits(mode) == 0 || failed.is_some() {
             return;
         }
-        let tight = mode & 0o7777 & !FORBIDDEN_BITS;
+        let tight = mode & 0o7777 & !forbidden_bits(mode);
         match std::fs::set_permissions(path, std::fs::Permissions::from_mode(tight)) {
             Ok(()) => changed += 1,
             Err(e) => {
@@ -85,5 +95,18 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
         assert_eq!((mode(&dir), mode(&dir.join("db")), mode(&dir.join("db/conf"))), (0o750, 0o750, 0o640));
         assert_eq!(tighten(&dir).unwrap(), 0, "nothing left to change");
+    }
+
+    #[test]
+    fn the_control_socket_keeps_group_write_and_loses_what_others_had() {
+        let tmp = tempfile::tempdir().unwrap();
+        let socket = tmp.path().join("control.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660)).unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o750)).unwrap();
+        assert!(too_open(tmp.path()).is_empty(), "0660 is the socket's mode");
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(tighten(tmp.path()).unwrap(), 1);
+        assert_eq!(std::fs::metadata(&socket).unwrap().mode() & 0o777, 0o660);
     }
 }

@@ -97,6 +97,30 @@ pub fn http_get(port: u16, path: &str, headers: &[&str]) -> (u16, String) {
 /// [`http_get`] that gives up after `timeout` (connect and answer) instead of panicking.
 /// A `Host` header among `headers` replaces the default `Host: 127.0.0.1`.
 pub fn try_http_get(port: u16, path: &str, headers: &[&str], timeout: Duration) -> std::io::Result<(u16, String)> {
+    try_http_exchange(port, path, headers, timeout).map(|a| (a.status, a.body))
+}
+
+/// An answer with its head: the status, the header lines (names lower case) and the body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// Every value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+/// [`http_get`] with the answer's headers.
+pub fn http_exchange(port: u16, path: &str, headers: &[&str]) -> HttpAnswer {
+    try_http_exchange(port, path, headers, Duration::from_secs(10)).expect("an answer from the http server")
+}
+
+fn try_http_exchange(port: u16, path: &str, headers: &[&str], timeout: Duration) -> std::io::Result<HttpAnswer> {
     use std::io::Read;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut c = std::net::TcpStream::connect_timeout(&addr, timeout)?;
@@ -110,6 +134,12 @@ pub fn try_http_get(port: u16, path: &str, headers: &[&str], timeout: Duration) 
     let raw = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     // Chunked bodies (axum's default for streams) are not used by these routes.
-    Ok((status, body.to_string()))
+    Ok(HttpAnswer { status, headers, body: body.to_string() })
 }

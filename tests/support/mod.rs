@@ -7,12 +7,15 @@
 #![allow(dead_code)]
 
 pub mod brokers;
+mod browser;
 pub mod guest;
 mod http;
 mod mqtt;
 mod pty;
 
 // Each test binary uses some of these; the rest are unused there.
+#[allow(unused_imports)]
+pub use browser::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
