@@ -194,7 +194,10 @@ fn a_custom_label_template_is_checked_at_load_and_used() {
     assert_eq!(cloud.send("print", json!({"request_id":"p","document":"label","order":"SO-7"}))["ok"], true);
     wait_until("custom label", Duration::from_secs(10), || sim.jobs().len() == 1);
     let resets = stationd_drivers::zpl_state::resets(203);
-    assert_eq!(String::from_utf8_lossy(&sim.jobs()[0]), format!("^XA{resets}\n^FO1,1^FH^FDMY LABEL SO-7 Ann^FS\n^XZ\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&sim.jobs()[0]),
+        format!("^XA{resets}\n^FO1,1^FH^FDMY LABEL SO-7 Ann^FS\n^XZ\n")
+    );
 }
 
 #[test]
@@ -250,7 +253,10 @@ fn send_straight(sim: &PrinterSim, bytes: &[u8]) {
     drop(printer);
     wait_until("the job left on the printer", Duration::from_secs(10), || sim.labels().len() == 1);
     let left = &sim.labels()[0].settings;
-    assert!(left.label_shift == 9999 && left.reverse && left.mirror && left.inverted && left.label_top == 120, "{left:?}");
+    assert!(
+        left.label_shift == 9999 && left.reverse && left.mirror && left.inverted && left.label_top == 120,
+        "{left:?}"
+    );
 }
 
 /// Prints SO-31's label through a station using `printer` (a `[[printer]]` table) after

@@ -287,7 +287,10 @@ mod tests {
     /// orientation, label top) and its configuration, wherever they stand.
     #[test]
     fn settings_that_outlast_the_label_are_refused_by_name_also_inside_field_data() {
-        for cmd in ["^LS9999", "^LS-20", "^LRY", "^LRN", "^PMY", "^POI", "^PON", "^LT120", "^lt-5", "^MUI", "^JMB", "^MD30", "^PR2"] {
+        for cmd in [
+            "^LS9999", "^LS-20", "^LRY", "^LRN", "^PMY", "^POI", "^PON", "^LT120", "^lt-5", "^MUI", "^JMB", "^MD30",
+            "^PR2",
+        ] {
             for label in [
                 format!("^XA{cmd}^FO1,1^FDx^FS^XZ"),
                 format!("^XA^FO1,1^FDx^FS{cmd}^XZ"),

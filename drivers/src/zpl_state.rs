@@ -315,10 +315,7 @@ mod tests {
         // Outside a format nothing changes; inside, the same commands print power-up settings.
         assert_eq!(p.printed().len(), 1);
         assert_eq!(p.printed()[0].settings, Settings::default());
-        assert_eq!(
-            resets(203),
-            "^LS0^LRN^PMN^PON^LT0^FWN,0^CFA,9,5^CI28^LH0,0^BY2,3.0,10^PW812^LL1218"
-        );
+        assert_eq!(resets(203), "^LS0^LRN^PMN^PON^LT0^FWN,0^CFA,9,5^CI28^LH0,0^BY2,3.0,10^PW812^LL1218");
     }
 
     #[test]
