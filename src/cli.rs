@@ -478,7 +478,7 @@ pub fn print_test(config_path: &Path, printer: &str) -> Result<(), Failure> {
         ));
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| Failure::new(EXIT_RUNTIME, e.to_string()))?;
-    let bytes = crate::documents::test_page(p.spec.language, &config.station_identity());
+    let bytes = crate::documents::test_page(p.spec.language, &p.label, &config.station_identity());
     let (before, outcome) = rt.block_on(async {
         let before = stationd_drivers::printer::status(&p.spec).await;
         (before, stationd_drivers::printer::send(&p.spec, "print-test", &bytes).await)

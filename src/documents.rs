@@ -71,11 +71,15 @@ pub fn label_values(o: &StoredOrder) -> HashMap<&'static str, String> {
     ])
 }
 
-/// The shipping label of `o`: the printer's template when it has one, else the built-in
-/// layout for its resolution and font. `Err` is why no valid label can be made.
+/// The shipping label of `o`: the printer's template when it has one (as the admin wrote it,
+/// after the station's resets), else the built-in layout for its resolution and font. `Err`
+/// is why no valid label can be made.
 pub fn label(template: Option<&Template>, spec: &LabelSpec, o: &StoredOrder) -> Result<Document, String> {
     match template {
-        Some(t) => Ok(Document { bytes: t.render(&label_values(o)), missing_glyphs: Vec::new() }),
+        Some(t) => Ok(Document {
+            bytes: stationd_drivers::zpl_state::with_resets(&t.render(&label_values(o)), spec.dpi),
+            missing_glyphs: Vec::new(),
+        }),
         None => stationd_drivers::label::render(spec, &label_data(o))
             .map(|l| Document { bytes: l.zpl, missing_glyphs: l.missing_glyphs })
             .map_err(|e| e.to_string()),
@@ -110,12 +114,17 @@ pub fn slip(spec: &SlipSpec, o: &StoredOrder, station: &str) -> Vec<u8> {
     stationd_drivers::slip::render(spec, &slip_for(o, station))
 }
 
-/// A test page: station and time, in the printer's language.
-pub fn test_page(language: Language, station: &str) -> Vec<u8> {
+/// A test page: station and time, in the printer's language (a ZPL one for a printer of
+/// `spec`, from the station's known state).
+pub fn test_page(language: Language, spec: &LabelSpec, station: &str) -> Vec<u8> {
     let at = format_at(time::OffsetDateTime::now_utc());
     match language {
         Language::Zpl => {
-            let mut out = b"^XA^CI28^FO40,40^A0N,48,48^FDstationd test label^FS^FO40,110^A0N,32,32^FH^FD".to_vec();
+            let mut out = format!(
+                "^XA{}^FO40,40^A0N,48,48^FDstationd test label^FS^FO40,110^A0N,32,32^FH^FD",
+                stationd_drivers::zpl_state::resets(spec.dpi)
+            )
+            .into_bytes();
             stationd_drivers::zpl::escape_into(&format!("{station} {at}"), &mut out);
             out.extend_from_slice(b"^FS^FO40,170^BY2^BCN,100,Y,N,N^FD1234567890^FS^XZ");
             out

@@ -495,7 +495,7 @@ impl Runner {
             if let (true, Some(oms)) = (carrier_label, oms.filter(|o| o.fetches_labels())) {
                 let carrier = order.payload.carrier.clone().unwrap_or_else(|| "default".into());
                 match oms.fetch_label(&order.id, &carrier).await {
-                    Ok(bytes) => job.bytes = bytes,
+                    Ok(bytes) => printing.use_carrier_label(&mut job, &bytes),
                     Err(e) => return fail(e),
                 }
             }

@@ -1,5 +1,6 @@
 //! Printing through the daemon to the TCP printer simulator: labels rendered from orders,
-//! printer states, a connection dropped mid-job (never resent), repeats never print twice.
+//! printer states, a connection dropped mid-job (never resent), repeats never print twice,
+//! and labels that print the same whatever an earlier job left set on the printer.
 
 mod support;
 
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stationd_drivers::sim::{PrinterSim, SimState};
+use stationd_drivers::zpl_state::{Printer, Settings};
 use support::{Broker, Cloud, StationDir};
 
 const PREFIX: &str = "wh/WH1/st/PACK-T";
@@ -191,7 +193,11 @@ fn a_custom_label_template_is_checked_at_load_and_used() {
     assert_eq!(cloud.send("order-upsert", order)["ok"], true);
     assert_eq!(cloud.send("print", json!({"request_id":"p","document":"label","order":"SO-7"}))["ok"], true);
     wait_until("custom label", Duration::from_secs(10), || sim.jobs().len() == 1);
-    assert_eq!(String::from_utf8_lossy(&sim.jobs()[0]), "^XA\n^FO1,1^FH^FDMY LABEL SO-7 Ann^FS\n^XZ\n");
+    let resets = stationd_drivers::zpl_state::resets(203);
+    assert_eq!(
+        String::from_utf8_lossy(&sim.jobs()[0]),
+        format!("^XA{resets}\n^FO1,1^FH^FDMY LABEL SO-7 Ann^FS\n^XZ\n")
+    );
 }
 
 #[test]
@@ -233,4 +239,125 @@ fn a_packing_slip_goes_to_the_escpos_slip_printer() {
     // Quantity, SKU and name in their columns; ü is 0x81 in PC858.
     assert!(text.contains("Order SO-9") && slip.windows(15).any(|w| w == b"   2 SKU-1  M\x81g"), "{text:?}");
     assert!(labels.jobs().is_empty());
+}
+
+/// A job that leaves the printer shifted, reversed, mirrored, upside down, moved down, with
+/// rotated fields and another default font: sent straight to the printer's port, as another
+/// program (or an old carrier label) would, not through the station.
+const HOSTILE_JOB: &[u8] = b"^XA^LS9999^LRY^PMY^POI^LT120^FWR^CFD,40,20^FO10,10^FDleft behind^FS^XZ";
+
+fn send_straight(sim: &PrinterSim, bytes: &[u8]) {
+    use std::io::Write;
+    let mut printer = std::net::TcpStream::connect(sim.addr).unwrap();
+    printer.write_all(bytes).unwrap();
+    drop(printer);
+    wait_until("the job left on the printer", Duration::from_secs(10), || sim.labels().len() == 1);
+    let left = &sim.labels()[0].settings;
+    assert!(
+        left.label_shift == 9999 && left.reverse && left.mirror && left.inverted && left.label_top == 120,
+        "{left:?}"
+    );
+}
+
+/// Prints SO-31's label through a station using `printer` (a `[[printer]]` table) after
+/// [`HOSTILE_JOB`]; returns the settings the simulator printed it with, and those the same
+/// bytes print with on a printer just switched on.
+fn print_after_a_hostile_job(sim: &PrinterSim, printer: &str) -> (Settings, Settings) {
+    let broker = Broker::start();
+    send_straight(sim, HOSTILE_JOB);
+    let station = StationDir::with_broker(broker.port, printer);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    let order = json!({"request_id":"u","order":{"id":"SO-31","carrier":"DHL","tracking":"JJD0001234567",
+        "ship_to":{"name":"Ann","city":"Berlin"},"lines":[{"line":1,"sku":"A","qty":1}]}});
+    assert_eq!(cloud.send("order-upsert", order)["ok"], true);
+    assert_eq!(cloud.send("print", json!({"request_id":"p","document":"label","order":"SO-31"}))["ok"], true);
+    wait_until("the station's label", Duration::from_secs(10), || sim.labels().len() == 2);
+    let printed = sim.labels()[1].clone();
+    assert_eq!(printed.job, 1, "{:?}", sim.labels());
+    let mut fresh = Printer::new();
+    fresh.feed(&sim.jobs()[1]);
+    (printed.settings, fresh.printed()[0].settings.clone())
+}
+
+#[test]
+fn the_built_in_label_prints_unchanged_after_a_job_that_shifted_mirrored_and_turned_the_printer() {
+    let sim = PrinterSim::start();
+    let printer = format!("[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\n", sim.addr);
+    let (after, fresh) = print_after_a_hostile_job(&sim, &printer);
+    assert_eq!(after, fresh, "the label prints as on a printer just switched on");
+    let station = Settings::station(203);
+    assert_eq!(Settings { bar_code: station.bar_code, ..after }, station, "only its own bar code module differs");
+    let zpl = String::from_utf8(sim.jobs()[1].clone()).unwrap();
+    assert!(zpl.contains("JJD0001234567"), "the built-in label: {zpl}");
+}
+
+#[test]
+fn a_template_label_prints_unchanged_after_a_job_that_shifted_mirrored_and_turned_the_printer() {
+    let sim = PrinterSim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("mine.zpl");
+    // A template that sets nothing but its fields, as an admin may write one.
+    std::fs::write(&template, "^XA\n^FO40,40^A0N,30,30^FH^FDMY LABEL {{order.id}}^FS\n^XZ\n").unwrap();
+    let printer = format!(
+        "[[printer]]\nname = \"label\"\nkind = \"tcp\"\naddress = \"{}\"\ndpi = 300\ntemplate = \"{}\"\n",
+        sim.addr,
+        template.display()
+    );
+    let (after, fresh) = print_after_a_hostile_job(&sim, &printer);
+    assert_eq!((&after, &fresh), (&Settings::station(300), &Settings::station(300)));
+    let zpl = String::from_utf8(sim.jobs()[1].clone()).unwrap();
+    assert!(zpl.starts_with("^XA^LS0^LRN^PMN^PON^LT0^FWN"), "the station's resets right after ^XA: {zpl}");
+    assert!(zpl.ends_with("\n^FO40,40^A0N,30,30^FH^FDMY LABEL SO-31^FS\n^XZ\n"), "then the template as written: {zpl}");
+}
+
+#[test]
+fn a_carrier_label_that_would_change_later_labels_is_refused_by_command_and_byte_and_changes_nothing() {
+    let broker = Broker::start();
+    let sim = PrinterSim::start();
+    let station = station(&broker, &sim);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    let order = |rid: &str, zpl: &str| {
+        json!({"request_id": rid, "order": {"id": "SO-50", "carrier": "DHL", "label": {"format": "zpl", "data": zpl},
+               "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}})
+    };
+    let good = "^XA^CI28^FWN^CF0,30^FO50,50^FDDHL Paket^FS^BY3^FO50,100^BCN,100^FDJJD01^FS^XZ";
+    assert_eq!(cloud.send("order-upsert", order("good", good))["ok"], true);
+    let orders_journal = || -> Vec<serde_json::Value> {
+        station.export().into_iter().filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("order."))).collect()
+    };
+    let before = orders_journal();
+    for (i, (zpl, named)) in [
+        ("^XA^LS9999^FO1,1^FDx^FS^XZ", "^LS9999 at byte 3"),
+        ("^XA^FO1,1^LRY^FDx^FS^XZ", "^LRY at byte 9"),
+        ("^XA^PMY^FO1,1^FDx^FS^XZ", "^PMY at byte 3"),
+        ("^XA^FO1,1^FDx^FS^POI^XZ", "^POI at byte 16"),
+        ("^XA^LT120^FO1,1^FDx^FS^XZ", "^LT120 at byte 3"),
+        ("^XA^FO1,1^FDa ^LS10 b^FS^XZ", "^LS10 at byte 14"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = cloud.send("order-upsert", order(&format!("bad-{i}"), zpl));
+        assert_eq!(r["error"]["code"], "invalid_field", "{zpl}: {r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("order.label.data: {named} ")), "{zpl}: {message}");
+        assert!(message.contains("every later label"), "{message}");
+    }
+    assert_eq!(orders_journal(), before, "a refused order changes nothing in the journal");
+
+    // The stored label is still the good one, and it prints from the station's known state.
+    assert_eq!(cloud.send("print", json!({"request_id":"p","document":"label","order":"SO-50"}))["ok"], true);
+    wait_until("the carrier label", Duration::from_secs(10), || sim.labels().len() == 1);
+    let zpl = String::from_utf8(sim.jobs()[0].clone()).unwrap();
+    assert!(zpl.contains("DHL Paket") && !zpl.contains("^LS9") && !zpl.contains("^LRY"), "{zpl}");
+    let mut expected = Settings::station(203);
+    expected.font = ('0', 30, 5);
+    expected.bar_code.0 = 3;
+    assert_eq!(sim.labels()[0].settings, expected, "{zpl}");
 }

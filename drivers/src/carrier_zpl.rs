@@ -3,14 +3,22 @@
 //!
 //! A ZPL printer obeys every command it is sent. `~JR` resets it, `^JUF` restores factory
 //! settings, `^ND` changes its network settings, `^KP` its password, `~DG`/`^DF` write its
-//! memory, `^PQ99` prints 99 copies. One compromised account upstream must not be able to do
-//! that to every station's printer, so carrier ZPL is checked before it is stored or sent:
+//! memory, `^PQ99` prints 99 copies, and `^LS`, `^LR`, `^PM`, `^PO`, `^LT` shift, reverse,
+//! mirror, turn or move every later label until the printer is switched off. One compromised
+//! account upstream must not be able to do that to every station's printer, so carrier ZPL
+//! is checked before it is stored or sent:
 //!
-//! - only the label-drawing commands in [`ALLOWED`] (fields, fonts, barcodes, graphics,
-//!   label layout) — every tilde (`~`) command is refused, as they act on the printer at once;
+//! - only the label-drawing commands in [`ALLOWED`] (fields, fonts, barcodes, graphics, the
+//!   size and home of this label) — every tilde (`~`) command is refused, as they act on the
+//!   printer at once, and so is every setting the printer keeps for later labels that the
+//!   station does not put back itself ([`LASTING`]; docs/DEVICES.md lists each decision);
 //! - exactly one format, `^XA` … `^XZ`, and nothing but white space around it;
 //! - `^PQ` only with a quantity of 1 (a label prints once; reprints are asked for);
 //! - no control bytes but CR, LF and TAB (no ESC, no NUL).
+//!
+//! The allowed commands that also outlast the label (`^CI`, `^CF`, `^FW`, `^BY`, `^LH`,
+//! `^PW`, `^LL`) are put back before every label the station sends
+//! ([`crate::zpl_state::resets`]), so a carrier's label cannot change the next one.
 //!
 //! Both `^` and `~` start a command everywhere, also inside `^FD` data (that is how the
 //! printer reads it), so the check splits on both and sees every command the printer will.
@@ -18,7 +26,8 @@
 use std::fmt;
 
 /// Commands (after `^`) that only draw a label. `A` stands for every font selection
-/// (`^A0`, `^AD`, `^A@`).
+/// (`^A0`, `^AD`, `^A@`). `CF CI FW BY LH LL PW` outlast the label on the printer, and the
+/// station resets them before each of its labels.
 pub const ALLOWED: &[&str] = &[
     // Format and fields.
     "XA", "XZ", "FO", "FT", "FD", "FS", "FH", "FB", "FR", "FW", "FX", "FP", "FV", "FM", // Fonts and encoding.
@@ -27,8 +36,19 @@ pub const ALLOWED: &[&str] = &[
     "BL", "BM", "BO", "BP", "BQ", "BR", "BS", "BT", "BU", "BX", "BZ",
     // Graphics drawn in this label (not stored).
     "GB", "GC", "GD", "GE", "GF", "GS", // Layout of this label.
-    "LH", "LL", "LR", "LS", "LT", "PW", "PO", "PM", // Quantity: 1 only (checked below).
+    "LH", "LL", "PW", // Quantity: 1 only (checked below).
     "PQ",
+];
+
+/// Settings a printer keeps for every later label, refused in a carrier label with what they
+/// would change (their command and what the refusal says). Other printer settings (`^MD`,
+/// `^PR`, `^MU`, `^JM`, `^MN`, `^MT`, `^MM`, `^CW`, `^SZ`…) are refused as not drawing.
+pub const LASTING: &[(&str, &str)] = &[
+    ("LS", "label shift"),
+    ("LR", "reverse printing"),
+    ("PM", "mirror printing"),
+    ("PO", "print orientation"),
+    ("LT", "label top"),
 ];
 
 /// The same rules as [`check`], as an ECMAScript regular expression for the contract's JSON
@@ -99,6 +119,11 @@ impl fmt::Display for Refusal {
                 f,
                 "{command} at byte {at} is a printer control command (tilde commands act on the printer itself); a carrier label may only draw"
             ),
+            Refusal::Command { command, at } if lasting(command).is_some() => write!(
+                f,
+                "{command} at byte {at} changes {}, which the printer keeps for every later label until it is switched off; a carrier label may only draw",
+                lasting(command).unwrap_or_default()
+            ),
             Refusal::Command { command, at } => write!(
                 f,
                 "{command} at byte {at} is not a label-drawing command (it changes printer settings, memory, network, passwords or firmware, or is unknown); a carrier label may only draw"
@@ -119,6 +144,12 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+/// What a refused `^` command shown as `command` would keep changing, if it is in [`LASTING`].
+fn lasting(command: &str) -> Option<&'static str> {
+    let name = command.strip_prefix('^')?.get(..2)?.to_ascii_uppercase();
+    LASTING.iter().find(|(n, _)| *n == name).map(|(_, what)| *what)
+}
 
 /// Checks carrier ZPL against the allowlist; `Ok` means it only draws one label.
 pub fn check(zpl: &[u8]) -> Result<(), Refusal> {
@@ -196,7 +227,7 @@ mod tests {
                 3 => Just("^XA".to_string()),
                 3 => Just("^XZ".to_string()),
                 1 => proptest::sample::select(&["^PQ1", "^PQ2", "^PQ 01 ", "^PQ1,0,1", "^PQ", "^PQ10", "^pq001"][..]).prop_map(str::to_string),
-                1 => proptest::sample::select(&["^JUF", "~JR", "^ND", "^KP", "^", "~", "^DF", "^A0N", "^A@", "^B6", "^CC"][..]).prop_map(str::to_string),
+                1 => proptest::sample::select(&["^JUF", "~JR", "^ND", "^KP", "^", "~", "^DF", "^A0N", "^A@", "^B6", "^CC", "^LS9999", "^LRY", "^pmy", "^POI", "^LT120", "^MUI"][..]).prop_map(str::to_string),
                 3 => "[ a-zA-Z0-9,.:\r\n\t]{0,6}",
                 1 => proptest::sample::select(&["\u{1b}", "\u{0}", "\u{7f}", "é", "\u{b}"][..]).prop_map(str::to_string),
             ], 0..10)
@@ -235,6 +266,11 @@ mod tests {
             ("^HH", "^HH"),
             ("~HS", "~HS"),
             ("^IDR:*.*", "^IDR:*."),
+            ("^LS9999", "^LS9999"),
+            ("^LRY", "^LRY"),
+            ("^PMY", "^PMY"),
+            ("^POI", "^POI"),
+            ("^LT120", "^LT120"),
         ] {
             let label = CARRIER.replace("^FX comment^FS", &format!("^FO1,1{cmd}^FS"));
             let at = label.find(cmd).unwrap();
@@ -245,6 +281,37 @@ mod tests {
                 other => panic!("{cmd}: {other:?}"),
             }
         }
+    }
+
+    /// Settings a printer keeps for every later label (label shift, reverse, mirror,
+    /// orientation, label top) and its configuration, wherever they stand.
+    #[test]
+    fn settings_that_outlast_the_label_are_refused_by_name_also_inside_field_data() {
+        for cmd in [
+            "^LS9999", "^LS-20", "^LRY", "^LRN", "^PMY", "^POI", "^PON", "^LT120", "^lt-5", "^MUI", "^JMB", "^MD30",
+            "^PR2",
+        ] {
+            for label in [
+                format!("^XA{cmd}^FO1,1^FDx^FS^XZ"),
+                format!("^XA^FO1,1^FDx^FS{cmd}^XZ"),
+                format!("^XA^FO1,1^FDa {cmd} b^FS^XZ"),
+                CARRIER.replace("^FX comment^FS", &format!("^FO1,1{cmd}^FS")),
+            ] {
+                let at = label.find(cmd).unwrap();
+                match check(label.as_bytes()) {
+                    Err(e @ Refusal::Command { .. }) => {
+                        assert_eq!(e, Refusal::Command { command: cmd.to_string(), at }, "{label}");
+                        assert!(e.to_string().starts_with(&format!("{cmd} at byte {at} ")), "{e}");
+                    }
+                    other => panic!("{label}: {other:?}"),
+                }
+            }
+        }
+        let e = check(b"^XA^FO1,1^FDx^FS^POI^XZ").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "^POI at byte 16 changes print orientation, which the printer keeps for every later label until it is switched off; a carrier label may only draw"
+        );
     }
 
     #[test]
@@ -265,6 +332,35 @@ mod tests {
         assert_eq!(check(b"  "), Err(Refusal::Formats { found: 0 }));
         assert_eq!(check(b"junk^XA^XZ"), Err(Refusal::Outside { at: 0 }));
         assert_eq!(check(b"^XA^XZ^FO1,1"), Err(Refusal::Outside { at: 6 }));
+    }
+
+    proptest! {
+        /// A setting the printer keeps for later labels is refused at its byte wherever it
+        /// stands: between commands or inside a command's data (`^FDa^LS9999b`).
+        #[test]
+        fn a_lasting_setting_is_refused_wherever_it_stands(
+            cmds in proptest::collection::vec(allowed_command(), 1..20),
+            lasting in proptest::sample::select(&["^LS9999", "^LS0", "^LRY", "^LRN", "^PMY", "^PMN", "^POI", "^PON", "^LT120", "^LT0", "^ls5", "^poi"][..]),
+            at in any::<proptest::sample::Index>(),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let mut parts = cmds.clone();
+            let k = at.index(parts.len());
+            // Inside the k-th command, after its name: in its parameters or field data.
+            let host = &parts[k];
+            let name_len = if host.starts_with("^A") { 3.min(host.len()) } else { 3 };
+            let split = name_len + cut.index(host.len() - name_len + 1);
+            let offset = 3 + parts[..k].iter().map(String::len).sum::<usize>() + split;
+            parts[k] = format!("{}{lasting}{}", &host[..split], &host[split..]);
+            let label = format!("^XA{}^XZ", parts.concat());
+            match check(label.as_bytes()) {
+                Err(Refusal::Command { at, command }) => {
+                    prop_assert_eq!(at, offset, "{}", label);
+                    prop_assert!(command.to_ascii_uppercase().starts_with(&lasting.to_ascii_uppercase()), "{} {}", command, label);
+                }
+                other => prop_assert!(false, "{lasting} in {label} not refused: {other:?}"),
+            }
+        }
     }
 
     fn allowed_command() -> impl Strategy<Value = String> {

@@ -20,11 +20,15 @@
 //!   logs it and puts it in the print event), never as empty boxes.
 //! - Values are written with `^FH` escapes ([`crate::zpl::escape_into`]): no value can add a
 //!   ZPL command.
+//! - The label starts from the station's known printer state ([`crate::zpl_state::resets`]:
+//!   UTF-8, home 0,0, the 4×6 in size, no shift, reverse, mirror or turn), whatever an
+//!   earlier label left set on the printer.
 
 use std::fmt::Write as _;
 
 use crate::sscc::is_sscc;
 use crate::zpl::escape_into;
+use crate::zpl_state::resets;
 
 /// The printer a label is made for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +78,8 @@ pub enum LabelError {
     BadTracking { order: String, value: String, problem: &'static str },
 }
 
-/// Label width and height in mm (4 × 6 in).
-const WIDTH_MM: f64 = 101.6;
-const HEIGHT_MM: f64 = 152.4;
+/// Label width in mm (4 in; its length, 6 in, is set with the resets).
+const WIDTH_MM: f64 = crate::zpl_state::LABEL_WIDTH_MM;
 const MARGIN_MM: f64 = 4.0;
 /// GS1 logistic label: smallest SSCC module and its bar height.
 pub const SSCC_MODULE_MM: f64 = 0.495;
@@ -120,7 +123,7 @@ pub fn render(spec: &LabelSpec, data: &LabelData) -> Result<Label, LabelError> {
     }
     let g = Geometry { dots_per_mm: f64::from(spec.dpi) / 25.4 };
     let mut out = String::with_capacity(2048);
-    let _ = write!(out, "^XA\n^CI28\n^PW{}\n^LL{}\n^LH0,0\n", g.dots(WIDTH_MM), g.dots(HEIGHT_MM));
+    let _ = writeln!(out, "^XA\n{}", resets(spec.dpi));
     let mut missing = Vec::new();
     let mut zpl = out.into_bytes();
     let m = MARGIN_MM;

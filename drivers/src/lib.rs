@@ -18,3 +18,4 @@ pub mod slip;
 pub mod sscc;
 pub mod usb_printer;
 pub mod zpl;
+pub mod zpl_state;

@@ -4,11 +4,16 @@
 //!
 //! It runs on its own thread with its own runtime, so synchronous tests can use it.
 //! Each connection's job bytes (queries removed) are recorded as one job when it closes.
+//! Like a Zebra, it keeps ZPL format settings from one job to the next
+//! ([`crate::zpl_state::Printer`]); [`PrinterSim::labels`] shows each printed format with the
+//! settings it printed with.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::zpl_state::{Printed, Printer};
 
 /// What the simulated printer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,15 @@ struct Shared {
     /// When the first job byte of each job arrived.
     first_bytes: Vec<std::time::Instant>,
     queries: usize,
+    /// The ZPL format settings kept across jobs, and the formats printed with them.
+    zpl: Printer,
+}
+
+impl Shared {
+    fn record(&mut self, job: Vec<u8>) {
+        self.zpl.feed(&job);
+        self.jobs.push(job);
+    }
 }
 
 /// A running simulator; stops when dropped.
@@ -82,7 +96,12 @@ impl PrinterSim {
         self.shared.lock().expect("sim poisoned").jobs.clone()
     }
 
-    /// When the first byte of each job arrived, in order (for latency measurements).
+    /// Every ZPL format printed so far, with the settings in force when it printed (kept
+    /// from earlier jobs as a Zebra keeps them).
+    pub fn labels(&self) -> Vec<Printed> {
+        self.shared.lock().expect("sim poisoned").zpl.printed().to_vec()
+    }
+
     /// The jobs once there are at least `n` (or what there is after `timeout`). A job is
     /// recorded when its connection closes, which can come a moment after the station has
     /// seen the printer confirm it.
@@ -97,6 +116,7 @@ impl PrinterSim {
         }
     }
 
+    /// When the first byte of each job arrived, in order (for latency measurements).
     pub fn first_byte_times(&self) -> Vec<std::time::Instant> {
         self.shared.lock().expect("sim poisoned").first_bytes.clone()
     }
@@ -193,7 +213,7 @@ async fn serve(mut conn: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>, firs
                 i += 1;
                 if let SimState::DropAfter(limit) = state {
                     if job.len() >= limit {
-                        shared.lock().expect("sim poisoned").jobs.push(std::mem::take(&mut job));
+                        shared.lock().expect("sim poisoned").record(std::mem::take(&mut job));
                         return;
                     }
                 }
@@ -206,6 +226,6 @@ async fn serve(mut conn: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>, firs
     }
     job.extend_from_slice(&pending);
     if !job.is_empty() {
-        shared.lock().expect("sim poisoned").jobs.push(job);
+        shared.lock().expect("sim poisoned").record(job);
     }
 }

@@ -130,6 +130,15 @@ impl Printing {
         render::prepare(&self.printers, &self.station, printer, document, order)
     }
 
+    /// Puts a carrier's label fetched from the order system (checked to only draw) into `job`,
+    /// as its printer gets it ([`render::carrier_label`]).
+    pub fn use_carrier_label(&self, job: &mut PreparedJob, zpl: &[u8]) {
+        job.bytes = match self.printers.iter().find(|p| p.spec.name == job.printer) {
+            Some(p) => render::carrier_label(p, zpl),
+            None => zpl.to_vec(),
+        };
+    }
+
     /// The handle print events read their `operator` from; the workflow keeps it current.
     pub fn on_duty(&self) -> crate::event::OnDuty {
         self.on_duty.clone()

@@ -1,6 +1,6 @@
 //! Which printer a document goes to and the bytes it gets: the order's label (carrier ZPL as
-//! it came, or the printer's template / the built-in label), the packing slip, the test
-//! page. Pure: the printers and the order are passed in; the bytes come out as a
+//! it came after the station's resets, or the printer's template / the built-in label), the
+//! packing slip, the test page. Pure: the printers and the order are passed in; the bytes come out as a
 //! [`PreparedJob`] for the queue.
 
 use stationd_drivers::printer::Language;
@@ -45,6 +45,12 @@ fn route<'a>(
     })
 }
 
+/// A carrier's label (checked to only draw) as `printer` gets it: after the station's resets,
+/// so it prints from the station's known state whatever printed before it.
+pub fn carrier_label(printer: &ConfiguredPrinter, zpl: &[u8]) -> Vec<u8> {
+    stationd_drivers::zpl_state::with_resets(zpl, printer.label.dpi)
+}
+
 /// Picks the printer and renders the bytes of `document` for it.
 pub fn prepare(
     printers: &[ConfiguredPrinter],
@@ -56,7 +62,7 @@ pub fn prepare(
     let p = route(printers, printer, document)?;
     let mut missing_glyphs = Vec::new();
     let bytes = match (document, p.spec.language) {
-        (Printout::TestPage, lang) => test_page(lang, station),
+        (Printout::TestPage, lang) => test_page(lang, &p.label, station),
         (Printout::Order(Document::Label), Language::Zpl) => {
             let Some(o) = order else {
                 return Err(PrintError::MissingOrder { document: "label" });
@@ -67,7 +73,7 @@ pub fn prepare(
                 Some(data) => {
                     stationd_drivers::carrier_zpl::check(data.as_bytes())
                         .map_err(|e| PrintError::CarrierLabel { order: o.id.clone(), reason: e.to_string() })?;
-                    data.as_bytes().to_vec()
+                    carrier_label(p, data.as_bytes())
                 }
                 _ => {
                     let label = crate::documents::label(p.template.as_deref(), &p.label, o)

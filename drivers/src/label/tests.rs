@@ -62,7 +62,8 @@ fn the_sscc_meets_gs1_sizes_at_every_resolution() {
         let (module, height) = sscc_size(&z, dpi);
         assert!((0.495..0.6).contains(&module), "{dpi} dpi: module {module}");
         assert!(height >= 31.75, "{dpi} dpi: height {height}");
-        let width: usize = z.split("^PW").nth(1).unwrap().split('\n').next().unwrap().parse().unwrap();
+        let width: String = z.split("^PW").nth(1).unwrap().chars().take_while(char::is_ascii_digit).collect();
+        let width: usize = width.parse().unwrap();
         assert_eq!(width, (4.0 * f64::from(dpi)).round() as usize);
     }
 }
