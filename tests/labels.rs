@@ -7,7 +7,8 @@
 //! written here from the command reference (code page, text, QR model and payload).
 //!
 //! `STATIOND_UPDATE_DOCS=1 cargo test --test labels` also writes the demo orders' labels and
-//! slips to `docs/labels/` (the pictures docs/DEVICES.md shows).
+//! slips to `docs/labels/` (the pictures docs/DEVICES.md shows); `STATIOND_SLIPS_OUT=folder`
+//! keeps every slip's bytes there, to compare two builds.
 
 mod support;
 
@@ -52,7 +53,13 @@ fn slip(order: &StoredOrder, columns: usize) -> Vec<u8> {
     // CJK text goes to a printer with GB18030; Latin text to the default PC858.
     let cjk = json(order).to_string().chars().any(|c| c as u32 >= 0x2E80);
     let codepage = if cjk { CodePage::Gb18030 } else { CodePage::Pc858 };
-    stationd::documents::slip(&SlipSpec { codepage, columns }, order, "WH1/PACK-07")
+    let bytes = stationd::documents::slip(&SlipSpec { codepage, columns }, order, "WH1/PACK-07");
+    // STATIOND_SLIPS_OUT=folder keeps the bytes (`<order>-<columns>.escpos`) to compare.
+    if let Some(dir) = std::env::var_os("STATIOND_SLIPS_OUT") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(Path::new(&dir).join(format!("{}-{columns}.escpos", order.id)), &bytes).unwrap();
+    }
+    bytes
 }
 
 // ---------------------------------------------------------------------------------------
