@@ -1,6 +1,6 @@
 //! Packing slips for ESC/POS receipt printers, rendered to bytes without I/O (the bytes go
 //! to whichever transport the printer has). The commands and the text encoding are the
-//! `escpos` crate's (its `Printer` writing into [`JobBuffer`]); the layout is the station's.
+//! `escpos` crate's (its `Printer` writing into `JobBuffer`); the layout is the station's.
 //!
 //! # Design constraints
 //! - A code page is always selected and the text encoded to it: `ESC t 19` PC858 (Latin
@@ -37,7 +37,7 @@
 //!   places: 0xF0 is the ASCII hyphen instead of the soft hyphen (every `-` would print as
 //!   0xF0), 0xA8 is `®` instead of `¿`, 0xA9 `⌐` instead of `®`, and 0xE3 repeats `Ô`
 //!   instead of `Ò`. The slip writes those characters' right bytes with `custom`
-//!   ([`CodePage::corrected`]); the tests below read every character of the page back.
+//!   (`CodePage::corrected`); the tests below read every character of the page back.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -162,11 +162,11 @@ pub fn clean(text: &str) -> String {
 /// An escpos driver that keeps what it is given: the bytes of one job. The `Printer` owns
 /// one handle and the renderer keeps another to take the bytes out.
 #[derive(Clone, Default)]
-pub struct JobBuffer(Rc<RefCell<Vec<u8>>>);
+struct JobBuffer(Rc<RefCell<Vec<u8>>>);
 
 impl JobBuffer {
     /// The bytes written so far, leaving the buffer empty.
-    pub fn take(&self) -> Vec<u8> {
+    fn take(&self) -> Vec<u8> {
         std::mem::take(&mut self.0.borrow_mut())
     }
 }
