@@ -15,6 +15,9 @@
 //!   depends on the order's text, and LF is the only byte order text may add.
 //! - The QR code is Model 2 (`GS ( k` fn 65, n1 = 50), module size 6, error correction M;
 //!   its payload is the text's UTF-8 (escpos sends a QR payload as UTF-8 whatever the page).
+//! - The slip ends with three blank lines and a full cut (escpos' `cut`, `GS V 65 0`; its
+//!   `partial_cut` is `GS V 65 1`, a full cut after one motion unit): a packing slip goes
+//!   into the parcel on its own.
 //! - Text from orders is cleaned first: control characters are dropped (an ESC or GS in a
 //!   product name could otherwise switch printer modes or cut the paper).
 //! - Rendering cannot fail: every error escpos can return is ruled out here (the buffer
@@ -22,7 +25,7 @@
 //!
 //! # What the station adds to escpos 0.17
 //! - **A byte-buffer driver**: escpos' drivers write to a socket, a file, USB, or stdout
-//!   (`ConsoleDriver`, which keeps nothing); [`JobBuffer`] implements its `Driver` for a
+//!   (`ConsoleDriver`, which keeps nothing); `JobBuffer` implements its `Driver` for a
 //!   shared `Vec<u8>`, so a slip is bytes for the print queue.
 //! - **GB18030**: escpos has no page code for it and no command for the double-byte mode.
 //!   `FS &` goes through `Printer::custom`, and the text through escpos' own `Encoder`
