@@ -7,7 +7,8 @@
 //! written here from the command reference (code page, text, QR model and payload).
 //!
 //! `STATIOND_UPDATE_DOCS=1 cargo test --test labels` also writes the demo orders' labels and
-//! slips to `docs/labels/` (the pictures docs/DEVICES.md shows).
+//! slips to `docs/labels/` (the pictures docs/DEVICES.md shows); `STATIOND_SLIPS_OUT=folder`
+//! keeps every slip's bytes there, to compare two builds.
 
 mod support;
 
@@ -52,7 +53,18 @@ fn slip(order: &StoredOrder, columns: usize) -> Vec<u8> {
     // CJK text goes to a printer with GB18030; Latin text to the default PC858.
     let cjk = json(order).to_string().chars().any(|c| c as u32 >= 0x2E80);
     let codepage = if cjk { CodePage::Gb18030 } else { CodePage::Pc858 };
-    stationd::documents::slip(&SlipSpec { codepage, columns }, order, "WH1/PACK-07")
+    let bytes = stationd::documents::slip(&SlipSpec { codepage, columns }, order, "WH1/PACK-07");
+    // STATIOND_SLIPS_OUT=folder keeps the bytes (`<order>-<columns>.escpos`) to compare.
+    if let Some(dir) = std::env::var_os("STATIOND_SLIPS_OUT") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(Path::new(&dir).join(format!("{}-{columns}.escpos", order.id)), &bytes).unwrap();
+    }
+    bytes
+}
+
+/// A packing slip of `slip` for a printer with `codepage` on 80 mm paper.
+fn slip_of(slip: &stationd_drivers::slip::Slip, codepage: stationd_drivers::slip::CodePage) -> Vec<u8> {
+    stationd_drivers::slip::render(&stationd_drivers::slip::SlipSpec { codepage, columns: 48 }, slip)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -364,6 +376,40 @@ fn a_packing_slip_selects_a_code_page_prints_its_text_aligned_and_a_model_2_qr_c
                 .collect();
             assert!(starts.len() <= 1, "{}: item names start in columns {starts:?}: {:#?}", o.id, d.lines);
         }
+    }
+}
+
+/// Every character a code page has reads back as itself: PC858's whole upper half (€ at
+/// 0xD5) and ASCII (the hyphen 0x2D, where escpos' own PC858 table has 0xF0), and CJK, kana,
+/// hangul, Latin and € in GB18030's double-byte mode.
+#[test]
+fn a_packing_slip_reads_back_every_character_of_its_code_page() {
+    use stationd_drivers::slip::{CodePage, Slip};
+    let ascii: String = (0x21u8..0x7f).map(char::from).collect();
+    // PC858 from 0x80 up, but for the no-break space at 0xFF (a word break when wrapping).
+    let pc858 = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜø£Ø×ƒáíóúñÑªº¿®¬½¼¡«»░▒▓│┤ÁÂÀ©╣║╗╝¢¥┐└┴┬├─┼ãÃ╚╔╩╦╠═╬¤ðÐÊËÈ€ÍÎÏ┘┌█▄¦Ì▀ÓßÔÒõÕµþÞÚÛÙýÝ¯´\u{ad}±‗¾¶§÷¸°¨·¹³²■";
+    let chars: Vec<char> = format!("{ascii}{pc858}").chars().collect();
+    let latin: Vec<String> = chars.chunks(24).map(|c| c.iter().collect()).collect();
+    let cjk: Vec<String> =
+        ["山田太郎 やまだ タロウ", "김민준 Müller-Łódź", "€ 100,- ½ «Tee»"].map(String::from).to_vec();
+    for (codepage, ship_to) in [(CodePage::Pc858, latin), (CodePage::Gb18030, cjk)] {
+        let slip = Slip {
+            title: "Packing slip".into(),
+            order: "SO-1".into(),
+            ship_to: ship_to.clone(),
+            lines: vec![(1, "SKU-1".into(), "Mug €".into())],
+            qr: "SO-1".into(),
+            footer: "Packed".into(),
+        };
+        let d = decode_escpos(&slip_of(&slip, codepage));
+        assert_eq!(d.kanji, codepage == CodePage::Gb18030, "{codepage:?}: FS & only for GB18030");
+        assert_eq!(d.code_pages, if d.kanji { vec![] } else { vec![19] }, "{codepage:?}: ESC t 19 for PC858");
+        for line in &ship_to {
+            assert!(d.lines.contains(line), "{codepage:?}: {line:?} reads back in {:#?}", d.lines);
+        }
+        assert!(d.lines.iter().any(|l| l == "   1 SKU-1  Mug €"), "{codepage:?}: {:#?}", d.lines);
+        assert_eq!(d.qr, vec![(2, b"SO-1".to_vec())], "{codepage:?}");
+        assert!(d.cut, "{codepage:?}");
     }
 }
 

@@ -1,17 +1,54 @@
 //! Packing slips for ESC/POS receipt printers, rendered to bytes without I/O (the bytes go
-//! to whichever transport the printer has).
+//! to whichever transport the printer has). The commands and the text encoding are the
+//! `escpos` crate's (its `Printer` writing into `JobBuffer`); the layout is the station's.
 //!
 //! # Design constraints
 //! - A code page is always selected and the text encoded to it: `ESC t 19` PC858 (Latin
 //!   with €, the default: almost every receipt printer has it), `ESC t 16` WPC1252, or
 //!   `FS &` GB18030 (Chinese printers' double-byte mode: CJK, kana, hangul and Latin).
-//!   A character the code page lacks prints as `?`.
+//!   A character the code page lacks prints as the ASCII a typewriter would use (`-`, `'`,
+//!   `"` for typographic dashes and quotes) or as `?`.
 //! - Lines are wrapped at word boundaries at the paper's width (`columns` 48, 42 or 32,
 //!   counting a wide CJK character as two); item lines are three columns (quantity, SKU,
 //!   name) that stay aligned however long the SKU: a long SKU or name wraps in its column.
-//! - The QR code is Model 2 (`GS ( k` fn 65, n1 = 50), error correction M.
+//!   A line ends with LF, not escpos' `feed()` (`ESC d 1`): how many lines a slip has
+//!   depends on the order's text, and LF is the only byte order text may add.
+//! - The QR code is Model 2 (`GS ( k` fn 65, n1 = 50), module size 6, error correction M;
+//!   its payload is the text's UTF-8 (escpos sends a QR payload as UTF-8 whatever the page).
+//! - The slip ends with three blank lines and a full cut (escpos' `cut`, `GS V 65 0`; its
+//!   `partial_cut` is `GS V 65 1`, a full cut after one motion unit): a packing slip goes
+//!   into the parcel on its own.
 //! - Text from orders is cleaned first: control characters are dropped (an ESC or GS in a
 //!   product name could otherwise switch printer modes or cut the paper).
+//! - Rendering cannot fail: every error escpos can return is ruled out here (the buffer
+//!   takes every write, text escpos refuses is replaced, the QR payload is bounded).
+//!
+//! # What the station adds to escpos 0.17
+//! - **A byte-buffer driver**: escpos' drivers write to a socket, a file, USB, or stdout
+//!   (`ConsoleDriver`, which keeps nothing); `JobBuffer` implements its `Driver` for a
+//!   shared `Vec<u8>`, so a slip is bytes for the print queue.
+//! - **GB18030**: escpos has no page code for it and no command for the double-byte mode.
+//!   `FS &` goes through `Printer::custom`, and the text through escpos' own `Encoder`
+//!   (GB18030, from encoding_rs) with no page code selected.
+//! - **`?` for what a page lacks**: escpos writes a character of the page's table as its
+//!   byte and hands any other to its `Encoder`, which by default (UTF-8) would print a
+//!   character the page lacks as two to four stray glyphs. The slip's encoder for PC858
+//!   and WPC1252 is `x-user-defined`, which takes ASCII and refuses everything else, so
+//!   escpos refuses a character the page lacks and the slip writes a stand-in instead.
+//!   (`x-user-defined` would pass U+F780–U+F7FF as raw bytes: those are stand-ins too.)
+//! - **PC858 table corrections**: escpos' PC858 table differs from code page 858 in four
+//!   places: 0xF0 is the ASCII hyphen instead of the soft hyphen (every `-` would print as
+//!   0xF0), 0xA8 is `®` instead of `¿`, 0xA9 `⌐` instead of `®`, and 0xE3 repeats `Ô`
+//!   instead of `Ò`. The slip writes those characters' right bytes with `custom`
+//!   (`CodePage::corrected`); the tests below read every character of the page back.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use escpos::driver::Driver;
+use escpos::errors::Result as EscposResult;
+use escpos::printer::Printer;
+use escpos::utils::{Encoder, JustifyMode, PageCode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
 
 use crate::label::{fit, is_wide};
 
@@ -49,13 +86,37 @@ impl CodePage {
         }
     }
 
-    /// The command selecting it.
-    fn select(self) -> &'static [u8] {
+    /// escpos' page code (`ESC t n`); GB18030 has none (it is a mode, `FS &`).
+    fn page_code(self) -> Option<PageCode> {
         match self {
-            CodePage::Pc858 => b"\x1bt\x13",
-            CodePage::Wpc1252 => b"\x1bt\x10",
-            CodePage::Gb18030 => b"\x1c&",
+            CodePage::Pc858 => Some(PageCode::PC858),
+            CodePage::Wpc1252 => Some(PageCode::WPC1252),
+            CodePage::Gb18030 => None,
         }
+    }
+
+    /// The encoder escpos uses for a character outside the page's table: for a table page
+    /// one that refuses anything but ASCII, so a character the page lacks is refused.
+    fn encoder(self) -> Encoder {
+        match self {
+            CodePage::Pc858 | CodePage::Wpc1252 => Encoder::new(encoding_rs::X_USER_DEFINED),
+            CodePage::Gb18030 => Encoder::new(encoding_rs::GB18030),
+        }
+    }
+
+    /// The byte of `c` where escpos would write a wrong one: its PC858 table's errors, and
+    /// the range `x-user-defined` passes through as raw bytes.
+    fn corrected(self, c: char) -> Option<u8> {
+        if self == CodePage::Gb18030 {
+            return None;
+        }
+        if ('\u{f780}'..='\u{f7ff}').contains(&c) {
+            return Some(b'?');
+        }
+        if self == CodePage::Pc858 {
+            return PC858_CORRECTIONS.iter().find(|(k, _)| *k == c).map(|(_, b)| *b);
+        }
+        None
     }
 
     /// Columns `c` takes on the paper.
@@ -66,46 +127,21 @@ impl CodePage {
             1.0
         }
     }
+}
 
-    fn encode_into(self, text: &str, out: &mut Vec<u8>) {
-        for c in text.chars() {
-            if c.is_ascii() {
-                out.push(c as u8);
-                continue;
-            }
-            match self {
-                CodePage::Pc858 => {
-                    let high = PC858_HIGH.chars().position(|h| h == c).map(|i| 0x80 + i as u8);
-                    out.push(high.or(ascii_stand_in(c).map(|a| a as u8)).unwrap_or(b'?'))
-                }
-                CodePage::Wpc1252 | CodePage::Gb18030 => {
-                    let encoding =
-                        if self == CodePage::Gb18030 { encoding_rs::GB18030 } else { encoding_rs::WINDOWS_1252 };
-                    let mut buf = [0u8; 4];
-                    let (bytes, _, unmappable) = encoding.encode(c.encode_utf8(&mut buf));
-                    if unmappable {
-                        out.push(b'?');
-                    } else {
-                        out.extend_from_slice(&bytes);
-                    }
-                }
-            }
-        }
+/// Where escpos' PC858 table differs from code page 858 (`⌐` is not in the page).
+const PC858_CORRECTIONS: [(char, u8); 7] =
+    [('-', b'-'), ('\u{ad}', 0xF0), ('¿', 0xA8), ('®', 0xA9), ('⌐', b'?'), ('Ò', 0xE3), ('Ô', 0xE2)];
+
+/// Typographic punctuation, as the ASCII a typewriter would use; `?` for anything else.
+fn stand_in(c: char) -> u8 {
+    match c {
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => b'-',
+        '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{2032}' => b'\'',
+        '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{2033}' => b'"',
+        _ => b'?',
     }
 }
-
-/// Typographic punctuation PC858 lacks, as the ASCII a typewriter would use.
-fn ascii_stand_in(c: char) -> Option<char> {
-    Some(match c {
-        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
-        '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{2032}' => '\'',
-        '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{2033}' => '"',
-        _ => return None,
-    })
-}
-
-/// Code page 858 from 0x80 up (code page 850 with `€` at 0xD5).
-const PC858_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜø£Ø×ƒáíóúñÑªº¿®¬½¼¡«»░▒▓│┤ÁÂÀ©╣║╗╝¢¥┐└┴┬├─┼ãÃ╚╔╩╦╠═╬¤ðÐÊËÈ€ÍÎÏ┘┌█▄¦Ì▀ÓßÔÒõÕµþÞÚÛÙýÝ¯´\u{ad}±‗¾¶§÷¸°¨·¹³²■\u{a0}";
 
 /// The printer a slip is made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,15 +162,59 @@ pub fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// Writes the bytes of a slip.
+/// An escpos driver that keeps what it is given: the bytes of one job. The `Printer` owns
+/// one handle and the renderer keeps another to take the bytes out.
+#[derive(Clone, Default)]
+struct JobBuffer(Rc<RefCell<Vec<u8>>>);
+
+impl JobBuffer {
+    /// The bytes written so far, leaving the buffer empty.
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut self.0.borrow_mut())
+    }
+}
+
+impl Driver for JobBuffer {
+    fn name(&self) -> String {
+        "job buffer".to_string()
+    }
+
+    fn write(&self, data: &[u8]) -> EscposResult<()> {
+        self.0.borrow_mut().extend_from_slice(data);
+        Ok(())
+    }
+
+    fn read(&self, _buf: &mut [u8]) -> EscposResult<usize> {
+        Ok(0)
+    }
+
+    fn flush(&self) -> EscposResult<()> {
+        Ok(())
+    }
+}
+
+/// Writes a slip through an escpos `Printer`.
 struct Writer {
     spec: SlipSpec,
-    out: Vec<u8>,
+    printer: Printer<JobBuffer>,
+    buffer: JobBuffer,
 }
 
 impl Writer {
-    fn raw(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+    fn new(spec: SlipSpec) -> Writer {
+        let buffer = JobBuffer::default();
+        let printer = Printer::new(buffer.clone(), Protocol::new(spec.codepage.encoder()), None);
+        Writer { spec, printer, buffer }
+    }
+
+    /// Reset, then the code page: `ESC @`, then `ESC t n` or `FS &`.
+    fn init(&mut self) -> EscposResult<()> {
+        self.printer.init()?;
+        match self.spec.codepage.page_code() {
+            Some(page) => self.printer.page_code(page)?,
+            None => self.printer.custom(b"\x1c&")?,
+        };
+        Ok(())
     }
 
     fn width(&self, text: &str) -> usize {
@@ -146,15 +226,36 @@ impl Writer {
         fit(&clean(text), width as f64, usize::MAX, |c| self.spec.codepage.columns(c))
     }
 
-    fn line(&mut self, text: &str) {
-        self.spec.codepage.encode_into(text, &mut self.out);
-        self.out.push(b'\n');
+    /// `text` in the code page, a character at a time (so one escpos refuses is replaced
+    /// alone).
+    fn text(&mut self, text: &str) -> EscposResult<()> {
+        let page = self.spec.codepage;
+        for c in text.chars() {
+            if let Some(byte) = page.corrected(c) {
+                self.printer.custom(&[byte])?;
+            } else if self.printer.write(c.encode_utf8(&mut [0; 4])).is_err() {
+                // ASCII: the same byte on every page the slips use.
+                self.printer.custom(&[stand_in(c)])?;
+            }
+        }
+        Ok(())
     }
 
-    fn paragraph(&mut self, text: &str) {
+    fn newline(&mut self) -> EscposResult<()> {
+        self.printer.write("\n")?;
+        Ok(())
+    }
+
+    fn line(&mut self, text: &str) -> EscposResult<()> {
+        self.text(text)?;
+        self.newline()
+    }
+
+    fn paragraph(&mut self, text: &str) -> EscposResult<()> {
         for l in self.wrap(text, self.spec.columns) {
-            self.line(&l);
+            self.line(&l)?;
         }
+        Ok(())
     }
 
     fn pad(&self, text: &str, width: usize, right: bool) -> String {
@@ -167,7 +268,7 @@ impl Writer {
     }
 
     /// Item lines: quantity, SKU and name columns, each wrapping in its own column.
-    fn items(&mut self, lines: &[(u32, String, String)]) {
+    fn items(&mut self, lines: &[(u32, String, String)]) -> EscposResult<()> {
         let columns = self.spec.columns;
         let qty_w = 4;
         let longest = lines.iter().map(|(_, sku, _)| self.width(&clean(sku))).max().unwrap_or(0);
@@ -186,60 +287,69 @@ impl Writer {
                     self.pad(&cell(&sku), sku_w, false),
                     cell(&name)
                 );
-                self.line(row.trim_end());
+                self.line(row.trim_end())?;
             }
         }
+        Ok(())
     }
 
-    /// A Model 2 QR code with `data` (GS ( k: model, module size, error correction, store, print).
-    fn qr(&mut self, data: &[u8]) {
-        self.raw(b"\x1d(k\x04\x001A2\x00");
-        self.raw(b"\x1d(k\x03\x001C\x06");
-        self.raw(b"\x1d(k\x03\x001E1");
-        let len = data.len() + 3;
-        self.raw(&[0x1d, b'(', b'k', (len % 256) as u8, (len / 256) as u8, b'1', b'P', b'0']);
-        self.raw(data);
-        self.raw(b"\x1d(k\x03\x001Q0");
-        self.raw(b"\n");
+    /// A Model 2 QR code with `data`, centred: escpos sends model, module size, error
+    /// correction, the data and print (`GS ( k` fn 65, 67, 69, 80, 81).
+    fn qr(&mut self, data: &str) -> EscposResult<()> {
+        self.printer.justify(JustifyMode::CENTER)?;
+        self.printer.qrcode_option(data, QRCodeOption::new(QRCodeModel::Model2, 6, QRCodeCorrectionLevel::M))?;
+        self.newline()
+    }
+
+    fn slip(&mut self, slip: &Slip) -> EscposResult<()> {
+        self.init()?;
+        self.printer.justify(JustifyMode::CENTER)?.bold(true)?;
+        self.paragraph(&slip.title)?;
+        self.paragraph(&format!("Order {}", slip.order))?;
+        self.printer.bold(false)?.justify(JustifyMode::LEFT)?;
+        self.newline()?;
+        for l in &slip.ship_to {
+            self.paragraph(l)?;
+        }
+        self.newline()?;
+        self.items(&slip.lines)?;
+        self.newline()?;
+        // Judged after cleaning: a field of control characters alone prints nothing (not an
+        // empty QR code).
+        let qr = clean(&slip.qr);
+        if !qr.is_empty() {
+            self.qr(truncate(&qr, QR_MAX))?;
+        }
+        let footer = clean(&slip.footer);
+        if !footer.is_empty() {
+            self.paragraph(&footer)?;
+        }
+        self.printer.justify(JustifyMode::LEFT)?;
+        for _ in 0..3 {
+            self.newline()?;
+        }
+        // Full cut (`GS V 65 0`), then the instructions go to the buffer.
+        self.printer.print_cut()?;
+        Ok(())
     }
 }
 
 /// Longest QR payload printed (bytes); the order id is far shorter.
 const QR_MAX: usize = 1000;
 
+/// The longest start of `text` of at most `max` bytes that ends on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let end = (0..=max.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    &text[..end]
+}
+
 /// Renders a slip to ESC/POS bytes: init, code page, text, QR, feed and cut.
 pub fn render(spec: &SlipSpec, slip: &Slip) -> Vec<u8> {
-    let mut w = Writer { spec: *spec, out: Vec::with_capacity(1024) };
-    w.raw(b"\x1b@");
-    w.raw(spec.codepage.select());
-    w.raw(b"\x1ba\x01\x1bE\x01");
-    w.paragraph(&slip.title);
-    w.paragraph(&format!("Order {}", slip.order));
-    w.raw(b"\x1bE\x00\x1ba\x00\n");
-    for l in &slip.ship_to {
-        w.paragraph(l);
-    }
-    w.raw(b"\n");
-    w.items(&slip.lines);
-    w.raw(b"\n");
-    // Judged after cleaning: a field of control characters alone prints nothing (not an
-    // empty QR code).
-    let qr = clean(&slip.qr);
-    if !qr.is_empty() {
-        w.raw(b"\x1ba\x01");
-        let mut data = Vec::new();
-        spec.codepage.encode_into(&qr, &mut data);
-        data.truncate(QR_MAX);
-        w.qr(&data);
-    }
-    let footer = clean(&slip.footer);
-    if !footer.is_empty() {
-        w.paragraph(&footer);
-    }
-    w.raw(b"\x1ba\x00\n\n\n");
-    // Feed 3 lines and cut (GS V 66 n).
-    w.raw(b"\x1dVB\x03");
-    w.out
+    let mut w = Writer::new(*spec);
+    // Broken invariant if it fails: the buffer takes every write, refused text is replaced,
+    // and the QR payload is at most QR_MAX bytes (escpos takes 7089).
+    w.slip(slip).expect("escpos refuses nothing a slip sends it");
+    w.buffer.take()
 }
 
 #[cfg(test)]
@@ -265,7 +375,7 @@ mod tests {
         assert!(b.windows(11).any(|w| w == b"J\x81rgen M\x81ll"), "ü is 0x81 in PC858");
         assert!(b.windows(5).any(|w| w == b"Mug \xd5"), "€ is 0xD5 in PC858");
         assert!(b.windows(18).any(|w| w == b"   2 SKU-1  Mug \xd5\n"), "{:?}", String::from_utf8_lossy(&b));
-        assert!(b.ends_with(b"\x1dVB\x03"), "ends with a cut");
+        assert!(b.ends_with(b"\x1dVA\x00"), "ends with a full cut");
     }
 
     #[test]
@@ -282,6 +392,51 @@ mod tests {
             "unmappable is ?, ü is 0xFC in 1252: {:?}",
             String::from_utf8_lossy(&b)
         );
+    }
+
+    /// `text` as the slip writes it in `page` (through escpos), without the slip around it.
+    fn encoded(page: CodePage, text: &str) -> Vec<u8> {
+        let mut w = Writer::new(SlipSpec { codepage: page, columns: 48 });
+        w.init().unwrap();
+        w.printer.print().unwrap();
+        w.buffer.take();
+        w.text(text).unwrap();
+        w.printer.print().unwrap();
+        w.buffer.take()
+    }
+
+    /// Code page 858 from 0x80 up (code page 850 with `€` at 0xD5), as the printer has it.
+    const PC858_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜø£Ø×ƒáíóúñÑªº¿®¬½¼¡«»░▒▓│┤ÁÂÀ©╣║╗╝¢¥┐└┴┬├─┼ãÃ╚╔╩╦╠═╬¤ðÐÊËÈ€ÍÎÏ┘┌█▄¦Ì▀ÓßÔÒõÕµþÞÚÛÙýÝ¯´\u{ad}±‗¾¶§÷¸°¨·¹³²■\u{a0}";
+
+    #[test]
+    fn every_character_of_code_page_858_prints_as_its_own_byte() {
+        let ascii: String = (0x20u8..0x7f).map(char::from).collect();
+        assert_eq!(encoded(CodePage::Pc858, &ascii), ascii.as_bytes(), "ASCII, the hyphen too");
+        let high: Vec<u8> = (0x80..=0xff).collect();
+        assert_eq!(encoded(CodePage::Pc858, PC858_HIGH), high);
+    }
+
+    #[test]
+    fn every_character_of_windows_1252_prints_as_its_own_byte() {
+        for b in 0x20u8..=0xff {
+            let byte = [b];
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
+            if text.chars().any(char::is_control) {
+                continue;
+            }
+            assert_eq!(encoded(CodePage::Wpc1252, &text), [b], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_character_the_code_page_lacks_prints_as_a_stand_in_or_a_question_mark() {
+        let text = "Tee \u{2013} \u{201c}Gr\u{fc}n\u{201d} \u{2018}s\u{2019} \u{2310} \u{5c71} \u{1f600} \u{f7a9}";
+        assert_eq!(encoded(CodePage::Pc858, text), b"Tee - \"Gr\x81n\" 's' ? ? ? ?");
+        assert_eq!(encoded(CodePage::Wpc1252, text), b"Tee \x96 \x93Gr\xfcn\x94 \x91s\x92 ? ? ? ?");
+        // GB18030 has every character (the emoji and U+F7A9 as four- and two-byte codes).
+        let (gb, _, unmappable) = encoding_rs::GB18030.encode(text);
+        assert!(!unmappable);
+        assert_eq!(encoded(CodePage::Gb18030, text), &*gb);
     }
 
     #[test]
