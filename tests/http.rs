@@ -27,6 +27,16 @@ fn station(port: u16, http_extra: &str) -> StationDir {
     s
 }
 
+/// [`station`] with the token `t0ken-123` in a private file beside its config.
+fn station_with_token(port: u16, http_extra: &str) -> StationDir {
+    use std::os::unix::fs::PermissionsExt;
+    let station = station(port, &format!("token_file = \"http.token\"\n{http_extra}"));
+    let token = station.tmp.path().join("http.token");
+    std::fs::write(&token, "t0ken-123\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    station
+}
+
 fn json(port: u16, path: &str) -> Value {
     let (status, body) = http_get(port, path, &[]);
     assert_eq!(status, 200, "{path}: {body}");
@@ -103,13 +113,8 @@ fn the_api_shows_the_station_its_orders_devices_queue_health_and_metrics() {
 
 #[test]
 fn with_a_token_everything_but_healthz_needs_it_and_a_wrong_one_gets_a_bare_401() {
-    use std::os::unix::fs::PermissionsExt;
     let port = free_port();
-    let tmp = tempfile::tempdir().unwrap();
-    let token = tmp.path().join("http.token");
-    std::fs::write(&token, "t0ken-123\n").unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let station = station(port, &format!("token_file = \"{}\"\n", token.display()));
+    let station = station_with_token(port, "");
     let daemon = station.spawn();
     daemon.wait_started();
     wait_http(port);
@@ -158,13 +163,8 @@ fn the_station_screen_renders_the_operator_the_order_and_the_last_scan_in_a_brow
 /// sniff types; a request naming the host twice is refused.
 #[test]
 fn every_response_carries_the_browser_protections_and_two_host_headers_are_refused() {
-    use std::os::unix::fs::PermissionsExt;
     let port = free_port();
-    let tmp = tempfile::tempdir().unwrap();
-    let token = tmp.path().join("http.token");
-    std::fs::write(&token, "t0ken-123\n").unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let station = station(port, &format!("token_file = \"{}\"\n", token.display()));
+    let station = station_with_token(port, "");
     let _daemon = station.spawn();
     wait_http(port);
     let auth = "Authorization: Bearer t0ken-123";
@@ -209,13 +209,8 @@ fn every_response_carries_the_browser_protections_and_two_host_headers_are_refus
 
 #[test]
 fn a_page_naming_another_host_gets_421_and_unknown_paths_need_the_token_too() {
-    use std::os::unix::fs::PermissionsExt;
     let port = free_port();
-    let tmp = tempfile::tempdir().unwrap();
-    let token = tmp.path().join("http.token");
-    std::fs::write(&token, "t0ken-123\n").unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let station = station(port, &format!("token_file = \"{}\"\nhosts = [\"station-7.local\"]\n", token.display()));
+    let station = station_with_token(port, "hosts = [\"station-7.local\"]\n");
     let _daemon = station.spawn();
     wait_http(port);
     let auth = "Authorization: Bearer t0ken-123";

@@ -17,6 +17,17 @@ fn station(broker: &Broker, sim: &PrinterSim) -> StationDir {
     StationDir::with_label_printer(broker.port, &sim.addr.to_string())
 }
 
+/// A running station with the simulator as its label printer, and a cloud client on its
+/// command topics.
+fn running(broker: &Broker, sim: &PrinterSim) -> (StationDir, support::Daemon, Cloud) {
+    let station = station(broker, sim);
+    let daemon = station.spawn();
+    daemon.wait_started();
+    let cloud = Cloud::connect(broker.port, PREFIX);
+    std::thread::sleep(Duration::from_millis(300));
+    (station, daemon, cloud)
+}
+
 fn wait_until(what: &str, timeout: Duration, ok: impl Fn() -> bool) {
     let start = Instant::now();
     while !ok() {
@@ -37,11 +48,7 @@ fn kinds(station: &StationDir, prefix: &str) -> Vec<String> {
 fn an_order_label_is_rendered_escaped_printed_once_and_confirmed() {
     let broker = Broker::start();
     let sim = PrinterSim::start();
-    let station = station(&broker, &sim);
-    let daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = Cloud::connect(broker.port, PREFIX);
-    std::thread::sleep(Duration::from_millis(300));
+    let (station, _daemon, cloud) = running(&broker, &sim);
     let order = json!({"request_id":"u1","order":{"id":"SO-1001","carrier":"DHL","service":"parcel","tracking":"JJD0001234567",
         "ship_to":{"name":"Evil ^XZ Customer","street":"Hauptstr. 5","city":"Berlin","postcode":"10115","country":"DE"},
         "lines":[{"line":1,"sku":"SKU-1","qty":1}]}});
@@ -108,11 +115,7 @@ fn a_connection_dropped_mid_job_is_never_resent_and_100_labels_all_print() {
     let broker = Broker::start();
     let sim = PrinterSim::start();
     sim.set_state(SimState::DropAfter(40));
-    let station = station(&broker, &sim);
-    let daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = Cloud::connect(broker.port, PREFIX);
-    std::thread::sleep(Duration::from_millis(300));
+    let (station, _daemon, cloud) = running(&broker, &sim);
     assert_eq!(cloud.send("print", json!({"request_id":"d1","document":"test"}))["ok"], true);
     wait_until("the outcome journaled", Duration::from_secs(10), || {
         let k = kinds(&station, "print.");
@@ -317,11 +320,7 @@ fn a_template_label_prints_unchanged_after_a_job_that_shifted_mirrored_and_turne
 fn a_carrier_label_that_would_change_later_labels_is_refused_by_command_and_byte_and_changes_nothing() {
     let broker = Broker::start();
     let sim = PrinterSim::start();
-    let station = station(&broker, &sim);
-    let daemon = station.spawn();
-    daemon.wait_started();
-    let cloud = Cloud::connect(broker.port, PREFIX);
-    std::thread::sleep(Duration::from_millis(300));
+    let (station, _daemon, cloud) = running(&broker, &sim);
     let order = |rid: &str, zpl: &str| {
         json!({"request_id": rid, "order": {"id": "SO-50", "carrier": "DHL", "label": {"format": "zpl", "data": zpl},
                "lines": [{"line": 1, "sku": "SKU-1", "qty": 1}]}})
