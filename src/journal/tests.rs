@@ -397,12 +397,12 @@ fn the_order_and_print_stores_of_the_older_layout_are_moved_in_once_and_renamed_
     let o = opts(tmp.path());
     std::fs::create_dir_all(&o.dir).unwrap();
     {
-        let (old, _) = store::open_sled(&o.dir.join("state"), 1 << 20).ok().expect("old store opens");
+        let (old, _) = store::open_sled(&o.dir.join("state"), 1 << 20).expect("old store opens");
         old.open_tree("orders").unwrap().insert("SO-9", "order").unwrap();
         old.open_tree("requests").unwrap().insert("r-9", "reply").unwrap();
         old.open_tree("meta").unwrap().insert("session", "session").unwrap();
         old.flush().unwrap();
-        let (print, _) = store::open_sled(&o.dir.join("print"), 1 << 20).ok().expect("old print store opens");
+        let (print, _) = store::open_sled(&o.dir.join("print"), 1 << 20).expect("old print store opens");
         print.open_tree("jobs").unwrap().insert("j-1", "job").unwrap();
         print.open_tree("data").unwrap().insert("j-1", "^XA^XZ").unwrap();
         print.flush().unwrap();

@@ -591,7 +591,7 @@ mod tests {
         let end_kind = bytes.len() - TERMINATOR.len() - 1;
         bytes[end_kind] ^= 0x55;
         std::fs::write(&path, &bytes).unwrap();
-        let end_at = (SEGMENT_HEADER as u64 + encoded_len(1, &sample(1))) as u64;
+        let end_at = SEGMENT_HEADER as u64 + encoded_len(1, &sample(1));
         match replay(&dir, |_| Ok::<(), ReplayError>(())) {
             Err(ReplayError::Damaged(LogDamage { segment, offset, found: Found::NoEnd })) => {
                 assert_eq!((segment, offset), (path, end_at));
