@@ -30,7 +30,7 @@ pub enum JournalError {
     /// nothing in flight is confirmed and the process should restart (see the committer).
     #[error("journal I/O failed, nothing in flight is confirmed: cannot {op} {path}: {source}; check the disk (`dmesg`), then restart stationd, which reopens the journal on what is on disk", path = path.display())]
     Io { path: PathBuf, op: &'static str, source: Arc<std::io::Error> },
-    #[error("journal damaged: {0}; restart stationd: it moves the damaged database to quarantine/ (kept) and continues in a fresh one; `stationd queue salvage` exports what is readable")]
+    #[error("journal damaged: {0}; restart stationd (a start that finds its database damaged moves it to quarantine/, kept, and continues in a fresh one; `stationd queue salvage PATH` exports what is readable)")]
     Damaged(#[from] Damage),
     /// The write-ahead log was written by a newer release (a downgrade): nothing is touched.
     #[error("write-ahead log segment {path} has format version {version}, newer than this release reads (up to {known}); run the release that wrote it, or move the journal folder aside", path = path.display())]
