@@ -226,7 +226,10 @@ fn a_commit_cut_short_at_the_logs_end_is_dropped_counted_and_logged_at_warn() {
     daemon.wait_exit(Duration::from_secs(5));
     let log = daemon.stderr();
     let line = log.lines().find(|l| l.contains("write-ahead log recovery")).unwrap_or_else(|| panic!("{log}"));
-    assert!(line.contains("WARN") && line.contains("dropped_bytes=11") && line.contains("records_in_segment=0"), "{line}");
+    assert!(
+        line.contains("WARN") && line.contains("dropped_bytes=11") && line.contains("records_in_segment=0"),
+        "{line}"
+    );
     assert!(!station.journal().join("quarantine").exists(), "a cut commit is no damage:\n{log}");
     let codes: Vec<String> =
         station.export().iter().filter_map(|e| e["data"]["code"].as_str().map(str::to_owned)).collect();

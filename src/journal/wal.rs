@@ -31,9 +31,9 @@
 //! and its header written then, without a sync of its own: the first commit's `fdatasync`
 //! carries it. `*.tmp` is a spare being prepared (removed at the next open if a crash left it).
 //!
-//! Version 0 (release 0.2) had no header, and records of `len, crc` (CRC-32 of the segment
-//! number and the payload) with no `durable_to`. Such segments are still replayed (a segment
-//! that does not start with the magic and whose first four bytes are a plausible record
+//! Version 0, the earlier layout, had no header, and records of `len, crc` (CRC-32 of the
+//! segment number and the payload) with no `durable_to`. Such segments are still replayed (a
+//! segment that does not start with the magic and whose first four bytes are a plausible record
 //! length); the segments written after them have the header. A file that starts with neither,
 //! or a header of an unknown version, is an error naming the file and what it holds.
 //!
@@ -374,8 +374,8 @@ fn remove_unfinished_spares(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes segment `number` as release 0.2 did (format 0: no header, records from byte 0), its
-/// end record after `records` when `ended`: how the tests make a journal of that release.
+/// Writes segment `number` in format 0, as journals before segment headers were written (no
+/// header, records from byte 0), its end record after `records` when `ended`.
 #[cfg(test)]
 pub(crate) fn write_format_0_segment(dir: &Path, number: u64, records: &[Writes], ended: bool) {
     let mut bytes = Vec::new();
@@ -608,7 +608,7 @@ mod tests {
     #[test]
     fn a_log_of_format_0_is_replayed_and_continued_in_segments_with_a_header() {
         let dir = scratch("format-0");
-        // Release 0.2's log after a crash: segment 4 ended, segment 5 the last, in a recycled
+        // A format 0 log after a crash: segment 4 ended, segment 5 the last, in a recycled
         // file (old records of segment 2 after its own), and a retired segment as a spare.
         write_format_0_segment(&dir, 4, &[sample(1), big_sample(2)], true);
         write_format_0_segment(&dir, 2, &[big_sample(7), big_sample(8), big_sample(9)], true);

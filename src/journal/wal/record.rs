@@ -4,7 +4,7 @@
 
 /// The first bytes of every segment of format 1 and later.
 pub const MAGIC: [u8; 16] = *b"STATIONDWAL\0\0\0\0\0";
-/// The format this release writes. Version 0 is the headerless layout of release 0.2 (read,
+/// The format this release writes. Version 0 is the earlier headerless layout (read,
 /// never written).
 pub const FORMAT_VERSION: u32 = 1;
 /// Bytes of the segment header: magic, version, segment number, CRC-32 of those.
@@ -16,7 +16,7 @@ pub const TERMINATOR: [u8; 4] = [0; 4];
 /// The record layout of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// Release 0.2: no segment header; each record `len, crc` (8 bytes) then its payload.
+    /// The earlier layout: no segment header; each record `len, crc` (8 bytes) then its payload.
     V0,
     /// Format 1: the segment header; each record `len, crc, durable_to` (16 bytes) then its
     /// payload.
@@ -77,7 +77,7 @@ pub enum Ending {
 /// confirmed) unless a valid record after it says the log was durable past `at` when it was
 /// written (its `durable_to`): then something confirmed was damaged, and that is damage, as
 /// anywhere before the last segment. Layout 0 records carry no `durable_to`: there everything
-/// after `at` is a tail, as release 0.2 read it.
+/// after `at` is a tail, as the earlier release read it.
 pub fn ending(layout: Layout, segment: u64, bytes: &[u8], at: usize) -> Ending {
     if layout == Layout::V1 {
         let mut j = at + 1;
@@ -538,7 +538,7 @@ mod tests {
         encode_end(Layout::V0, 7, 0, &mut bytes);
         let s = read_segment(7, &bytes, false).unwrap();
         assert_eq!((s.layout, s.records.len(), s.ending), (Layout::V0, 3, Ending::Clean));
-        // Its last segment: a commit cut short is dropped as release 0.2 did.
+        // Its last segment: a commit cut short is dropped as the earlier release did.
         let s = read_segment(7, &bytes[..end - 3], true).unwrap();
         assert_eq!(s.records.len(), 2);
         assert!(matches!(s.ending, Ending::Torn { .. }));
