@@ -3,8 +3,8 @@
 //! operation failed (on which path), or it is closed. Each message names the thing, the value
 //! and the fix; [`JournalError::code`] is the stable reason on the wire.
 //!
-//! sled's errors become these at the sled boundary (`store::sled_error`); nothing outside that
-//! boundary tells errors apart by their text.
+//! sled's errors become these at the sled boundary (`sled_errors.rs`); nothing outside it
+//! tells errors apart by their text.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

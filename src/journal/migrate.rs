@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use tracing::{error, info};
 
+use super::sled_errors::sled_error;
 use super::state::{StateChanges, StateTree};
-use super::store::{open_sled, sled_error, Store};
+use super::store::{open_sled, Store};
 use super::wal::Writes;
 use super::JournalError;
 

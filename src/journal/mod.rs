@@ -43,6 +43,7 @@ mod migrate;
 pub mod permissions;
 pub mod recovery;
 pub mod reserve;
+mod sled_errors;
 pub mod state;
 pub(crate) mod store;
 mod wal;

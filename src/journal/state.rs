@@ -31,7 +31,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::store::sled_error;
+use super::sled_errors::sled_error;
 use super::JournalError;
 
 /// The trees of the workflow's state (key spaces in the journal's one sled tree).
