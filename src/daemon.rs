@@ -213,9 +213,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     }
     tokio::task::spawn_blocking(move || journal.close()).await.context("journal close task")?;
     if storage_failed.is_cancelled() {
-        return Err(RunError::Journal(crate::journal::JournalError::Storage(
-            "a journal write or fsync failed; restart to reopen the journal".into(),
-        )));
+        return Err(RunError::Journal(crate::journal::JournalError::Failed));
     }
     info!("stopped; everything confirmed is on disk");
     Ok(())

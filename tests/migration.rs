@@ -116,3 +116,67 @@ fn a_journal_of_release_0_1_0_keeps_its_orders_session_and_request_ids_after_the
     daemon.close_stdin();
     daemon.wait_exit(Duration::from_secs(5));
 }
+
+/// The log's segment files in a journal folder, with their first bytes.
+fn log_segments(journal: &Path) -> Vec<(String, Vec<u8>)> {
+    let wal = journal.join("db").join("wal");
+    let mut found: Vec<(String, Vec<u8>)> = std::fs::read_dir(&wal)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    found.sort();
+    found
+}
+
+/// A journal whose write-ahead log has no segment headers (format 0), stopped by kill -9 with
+/// its newest commits only in the log (tests/fixtures/README.md says how it was made): every
+/// confirmed scan is there after the upgrade, seqs go on without a gap, and the log goes on in
+/// segments with a header.
+#[test]
+fn a_journal_whose_log_has_no_segment_headers_keeps_every_event_and_goes_on_with_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journal-wal-format-0.tar.gz");
+    let out = Command::new("tar").arg("-xzf").arg(&fixture).arg("-C").arg(tmp.path()).output().expect("run tar");
+    assert!(out.status.success(), "unpacking {}: {}", fixture.display(), String::from_utf8_lossy(&out.stderr));
+    let config = tmp.path().join("stationd.toml");
+    std::fs::write(
+        &config,
+        "[station]\nwarehouse = \"WH1\"\nid = \"PACK-W0\"\nrole = \"pack\"\nallow_unlisted_packers = true\n\n\
+         [journal]\npath = \"journal\"\nmin_free = \"1MiB\"\n\n[[scanner]]\nname = \"stdin\"\nkind = \"stdin\"\n",
+    )
+    .unwrap();
+    let journal = tmp.path().join("journal");
+    let before = log_segments(&journal);
+    assert!(!before.is_empty(), "the fixture's log holds segments");
+    for (name, bytes) in &before {
+        assert!(!bytes.starts_with(b"STATIONDWAL"), "the fixture's {name} is of format 0");
+    }
+
+    let mut daemon = Daemon::spawn(&config);
+    daemon.wait_started();
+    assert!(daemon.scan("NEW-1"));
+    let line = daemon.expect_line();
+    let (seq, _) = support::parse_confirmed(&line).unwrap_or_else(|| panic!("{line}\n{}", daemon.stderr()));
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    let log = daemon.stderr();
+    assert!(log.contains("replayed the write-ahead log"), "the newest commits were only in the log:\n{log}");
+    assert!(!journal.join("quarantine").exists(), "{log}");
+
+    let o = support::stationd(&["queue", "export", "--config", config.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", support::stderr_of(&o));
+    let events: Vec<serde_json::Value> =
+        support::stdout_of(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(seq > 1500, "every one of the fixture's 1500 confirmed scans came before: {line}");
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seq).collect::<Vec<_>>(), "gap-free, the new scan last");
+    for e in &events[..1500] {
+        assert_eq!(e["data"]["code"], format!("W0-{}", e["seq"]), "{e}");
+    }
+    assert_eq!(events.last().unwrap()["data"]["code"], "NEW-1");
+    for (name, bytes) in log_segments(&journal) {
+        assert!(bytes.starts_with(b"STATIONDWAL\0"), "{name} has the header: {:?}", &bytes[..16.min(bytes.len())]);
+    }
+}

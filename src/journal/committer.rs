@@ -205,6 +205,7 @@ pub fn spawn(
     first_event: Option<NewEvent>,
 ) -> Result<(std::thread::JoinHandle<()>, Handle), JournalError> {
     let m = shared.marks.lock().expect("journal marks poisoned").clone();
+    let shared_dir = shared.opts.dir.clone();
     let st = State {
         next: m.durable_next,
         acked_below: m.acked_below,
@@ -239,7 +240,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("journal-commit".into())
         .spawn(move || run(&committer, &queue))
-        .map_err(|e| JournalError::Storage(format!("cannot start the journal thread: {e}")))?;
+        .map_err(|e| JournalError::io(&shared_dir, "start the committing thread for", e))?;
     Ok((thread, handle))
 }
 
@@ -399,10 +400,7 @@ impl Committer {
                 self.shared.failed.cancel();
             }
         }
-        let failure = || match &result {
-            Err(JournalError::Storage(m)) => JournalError::Storage(m.clone()),
-            _ => JournalError::Closed,
-        };
+        let failure = || result.clone().err().unwrap_or(JournalError::Closed);
         for p in pending {
             match p {
                 Pending::Append(reply, r) => {
@@ -516,7 +514,8 @@ impl Committer {
                 operator: event.operator,
                 event: event.event,
             };
-            let bytes = serde_json::to_vec(&env).map_err(|e| JournalError::Storage(format!("encoding event: {e}")))?;
+            // Envelopes are typed structs with string keys: encoding them cannot fail.
+            let bytes = serde_json::to_vec(&env).expect("an event envelope encodes as JSON");
             len += bytes.len() as u64;
             encoded.push((Appended { seq, id: env.id, at: env.at }, bytes));
         }
@@ -554,7 +553,8 @@ impl Committer {
             issued_below: self.shared.marks.lock().expect("journal marks poisoned").durable_next,
             acked_below: self.st.acked_below,
         };
-        self.reserve_file.store(&r).map_err(|e| JournalError::Storage(format!("writing the seq reservation: {e}")))?;
+        let dir = &self.shared.opts.dir;
+        self.reserve_file.store(&r).map_err(|e| JournalError::io(dir, "write the seq reservation in", e))?;
         self.reservation = r;
         Ok(())
     }

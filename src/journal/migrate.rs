@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use tracing::{error, info};
 
+use super::sled_errors::sled_error;
 use super::state::{StateChanges, StateTree};
-use super::store::{open_sled, storage, OpenError, Store};
+use super::store::{open_sled, Store};
 use super::wal::Writes;
 use super::JournalError;
 
@@ -51,21 +52,21 @@ fn old_db(store: &Store, dir: &Path, name: &str) -> Result<Option<Migrated>, Jou
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let (db, _file) = match open_sled(&old, 4 * 1024 * 1024) {
         Ok(x) => x,
-        Err(OpenError::Fatal(e)) => return Err(e),
-        Err(OpenError::Corrupt(reason)) => {
+        Err(JournalError::Damaged(reason)) => {
             let aside = dir.join(format!("{name}.damaged-{stamp}"));
             error!(path = %old.display(), moved_to = %aside.display(), %reason, "a database of the older layout is damaged and was not migrated; starting without what it held (orders are re-sent by the cloud; remembered request ids, the open session or queued print jobs are lost)");
             rename_durably(dir, &old, &aside)?;
             return Ok(None);
         }
+        Err(e) => return Err(e),
     };
     let mut changes = StateChanges::default();
     let mut copied = Vec::new();
     for tree in StateTree::ALL.into_iter().filter(|t| t.old_place().0 == name) {
-        let t = db.open_tree(tree.old_place().1).map_err(storage)?;
+        let t = db.open_tree(tree.old_place().1).map_err(sled_error(&old, "read"))?;
         let mut n = 0;
         for kv in t.iter() {
-            let (k, v) = kv.map_err(storage)?;
+            let (k, v) = kv.map_err(sled_error(&old, "read"))?;
             changes.put(tree, k.to_vec(), v.to_vec());
             n += 1;
         }

@@ -38,10 +38,12 @@
 //! | `m:station` | `warehouse/station` the journal belongs to |
 
 mod committer;
+mod error;
 mod migrate;
 pub mod permissions;
 pub mod recovery;
 pub mod reserve;
+mod sled_errors;
 pub mod state;
 pub(crate) mod store;
 mod wal;
@@ -54,8 +56,9 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 use crate::event::NewEvent;
-use crate::station::reply::ErrorCode;
 use committer::Request;
+pub use error::{Damage, JournalError};
+pub use wal::{Found, LogDamage};
 
 /// Where the committer answers one input.
 type AppendReply = oneshot::Receiver<Result<Vec<Appended>, JournalError>>;
@@ -96,44 +99,6 @@ impl JournalOptions {
             min_free: c.journal.min_free,
             retain_acked: c.journal.retain_acked,
             ..Self::new(&c.journal.path, &c.station.warehouse, &c.station.id)
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    #[error("journal is full ({stored_bytes} of {max_bytes} bytes hold unpublished events); new scans are refused until events are published")]
-    Full { max_bytes: u64, stored_bytes: u64 },
-    #[error("disk full: {free} bytes free on the filesystem of {path} (with the room inside the journal's database), below the {min_free} kept free for the journal; new scans are refused until events are delivered or space is freed")]
-    DiskFull { path: PathBuf, free: u64, min_free: u64 },
-    #[error("journal {path} is in use by another stationd process (pid {owner}); stop it first, or point this one at its own journal.path", owner = if owner.is_empty() { "unknown" } else { owner.as_str() })]
-    Locked { path: PathBuf, owner: String },
-    #[error("cannot {op} {path}: {source}; the journal folder must be writable by the user stationd runs as (e.g. `chown -R stationd: {path}`)")]
-    Access { path: PathBuf, op: &'static str, source: std::io::Error },
-    #[error("{path} is mode {mode:04o}, open to other users, and cannot be made private ({reason}); run: chown -R stationd:stationd {root} && chmod -R g-w,o-rwx {root}", root = root.display(), path = path.display())]
-    Exposed { path: PathBuf, mode: u32, reason: String, root: PathBuf },
-    #[error("journal {path} belongs to station {found}, but the config says {expected}; use another journal.path for this station")]
-    WrongStation { path: PathBuf, found: String, expected: String },
-    #[error("journal write failed, the event is NOT confirmed: {0}")]
-    Storage(String),
-    #[error("journal is closed")]
-    Closed,
-}
-
-impl JournalError {
-    pub(crate) fn access(path: &Path, op: &'static str, source: std::io::Error) -> Self {
-        JournalError::Access { path: path.to_path_buf(), op, source }
-    }
-
-    /// Short machine-readable reason used in feedback lines and error events.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            JournalError::Full { .. } | JournalError::DiskFull { .. } => ErrorCode::JournalFull,
-            JournalError::Locked { .. } => ErrorCode::JournalLocked,
-            JournalError::Access { .. } | JournalError::Exposed { .. } => ErrorCode::JournalAccess,
-            JournalError::WrongStation { .. } => ErrorCode::JournalWrongStation,
-            JournalError::Storage(_) => ErrorCode::JournalStorage,
-            JournalError::Closed => ErrorCode::JournalClosed,
         }
     }
 }
@@ -322,7 +287,7 @@ impl Journal {
 
     /// Read access to the workflow's state trees (orders, session, request ids).
     pub fn state(&self) -> StateView {
-        StateView { db: self.shared.store.db.clone() }
+        StateView { db: self.shared.store.db.clone(), path: self.shared.store.path.clone() }
     }
 
     /// How long the commits since open took.

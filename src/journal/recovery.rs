@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use tracing::{error, warn};
 
 use super::reserve::{self, DirLock, Reservation, ReserveFile, RESERVE_BLOCK};
-use super::store::{self, db_dir, OpenError, Store};
+use super::store::{self, db_dir, Store};
 use super::wal::Writes;
-use super::{JournalError, JournalOptions, OpenOutcome};
+use super::{Damage, JournalError, JournalOptions, OpenOutcome};
 use crate::event::{AnyEnvelope, Event, JournalRecovered, NewEvent, SeqRange};
 
 pub(super) struct Opened {
@@ -50,7 +50,7 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
         store::drop_conf_of_a_cut_first_start(&db_dir(dir))
             .map_err(|e| JournalError::access(&db_dir(dir), "remove the empty sled conf in", e))?;
     }
-    let problem = match Store::open(dir, opts.cache_bytes, log_segment_bytes(opts)) {
+    let damage = match Store::open(dir, opts.cache_bytes, log_segment_bytes(opts)) {
         Ok(store) => match check_consistent(&store, reservation.as_ref()) {
             Ok(next) => {
                 let reservation =
@@ -58,14 +58,16 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
                 let outcome = OpenOutcome::Opened;
                 return Ok(Opened { store, lock, reservation, reserve_file, outcome, first_event: None });
             }
-            Err(problem) => {
+            Err(JournalError::Damaged(damage)) => {
                 drop(store);
-                problem
+                damage
             }
+            Err(e) => return Err(e),
         },
-        Err(OpenError::Fatal(e)) => return Err(e),
-        Err(OpenError::Corrupt(problem)) => problem,
+        Err(JournalError::Damaged(damage)) => damage,
+        Err(e) => return Err(e),
     };
+    let problem = damage.to_string();
 
     // Quarantine and start afresh above every seq that may have been issued.
     error!(journal = %dir.display(), %problem, "journal database is damaged; quarantining it and starting a fresh one");
@@ -82,11 +84,7 @@ pub(super) fn open_or_recover(opts: &JournalOptions) -> Result<Opened, JournalEr
             (start, if start > 1 { Some((1, start - 1)) } else { None })
         }
     };
-    let store = match Store::open(dir, opts.cache_bytes, log_segment_bytes(opts)) {
-        Ok(s) => s,
-        Err(OpenError::Fatal(e)) => return Err(e),
-        Err(OpenError::Corrupt(m)) => return Err(JournalError::Storage(format!("a fresh journal did not open: {m}"))),
-    };
+    let store = Store::open(dir, opts.cache_bytes, log_segment_bytes(opts))?;
     let mut marks = Writes::default();
     for key in [store::K_NEXT_SEQ, store::K_ACKED_BELOW, store::K_TRIMMED_BELOW] {
         marks.insert(key, store::u64_value(restart_at));
@@ -114,23 +112,21 @@ fn log_segment_bytes(opts: &JournalOptions) -> u64 {
     (opts.min_free / 4).clamp(256 << 10, 4 << 20)
 }
 
-/// Returns the database's next seq, or why it cannot be trusted.
-fn check_consistent(store: &Store, reservation: Option<&Reservation>) -> Result<u64, String> {
-    let written = store.next_seq().map_err(|e| e.to_string())?;
+/// Returns the database's next seq, or why it cannot be trusted ([`JournalError::Damaged`]).
+fn check_consistent(store: &Store, reservation: Option<&Reservation>) -> Result<u64, JournalError> {
+    let written = store.next_seq()?;
     // Events past `m:next_seq` (committed alone since it was written) must follow it without
     // a gap; `watermarks` checks that and counts them.
-    let marks = store.watermarks().map_err(|e| e.to_string())?;
-    let last = store.last_event_seq().map_err(|e| e.to_string())?;
+    let marks = store.watermarks()?;
+    let last = store.last_event_seq()?;
     let next = (written.is_some() || last.is_some()).then_some(marks.durable_next);
     match (next, reservation) {
-        (None, Some(r)) if r.issued_below > 1 => Err(format!(
-            "the database is empty but seqs up to {} were issued; its files were lost or replaced",
-            r.issued_below - 1
-        )),
-        (Some(next), Some(r)) if next < r.issued_below => Err(format!(
-            "the database reopened at seq {next} but seqs up to {} were durable; it lost records",
-            r.issued_below - 1
-        )),
+        (None, Some(r)) if r.issued_below > 1 => {
+            Err(Damage::Behind { reopened_at: None, issued_below: r.issued_below }.into())
+        }
+        (Some(next), Some(r)) if next < r.issued_below => {
+            Err(Damage::Behind { reopened_at: Some(next), issued_below: r.issued_below }.into())
+        }
         (next, _) => Ok(next.unwrap_or(1)),
     }
 }
@@ -194,7 +190,7 @@ fn salvage_with_sled(db_path: &Path) -> Option<Vec<AnyEnvelope>> {
     let result = std::panic::catch_unwind(|| {
         let db = sled::Config::new().path(&copy).cache_capacity(8 << 20).flush_every_ms(None).open().ok()?;
         // What the write-ahead log holds beyond sled's files, as far as it is readable.
-        let _ = super::wal::replay(&super::wal::wal_dir(&copy), |writes| store::apply_to_sled(&db, writes));
+        let _ = super::wal::replay(&super::wal::wal_dir(&copy), |writes| store::apply_to_sled(&db, &copy, writes));
         let mut out = Vec::new();
         for kv in db.range(store::event_key(0)..=store::event_key(u64::MAX)) {
             let (_, v) = kv.ok()?;

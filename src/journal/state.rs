@@ -28,7 +28,10 @@
 //! | `print.data` | 4 | job id | the bytes to print |
 //! | `print.queued` | 5 | job id | the printer of a queued job (an index) |
 
-use super::store::storage;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::sled_errors::sled_error;
 use super::JournalError;
 
 /// The trees of the workflow's state (key spaces in the journal's one sled tree).
@@ -136,18 +139,20 @@ impl StateChanges {
 #[derive(Clone)]
 pub struct StateView {
     pub(super) db: sled::Db,
+    /// The database folder (named in errors).
+    pub(super) path: Arc<Path>,
 }
 
 impl StateView {
     pub fn get(&self, tree: StateTree, key: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
-        Ok(self.db.get(tree.stored_key(key)).map_err(storage)?.map(|v| v.to_vec()))
+        Ok(self.db.get(tree.stored_key(key)).map_err(sled_error(&self.path, "read"))?.map(|v| v.to_vec()))
     }
 
     /// Every entry of `tree`, in key order.
     pub fn entries(&self, tree: StateTree) -> Result<Vec<Entry>, JournalError> {
         let mut out = Vec::new();
         for kv in self.db.scan_prefix(tree.prefix()) {
-            let (k, v) = kv.map_err(storage)?;
+            let (k, v) = kv.map_err(sled_error(&self.path, "read"))?;
             out.push((k[2..].to_vec(), v.to_vec()));
         }
         Ok(out)

@@ -12,9 +12,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::sled_errors::{open_error, sled_error, sled_lock_held};
 use super::state::StateWrite;
-use super::wal::{self, Wal, Writes};
-use super::{JournalError, Record, Watermarks};
+use super::wal::{self, Ending, Wal, Writes};
+use super::{Damage, JournalError, Record, Watermarks};
 
 pub const K_NEXT_SEQ: &[u8] = b"m:next_seq";
 pub const K_ACKED_BELOW: &[u8] = b"m:acked_below";
@@ -54,6 +55,8 @@ pub fn db_dir(dir: &Path) -> PathBuf {
 #[derive(Clone)]
 pub struct Store {
     pub db: sled::Db,
+    /// The database folder (named in errors).
+    pub path: Arc<Path>,
     data_file: Arc<File>,
     log: Arc<Mutex<Log>>,
 }
@@ -83,6 +86,7 @@ enum Job {
 /// to `upto`, whose records sled then holds on disk.
 struct Checkpoint {
     db: sled::Db,
+    path: Arc<Path>,
     data_file: Arc<File>,
     wal_dir: PathBuf,
     upto: u64,
@@ -94,34 +98,31 @@ fn prepared_bytes(segment_bytes: u64) -> u64 {
     segment_bytes + segment_bytes / 8
 }
 
-/// Why sled would not open.
-pub enum OpenError {
-    /// The files are damaged: quarantine and start afresh.
-    Corrupt(String),
-    /// A problem an admin must fix (permissions, I/O): stop start-up.
-    Fatal(JournalError),
-}
-
 impl Store {
     /// Opens the journal's sled database, turning its panics and corruption errors into
-    /// [`OpenError::Corrupt`].
-    /// The write-ahead log is replayed into it first (see `wal.rs`); a log damaged before its
-    /// end is [`OpenError::Corrupt`] too. `segment_bytes` is the size at which the log moves
+    /// [`JournalError::Damaged`] (the caller quarantines; any other error stops start-up).
+    /// The write-ahead log is replayed into it first (see `wal.rs`); a damaged log is
+    /// [`JournalError::Damaged`] too. `segment_bytes` is the size at which the log moves
     /// to a new segment and checkpoints the one before.
-    pub fn open(dir: &Path, cache_bytes: u64, segment_bytes: u64) -> Result<Store, OpenError> {
+    pub fn open(dir: &Path, cache_bytes: u64, segment_bytes: u64) -> Result<Store, JournalError> {
         let path = db_dir(dir);
         let (db, data_file) = open_sled(&path, cache_bytes)?;
         let wal_dir = wal::wal_dir(&path);
-        let last_segment = replay_into(&db, &data_file, &wal_dir)?;
+        let last_segment = replay_into(&db, &path, &data_file, &wal_dir)?;
         let wal = Wal::start(&wal_dir, last_segment, prepared_bytes(segment_bytes))
-            .map_err(|e| OpenError::Fatal(JournalError::access(&wal_dir, "start the write-ahead log in", e)))?;
+            .map_err(|e| JournalError::access(&wal_dir, "start the write-ahead log in", e))?;
         let (checkpoints, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("journal-checkpoint".into())
             .spawn(move || run_checkpoints(rx))
-            .map_err(|e| OpenError::Fatal(JournalError::Storage(format!("cannot start the checkpoint thread: {e}"))))?;
+            .map_err(|e| JournalError::io(&path, "start the checkpoint thread for", e))?;
         let log = Log { wal, pending: Vec::new(), segment_bytes, spare_asked: false, checkpoints };
-        Ok(Store { db, data_file: Arc::new(data_file), log: Arc::new(Mutex::new(log)) })
+        Ok(Store { db, path: path.into(), data_file: Arc::new(data_file), log: Arc::new(Mutex::new(log)) })
+    }
+
+    /// sled's errors of `op` on this database as the journal's (see [`sled_error`]).
+    fn sled(&self, op: &'static str) -> impl Fn(sled::Error) -> JournalError + '_ {
+        sled_error(&self.path, op)
     }
 
     /// Adds one commit: `writes` and the state writes with it, as one log record (so a crash
@@ -139,7 +140,7 @@ impl Store {
             return Ok(());
         }
         let mut log = self.log.lock().expect("journal log poisoned");
-        log.wal.append(&writes).map_err(|e| JournalError::Storage(format!("writing the write-ahead log: {e}")))?;
+        log.wal.append(&writes).map_err(|e| JournalError::io(&log.wal.segment(), "append to", e))?;
         log.pending.push(writes);
         Ok(())
     }
@@ -161,15 +162,12 @@ impl Store {
     /// to sled, where readers see them. Moves to a new log segment when this one is full.
     pub fn sync(&self) -> Result<(), JournalError> {
         let mut log = self.log.lock().expect("journal log poisoned");
-        log.wal.sync().map_err(|e| JournalError::Storage(format!("fdatasync of the write-ahead log: {e}")))?;
+        log.wal.sync().map_err(|e| JournalError::io(&log.wal.segment(), "fdatasync", e))?;
         for writes in std::mem::take(&mut log.pending) {
-            apply_to_sled(&self.db, writes).map_err(|e| JournalError::Storage(e.to_string()))?;
+            apply_to_sled(&self.db, &self.path, writes)?;
         }
         if log.wal.len() >= log.segment_bytes {
-            let upto = log
-                .wal
-                .rotate()
-                .map_err(|e| JournalError::Storage(format!("starting a new write-ahead log segment: {e}")))?;
+            let upto = log.wal.rotate().map_err(|e| JournalError::io(&log.wal.segment(), "end the log segment", e))?;
             log.spare_asked = false;
             let _ = log.checkpoints.send(Job::Checkpoint(self.checkpoint(log.wal.dir(), upto)));
         } else if !log.spare_asked && log.wal.len() >= log.segment_bytes / 2 {
@@ -186,33 +184,36 @@ impl Store {
     /// segment it starts (at close: the next open has nothing to replay).
     pub fn checkpoint_now(&self) -> Result<(), JournalError> {
         let mut log = self.log.lock().expect("journal log poisoned");
-        if log.wal.len() == 0 && log.pending.is_empty() {
+        if !log.wal.has_records() && log.pending.is_empty() {
             // Only segments a checkpoint in flight is about to drop.
             return Ok(());
         }
         drop(log);
         self.sync()?;
         log = self.log.lock().expect("journal log poisoned");
-        let upto = log
-            .wal
-            .rotate()
-            .map_err(|e| JournalError::Storage(format!("starting a new write-ahead log segment: {e}")))?;
+        let upto = log.wal.rotate().map_err(|e| JournalError::io(&log.wal.segment(), "end the log segment", e))?;
         let dir = log.wal.dir().to_path_buf();
         drop(log);
-        durable_sync(&self.db, &self.data_file)?;
+        durable_sync(&self.db, &self.path, &self.data_file)?;
         wal::retire_segments_up_to(&dir, upto).map_err(|e| JournalError::access(&dir, "retire old log segments in", e))
     }
 
     fn checkpoint(&self, wal_dir: &Path, upto: u64) -> Checkpoint {
-        Checkpoint { db: self.db.clone(), data_file: self.data_file.clone(), wal_dir: wal_dir.to_path_buf(), upto }
+        Checkpoint {
+            db: self.db.clone(),
+            path: self.path.clone(),
+            data_file: self.data_file.clone(),
+            wal_dir: wal_dir.to_path_buf(),
+            upto,
+        }
     }
 
     fn get_u64(&self, key: &[u8]) -> Result<Option<u64>, JournalError> {
-        match self.db.get(key).map_err(storage)? {
+        match self.db.get(key).map_err(self.sled("read"))? {
             None => Ok(None),
             Some(v) => match <[u8; 8]>::try_from(v.as_ref()) {
                 Ok(b) => Ok(Some(u64::from_be_bytes(b))),
-                Err(_) => Err(JournalError::Storage(format!("meta key {} is malformed", String::from_utf8_lossy(key)))),
+                Err(_) => Err(Damage::Value { key: String::from_utf8_lossy(key).into_owned() }.into()),
             },
         }
     }
@@ -223,13 +224,14 @@ impl Store {
     }
 
     pub fn station(&self) -> Result<Option<String>, JournalError> {
-        Ok(self.db.get(K_STATION).map_err(storage)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+        Ok(self.db.get(K_STATION).map_err(self.sled("read"))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     pub fn ack_marks(&self) -> Result<Vec<(i64, u64)>, JournalError> {
-        match self.db.get(K_ACK_MARKS).map_err(storage)? {
+        match self.db.get(K_ACK_MARKS).map_err(self.sled("read"))? {
             None => Ok(Vec::new()),
-            Some(v) => serde_json::from_slice(&v).map_err(|e| JournalError::Storage(format!("m:ack_marks: {e}"))),
+            Some(v) => serde_json::from_slice(&v)
+                .map_err(|_| Damage::Value { key: String::from_utf8_lossy(K_ACK_MARKS).into_owned() }.into()),
         }
     }
 
@@ -243,24 +245,21 @@ impl Store {
         // Events committed alone after `m:next_seq` and `m:bytes` were last written (at most a
         // housekeeping interval's worth): counted here.
         for kv in self.db.range(event_key(next)..=event_key(u64::MAX)) {
-            let (k, v) = kv.map_err(storage)?;
+            let (k, v) = kv.map_err(self.sled("read"))?;
             let Some(seq) = seq_of(&k) else { continue };
             if seq != next {
-                return Err(JournalError::Storage(format!("event seq {seq} is stored after a gap (next was {next})")));
+                return Err(Damage::SeqGap { seq, next }.into());
             }
             next += 1;
             stored_bytes += v.len() as u64;
         }
         let mut acked_above = BTreeSet::new();
         for kv in self.db.range(ack_key(0)..ack_key(u64::MAX)) {
-            let (k, _) = kv.map_err(storage)?;
+            let (k, _) = kv.map_err(self.sled("read"))?;
             acked_above.extend(seq_of(&k));
         }
         if acked_below > next || trimmed_below > acked_below {
-            let msg = format!(
-                "inconsistent watermarks: next_seq {next}, acked_below {acked_below}, trimmed_below {trimmed_below}"
-            );
-            return Err(JournalError::Storage(msg));
+            return Err(Damage::Watermarks { next, acked_below, trimmed_below }.into());
         }
         Ok(Watermarks { durable_next: next, acked_below, acked_above, trimmed_below, stored_bytes })
     }
@@ -281,7 +280,7 @@ impl Store {
             if out.len() >= max {
                 break;
             }
-            let (k, v) = kv.map_err(storage)?;
+            let (k, v) = kv.map_err(self.sled("read"))?;
             let Some(seq) = seq_of(&k) else { continue };
             if keep(seq) {
                 out.push(Record { seq, payload: v.to_vec() });
@@ -292,7 +291,7 @@ impl Store {
 
     /// The `at` of one stored event.
     pub fn record_at(&self, seq: u64) -> Result<Option<String>, JournalError> {
-        let Some(v) = self.db.get(event_key(seq)).map_err(storage)? else {
+        let Some(v) = self.db.get(event_key(seq)).map_err(self.sled("read"))? else {
             return Ok(None);
         };
         #[derive(serde::Deserialize)]
@@ -306,7 +305,7 @@ impl Store {
     pub fn last_event_seq(&self) -> Result<Option<u64>, JournalError> {
         let last = self.db.range(event_key(0)..=event_key(u64::MAX)).next_back();
         match last {
-            Some(kv) => Ok(seq_of(&kv.map_err(storage)?.0)),
+            Some(kv) => Ok(seq_of(&kv.map_err(self.sled("read"))?.0)),
             None => Ok(None),
         }
     }
@@ -322,7 +321,7 @@ const SLED_GC_EVERY_MS: u64 = 500;
 /// Opens a sled database folder for stationd's use (small cache, the flusher thread there to
 /// clean segments, see [`SLED_GC_EVERY_MS`]) and a handle on its data file for `fdatasync`.
 /// Shared by the journal and the migration of older layouts.
-pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File), OpenError> {
+pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File), JournalError> {
     let cfg = sled::Config::new()
         .path(path)
         .cache_capacity(cache_bytes)
@@ -340,10 +339,7 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
     let opened = loop {
         let cfg = cfg.clone();
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cfg.open()));
-        // sled reports its lock as an `Other` I/O error naming the lock (the `WouldBlock` is
-        // only inside the message).
-        let held = matches!(&opened, Ok(Err(sled::Error::Io(e)))
-            if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock"));
+        let held = matches!(&opened, Ok(Err(e)) if sled_lock_held(e));
         if !held || std::time::Instant::now() >= deadline {
             break opened;
         }
@@ -351,14 +347,15 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
     };
     let db = match opened {
         Ok(Ok(db)) => db,
-        Ok(Err(e)) => return Err(classify(path, e)),
+        Ok(Err(e)) => return Err(open_error(path, e)),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            return Err(OpenError::Corrupt(format!("sled panicked while opening: {msg}")));
+            let report = format!("sled panicked while opening: {msg}");
+            return Err(Damage::Sled { path: path.to_path_buf(), report }.into());
         }
     };
     if conf_damaged {
@@ -369,11 +366,9 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<(sled::Db, File
              opened by a release before 0.2, which did not sync it"
         );
     }
-    make_conf_durable(path)
-        .map_err(|e| OpenError::Fatal(JournalError::access(path, "sync the configuration file in", e)))?;
+    make_conf_durable(path).map_err(|e| JournalError::access(path, "sync the configuration file in", e))?;
     let data_path = path.join("db");
-    let data_file =
-        File::open(&data_path).map_err(|e| OpenError::Fatal(JournalError::access(&data_path, "open", e)))?;
+    let data_file = File::open(&data_path).map_err(|e| JournalError::access(&data_path, "open", e))?;
     Ok((db, data_file))
 }
 
@@ -411,23 +406,24 @@ pub(crate) fn make_conf_durable(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Replays the write-ahead log in `wal_dir` into `db` and, if it held records, makes sled's
-/// files durable with them. Returns the last segment's number.
-pub(crate) fn replay_into(db: &sled::Db, data_file: &File, wal_dir: &Path) -> Result<u64, OpenError> {
-    let replayed = wal::replay(wal_dir, |writes| apply_to_sled(db, writes)).map_err(|e| match e {
-        wal::ReplayError::Damaged(msg) => OpenError::Corrupt(msg),
-        wal::ReplayError::Io(e) => OpenError::Fatal(JournalError::access(wal_dir, "replay the write-ahead log in", e)),
-    })?;
-    if replayed.unread_bytes > 0 {
-        tracing::debug!(
-            bytes = replayed.unread_bytes,
-            "the write-ahead log's last segment ends in bytes that are no whole record of it (a commit cut short by a \
-             crash, never confirmed, or what a recycled segment held before); not replayed"
+/// Replays the write-ahead log in `wal_dir` into `db` (at `path`) and, if it held records,
+/// makes sled's files durable with them. Returns the last segment's number. A tail dropped by
+/// the recovery rule (see `wal.rs`) is logged at `warn` with its counts.
+pub(crate) fn replay_into(db: &sled::Db, path: &Path, data_file: &File, wal_dir: &Path) -> Result<u64, JournalError> {
+    let replayed = wal::replay(wal_dir, |writes| apply_to_sled(db, path, writes))?;
+    if let Ending::Torn { bytes } = replayed.ending {
+        let segment = wal_dir.join(format!("{:016x}.log", replayed.last_segment));
+        let (records, in_segment, format) = (replayed.records, replayed.last_records, replayed.last_version);
+        tracing::warn!(
+            segment = %segment.display(), records, records_in_segment = in_segment, dropped_bytes = bytes, format,
+            "write-ahead log recovery: the last segment ends in bytes that are no whole record (a commit cut short \
+             by a crash, never confirmed; in a format 0 segment also what a recycled file held before); replayed \
+             every record before them and dropped them"
         );
     }
     if replayed.records > 0 {
         tracing::info!(records = replayed.records, "replayed the write-ahead log");
-        durable_sync(db, data_file).map_err(OpenError::Fatal)?;
+        durable_sync(db, path, data_file)?;
     }
     Ok(replayed.last_segment)
 }
@@ -438,13 +434,13 @@ pub(crate) fn replay_into(db: &sled::Db, data_file: &File, wal_dir: &Path) -> Re
 /// log writes, each with its `fdatasync`, behind every commit. Readers cannot see a commit
 /// half applied in a way that matters: those that follow the journal (uplink, print queue,
 /// lookups) are told of a commit only after [`Store::sync`] returns.
-pub(crate) fn apply_to_sled(db: &sled::Db, writes: Writes) -> std::io::Result<()> {
+pub(crate) fn apply_to_sled(db: &sled::Db, path: &Path, writes: Writes) -> Result<(), JournalError> {
     for (key, value) in writes.into_vec() {
         let applied = match value {
             Some(v) => db.insert(key, v).map(drop),
             None => db.remove(key).map(drop),
         };
-        applied.map_err(|e| std::io::Error::other(format!("applying a commit to sled: {e}")))?;
+        applied.map_err(sled_error(path, "apply a commit to"))?;
     }
     Ok(())
 }
@@ -455,7 +451,7 @@ fn run_checkpoints(rx: std::sync::mpsc::Receiver<Job>) {
     while let Ok(job) = rx.recv() {
         match job {
             Job::Checkpoint(c) => {
-                let done = durable_sync(&c.db, &c.data_file).and_then(|()| {
+                let done = durable_sync(&c.db, &c.path, &c.data_file).and_then(|()| {
                     wal::retire_segments_up_to(&c.wal_dir, c.upto)
                         .map_err(|e| JournalError::access(&c.wal_dir, "retire old log segments in", e))
                 });
@@ -473,35 +469,11 @@ fn run_checkpoints(rx: std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-/// Makes sled's files hold everything applied to it (a checkpoint). The vendored sled ends its
-/// log writes in `fdatasync` (upstream: `sync_file_range`, which does not reach the drive
-/// cache, sled #1452, #654); the `fdatasync` here keeps that true for a flush that found its
-/// writes already on their way, and for a sled without the patch.
-pub(crate) fn durable_sync(db: &sled::Db, data_file: &File) -> Result<(), JournalError> {
-    sync_to_disk(db, data_file).map_err(|e| JournalError::Storage(e.to_string()))
-}
-
-/// The steps of [`durable_sync`]; the I/O error says which one failed (`sled flush: …`,
-/// `fdatasync: …`).
-fn sync_to_disk(db: &sled::Db, data_file: &File) -> std::io::Result<()> {
-    db.flush().map_err(|e| std::io::Error::other(format!("sled flush: {e}")))?;
-    data_file.sync_data().map_err(|e| std::io::Error::new(e.kind(), format!("fdatasync: {e}")))?;
-    Ok(())
-}
-
-pub fn storage(e: sled::Error) -> JournalError {
-    JournalError::Storage(e.to_string())
-}
-
-fn classify(path: &Path, e: sled::Error) -> OpenError {
-    match e {
-        sled::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::PermissionDenied => OpenError::Fatal(JournalError::access(path, "open", io)),
-            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
-                OpenError::Corrupt(format!("sled could not read its files: {io}"))
-            }
-            _ => OpenError::Fatal(JournalError::Storage(format!("opening {}: {io}", path.display()))),
-        },
-        other => OpenError::Corrupt(format!("sled reports: {other}")),
-    }
+/// Makes sled's files (in `path`) hold everything applied to it (a checkpoint). The vendored
+/// sled ends its log writes in `fdatasync` (upstream: `sync_file_range`, which does not reach
+/// the drive cache, sled #1452, #654); the `fdatasync` here keeps that true for a flush that
+/// found its writes already on their way, and for a sled without the patch.
+pub(crate) fn durable_sync(db: &sled::Db, path: &Path, data_file: &File) -> Result<(), JournalError> {
+    db.flush().map_err(sled_error(path, "flush"))?;
+    data_file.sync_data().map_err(|e| JournalError::io(&path.join("db"), "fdatasync", e))
 }

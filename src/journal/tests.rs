@@ -307,6 +307,63 @@ fn a_write_ahead_log_damaged_before_its_end_quarantines_the_journal_with_its_log
     assert_eq!(salvaged.iter().filter(|e| e.kind == "order.lookup").count(), 5);
 }
 
+/// The segments of the journal's write-ahead log, each with its first bytes.
+fn log_segments(o: &JournalOptions) -> Vec<(String, Vec<u8>)> {
+    let wal = o.dir.join("db").join("wal");
+    let mut found: Vec<_> = std::fs::read_dir(&wal)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .map(|n| (n.clone(), std::fs::read(wal.join(&n)).unwrap()))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn a_journal_whose_log_has_no_segment_headers_opens_with_every_commit_and_continues_with_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Envelopes as a journal stores them.
+    let donor = opts(&tmp.path().join("donor"));
+    let j = open(&donor);
+    for i in 1..=3 {
+        j.append_blocking(scan(&format!("old-{i}"))).unwrap();
+    }
+    let records = j.read_from(1, 10).unwrap();
+    j.close();
+    // A journal of the previous release stopped by kill -9: its last commits in its log
+    // (format 0, no headers) only.
+    let o = opts(tmp.path());
+    open(&o).close();
+    let wal_dir = o.dir.join("db").join("wal");
+    std::fs::remove_dir_all(&wal_dir).unwrap();
+    let commits: Vec<wal::Writes> = records
+        .iter()
+        .map(|r| {
+            let mut w = wal::Writes::default();
+            w.insert(store::event_key(r.seq), r.payload.clone());
+            w
+        })
+        .collect();
+    wal::write_format_0_segment(&wal_dir, 7, &commits[..2], true);
+    wal::write_format_0_segment(&wal_dir, 8, &commits[2..], false);
+
+    let j = open(&o);
+    let codes =
+        |j: &Journal| envelopes(j).iter().map(|e| e.data["code"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(codes(&j), ["old-1", "old-2", "old-3"]);
+    assert_eq!(j.append_blocking(scan("new-4")).unwrap().seq, 4);
+    let segments = log_segments(&o);
+    assert!(!segments.is_empty());
+    for (name, bytes) in &segments {
+        assert!(bytes.starts_with(b"STATIONDWAL\0"), "{name} has the header: {:?}", &bytes[..16.min(bytes.len())]);
+    }
+    j.close();
+    let j = open(&o);
+    assert_eq!(codes(&j), ["old-1", "old-2", "old-3", "new-4"]);
+}
+
 #[test]
 fn an_input_is_committed_whole_or_refused_whole() {
     let tmp = tempfile::tempdir().unwrap();
@@ -340,12 +397,12 @@ fn the_order_and_print_stores_of_the_older_layout_are_moved_in_once_and_renamed_
     let o = opts(tmp.path());
     std::fs::create_dir_all(&o.dir).unwrap();
     {
-        let (old, _) = store::open_sled(&o.dir.join("state"), 1 << 20).ok().expect("old store opens");
+        let (old, _) = store::open_sled(&o.dir.join("state"), 1 << 20).expect("old store opens");
         old.open_tree("orders").unwrap().insert("SO-9", "order").unwrap();
         old.open_tree("requests").unwrap().insert("r-9", "reply").unwrap();
         old.open_tree("meta").unwrap().insert("session", "session").unwrap();
         old.flush().unwrap();
-        let (print, _) = store::open_sled(&o.dir.join("print"), 1 << 20).ok().expect("old print store opens");
+        let (print, _) = store::open_sled(&o.dir.join("print"), 1 << 20).expect("old print store opens");
         print.open_tree("jobs").unwrap().insert("j-1", "job").unwrap();
         print.open_tree("data").unwrap().insert("j-1", "^XA^XZ").unwrap();
         print.flush().unwrap();

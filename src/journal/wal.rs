@@ -1,157 +1,57 @@
 //! The journal's write-ahead log: what makes a commit durable.
 //!
 //! Every commit's writes (events, order and print-job state, meta keys) are appended as one
-//! record to the current segment file and made durable with one `fdatasync` of that file —
-//! less work than a raw appending `write` + `fdatasync`, as segments are prepared to their
-//! size before their first record ([`prepare_spare`]): the sync moves no file size and
-//! allocates no block, it writes the record's blocks and flushes the drive. Only
-//! then are they applied to sled (in memory; sled writes its own files in the background),
-//! so sled never holds a write whose record is not on disk. A checkpoint (a sled flush plus
-//! `fdatasync` of its file, on a thread of its own) lets the segments before it go.
+//! record to the current segment file and made durable with one `fdatasync` of that file.
+//! Segments are prepared to their size before their first record ([`prepare_spare`]), so the
+//! sync moves no file size and allocates no block. Only then are the writes applied to sled
+//! (in memory; sled writes its own files in the background), so sled never holds a write whose
+//! record is not on disk. A checkpoint (a sled flush plus `fdatasync` of its file, on a thread
+//! of its own) lets the segments before it go. On open every segment still present is replayed
+//! into sled in order; a record sets keys to values or removes them, so replaying records sled
+//! already holds changes nothing.
 //!
-//! On open every segment still present is replayed into sled in order. A record sets keys to
-//! values or removes them, so replaying records sled already holds changes nothing: the state
-//! after replay is the state after the last durable record, whatever sled had written by
-//! itself. A record cut short (a commit the power cut interrupted, never confirmed) ends the
-//! last segment; a damaged record anywhere else is damage (the journal is quarantined).
+//! # Format (version 1)
+//! `db/wal/<16 hex digits>.log`, the segment number in hex. Each segment starts with a
+//! 32-byte header: magic `STATIONDWAL` and five NULs (16 bytes), format version (u32 LE),
+//! segment number (u64 LE), CRC-32 of those 28 bytes (u32 LE). Records follow, each
+//! `len: u32 LE, crc: u32 LE, durable_to: u64 LE, payload (len bytes)`:
+//! - `crc` is the CRC-32 of the segment number (u64 LE), `durable_to` and the payload, so a
+//!   record left in a recycled file by its previous segment does not pass;
+//! - `durable_to` is the offset below which the segment was durable when the record was
+//!   written (the end of the last synced commit; 0 before the first);
+//! - the payload is a kind byte: 0 writes, 1 writes compressed (LZ4 block, after the raw
+//!   length as u32 LE), 2 the segment's end (the log continues in the next segment). Writes are
+//!   `count: u32 LE`, then per write `key_len: u32 LE, key, tag` with tag 0 for a removal and 1
+//!   for an insertion followed by `value_len: u32 LE, value`.
 //!
-//! Layout: `db/wal/<16 hex digits>.log`, each record `len: u32 LE, crc32: u32 LE, payload`;
-//! the payload is `count: u32 LE` then per write `key_len: u32 LE, key, tag` with tag 0 for a
-//! removal and 1 for an insertion followed by `value_len: u32 LE, value`. After the last
-//! record come zeros or a recycled file's old records (whose CRC, over the segment number, does
-//! not pass). Spare files (`*.spare`: retired segments, or `prepared-*.spare`) wait for reuse;
-//! `*.tmp` is a spare being prepared (removed at the next open if a crash left it).
+//! Every append (and the header) is followed by four zero bytes, which the next append
+//! overwrites: a record length of 0 marks where the records end. After it come zeros or what
+//! a recycled file held before. A segment is written from its start in place: a spare
+//! (`*.spare`: a retired segment, or `prepared-*.spare`, zeros) is renamed to the next segment
+//! and its header written then, without a sync of its own: the first commit's `fdatasync`
+//! carries it. `*.tmp` is a spare being prepared (removed at the next open if a crash left it).
+//!
+//! Version 0, the earlier layout, had no header, and records of `len, crc` (CRC-32 of the
+//! segment number and the payload) with no `durable_to`. Such segments are still replayed (a
+//! segment that does not start with the magic and whose first four bytes are a plausible record
+//! length); the segments written after them have the header. A file that starts with neither,
+//! or a header of an unknown version, is an error naming the file and what it holds.
+//!
+//! # Recovery rule
+//! Every segment but the last must end in its end record; anything else there is damage: the
+//! database is quarantined (`recovery.rs`). In the last segment, where its records stop,
+//! [`record::ending`] decides: a tail (a commit cut short by a crash, never confirmed; a
+//! header never made durable) is dropped, counted and logged at `warn`; a valid record after
+//! it whose `durable_to` lies beyond where the records stop means bytes that were confirmed
+//! are damaged: damage, quarantined. Layout 0 has no `durable_to`: there the tail is dropped.
+
+mod record;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// One commit's writes, in order: a key set to a value (`Some`) or removed (`None`). Later
-/// writes to a key win (they are applied in order).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Writes(Vec<(Vec<u8>, Option<Vec<u8>>)>);
-
-impl Writes {
-    pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl Into<Vec<u8>>) {
-        self.0.push((key.as_ref().to_vec(), Some(value.into())));
-    }
-
-    pub fn remove(&mut self, key: impl AsRef<[u8]>) {
-        self.0.push((key.as_ref().to_vec(), None));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn into_vec(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.0
-    }
-
-    /// The payload bytes of this as a record: `count`, then every write.
-    fn encode_payload(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&len_u32(self.0.len()).to_le_bytes());
-        for (key, value) in &self.0 {
-            out.extend_from_slice(&len_u32(key.len()).to_le_bytes());
-            out.extend_from_slice(key);
-            match value {
-                None => out.push(0),
-                Some(v) => {
-                    out.push(1);
-                    out.extend_from_slice(&len_u32(v.len()).to_le_bytes());
-                    out.extend_from_slice(v);
-                }
-            }
-        }
-    }
-
-    fn decode_payload(mut p: &[u8]) -> Option<Writes> {
-        fn take<'a>(p: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-            let (head, rest) = (p.get(..n)?, p.get(n..)?);
-            *p = rest;
-            Some(head)
-        }
-        fn u32_of(p: &mut &[u8]) -> Option<usize> {
-            Some(u32::from_le_bytes(take(p, 4)?.try_into().ok()?) as usize)
-        }
-        let count = u32_of(&mut p)?;
-        let mut writes = Vec::with_capacity(count.min(p.len()));
-        for _ in 0..count {
-            let klen = u32_of(&mut p)?;
-            let key = take(&mut p, klen)?.to_vec();
-            let value = match take(&mut p, 1)?[0] {
-                0 => None,
-                1 => {
-                    let vlen = u32_of(&mut p)?;
-                    Some(take(&mut p, vlen)?.to_vec())
-                }
-                _ => return None,
-            };
-            writes.push((key, value));
-        }
-        p.is_empty().then_some(Writes(writes))
-    }
-}
-
-/// What a record holds (its first payload byte).
-const KIND_WRITES: u8 = 0;
-/// [`KIND_WRITES`] compressed with LZ4 (block format), after the uncompressed length (u32 LE).
-const KIND_WRITES_LZ4: u8 = 1;
-/// The segment ends here; the log continues in the next one.
-const KIND_END: u8 = 2;
-/// Payloads at least this long are compressed (when that makes them shorter): a group commit
-/// of JSON events shrinks to about a third, and that is bytes the disk does not write.
-const COMPRESS_FROM: usize = 512;
-/// No record is longer than this uncompressed (a sanity bound on a length read from disk).
-const MAX_RECORD: usize = 1 << 30;
-
-/// One record as read back.
-#[derive(Debug, PartialEq, Eq)]
-enum Entry {
-    Writes(Writes),
-    End,
-}
-
-/// Appends one record of `kind` with `body` for segment `segment` to `out`: length, CRC-32 of
-/// the segment number and the payload (so a record left from a recycled segment's previous
-/// use does not pass), payload.
-fn encode_record(segment: u64, kind: u8, body: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0; HEADER]);
-    out.push(kind);
-    out.extend_from_slice(body);
-    let payload_len = len_u32(out.len() - start - HEADER);
-    let crc = record_crc(segment, &out[start + HEADER..]);
-    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
-    out[start + 4..start + HEADER].copy_from_slice(&crc.to_le_bytes());
-}
-
-fn record_crc(segment: u64, payload: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&segment.to_le_bytes());
-    h.update(payload);
-    h.finalize()
-}
-
-/// Appends `writes` as one record of segment `segment` to `out`, compressed when that pays.
-fn encode_writes(segment: u64, writes: &Writes, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
-    scratch.clear();
-    writes.encode_payload(scratch);
-    if scratch.len() >= COMPRESS_FROM {
-        let mut body = len_u32(scratch.len()).to_le_bytes().to_vec();
-        body.extend_from_slice(&lz4_flex::block::compress(scratch));
-        if body.len() < scratch.len() {
-            return encode_record(segment, KIND_WRITES_LZ4, &body, out);
-        }
-    }
-    encode_record(segment, KIND_WRITES, scratch, out)
-}
-
-fn len_u32(n: usize) -> u32 {
-    u32::try_from(n).expect("a journal write of 4 GiB or more")
-}
-
-/// Bytes before each record's payload: its length and CRC-32.
-const HEADER: usize = 8;
+pub use record::{Ending, Found, Writes, FORMAT_VERSION};
+use record::{Layout, SEGMENT_HEADER, TERMINATOR};
 
 /// The log's folder inside the database folder (quarantined and salvaged with it).
 pub fn wal_dir(db_dir: &Path) -> PathBuf {
@@ -181,86 +81,66 @@ fn segments(dir: &Path) -> std::io::Result<Vec<u64>> {
     Ok(numbers)
 }
 
+/// Where a segment is damaged, and what was found there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("write-ahead log segment {} is damaged at byte {offset}: {found}", segment.display())]
+pub struct LogDamage {
+    pub segment: PathBuf,
+    pub offset: u64,
+    pub found: Found,
+}
+
 /// Why a log could not be replayed.
 #[derive(Debug)]
 pub enum ReplayError {
-    /// A record before the log's end is damaged: the files cannot be trusted.
-    Damaged(String),
-    /// Reading the log or applying a record failed.
-    Io(std::io::Error),
+    /// A segment is damaged, or is no segment this release reads.
+    Damaged(LogDamage),
+    /// Reading the log failed.
+    Io { path: PathBuf, op: &'static str, source: std::io::Error },
 }
 
 /// What a replay found.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Replayed {
     pub records: u64,
     /// The highest segment number seen (0 with none).
     pub last_segment: u64,
-    /// Bytes after the last whole record of the last segment: a commit cut short by a crash
-    /// (never confirmed), zeros, or what a recycled segment held before.
-    pub unread_bytes: u64,
+    /// The format version of the last segment (the current one with none).
+    pub last_version: u32,
+    /// Records replayed from the last segment.
+    pub last_records: u64,
+    /// How the last segment's records end.
+    pub ending: Ending,
 }
 
 /// Reads every record of the log in `dir`, oldest first, handing each commit's writes to
-/// `apply`. Every segment but the last must end in its end record.
-pub fn replay(dir: &Path, mut apply: impl FnMut(Writes) -> std::io::Result<()>) -> Result<Replayed, ReplayError> {
-    let numbers = segments(dir).map_err(ReplayError::Io)?;
-    let mut out = Replayed { last_segment: numbers.last().copied().unwrap_or(0), ..Replayed::default() };
+/// `apply`; see the recovery rule above.
+pub fn replay<E: From<ReplayError>>(dir: &Path, mut apply: impl FnMut(Writes) -> Result<(), E>) -> Result<Replayed, E> {
+    let numbers = segments(dir).map_err(|source| ReplayError::Io { path: dir.to_path_buf(), op: "list", source })?;
+    let mut out = Replayed {
+        records: 0,
+        last_segment: numbers.last().copied().unwrap_or(0),
+        last_version: FORMAT_VERSION,
+        last_records: 0,
+        ending: Ending::Clean,
+    };
     for (i, &number) in numbers.iter().enumerate() {
         let last = i + 1 == numbers.len();
         let path = segment_path(dir, number);
-        let bytes = std::fs::read(&path).map_err(ReplayError::Io)?;
-        let mut at = 0usize;
-        loop {
-            match record_at(number, &bytes[at..]) {
-                Some((Entry::Writes(writes), used)) => {
-                    apply(writes).map_err(ReplayError::Io)?;
-                    out.records += 1;
-                    at += used;
-                }
-                Some((Entry::End, _)) => break,
-                None if last => {
-                    out.unread_bytes = (bytes.len() - at) as u64;
-                    break;
-                }
-                None => {
-                    return Err(ReplayError::Damaged(format!(
-                        "the write-ahead log segment {} is damaged at byte {at} of {} (it does not end in its end \
-                         record and segments after it exist)",
-                        path.display(),
-                        bytes.len()
-                    )))
-                }
-            }
+        let bytes =
+            std::fs::read(&path).map_err(|source| ReplayError::Io { path: path.clone(), op: "read", source })?;
+        let segment = record::read_segment(number, &bytes, last)
+            .map_err(|(offset, found)| ReplayError::Damaged(LogDamage { segment: path, offset, found }))?;
+        let records = segment.records.len() as u64;
+        for writes in segment.records {
+            apply(writes)?;
+        }
+        out.records += records;
+        if last {
+            (out.last_version, out.last_records, out.ending) = (segment.layout.version(), records, segment.ending);
         }
     }
     Ok(out)
-}
-
-/// The record of segment `segment` at the start of `bytes` and its length, if it is whole
-/// and intact.
-fn record_at(segment: u64, bytes: &[u8]) -> Option<(Entry, usize)> {
-    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
-    let crc = u32::from_le_bytes(bytes.get(4..HEADER)?.try_into().ok()?);
-    let payload = bytes.get(HEADER..HEADER.checked_add(len)?)?;
-    if len == 0 || record_crc(segment, payload) != crc {
-        return None;
-    }
-    let (kind, body) = payload.split_first()?;
-    let entry = match *kind {
-        KIND_WRITES => Entry::Writes(Writes::decode_payload(body)?),
-        KIND_WRITES_LZ4 => {
-            let raw_len = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
-            if raw_len > MAX_RECORD {
-                return None;
-            }
-            let raw = lz4_flex::block::decompress(&body[4..], raw_len).ok()?;
-            Entry::Writes(Writes::decode_payload(&raw)?)
-        }
-        KIND_END if body.is_empty() => Entry::End,
-        _ => return None,
-    };
-    Some((entry, HEADER + len))
 }
 
 /// The segment being appended to.
@@ -269,6 +149,8 @@ pub struct Wal {
     file: File,
     number: u64,
     len: u64,
+    /// The offset below which the segment is durable (0 before its first sync).
+    synced: u64,
     /// Records written since the last `fdatasync`.
     unsynced: bool,
     encoded: Vec<u8>,
@@ -292,23 +174,26 @@ impl Wal {
             tracing::warn!(error = %e, "cannot prepare the write-ahead log segment; its commits will also sync its growth");
         }
         let (encoded, scratch) = (Vec::new(), Vec::new());
-        Ok(Wal { dir: dir.to_path_buf(), file, number, len: 0, unsynced: false, encoded, scratch })
+        let len = SEGMENT_HEADER as u64;
+        Ok(Wal { dir: dir.to_path_buf(), file, number, len, synced: 0, unsynced: false, encoded, scratch })
     }
 
     /// Appends `writes` as one record (not yet durable). On an error the segment may hold
-    /// part of it after its last whole record, which a replay ignores (the caller stops).
+    /// part of it after its last whole record, which a replay drops (the caller stops).
     pub fn append(&mut self, writes: &Writes) -> std::io::Result<()> {
         self.encoded.clear();
-        encode_writes(self.number, writes, &mut self.scratch, &mut self.encoded);
+        record::encode_writes(Layout::V1, self.number, self.synced, writes, &mut self.scratch, &mut self.encoded);
         self.write_encoded()
     }
 
     fn write_encoded(&mut self) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
+        let records = self.encoded.len() as u64;
+        self.encoded.extend_from_slice(&TERMINATOR);
         // At an offset, not appended: a prepared or recycled segment is overwritten from its
         // start (no new blocks, no size change: its `fdatasync` writes the data and nothing else).
         self.file.write_all_at(&self.encoded, self.len)?;
-        self.len += self.encoded.len() as u64;
+        self.len += records;
         self.unsynced = true;
         Ok(())
     }
@@ -318,13 +203,24 @@ impl Wal {
         if self.unsynced {
             self.file.sync_data()?;
             self.unsynced = false;
+            self.synced = self.len;
         }
         Ok(())
     }
 
-    /// Bytes in the current segment.
+    /// Bytes in the current segment, its header included.
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Whether the current segment holds a record.
+    pub fn has_records(&self) -> bool {
+        self.len > SEGMENT_HEADER as u64
+    }
+
+    /// The current segment's file.
+    pub fn segment(&self) -> PathBuf {
+        segment_path(&self.dir, self.number)
     }
 
     /// Ends this segment (its end record made durable with every record before it) and
@@ -332,14 +228,14 @@ impl Wal {
     /// number of the one ended.
     pub fn rotate(&mut self) -> std::io::Result<u64> {
         self.encoded.clear();
-        encode_record(self.number, KIND_END, &[], &mut self.encoded);
+        record::encode_end(Layout::V1, self.number, self.synced, &mut self.encoded);
         self.write_encoded()?;
         self.sync()?;
         let next = open_segment(&self.dir, self.number + 1)?;
         let ended = self.number;
         self.file = next;
         self.number += 1;
-        self.len = 0;
+        (self.len, self.synced) = (SEGMENT_HEADER as u64, 0);
         Ok(ended)
     }
 
@@ -375,7 +271,7 @@ fn spares(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64)>> {
 }
 
 /// Opens segment `number` for writing from its start: the largest spare renamed to it, or a
-/// new file; then makes its name durable (an `fdatasync` of the file alone does not promise
+/// new file, with the segment's header written over its first bytes; then makes its name durable (an `fdatasync` of the file alone does not promise
 /// the folder entry).
 fn open_segment(dir: &Path, number: u64) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -389,6 +285,11 @@ fn open_segment(dir: &Path, number: u64) -> std::io::Result<File> {
         }
     }
     let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).mode(0o640).open(&path)?;
+    {
+        use std::os::unix::fs::FileExt;
+        // Inside the file's size (a spare's): no sync of its own, the first commit's carries it.
+        file.write_all_at(&record::segment_header(number), 0)?;
+    }
     File::open(dir)?.sync_all()?;
     Ok(file)
 }
@@ -473,10 +374,24 @@ fn remove_unfinished_spares(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes segment `number` in format 0, as journals before segment headers were written (no
+/// header, records from byte 0), its end record after `records` when `ended`.
+#[cfg(test)]
+pub(crate) fn write_format_0_segment(dir: &Path, number: u64, records: &[Writes], ended: bool) {
+    let mut bytes = Vec::new();
+    for writes in records {
+        record::encode_writes(Layout::V0, number, 0, writes, &mut Vec::new(), &mut bytes);
+    }
+    if ended {
+        record::encode_end(Layout::V0, number, 0, &mut bytes);
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(segment_path(dir, number), bytes).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("stationd-wal-{name}-{}", std::process::id()));
@@ -506,7 +421,7 @@ mod tests {
         let mut got = Vec::new();
         let r = replay(dir, |w| {
             got.push(w);
-            Ok(())
+            Ok::<(), ReplayError>(())
         })
         .expect("replay");
         (got, r)
@@ -514,7 +429,7 @@ mod tests {
 
     fn encoded_len(segment: u64, w: &Writes) -> u64 {
         let mut out = Vec::new();
-        encode_writes(segment, w, &mut Vec::new(), &mut out);
+        record::encode_writes(Layout::V1, segment, 0, w, &mut Vec::new(), &mut out);
         out.len() as u64
     }
 
@@ -530,7 +445,7 @@ mod tests {
         wal.sync().unwrap();
         let (got, r) = read_all(&dir);
         assert_eq!(got, vec![sample(1), big_sample(2), sample(3)]);
-        assert_eq!(r, Replayed { records: 3, last_segment: 2, unread_bytes: 0 });
+        assert_eq!((r.records, r.last_segment, r.last_records, r.ending), (3, 2, 1, Ending::Clean));
         let mut raw = Vec::new();
         big_sample(2).encode_payload(&mut raw);
         assert!(encoded_len(1, &big_sample(2)) * 2 < raw.len() as u64, "a group commit of events compresses");
@@ -566,7 +481,8 @@ mod tests {
         assert!(std::fs::metadata(segment_path(&dir, 3)).unwrap().len() == reused, "written in place");
         let (got, r) = read_all(&dir);
         assert_eq!(got, vec![sample(20), sample(30)]);
-        assert!(r.unread_bytes > 0, "the old records are there, and not replayed");
+        assert_eq!(r.ending, Ending::Clean, "the old records after the new ones are no tail");
+        assert!(reused > wal.len(), "the old records are there, and not replayed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -594,7 +510,7 @@ mod tests {
         // The zeros after the last record are no record: everything comes back, nothing more.
         let (got, r) = read_all(&dir);
         assert_eq!(got, (0..200u8).map(sample).collect::<Vec<_>>());
-        assert_eq!(r.unread_bytes, (256 << 10) - wal.len());
+        assert_eq!(r.ending, Ending::Clean);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -640,16 +556,16 @@ mod tests {
         wal.sync().unwrap();
         let path = segment_path(&dir, 1);
         let full = std::fs::metadata(&path).unwrap().len();
-        let first = encoded_len(1, &sample(1));
-        // Every cut inside the second record leaves exactly the first.
+        let first = SEGMENT_HEADER as u64 + encoded_len(1, &sample(1));
+        // Every cut inside the second record leaves exactly the first, and drops the rest.
         let bytes = std::fs::read(&path).unwrap();
-        for cut in first..full {
+        for cut in first..full - TERMINATOR.len() as u64 {
             let copy = scratch("torn-copy");
             std::fs::create_dir_all(&copy).unwrap();
             std::fs::write(segment_path(&copy, 1), &bytes[..cut as usize]).unwrap();
             let (got, r) = read_all(&copy);
             assert_eq!(got, vec![sample(1)], "cut at {cut}");
-            assert_eq!(r.unread_bytes, cut - first);
+            assert!(matches!(r.ending, Ending::Torn { bytes } if bytes <= cut - first) || cut == first, "{cut}: {r:?}");
             let _ = std::fs::remove_dir_all(&copy);
         }
         // Zeros where the power cut left the file longer than its data: the same.
@@ -671,32 +587,102 @@ mod tests {
         wal.sync().unwrap();
         let path = segment_path(&dir, 1);
         let mut bytes = std::fs::read(&path).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0x55;
+        // The end record's last byte (its kind), before the terminator.
+        let end_kind = bytes.len() - TERMINATOR.len() - 1;
+        bytes[end_kind] ^= 0x55;
         std::fs::write(&path, &bytes).unwrap();
-        match replay(&dir, |_| Ok(())) {
-            Err(ReplayError::Damaged(msg)) => assert!(msg.contains("damaged at byte"), "{msg}"),
+        let end_at = SEGMENT_HEADER as u64 + encoded_len(1, &sample(1));
+        match replay(&dir, |_| Ok::<(), ReplayError>(())) {
+            Err(ReplayError::Damaged(LogDamage { segment, offset, found: Found::NoEnd })) => {
+                assert_eq!((segment, offset), (path, end_at));
+            }
             other => panic!("expected damage, got {other:?}"),
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    proptest! {
-        #[test]
-        fn any_writes_encode_and_decode_to_themselves_and_only_in_their_segment(
-            ops in proptest::collection::vec(
-                (proptest::collection::vec(any::<u8>(), 0..40), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300))),
-                0..20,
-            ),
-            segment in 1u64..1000,
-        ) {
-            let writes = Writes(ops);
-            let mut bytes = Vec::new();
-            encode_writes(segment, &writes, &mut Vec::new(), &mut bytes);
-            let (back, used) = record_at(segment, &bytes).expect("a whole record");
-            prop_assert_eq!(used, bytes.len());
-            prop_assert_eq!(back, Entry::Writes(writes));
-            prop_assert!(record_at(segment + 1, &bytes).is_none());
+    fn starts_with_header_of(path: &Path, number: u64) -> bool {
+        std::fs::read(path).unwrap().starts_with(&record::segment_header(number)[..SEGMENT_HEADER])
+    }
+
+    #[test]
+    fn a_log_of_format_0_is_replayed_and_continued_in_segments_with_a_header() {
+        let dir = scratch("format-0");
+        // A format 0 log after a crash: segment 4 ended, segment 5 the last, in a recycled
+        // file (old records of segment 2 after its own), and a retired segment as a spare.
+        write_format_0_segment(&dir, 4, &[sample(1), big_sample(2)], true);
+        write_format_0_segment(&dir, 2, &[big_sample(7), big_sample(8), big_sample(9)], true);
+        let mut recycled = std::fs::read(segment_path(&dir, 2)).unwrap();
+        write_format_0_segment(&dir, 5, &[sample(3)], false);
+        let own = std::fs::read(segment_path(&dir, 5)).unwrap();
+        recycled[..own.len()].copy_from_slice(&own);
+        std::fs::write(segment_path(&dir, 5), &recycled).unwrap();
+        std::fs::rename(segment_path(&dir, 2), spare_path(&dir, 2)).unwrap();
+        let (got, r) = read_all(&dir);
+        assert_eq!(got, vec![sample(1), big_sample(2), sample(3)]);
+        assert_eq!((r.last_segment, r.last_version, r.last_records), (5, 0, 1));
+        assert!(matches!(r.ending, Ending::Torn { .. }), "format 0 cannot tell old records from a torn commit");
+
+        // This release continues in segment 6 (the old spare reused), with a header.
+        let mut wal = Wal::start(&dir, r.last_segment, 0).unwrap();
+        assert!(starts_with_header_of(&segment_path(&dir, 6), 6));
+        wal.append(&sample(4)).unwrap();
+        wal.sync().unwrap();
+        wal.rotate().unwrap();
+        wal.append(&sample(5)).unwrap();
+        wal.sync().unwrap();
+        assert!(starts_with_header_of(&segment_path(&dir, 7), 7));
+        let (got, r) = read_all(&dir);
+        assert_eq!(got, vec![sample(4), sample(5)]);
+        assert_eq!((r.last_segment, r.last_version, r.ending), (7, FORMAT_VERSION, Ending::Clean));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_reused_spare_gets_the_header_of_its_new_segment_number() {
+        let dir = scratch("spare-header");
+        let mut wal = Wal::start(&dir, 0, 64 << 10).unwrap();
+        assert!(prepare_spare(&dir, 64 << 10).unwrap());
+        for round in 0..4u8 {
+            wal.append(&big_sample(round)).unwrap();
+            wal.sync().unwrap();
+            let ended = wal.rotate().unwrap();
+            retire_segments_up_to(&dir, ended).unwrap();
+            let number = ended + 1;
+            let path = segment_path(&dir, number);
+            assert!(starts_with_header_of(&path, number), "segment {number}");
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 << 10, "a spare, not a new file");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_segment_that_is_not_a_log_segment_is_an_error_naming_it() {
+        let dir = scratch("foreign");
+        let mut wal = Wal::start(&dir, 0, 0).unwrap();
+        wal.append(&sample(1)).unwrap();
+        wal.sync().unwrap();
+        let path = segment_path(&dir, 1);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[..8].copy_from_slice(b"GARBAGE!");
+        std::fs::write(&path, &bytes).unwrap();
+        match replay(&dir, |_| Ok::<(), ReplayError>(())) {
+            Err(ReplayError::Damaged(LogDamage { segment, offset: 0, found: Found::NotASegment(found) })) => {
+                assert_eq!((segment, &found[..8]), (path.clone(), &b"GARBAGE!"[..]));
+            }
+            other => panic!("expected damage, got {other:?}"),
+        }
+        // A header of a newer format: the journal refuses to open, and says why.
+        let mut newer = record::segment_header(1)[..SEGMENT_HEADER].to_vec();
+        newer[16..20].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        let crc = crc32fast::hash(&newer[..28]);
+        newer[28..32].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &newer).unwrap();
+        let err: crate::journal::JournalError = replay(&dir, |_| Ok(())).unwrap_err();
+        assert!(
+            matches!(&err, crate::journal::JournalError::NewerFormat { path: p, version, .. } if *p == path && *version == FORMAT_VERSION + 1),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
