@@ -18,6 +18,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::event::{ClockSource, OnDuty};
 use crate::journal::Journal;
+use crate::locale::Locale;
 use crate::oms::Oms;
 use crate::orders::{OrderStore, SeenRequest};
 use crate::print::{JobState, Printing, Printout};
@@ -114,13 +115,15 @@ impl FeedbackOut {
         let _ = writeln!(out, "{line}").and_then(|_| out.flush());
     }
 
-    /// `ok seq=N what code=X`, `error code: message (seq=N code=X)`, `alert code: message (seq=N)`.
-    pub fn feedback(&self, seq: u64, feedback: &Feedback, scanned: Option<&str>) {
+    /// `ok seq=N what code=X`, `error code: message (seq=N code=X)`, `alert code: message (seq=N)`:
+    /// the words in `locale`, everything a script reads (`ok`, `seq=`, the code, `code=`) as it is.
+    pub fn feedback(&self, seq: u64, feedback: &Feedback, scanned: Option<&str>, locale: Locale) {
         let code = scanned.map(|c| format!(" code={}", display_code(c))).unwrap_or_default();
+        let text = feedback.say().render(locale);
         self.line(&match feedback {
-            Feedback::Ok { what } => format!("ok seq={seq} {what}{code}"),
-            Feedback::Error { code: e, message } => format!("error {e}: {message} (seq={seq}{code})"),
-            Feedback::Alert { code: e, message } => format!("alert {e}: {message} (seq={seq})"),
+            Feedback::Ok { .. } => format!("ok seq={seq} {text}{code}"),
+            Feedback::Error { code: e, .. } => format!("error {e}: {text} (seq={seq}{code})"),
+            Feedback::Alert { code: e, .. } => format!("alert {e}: {text} (seq={seq})"),
         });
     }
 
@@ -375,8 +378,11 @@ impl Runner {
         }
         // The screen first: whoever sees the feedback line finds the view already updated.
         self.show(station);
+        // In the language spoken after the input: a login answers in the operator's, a
+        // logout in the station's.
+        let locale = station.locale();
         for (seq, fb, scanned) in &feedback {
-            self.out.feedback(*seq, fb, scanned.as_deref());
+            self.out.feedback(*seq, fb, scanned.as_deref(), locale);
         }
         let took = started.elapsed();
         if took > SLOW_INPUT {
