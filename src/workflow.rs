@@ -11,7 +11,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use stationd_drivers::framing::display_code;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
@@ -115,16 +114,9 @@ impl FeedbackOut {
         let _ = writeln!(out, "{line}").and_then(|_| out.flush());
     }
 
-    /// `ok seq=N what code=X`, `error code: message (seq=N code=X)`, `alert code: message (seq=N)`:
-    /// the words in `locale`, everything a script reads (`ok`, `seq=`, the code, `code=`) as it is.
+    /// The packer's answer to an input ([`Feedback::line`]), its words in `locale`.
     pub fn feedback(&self, seq: u64, feedback: &Feedback, scanned: Option<&str>, locale: Locale) {
-        let code = scanned.map(|c| format!(" code={}", display_code(c))).unwrap_or_default();
-        let text = feedback.say().render(locale);
-        self.line(&match feedback {
-            Feedback::Ok { .. } => format!("ok seq={seq} {text}{code}"),
-            Feedback::Error { code: e, .. } => format!("error {e}: {text} (seq={seq}{code})"),
-            Feedback::Alert { code: e, .. } => format!("alert {e}: {text} (seq={seq})"),
-        });
+        self.line(&feedback.line(seq, scanned, locale));
     }
 
     pub fn error(&self, code: &str, message: &str) {

@@ -1,127 +1,129 @@
-# What the station says to the packer, in English: the reference catalog.
-# Events and replies to the cloud carry these texts too, so they must not change
-# without a change to the MQTT contract (docs/asyncapi.yaml). See locales/README.md.
-# Arguments: $order, $code, $sku, $badge, $tote, $location, $tracking are ids shown as
-# they are; $kind is an event kind (kept in every locale); $state and $station are words
-# (state-*, station-*) rendered from this catalog.
+# Co pracoviště říká baliči, česky. Klíče a argumenty jako v en/station.ftl; kódy, čísla
+# objednávek, SKU, karty a $kind (druh události) se nepřekládají.
+# Stručně: obrazovka má 1024×600 a čte se z kroku vzdálenosti.
 
-## Words
+## Slova
 
-state-released = released
-state-picking = picking
-state-picked = picked
-state-packing = packing
-state-packed = packed
-state-labelled = labelled
-state-shipped = shipped
-state-held = held
-state-cancelled = cancelled
-# An order no longer in the cache.
-state-gone = gone
-state-unknown = unknown
-station-pick = pick
-station-pack = pack
-station-ship = ship
-station-multi = multi
-operator-packer = packer
-operator-supervisor = supervisor
+state-released = uvolněná
+state-picking = ve vychystávání
+state-picked = vychystaná
+state-packing = v balení
+state-packed = zabalená
+state-labelled = se štítkem
+state-shipped = odeslaná
+state-held = pozastavená
+state-cancelled = zrušená
+state-gone = už mimo toto pracoviště
+state-unknown = v neznámém stavu
+station-pick = pracoviště vychystávání
+station-pack = balicí pracoviště
+station-ship = expediční pracoviště
+station-multi = víceúčelové pracoviště
+operator-packer = balič
+operator-supervisor = vedoucí směny
 
-## Accepted scans (ok seq=N …)
+## Přijaté skeny
 
 logged-in = { $kind } { $badge } ({ $role })
 logged-out = { $kind } { $badge }
-looking-up = looking up order { $order }
-opened = { $kind } { $order } for { $step ->
-        [pick] picking
-       *[pack] packing
-    } ({ $done }/{ $total } items)
-at-location = at { $location }
-tote-assigned = order { $order } goes in { $tote }
-line-cancelled = line { $line } ({ $sku }) of order { $order } cancelled
-damaged-recorded = damaged { $sku } on line { $line } recorded; scan a replacement
-counted = { $kind } { $sku } line { $line } ({ $count }/{ $of })
-shipped = order { $order } shipped
-held-by-scan = order { $order } held ({ $reason })
-released = order { $order } released to { $state }
-reprinting = reprinting the label of { $order }
-scan-damaged-item = scan the damaged item
-scan-line-to-cancel = scan an item of the line to cancel
-picked-short = order { $order } picked short ({ $lines } line(s))
-labelled = order { $order } labelled
+looking-up = Hledám objednávku { $order }
+opened = { $kind } { $order }: { $step ->
+        [pick] vychystávání
+       *[pack] balení
+    } ({ $done }/{ $total } { $total ->
+        [one] kus
+        [few] kusy
+       *[other] kusů
+    })
+at-location = Umístění { $location }
+tote-assigned = Objednávka { $order } jde do přepravky { $tote }
+line-cancelled = Položka { $line } ({ $sku }) objednávky { $order } zrušena
+damaged-recorded = Poškození zapsáno: { $sku }, položka { $line }; naskenujte náhradu
+counted = { $kind } { $sku } položka { $line } ({ $count }/{ $of })
+shipped = Objednávka { $order } odeslána
+held-by-scan = Objednávka { $order } pozastavena ({ $reason })
+released = Objednávka { $order } uvolněna: { $state }
+reprinting = Znovu tisknu štítek { $order }
+scan-damaged-item = Naskenujte poškozené zboží
+scan-line-to-cancel = Naskenujte zboží z položky, kterou rušíte
+picked-short = Objednávka { $order } vychystána s chybějícím zbožím ({ $lines ->
+        [one] { $lines } položka
+        [few] { $lines } položky
+       *[other] { $lines } položek
+    })
+labelled = Objednávka { $order } má štítek
 
-## Refused scans (error <code>: …)
+## Odmítnuté skeny
 
-# $symbology: EAN-13, UPC-A, … as the scanner library names it.
-bad-check-digit = check digit of { $symbology } { $code } is wrong (expected { $expected })
-# $problem: what is wrong with the field, in English (from the barcode parser).
-bad-gs1-field = GS1 AI ({ $ai }) { $problem }
-unknown-gs1-ai = unknown GS1 application identifier at "{ $rest }"
-scan-too-long = scan of { $bytes } bytes exceeds the { $max }-byte limit
-scan-noise = scan contains control byte { $byte } at offset { $offset }; noise on the line?
-scan-not-utf8 = scan is not valid UTF-8 (offset { $offset })
-log-in-first = { $code } was not used: log in with your badge first
-badge-not-listed = badge { $badge } is not listed for this station
-order-not-cached = order { $order } is not in this station's cache and no order system is configured
-held-put-aside = order { $order } is held ({ $reason }): put it aside or ask a supervisor to release it
-cancelled-do-not-ship = order { $order } was cancelled: do not ship it
-already-shipped = order { $order } has already shipped
-packed-waits-for-label = order { $order } is packed and waits for its label (CMD:REPRINT prints it again)
-labelled-scan-tracking = order { $order } is labelled: scan its tracking number to ship it
-wrong-station = order { $order } is { $state }; a { $station } station cannot work on it
-location-without-order = { $location }: open an order for picking first
-scan-order-first = { $code } was not used: scan an order first
-held-stop = order { $order } is held ({ $reason }): stop and put it aside
-cancelled-return-items = order { $order } was cancelled: stop and return its items
-nothing-more-to-scan = order { $order } is { $state }: nothing more to scan for it
-wrong-tote = tote { $tote } is not the tote of order { $order }
-wrong-item = { $code } is not on order { $order }
-not-a-product = { $code } is not a product barcode nor listed on order { $order }
-line-already-cancelled = that line of order { $order } is already cancelled
-line-is-cancelled = that line of order { $order } is cancelled
-on-cancelled-line = { $code } belongs to a cancelled line of order { $order }
-over-quantity = over quantity: line { $line } ({ $sku }) of order { $order } already has { $done } of { $of }
-unknown-tracking = tracking number { $tracking } belongs to no order in this station's cache
-ships-at-ship-station = order { $order } ships at a ship station, not at a { $station } station
-held-do-not-ship = order { $order } is held: do not ship it
-not-labelled = order { $order } is { $state }: only a labelled order ships
-command-needs-order = CMD:{ $command } needs an open order: scan the order first
-unknown-command = CMD:{ $command } is not a command this station knows (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
+bad-check-digit = Chybná kontrolní číslice { $symbology } { $code } (očekáváno { $expected })
+bad-gs1-field = GS1 AI ({ $ai }) chybný: { $problem }
+unknown-gs1-ai = Neznámý identifikátor GS1 u "{ $rest }"
+scan-too-long = Sken je příliš dlouhý: { $bytes } { $bytes ->
+        [one] bajt
+        [few] bajty
+       *[other] bajtů
+    }, limit { $max }
+scan-noise = Rušení skenu: řídicí znak { $byte } na pozici { $offset }
+scan-not-utf8 = Sken není platné UTF-8 (pozice { $offset })
+log-in-first = { $code } nepoužito: nejdřív se přihlaste kartou
+badge-not-listed = Karta { $badge } není pro toto pracoviště zapsaná
+order-not-cached = Objednávka { $order } na tomto pracovišti není a systém objednávek není nastaven
+held-put-aside = Objednávka { $order } je pozastavená ({ $reason }): odložte ji nebo požádejte vedoucího o uvolnění
+cancelled-do-not-ship = Objednávka { $order } byla zrušena: neodesílejte ji
+already-shipped = Objednávka { $order } už byla odeslána
+packed-waits-for-label = Objednávka { $order } je zabalená a čeká na štítek (CMD:REPRINT ho vytiskne znovu)
+labelled-scan-tracking = Objednávka { $order } má štítek: k odeslání naskenujte číslo zásilky
+wrong-station = Objednávka { $order } je { $state }; { $station } s ní nemůže pracovat
+location-without-order = { $location }: nejdřív otevřete objednávku k vychystání
+scan-order-first = { $code } nepoužito: nejdřív naskenujte objednávku
+held-stop = Objednávka { $order } je pozastavená ({ $reason }): přestaňte a odložte ji
+cancelled-return-items = Objednávka { $order } byla zrušena: přestaňte a vraťte zboží
+nothing-more-to-scan = Objednávka { $order } je { $state }: už není co skenovat
+wrong-tote = Přepravka { $tote } nepatří k objednávce { $order }
+wrong-item = { $code } není v objednávce { $order }
+not-a-product = { $code } není kód zboží a není v objednávce { $order }
+line-already-cancelled = Tato položka objednávky { $order } už je zrušená
+line-is-cancelled = Tato položka objednávky { $order } je zrušená
+on-cancelled-line = { $code } patří ke zrušené položce objednávky { $order }
+over-quantity = Příliš mnoho: položka { $line } ({ $sku }) objednávky { $order } už má { $done } z { $of }
+unknown-tracking = Číslo zásilky { $tracking } nepatří k žádné objednávce na tomto pracovišti
+ships-at-ship-station = Objednávka { $order } se odesílá na expedičním pracovišti, toto je { $station }
+held-do-not-ship = Objednávka { $order } je pozastavená: neodesílejte ji
+not-labelled = Objednávka { $order } je { $state }: odeslat lze jen objednávku se štítkem
+command-needs-order = CMD:{ $command } potřebuje otevřenou objednávku: nejdřív ji naskenujte
+unknown-command = CMD:{ $command } tu není známý příkaz (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
 needs-supervisor = { $action ->
-        [release] releasing a hold
-        [reprint] reprinting a label that was already printed
-       *[cancel-line] cancelling a line
-    } needs a supervisor badge: ask a supervisor to scan in
-nothing-to-reprint = order { $order } is { $state }: there is no label to reprint before it is packed
-no-label-printer = no label printer is configured at this station
-not-being-worked = order { $order } is { $state }: nothing is being picked or packed
-not-being-picked = order { $order } is { $state }, not being picked
-nothing-picked = order { $order }: nothing picked yet; hold it instead
-not-known-here = order { $order } is not known at this station
-cannot-become = order { $order } is { $state }; it cannot become { $to }
-already-final = order { $order } is already { $state }
-already-held = order { $order } is already held
-cannot-hold = order { $order } is { $state } and cannot be held
-not-held = order { $order } is { $state }, not held
+        [release] Uvolnění pozastavení
+        [reprint] Opakovaný tisk už vytištěného štítku
+       *[cancel-line] Zrušení položky
+    } vyžaduje kartu vedoucího: požádejte vedoucího směny o přihlášení
+nothing-to-reprint = Objednávka { $order } je { $state }: před zabalením není štítek k opakovanému tisku
+no-label-printer = Na tomto pracovišti není nastavena tiskárna štítků
+not-being-worked = Objednávka { $order } je { $state }: nic se nevychystává ani nebalí
+not-being-picked = Objednávka { $order } je { $state }, nevychystává se
+nothing-picked = Objednávka { $order }: zatím nic nevychystáno; místo toho ji pozastavte
+not-known-here = Objednávka { $order } není na tomto pracovišti známá
+cannot-become = Objednávka { $order } je { $state }; nemůže přejít do stavu „{ $to }“
+already-final = Objednávka { $order } už je { $state }
+already-held = Objednávka { $order } už je pozastavená
+cannot-hold = Objednávka { $order } je { $state } a nelze ji pozastavit
+not-held = Objednávka { $order } je { $state }, není pozastavená
 
-## Alerts (alert <code>: …)
+## Upozornění
 
-packed-no-label-printer = order { $order } is packed but no label printer is configured here
-stopped-by-office = order { $order } was { $state } by the office: stop and put it aside
-# $reason: the office's words, as sent.
-stopped-by-office-why = order { $order } was { $state } by the office ({ $reason }): stop and put it aside
-# $detail: what the order system answered, in English.
-not-found = order { $order } could not be found: { $detail }
-# $reason: what the printer or its driver reported, in English.
+packed-no-label-printer = Objednávka { $order } je zabalená, ale tiskárna štítků tu není nastavena
+stopped-by-office = Objednávka { $order } je nyní { $state } (kancelář): přestaňte a odložte ji
+stopped-by-office-why = Objednávka { $order } je nyní { $state } (kancelář: { $reason }): přestaňte a odložte ji
+not-found = Objednávka { $order } nenalezena: { $detail }
 did-not-print = { $document ->
-        [label] label
-       *[slip] slip
-    } for order { $order } did not print: { $reason }; scan CMD:REPRINT after fixing the printer
-clock-skew = the box clock is { NUMBER($seconds) } s { $direction ->
-        [ahead] ahead of
-       *[behind] behind
-    } { $source ->
-        [order-system] order system
-       *[cloud] cloud command
-    }'s; check NTP (events carry data.clock)
-# $level: the overdue level's name from the config (reminder, escalate, …).
-overdue = order { $order } has been { $state } for over { $minutes } min ({ $level })
+        [label] Štítek
+       *[slip] Dodací list
+    } objednávky { $order } se nevytiskl: { $reason }; po opravě tiskárny naskenujte CMD:REPRINT
+clock-skew = Hodiny pracoviště se { $direction ->
+        [ahead] předbíhají
+       *[behind] zpožďují
+    } o { NUMBER($seconds) } s oproti { $source ->
+        [order-system] systému objednávek
+       *[cloud] příkazu z cloudu
+    }; zkontrolujte NTP (události nesou data.clock)
+overdue = Objednávka { $order } je { $state } už přes { $minutes } min ({ $level })

@@ -1,127 +1,120 @@
-# What the station says to the packer, in English: the reference catalog.
-# Events and replies to the cloud carry these texts too, so they must not change
-# without a change to the MQTT contract (docs/asyncapi.yaml). See locales/README.md.
-# Arguments: $order, $code, $sku, $badge, $tote, $location, $tracking are ids shown as
-# they are; $kind is an event kind (kept in every locale); $state and $station are words
-# (state-*, station-*) rendered from this catalog.
+# Was die Station dem Packer sagt, auf Deutsch. Keys und Argumente wie in en/station.ftl;
+# Codes, Auftragsnummern, SKUs, Ausweise und $kind (Ereignisart) bleiben, wie sie sind.
+# Kurz halten: der Bildschirm hat 1024×600 und wird aus einem Schritt Abstand gelesen.
 
-## Words
+## Wörter
 
-state-released = released
-state-picking = picking
-state-picked = picked
-state-packing = packing
-state-packed = packed
-state-labelled = labelled
-state-shipped = shipped
-state-held = held
-state-cancelled = cancelled
-# An order no longer in the cache.
-state-gone = gone
-state-unknown = unknown
-station-pick = pick
-station-pack = pack
-station-ship = ship
-station-multi = multi
-operator-packer = packer
-operator-supervisor = supervisor
+state-released = freigegeben
+state-picking = in Kommissionierung
+state-picked = kommissioniert
+state-packing = in Verpackung
+state-packed = verpackt
+state-labelled = etikettiert
+state-shipped = versendet
+state-held = angehalten
+state-cancelled = storniert
+state-gone = nicht mehr hier
+state-unknown = unbekannt
+station-pick = Kommissionierplatz
+station-pack = Packtisch
+station-ship = Versandplatz
+station-multi = Mehrzweckplatz
+operator-packer = Packer
+operator-supervisor = Vorarbeiter
 
-## Accepted scans (ok seq=N …)
+## Angenommene Scans
 
 logged-in = { $kind } { $badge } ({ $role })
 logged-out = { $kind } { $badge }
-looking-up = looking up order { $order }
-opened = { $kind } { $order } for { $step ->
-        [pick] picking
-       *[pack] packing
-    } ({ $done }/{ $total } items)
-at-location = at { $location }
-tote-assigned = order { $order } goes in { $tote }
-line-cancelled = line { $line } ({ $sku }) of order { $order } cancelled
-damaged-recorded = damaged { $sku } on line { $line } recorded; scan a replacement
-counted = { $kind } { $sku } line { $line } ({ $count }/{ $of })
-shipped = order { $order } shipped
-held-by-scan = order { $order } held ({ $reason })
-released = order { $order } released to { $state }
-reprinting = reprinting the label of { $order }
-scan-damaged-item = scan the damaged item
-scan-line-to-cancel = scan an item of the line to cancel
-picked-short = order { $order } picked short ({ $lines } line(s))
-labelled = order { $order } labelled
+looking-up = Auftrag { $order } wird gesucht
+opened = { $kind } { $order } zum { $step ->
+        [pick] Kommissionieren
+       *[pack] Packen
+    } ({ $done }/{ $total } Artikel)
+at-location = Lagerplatz { $location }
+tote-assigned = Auftrag { $order } kommt in { $tote }
+line-cancelled = Position { $line } ({ $sku }) von Auftrag { $order } storniert
+damaged-recorded = Beschädigt erfasst: { $sku }, Position { $line }; Ersatz scannen
+counted = { $kind } { $sku } Position { $line } ({ $count }/{ $of })
+shipped = Auftrag { $order } versendet
+held-by-scan = Auftrag { $order } angehalten ({ $reason })
+released = Auftrag { $order } freigegeben: { $state }
+reprinting = Etikett von { $order } wird neu gedruckt
+scan-damaged-item = Beschädigten Artikel scannen
+scan-line-to-cancel = Artikel der zu stornierenden Position scannen
+picked-short = Auftrag { $order } mit Fehlmenge kommissioniert ({ $lines ->
+        [one] { $lines } Position
+       *[other] { $lines } Positionen
+    })
+labelled = Auftrag { $order } etikettiert
 
-## Refused scans (error <code>: …)
+## Abgelehnte Scans
 
-# $symbology: EAN-13, UPC-A, … as the scanner library names it.
-bad-check-digit = check digit of { $symbology } { $code } is wrong (expected { $expected })
-# $problem: what is wrong with the field, in English (from the barcode parser).
-bad-gs1-field = GS1 AI ({ $ai }) { $problem }
-unknown-gs1-ai = unknown GS1 application identifier at "{ $rest }"
-scan-too-long = scan of { $bytes } bytes exceeds the { $max }-byte limit
-scan-noise = scan contains control byte { $byte } at offset { $offset }; noise on the line?
-scan-not-utf8 = scan is not valid UTF-8 (offset { $offset })
-log-in-first = { $code } was not used: log in with your badge first
-badge-not-listed = badge { $badge } is not listed for this station
-order-not-cached = order { $order } is not in this station's cache and no order system is configured
-held-put-aside = order { $order } is held ({ $reason }): put it aside or ask a supervisor to release it
-cancelled-do-not-ship = order { $order } was cancelled: do not ship it
-already-shipped = order { $order } has already shipped
-packed-waits-for-label = order { $order } is packed and waits for its label (CMD:REPRINT prints it again)
-labelled-scan-tracking = order { $order } is labelled: scan its tracking number to ship it
-wrong-station = order { $order } is { $state }; a { $station } station cannot work on it
-location-without-order = { $location }: open an order for picking first
-scan-order-first = { $code } was not used: scan an order first
-held-stop = order { $order } is held ({ $reason }): stop and put it aside
-cancelled-return-items = order { $order } was cancelled: stop and return its items
-nothing-more-to-scan = order { $order } is { $state }: nothing more to scan for it
-wrong-tote = tote { $tote } is not the tote of order { $order }
-wrong-item = { $code } is not on order { $order }
-not-a-product = { $code } is not a product barcode nor listed on order { $order }
-line-already-cancelled = that line of order { $order } is already cancelled
-line-is-cancelled = that line of order { $order } is cancelled
-on-cancelled-line = { $code } belongs to a cancelled line of order { $order }
-over-quantity = over quantity: line { $line } ({ $sku }) of order { $order } already has { $done } of { $of }
-unknown-tracking = tracking number { $tracking } belongs to no order in this station's cache
-ships-at-ship-station = order { $order } ships at a ship station, not at a { $station } station
-held-do-not-ship = order { $order } is held: do not ship it
-not-labelled = order { $order } is { $state }: only a labelled order ships
-command-needs-order = CMD:{ $command } needs an open order: scan the order first
-unknown-command = CMD:{ $command } is not a command this station knows (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
+bad-check-digit = Prüfziffer von { $symbology } { $code } falsch (erwartet { $expected })
+bad-gs1-field = GS1-AI ({ $ai }) ungültig: { $problem }
+unknown-gs1-ai = Unbekannter GS1-Datenbezeichner bei "{ $rest }"
+scan-too-long = Scan zu lang: { $bytes } Bytes, höchstens { $max }
+scan-noise = Störung im Scan: Steuerzeichen { $byte } an Stelle { $offset }
+scan-not-utf8 = Scan ist kein gültiges UTF-8 (Stelle { $offset })
+log-in-first = { $code } nicht verwendet: zuerst mit Ausweis anmelden
+badge-not-listed = Ausweis { $badge } ist für diesen Platz nicht eingetragen
+order-not-cached = Auftrag { $order } ist hier nicht bekannt, und kein Auftragssystem ist eingerichtet
+held-put-aside = Auftrag { $order } ist angehalten ({ $reason }): beiseitelegen oder Vorarbeiter um Freigabe bitten
+cancelled-do-not-ship = Auftrag { $order } wurde storniert: nicht versenden
+already-shipped = Auftrag { $order } ist bereits versendet
+packed-waits-for-label = Auftrag { $order } ist verpackt und wartet auf sein Etikett (CMD:REPRINT druckt es neu)
+labelled-scan-tracking = Auftrag { $order } ist etikettiert: zum Versenden die Sendungsnummer scannen
+wrong-station = Auftrag { $order } ist { $state }; ein { $station } kann ihn nicht bearbeiten
+location-without-order = { $location }: zuerst einen Auftrag zum Kommissionieren öffnen
+scan-order-first = { $code } nicht verwendet: zuerst einen Auftrag scannen
+held-stop = Auftrag { $order } ist angehalten ({ $reason }): aufhören und beiseitelegen
+cancelled-return-items = Auftrag { $order } wurde storniert: aufhören und Artikel zurückbringen
+nothing-more-to-scan = Auftrag { $order } ist { $state }: nichts mehr zu scannen
+wrong-tote = Behälter { $tote } gehört nicht zu Auftrag { $order }
+wrong-item = { $code } gehört nicht zu Auftrag { $order }
+not-a-product = { $code } ist kein Artikel-Barcode und steht nicht in Auftrag { $order }
+line-already-cancelled = Diese Position von Auftrag { $order } ist bereits storniert
+line-is-cancelled = Diese Position von Auftrag { $order } ist storniert
+on-cancelled-line = { $code } gehört zu einer stornierten Position von Auftrag { $order }
+over-quantity = Zu viel: Position { $line } ({ $sku }) von Auftrag { $order } hat schon { $done } von { $of }
+unknown-tracking = Sendungsnummer { $tracking } gehört zu keinem Auftrag an diesem Platz
+ships-at-ship-station = Auftrag { $order } wird am Versandplatz versendet; dies ist ein { $station }
+held-do-not-ship = Auftrag { $order } ist angehalten: nicht versenden
+not-labelled = Auftrag { $order } ist { $state }: nur etikettierte Aufträge werden versendet
+command-needs-order = CMD:{ $command } braucht einen offenen Auftrag: zuerst den Auftrag scannen
+unknown-command = CMD:{ $command } ist hier kein Befehl (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
 needs-supervisor = { $action ->
-        [release] releasing a hold
-        [reprint] reprinting a label that was already printed
-       *[cancel-line] cancelling a line
-    } needs a supervisor badge: ask a supervisor to scan in
-nothing-to-reprint = order { $order } is { $state }: there is no label to reprint before it is packed
-no-label-printer = no label printer is configured at this station
-not-being-worked = order { $order } is { $state }: nothing is being picked or packed
-not-being-picked = order { $order } is { $state }, not being picked
-nothing-picked = order { $order }: nothing picked yet; hold it instead
-not-known-here = order { $order } is not known at this station
-cannot-become = order { $order } is { $state }; it cannot become { $to }
-already-final = order { $order } is already { $state }
-already-held = order { $order } is already held
-cannot-hold = order { $order } is { $state } and cannot be held
-not-held = order { $order } is { $state }, not held
+        [release] Freigeben
+        [reprint] Nachdruck eines gedruckten Etiketts
+       *[cancel-line] Stornieren einer Position
+    } braucht einen Vorarbeiter-Ausweis: Vorarbeiter anmelden lassen
+nothing-to-reprint = Auftrag { $order } ist { $state }: vor dem Verpacken gibt es kein Etikett zum Nachdrucken
+no-label-printer = An diesem Platz ist kein Etikettendrucker eingerichtet
+not-being-worked = Auftrag { $order } ist { $state }: nichts wird kommissioniert oder verpackt
+not-being-picked = Auftrag { $order } ist { $state }, nicht in Kommissionierung
+nothing-picked = Auftrag { $order }: noch nichts kommissioniert; stattdessen anhalten
+not-known-here = Auftrag { $order } ist an diesem Platz nicht bekannt
+cannot-become = Auftrag { $order } ist { $state }; Wechsel zu „{ $to }“ nicht möglich
+already-final = Auftrag { $order } ist bereits { $state }
+already-held = Auftrag { $order } ist bereits angehalten
+cannot-hold = Auftrag { $order } ist { $state } und kann nicht angehalten werden
+not-held = Auftrag { $order } ist { $state }, nicht angehalten
 
-## Alerts (alert <code>: …)
+## Hinweise
 
-packed-no-label-printer = order { $order } is packed but no label printer is configured here
-stopped-by-office = order { $order } was { $state } by the office: stop and put it aside
-# $reason: the office's words, as sent.
-stopped-by-office-why = order { $order } was { $state } by the office ({ $reason }): stop and put it aside
-# $detail: what the order system answered, in English.
-not-found = order { $order } could not be found: { $detail }
-# $reason: what the printer or its driver reported, in English.
+packed-no-label-printer = Auftrag { $order } ist verpackt, aber hier ist kein Etikettendrucker eingerichtet
+stopped-by-office = Auftrag { $order } wurde vom Büro { $state }: aufhören und beiseitelegen
+stopped-by-office-why = Auftrag { $order } wurde vom Büro { $state } ({ $reason }): aufhören und beiseitelegen
+not-found = Auftrag { $order } nicht gefunden: { $detail }
 did-not-print = { $document ->
-        [label] label
-       *[slip] slip
-    } for order { $order } did not print: { $reason }; scan CMD:REPRINT after fixing the printer
-clock-skew = the box clock is { NUMBER($seconds) } s { $direction ->
-        [ahead] ahead of
-       *[behind] behind
-    } { $source ->
-        [order-system] order system
-       *[cloud] cloud command
-    }'s; check NTP (events carry data.clock)
-# $level: the overdue level's name from the config (reminder, escalate, …).
-overdue = order { $order } has been { $state } for over { $minutes } min ({ $level })
+        [label] Etikett
+       *[slip] Lieferschein
+    } für Auftrag { $order } nicht gedruckt: { $reason }; nach Behebung am Drucker CMD:REPRINT scannen
+clock-skew = Die Uhr der Station geht { NUMBER($seconds) } s { $direction ->
+        [ahead] vor
+       *[behind] nach
+    } (verglichen mit { $source ->
+        [order-system] dem Auftragssystem
+       *[cloud] einem Cloud-Befehl
+    }); NTP prüfen (Ereignisse tragen data.clock)
+overdue = Auftrag { $order } ist seit über { $minutes } min { $state } ({ $level })

@@ -1,127 +1,123 @@
-# What the station says to the packer, in English: the reference catalog.
-# Events and replies to the cloud carry these texts too, so they must not change
-# without a change to the MQTT contract (docs/asyncapi.yaml). See locales/README.md.
-# Arguments: $order, $code, $sku, $badge, $tote, $location, $tracking are ids shown as
-# they are; $kind is an event kind (kept in every locale); $state and $station are words
-# (state-*, station-*) rendered from this catalog.
+# Lo que el puesto dice al embalador, en español. Claves y argumentos como en
+# en/station.ftl; códigos, números de pedido, SKU, tarjetas y $kind (tipo de evento) no se
+# traducen. Breve: la pantalla es de 1024×600 y se lee a un paso de distancia.
 
-## Words
+## Palabras
 
-state-released = released
-state-picking = picking
-state-picked = picked
-state-packing = packing
-state-packed = packed
-state-labelled = labelled
-state-shipped = shipped
-state-held = held
-state-cancelled = cancelled
-# An order no longer in the cache.
-state-gone = gone
-state-unknown = unknown
-station-pick = pick
-station-pack = pack
-station-ship = ship
-station-multi = multi
-operator-packer = packer
+state-released = liberado
+state-picking = en preparación
+state-picked = preparado
+state-packing = en embalaje
+state-packed = embalado
+state-labelled = etiquetado
+state-shipped = enviado
+state-held = retenido
+state-cancelled = cancelado
+state-gone = fuera de este puesto
+state-unknown = en estado desconocido
+station-pick = puesto de preparación
+station-pack = puesto de embalaje
+station-ship = puesto de expedición
+station-multi = puesto multifunción
+operator-packer = embalador
 operator-supervisor = supervisor
 
-## Accepted scans (ok seq=N …)
+## Lecturas aceptadas
 
 logged-in = { $kind } { $badge } ({ $role })
 logged-out = { $kind } { $badge }
-looking-up = looking up order { $order }
-opened = { $kind } { $order } for { $step ->
-        [pick] picking
-       *[pack] packing
-    } ({ $done }/{ $total } items)
-at-location = at { $location }
-tote-assigned = order { $order } goes in { $tote }
-line-cancelled = line { $line } ({ $sku }) of order { $order } cancelled
-damaged-recorded = damaged { $sku } on line { $line } recorded; scan a replacement
-counted = { $kind } { $sku } line { $line } ({ $count }/{ $of })
-shipped = order { $order } shipped
-held-by-scan = order { $order } held ({ $reason })
-released = order { $order } released to { $state }
-reprinting = reprinting the label of { $order }
-scan-damaged-item = scan the damaged item
-scan-line-to-cancel = scan an item of the line to cancel
-picked-short = order { $order } picked short ({ $lines } line(s))
-labelled = order { $order } labelled
+looking-up = Buscando el pedido { $order }
+opened = { $kind } { $order } para { $step ->
+        [pick] preparar
+       *[pack] embalar
+    } ({ $done }/{ $total } { $total ->
+        [one] artículo
+       *[other] artículos
+    })
+at-location = En { $location }
+tote-assigned = El pedido { $order } va en { $tote }
+line-cancelled = Línea { $line } ({ $sku }) del pedido { $order } cancelada
+damaged-recorded = Daño registrado: { $sku }, línea { $line }; escanee un repuesto
+counted = { $kind } { $sku } línea { $line } ({ $count }/{ $of })
+shipped = Pedido { $order } enviado
+held-by-scan = Pedido { $order } retenido ({ $reason })
+released = Pedido { $order } liberado: { $state }
+reprinting = Reimprimiendo la etiqueta de { $order }
+scan-damaged-item = Escanee el artículo dañado
+scan-line-to-cancel = Escanee un artículo de la línea a cancelar
+picked-short = Pedido { $order } preparado incompleto ({ $lines ->
+        [one] { $lines } línea
+       *[other] { $lines } líneas
+    })
+labelled = Pedido { $order } etiquetado
 
-## Refused scans (error <code>: …)
+## Lecturas rechazadas
 
-# $symbology: EAN-13, UPC-A, … as the scanner library names it.
-bad-check-digit = check digit of { $symbology } { $code } is wrong (expected { $expected })
-# $problem: what is wrong with the field, in English (from the barcode parser).
-bad-gs1-field = GS1 AI ({ $ai }) { $problem }
-unknown-gs1-ai = unknown GS1 application identifier at "{ $rest }"
-scan-too-long = scan of { $bytes } bytes exceeds the { $max }-byte limit
-scan-noise = scan contains control byte { $byte } at offset { $offset }; noise on the line?
-scan-not-utf8 = scan is not valid UTF-8 (offset { $offset })
-log-in-first = { $code } was not used: log in with your badge first
-badge-not-listed = badge { $badge } is not listed for this station
-order-not-cached = order { $order } is not in this station's cache and no order system is configured
-held-put-aside = order { $order } is held ({ $reason }): put it aside or ask a supervisor to release it
-cancelled-do-not-ship = order { $order } was cancelled: do not ship it
-already-shipped = order { $order } has already shipped
-packed-waits-for-label = order { $order } is packed and waits for its label (CMD:REPRINT prints it again)
-labelled-scan-tracking = order { $order } is labelled: scan its tracking number to ship it
-wrong-station = order { $order } is { $state }; a { $station } station cannot work on it
-location-without-order = { $location }: open an order for picking first
-scan-order-first = { $code } was not used: scan an order first
-held-stop = order { $order } is held ({ $reason }): stop and put it aside
-cancelled-return-items = order { $order } was cancelled: stop and return its items
-nothing-more-to-scan = order { $order } is { $state }: nothing more to scan for it
-wrong-tote = tote { $tote } is not the tote of order { $order }
-wrong-item = { $code } is not on order { $order }
-not-a-product = { $code } is not a product barcode nor listed on order { $order }
-line-already-cancelled = that line of order { $order } is already cancelled
-line-is-cancelled = that line of order { $order } is cancelled
-on-cancelled-line = { $code } belongs to a cancelled line of order { $order }
-over-quantity = over quantity: line { $line } ({ $sku }) of order { $order } already has { $done } of { $of }
-unknown-tracking = tracking number { $tracking } belongs to no order in this station's cache
-ships-at-ship-station = order { $order } ships at a ship station, not at a { $station } station
-held-do-not-ship = order { $order } is held: do not ship it
-not-labelled = order { $order } is { $state }: only a labelled order ships
-command-needs-order = CMD:{ $command } needs an open order: scan the order first
-unknown-command = CMD:{ $command } is not a command this station knows (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
+bad-check-digit = Dígito de control de { $symbology } { $code } incorrecto (se esperaba { $expected })
+bad-gs1-field = GS1 AI ({ $ai }) no válido: { $problem }
+unknown-gs1-ai = Identificador de aplicación GS1 desconocido en "{ $rest }"
+scan-too-long = Lectura demasiado larga: { $bytes } bytes, máximo { $max }
+scan-noise = Ruido en la lectura: carácter de control { $byte } en la posición { $offset }
+scan-not-utf8 = La lectura no es UTF-8 válido (posición { $offset })
+log-in-first = { $code } no se usó: primero identifíquese con su tarjeta
+badge-not-listed = La tarjeta { $badge } no está registrada en este puesto
+order-not-cached = El pedido { $order } no está en este puesto y no hay sistema de pedidos configurado
+held-put-aside = El pedido { $order } está retenido ({ $reason }): apártelo o pida a un supervisor que lo libere
+cancelled-do-not-ship = El pedido { $order } fue cancelado: no lo envíe
+already-shipped = El pedido { $order } ya fue enviado
+packed-waits-for-label = El pedido { $order } está embalado y espera su etiqueta (CMD:REPRINT la reimprime)
+labelled-scan-tracking = El pedido { $order } está etiquetado: escanee su número de seguimiento para enviarlo
+wrong-station = El pedido { $order } está { $state }; un { $station } no puede trabajarlo
+location-without-order = { $location }: primero abra un pedido para preparar
+scan-order-first = { $code } no se usó: primero escanee un pedido
+held-stop = El pedido { $order } está retenido ({ $reason }): pare y apártelo
+cancelled-return-items = El pedido { $order } fue cancelado: pare y devuelva sus artículos
+nothing-more-to-scan = El pedido { $order } está { $state }: no queda nada por escanear
+wrong-tote = El contenedor { $tote } no es el del pedido { $order }
+wrong-item = { $code } no está en el pedido { $order }
+not-a-product = { $code } no es un código de artículo ni está en el pedido { $order }
+line-already-cancelled = Esa línea del pedido { $order } ya está cancelada
+line-is-cancelled = Esa línea del pedido { $order } está cancelada
+on-cancelled-line = { $code } pertenece a una línea cancelada del pedido { $order }
+over-quantity = Cantidad excedida: la línea { $line } ({ $sku }) del pedido { $order } ya tiene { $done } de { $of }
+unknown-tracking = El número de seguimiento { $tracking } no corresponde a ningún pedido de este puesto
+ships-at-ship-station = El pedido { $order } se envía en un puesto de expedición, no en un { $station }
+held-do-not-ship = El pedido { $order } está retenido: no lo envíe
+not-labelled = El pedido { $order } está { $state }: solo se envía un pedido etiquetado
+command-needs-order = CMD:{ $command } necesita un pedido abierto: escanee primero el pedido
+unknown-command = CMD:{ $command } no es un comando de este puesto (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
 needs-supervisor = { $action ->
-        [release] releasing a hold
-        [reprint] reprinting a label that was already printed
-       *[cancel-line] cancelling a line
-    } needs a supervisor badge: ask a supervisor to scan in
-nothing-to-reprint = order { $order } is { $state }: there is no label to reprint before it is packed
-no-label-printer = no label printer is configured at this station
-not-being-worked = order { $order } is { $state }: nothing is being picked or packed
-not-being-picked = order { $order } is { $state }, not being picked
-nothing-picked = order { $order }: nothing picked yet; hold it instead
-not-known-here = order { $order } is not known at this station
-cannot-become = order { $order } is { $state }; it cannot become { $to }
-already-final = order { $order } is already { $state }
-already-held = order { $order } is already held
-cannot-hold = order { $order } is { $state } and cannot be held
-not-held = order { $order } is { $state }, not held
+        [release] Liberar una retención
+        [reprint] Reimprimir una etiqueta ya impresa
+       *[cancel-line] Cancelar una línea
+    } requiere la tarjeta de un supervisor: pida a un supervisor que se identifique
+nothing-to-reprint = El pedido { $order } está { $state }: no hay etiqueta que reimprimir antes de embalarlo
+no-label-printer = Este puesto no tiene impresora de etiquetas configurada
+not-being-worked = El pedido { $order } está { $state }: no se está preparando ni embalando
+not-being-picked = El pedido { $order } está { $state }, no en preparación
+nothing-picked = Pedido { $order }: aún no se ha preparado nada; reténgalo en su lugar
+not-known-here = El pedido { $order } no se conoce en este puesto
+cannot-become = El pedido { $order } está { $state }; no puede pasar a «{ $to }»
+already-final = El pedido { $order } ya está { $state }
+already-held = El pedido { $order } ya está retenido
+cannot-hold = El pedido { $order } está { $state } y no se puede retener
+not-held = El pedido { $order } está { $state }, no retenido
 
-## Alerts (alert <code>: …)
+## Alertas
 
-packed-no-label-printer = order { $order } is packed but no label printer is configured here
-stopped-by-office = order { $order } was { $state } by the office: stop and put it aside
-# $reason: the office's words, as sent.
-stopped-by-office-why = order { $order } was { $state } by the office ({ $reason }): stop and put it aside
-# $detail: what the order system answered, in English.
-not-found = order { $order } could not be found: { $detail }
-# $reason: what the printer or its driver reported, in English.
+packed-no-label-printer = El pedido { $order } está embalado, pero aquí no hay impresora de etiquetas configurada
+stopped-by-office = El pedido { $order } fue { $state } por la oficina: pare y apártelo
+stopped-by-office-why = El pedido { $order } fue { $state } por la oficina ({ $reason }): pare y apártelo
+not-found = No se encontró el pedido { $order }: { $detail }
 did-not-print = { $document ->
-        [label] label
-       *[slip] slip
-    } for order { $order } did not print: { $reason }; scan CMD:REPRINT after fixing the printer
-clock-skew = the box clock is { NUMBER($seconds) } s { $direction ->
-        [ahead] ahead of
-       *[behind] behind
-    } { $source ->
-        [order-system] order system
-       *[cloud] cloud command
-    }'s; check NTP (events carry data.clock)
-# $level: the overdue level's name from the config (reminder, escalate, …).
-overdue = order { $order } has been { $state } for over { $minutes } min ({ $level })
+        [label] La etiqueta
+       *[slip] El albarán
+    } del pedido { $order } no se imprimió: { $reason }; escanee CMD:REPRINT tras arreglar la impresora
+clock-skew = El reloj del equipo va { NUMBER($seconds) } s { $direction ->
+        [ahead] adelantado
+       *[behind] atrasado
+    } respecto { $source ->
+        [order-system] al sistema de pedidos
+       *[cloud] al comando de la nube
+    }; revise NTP (los eventos llevan data.clock)
+overdue = El pedido { $order } lleva más de { $minutes } min { $state } ({ $level })

@@ -1,127 +1,129 @@
-# What the station says to the packer, in English: the reference catalog.
-# Events and replies to the cloud carry these texts too, so they must not change
-# without a change to the MQTT contract (docs/asyncapi.yaml). See locales/README.md.
-# Arguments: $order, $code, $sku, $badge, $tote, $location, $tracking are ids shown as
-# they are; $kind is an event kind (kept in every locale); $state and $station are words
-# (state-*, station-*) rendered from this catalog.
+# Co stanowisko mówi pakowaczowi, po polsku. Klucze i argumenty jak w en/station.ftl;
+# kody, numery zamówień, SKU, karty i $kind (rodzaj zdarzenia) zostają bez zmian.
+# Krótko: ekran ma 1024×600 i czyta się go z kroku odległości.
 
-## Words
+## Słowa
 
-state-released = released
-state-picking = picking
-state-picked = picked
-state-packing = packing
-state-packed = packed
-state-labelled = labelled
-state-shipped = shipped
-state-held = held
-state-cancelled = cancelled
-# An order no longer in the cache.
-state-gone = gone
-state-unknown = unknown
-station-pick = pick
-station-pack = pack
-station-ship = ship
-station-multi = multi
-operator-packer = packer
-operator-supervisor = supervisor
+state-released = zwolnione
+state-picking = w kompletacji
+state-picked = skompletowane
+state-packing = w pakowaniu
+state-packed = spakowane
+state-labelled = z etykietą
+state-shipped = wysłane
+state-held = wstrzymane
+state-cancelled = anulowane
+state-gone = już niedostępne
+state-unknown = w nieznanym stanie
+station-pick = stanowisko kompletacji
+station-pack = stanowisko pakowania
+station-ship = stanowisko wysyłki
+station-multi = stanowisko wielozadaniowe
+operator-packer = pakowacz
+operator-supervisor = brygadzista
 
-## Accepted scans (ok seq=N …)
+## Przyjęte skany
 
 logged-in = { $kind } { $badge } ({ $role })
 logged-out = { $kind } { $badge }
-looking-up = looking up order { $order }
-opened = { $kind } { $order } for { $step ->
-        [pick] picking
-       *[pack] packing
-    } ({ $done }/{ $total } items)
-at-location = at { $location }
-tote-assigned = order { $order } goes in { $tote }
-line-cancelled = line { $line } ({ $sku }) of order { $order } cancelled
-damaged-recorded = damaged { $sku } on line { $line } recorded; scan a replacement
-counted = { $kind } { $sku } line { $line } ({ $count }/{ $of })
-shipped = order { $order } shipped
-held-by-scan = order { $order } held ({ $reason })
-released = order { $order } released to { $state }
-reprinting = reprinting the label of { $order }
-scan-damaged-item = scan the damaged item
-scan-line-to-cancel = scan an item of the line to cancel
-picked-short = order { $order } picked short ({ $lines } line(s))
-labelled = order { $order } labelled
+looking-up = Szukam zamówienia { $order }
+opened = { $kind } { $order }: { $step ->
+        [pick] kompletacja
+       *[pack] pakowanie
+    } ({ $done }/{ $total } { $total ->
+        [one] sztuka
+        [few] sztuki
+       *[many] sztuk
+    })
+at-location = Lokalizacja { $location }
+tote-assigned = Zamówienie { $order } do pojemnika { $tote }
+line-cancelled = Pozycja { $line } ({ $sku }) zamówienia { $order } anulowana
+damaged-recorded = Zapisano uszkodzenie: { $sku }, pozycja { $line }; zeskanuj zamiennik
+counted = { $kind } { $sku } pozycja { $line } ({ $count }/{ $of })
+shipped = Zamówienie { $order } wysłane
+held-by-scan = Zamówienie { $order } wstrzymane ({ $reason })
+released = Zamówienie { $order } zwolnione: { $state }
+reprinting = Ponowny druk etykiety { $order }
+scan-damaged-item = Zeskanuj uszkodzony towar
+scan-line-to-cancel = Zeskanuj towar z pozycji do anulowania
+picked-short = Zamówienie { $order } skompletowane z brakami ({ $lines ->
+        [one] { $lines } pozycja
+        [few] { $lines } pozycje
+       *[many] { $lines } pozycji
+    })
+labelled = Zamówienie { $order } ma etykietę
 
-## Refused scans (error <code>: …)
+## Odrzucone skany
 
-# $symbology: EAN-13, UPC-A, … as the scanner library names it.
-bad-check-digit = check digit of { $symbology } { $code } is wrong (expected { $expected })
-# $problem: what is wrong with the field, in English (from the barcode parser).
-bad-gs1-field = GS1 AI ({ $ai }) { $problem }
-unknown-gs1-ai = unknown GS1 application identifier at "{ $rest }"
-scan-too-long = scan of { $bytes } bytes exceeds the { $max }-byte limit
-scan-noise = scan contains control byte { $byte } at offset { $offset }; noise on the line?
-scan-not-utf8 = scan is not valid UTF-8 (offset { $offset })
-log-in-first = { $code } was not used: log in with your badge first
-badge-not-listed = badge { $badge } is not listed for this station
-order-not-cached = order { $order } is not in this station's cache and no order system is configured
-held-put-aside = order { $order } is held ({ $reason }): put it aside or ask a supervisor to release it
-cancelled-do-not-ship = order { $order } was cancelled: do not ship it
-already-shipped = order { $order } has already shipped
-packed-waits-for-label = order { $order } is packed and waits for its label (CMD:REPRINT prints it again)
-labelled-scan-tracking = order { $order } is labelled: scan its tracking number to ship it
-wrong-station = order { $order } is { $state }; a { $station } station cannot work on it
-location-without-order = { $location }: open an order for picking first
-scan-order-first = { $code } was not used: scan an order first
-held-stop = order { $order } is held ({ $reason }): stop and put it aside
-cancelled-return-items = order { $order } was cancelled: stop and return its items
-nothing-more-to-scan = order { $order } is { $state }: nothing more to scan for it
-wrong-tote = tote { $tote } is not the tote of order { $order }
-wrong-item = { $code } is not on order { $order }
-not-a-product = { $code } is not a product barcode nor listed on order { $order }
-line-already-cancelled = that line of order { $order } is already cancelled
-line-is-cancelled = that line of order { $order } is cancelled
-on-cancelled-line = { $code } belongs to a cancelled line of order { $order }
-over-quantity = over quantity: line { $line } ({ $sku }) of order { $order } already has { $done } of { $of }
-unknown-tracking = tracking number { $tracking } belongs to no order in this station's cache
-ships-at-ship-station = order { $order } ships at a ship station, not at a { $station } station
-held-do-not-ship = order { $order } is held: do not ship it
-not-labelled = order { $order } is { $state }: only a labelled order ships
-command-needs-order = CMD:{ $command } needs an open order: scan the order first
-unknown-command = CMD:{ $command } is not a command this station knows (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
+bad-check-digit = Błędna cyfra kontrolna { $symbology } { $code } (oczekiwano { $expected })
+bad-gs1-field = GS1 AI ({ $ai }) błędne: { $problem }
+unknown-gs1-ai = Nieznany identyfikator GS1 przy "{ $rest }"
+scan-too-long = Skan za długi: { $bytes } { $bytes ->
+        [one] bajt
+        [few] bajty
+       *[many] bajtów
+    }, limit { $max }
+scan-noise = Zakłócenie skanu: znak sterujący { $byte } na miejscu { $offset }
+scan-not-utf8 = Skan nie jest poprawnym UTF-8 (miejsce { $offset })
+log-in-first = { $code } nie użyto: najpierw zaloguj się kartą
+badge-not-listed = Karta { $badge } nie jest przypisana do tego stanowiska
+order-not-cached = Zamówienia { $order } nie ma na tym stanowisku, a system zamówień nie jest skonfigurowany
+held-put-aside = Zamówienie { $order } wstrzymane ({ $reason }): odłóż je lub poproś brygadzistę o zwolnienie
+cancelled-do-not-ship = Zamówienie { $order } anulowane: nie wysyłaj
+already-shipped = Zamówienie { $order } zostało już wysłane
+packed-waits-for-label = Zamówienie { $order } spakowane, czeka na etykietę (CMD:REPRINT drukuje ją ponownie)
+labelled-scan-tracking = Zamówienie { $order } ma etykietę: zeskanuj numer przesyłki, aby wysłać
+wrong-station = Zamówienie { $order } jest { $state }; { $station } go nie obsługuje
+location-without-order = { $location }: najpierw otwórz zamówienie do kompletacji
+scan-order-first = { $code } nie użyto: najpierw zeskanuj zamówienie
+held-stop = Zamówienie { $order } wstrzymane ({ $reason }): przerwij i odłóż je
+cancelled-return-items = Zamówienie { $order } anulowane: przerwij i odłóż towar z powrotem
+nothing-more-to-scan = Zamówienie { $order } jest { $state }: nic więcej do skanowania
+wrong-tote = Pojemnik { $tote } nie należy do zamówienia { $order }
+wrong-item = { $code } nie ma w zamówieniu { $order }
+not-a-product = { $code } to nie kod towaru i nie ma go w zamówieniu { $order }
+line-already-cancelled = Ta pozycja zamówienia { $order } jest już anulowana
+line-is-cancelled = Ta pozycja zamówienia { $order } jest anulowana
+on-cancelled-line = { $code } należy do anulowanej pozycji zamówienia { $order }
+over-quantity = Za dużo: pozycja { $line } ({ $sku }) zamówienia { $order } ma już { $done } z { $of }
+unknown-tracking = Numer przesyłki { $tracking } nie pasuje do żadnego zamówienia na tym stanowisku
+ships-at-ship-station = Zamówienie { $order } wysyła się na stanowisku wysyłki, a to jest { $station }
+held-do-not-ship = Zamówienie { $order } wstrzymane: nie wysyłaj
+not-labelled = Zamówienie { $order } jest { $state }: wysyła się tylko zamówienia z etykietą
+command-needs-order = CMD:{ $command } wymaga otwartego zamówienia: najpierw zeskanuj zamówienie
+unknown-command = CMD:{ $command } to nieznane polecenie (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
 needs-supervisor = { $action ->
-        [release] releasing a hold
-        [reprint] reprinting a label that was already printed
-       *[cancel-line] cancelling a line
-    } needs a supervisor badge: ask a supervisor to scan in
-nothing-to-reprint = order { $order } is { $state }: there is no label to reprint before it is packed
-no-label-printer = no label printer is configured at this station
-not-being-worked = order { $order } is { $state }: nothing is being picked or packed
-not-being-picked = order { $order } is { $state }, not being picked
-nothing-picked = order { $order }: nothing picked yet; hold it instead
-not-known-here = order { $order } is not known at this station
-cannot-become = order { $order } is { $state }; it cannot become { $to }
-already-final = order { $order } is already { $state }
-already-held = order { $order } is already held
-cannot-hold = order { $order } is { $state } and cannot be held
-not-held = order { $order } is { $state }, not held
+        [release] Zwolnienie wstrzymania
+        [reprint] Ponowny druk wydrukowanej etykiety
+       *[cancel-line] Anulowanie pozycji
+    } wymaga karty brygadzisty: poproś brygadzistę o zalogowanie
+nothing-to-reprint = Zamówienie { $order } jest { $state }: przed spakowaniem nie ma etykiety do ponownego druku
+no-label-printer = Na tym stanowisku nie skonfigurowano drukarki etykiet
+not-being-worked = Zamówienie { $order } jest { $state }: nic nie jest kompletowane ani pakowane
+not-being-picked = Zamówienie { $order } jest { $state }, nie w kompletacji
+nothing-picked = Zamówienie { $order }: nic jeszcze nie skompletowano; zamiast tego je wstrzymaj
+not-known-here = Zamówienie { $order } jest nieznane na tym stanowisku
+cannot-become = Zamówienie { $order } jest { $state }; nie może przejść w stan „{ $to }”
+already-final = Zamówienie { $order } jest już { $state }
+already-held = Zamówienie { $order } jest już wstrzymane
+cannot-hold = Zamówienie { $order } jest { $state } i nie można go wstrzymać
+not-held = Zamówienie { $order } jest { $state }, nie wstrzymane
 
-## Alerts (alert <code>: …)
+## Alerty
 
-packed-no-label-printer = order { $order } is packed but no label printer is configured here
-stopped-by-office = order { $order } was { $state } by the office: stop and put it aside
-# $reason: the office's words, as sent.
-stopped-by-office-why = order { $order } was { $state } by the office ({ $reason }): stop and put it aside
-# $detail: what the order system answered, in English.
-not-found = order { $order } could not be found: { $detail }
-# $reason: what the printer or its driver reported, in English.
+packed-no-label-printer = Zamówienie { $order } spakowane, ale nie ma tu drukarki etykiet
+stopped-by-office = Zamówienie { $order } zostało { $state } przez biuro: przerwij i odłóż je
+stopped-by-office-why = Zamówienie { $order } zostało { $state } przez biuro ({ $reason }): przerwij i odłóż je
+not-found = Nie znaleziono zamówienia { $order }: { $detail }
 did-not-print = { $document ->
-        [label] label
-       *[slip] slip
-    } for order { $order } did not print: { $reason }; scan CMD:REPRINT after fixing the printer
-clock-skew = the box clock is { NUMBER($seconds) } s { $direction ->
-        [ahead] ahead of
-       *[behind] behind
-    } { $source ->
-        [order-system] order system
-       *[cloud] cloud command
-    }'s; check NTP (events carry data.clock)
-# $level: the overdue level's name from the config (reminder, escalate, …).
-overdue = order { $order } has been { $state } for over { $minutes } min ({ $level })
+        [label] Etykieta
+       *[slip] Lista pakowania
+    } zamówienia { $order } nie wydrukowała się: { $reason }; po naprawie drukarki zeskanuj CMD:REPRINT
+clock-skew = Zegar stanowiska { $direction ->
+        [ahead] spieszy się
+       *[behind] spóźnia się
+    } o { NUMBER($seconds) } s względem { $source ->
+        [order-system] systemu zamówień
+       *[cloud] polecenia z chmury
+    }; sprawdź NTP (zdarzenia mają data.clock)
+overdue = Zamówienie { $order } jest { $state } od ponad { $minutes } min ({ $level })

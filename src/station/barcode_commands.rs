@@ -2,8 +2,8 @@
 //! `CMD:DAMAGED`, `CMD:SHORT`, ...): what each does to the open order, and who may scan it.
 
 use super::flow::Scan;
-use super::*;
 use super::say::SupervisorAction;
+use super::*;
 use crate::event::{
     ChangedBy, CommandScanned, LogoutReason, OperatorLogout, PickShort, ScanRefusal, ShortLine, StateDetail,
 };
@@ -29,11 +29,7 @@ impl Station {
             }
             "HOLD" | "RELEASE" | "REPRINT" | "CANCEL-LINE" | "DAMAGED" | "SHORT" => {
                 let Some(id) = order else {
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::NoOrder,
-                        Say::CommandNeedsOrder { command: name },
-                    );
+                    return self.refuse_scan(sc, ScanRefusal::NoOrder, Say::CommandNeedsOrder { command: name });
                 };
                 self.order_command(sc, &name, arg, &id, supervisor);
             }
@@ -83,11 +79,7 @@ impl Station {
                     return self.refuse_scan(sc, ScanRefusal::NothingToReprint, msg);
                 }
                 if !self.settings.label_printer {
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::NoLabelPrinter,
-                        Say::NoLabelPrinter,
-                    );
+                    return self.refuse_scan(sc, ScanRefusal::NoLabelPrinter, Say::NoLabelPrinter);
                 }
                 let confirmed = e.order.progress.label == LabelStatus::Printed;
                 if confirmed && !supervisor {
@@ -137,11 +129,7 @@ impl Station {
                     })
                     .collect();
                 if e.order.progress.picked.values().all(|n| *n == 0) {
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::NothingPicked,
-                        Say::NothingPicked { order },
-                    );
+                    return self.refuse_scan(sc, ScanRefusal::NothingPicked, Say::NothingPicked { order });
                 }
                 if let Some(o) = self.order_mut(id) {
                     o.progress.short = true;

@@ -429,11 +429,7 @@ impl Station {
         if let Some(Armed::Damaged) = armed {
             self.set_session(|s| s.armed = None);
             let Some(l) = live.first() else {
-                return self.refuse_scan(
-                    sc,
-                    ScanRefusal::LineCancelled,
-                    Say::LineIsCancelled { order: id.clone() },
-                );
+                return self.refuse_scan(sc, ScanRefusal::LineCancelled, Say::LineIsCancelled { order: id.clone() });
             };
             let (line, sku) = (l.line, l.sku.clone());
             let o = self.order_mut(&id).expect("present");

@@ -42,11 +42,11 @@ use serde::{Deserialize, Serialize};
 use stationd_drivers::framing::FrameError;
 use time::OffsetDateTime;
 
-use crate::locale::Locale;
 use crate::event::{
     ChangedBy, Clock, ClockSource, CommandName, ErrorInfo, Event, NewEvent, OrderStateChanged, ScanRefusal,
     ScanRejected, StateDetail,
 };
+use crate::locale::Locale;
 pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
 pub use payload::OrderPayload;
 pub use settings::{default_overdue, Document, Operator, OperatorRole, OverdueRule, Settings, StationRole};
@@ -153,6 +153,19 @@ impl Feedback {
         match self {
             Feedback::Ok { what } => what,
             Feedback::Error { message, .. } | Feedback::Alert { message, .. } => message,
+        }
+    }
+
+    /// The feedback line: `ok seq=N what code=X`, `error code: message (seq=N code=X)`,
+    /// `alert code: message (seq=N)` — the words in `locale`; what a script reads (`ok`,
+    /// `error`, `alert`, the code, `seq=`, `code=`) the same in every locale.
+    pub fn line(&self, seq: u64, scanned: Option<&str>, locale: Locale) -> String {
+        let code = scanned.map(|c| format!(" code={}", stationd_drivers::framing::display_code(c))).unwrap_or_default();
+        let text = self.say().render(locale);
+        match self {
+            Feedback::Ok { .. } => format!("ok seq={seq} {text}{code}"),
+            Feedback::Error { code: e, .. } => format!("error {e}: {text} (seq={seq}{code})"),
+            Feedback::Alert { code: e, .. } => format!("alert {e}: {text} (seq={seq})"),
         }
     }
 }

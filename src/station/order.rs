@@ -173,7 +173,7 @@ mod tests {
             assert!(transition(&order(s), StateChange::Hold).is_err());
         }
         assert_eq!(
-            transition(&order(OrderState::Packing), StateChange::Release).unwrap_err(),
+            transition(&order(OrderState::Packing), StateChange::Release).unwrap_err().en(),
             "order SO-1 is packing, not held"
         );
         assert!(transition(&order(OrderState::Held), StateChange::Hold).is_err());
@@ -189,7 +189,7 @@ mod tests {
             }
         }
         assert_eq!(
-            transition(&order(OrderState::Released), StateChange::Advance(OrderState::Packed)).unwrap_err(),
+            transition(&order(OrderState::Released), StateChange::Advance(OrderState::Packed)).unwrap_err().en(),
             "order SO-1 is released; it cannot become packed"
         );
     }

@@ -172,10 +172,9 @@ impl Say {
             }
             Labelled { order } => ("labelled", vec![("order", text(order))]),
 
-            BadBarcode(BarcodeError::CheckDigit { what, code, expected }) => (
-                "bad-check-digit",
-                vec![("symbology", text(what)), ("code", text(code)), ("expected", num(*expected))],
-            ),
+            BadBarcode(BarcodeError::CheckDigit { what, code, expected }) => {
+                ("bad-check-digit", vec![("symbology", text(what)), ("code", text(code)), ("expected", num(*expected))])
+            }
             BadBarcode(BarcodeError::Gs1Field { ai, problem }) => {
                 ("bad-gs1-field", vec![("ai", text(ai)), ("problem", text(problem))])
             }
@@ -183,15 +182,16 @@ impl Say {
             BadFrame(FrameError::TooLong { len, max }) => {
                 ("scan-too-long", vec![("bytes", num(*len as u64)), ("max", num(*max as u64))])
             }
-            BadFrame(FrameError::ControlByte { byte, offset }) => (
-                "scan-noise",
-                vec![("byte", Arg::Text(format!("0x{byte:02x}"))), ("offset", num(*offset as u64))],
-            ),
+            BadFrame(FrameError::ControlByte { byte, offset }) => {
+                ("scan-noise", vec![("byte", Arg::Text(format!("0x{byte:02x}"))), ("offset", num(*offset as u64))])
+            }
             BadFrame(FrameError::NotUtf8 { offset }) => ("scan-not-utf8", vec![("offset", num(*offset as u64))]),
             LogInFirst { code } => ("log-in-first", vec![("code", Arg::Text(display_code(code)))]),
             BadgeNotListed { badge } => ("badge-not-listed", vec![("badge", text(badge))]),
             OrderNotCached { order } => ("order-not-cached", vec![("order", text(order))]),
-            HeldPutAside { order, reason } => ("held-put-aside", vec![("order", text(order)), ("reason", text(reason))]),
+            HeldPutAside { order, reason } => {
+                ("held-put-aside", vec![("order", text(order)), ("reason", text(reason))])
+            }
             CancelledDoNotShip { order } => ("cancelled-do-not-ship", vec![("order", text(order))]),
             AlreadyShipped { order } => ("already-shipped", vec![("order", text(order))]),
             PackedWaitsForLabel { order } => ("packed-waits-for-label", vec![("order", text(order))]),
@@ -269,10 +269,9 @@ impl Say {
             StoppedByOffice { order, to, reason: None } => {
                 ("stopped-by-office", vec![("order", text(order)), ("state", known(*to))])
             }
-            StoppedByOffice { order, to, reason: Some(r) } => (
-                "stopped-by-office-why",
-                vec![("order", text(order)), ("state", known(*to)), ("reason", text(r))],
-            ),
+            StoppedByOffice { order, to, reason: Some(r) } => {
+                ("stopped-by-office-why", vec![("order", text(order)), ("state", known(*to)), ("reason", text(r))])
+            }
             NotFound { order, detail } => ("not-found", vec![("order", text(order)), ("detail", text(detail))]),
             DidNotPrint { document, order, reason } => (
                 "did-not-print",
@@ -288,7 +287,12 @@ impl Say {
             ),
             Overdue { order, state, minutes, level } => (
                 "overdue",
-                vec![("order", text(order)), ("state", known(*state)), ("minutes", num(*minutes)), ("level", text(level))],
+                vec![
+                    ("order", text(order)),
+                    ("state", known(*state)),
+                    ("minutes", num(*minutes)),
+                    ("level", text(level)),
+                ],
             ),
         };
         Message { key, args }

@@ -5,8 +5,7 @@ use super::clock::SkewChange;
 use super::flow::lookup_scan;
 use super::{
     CloudOrder, Document, ErrorCode, Feedback, LabelStatus, OrderPayload, OrderState, PrintOutcome, Reply, Say,
-    StateChange,
-    Station, StoredOrder,
+    StateChange, Station, StoredOrder,
 };
 use crate::event::{
     ChangedBy, ClockSkew, ClockSource, CommandAccepted, CommandName, CommandRefusal, CommandRefused, DocumentFailed,
