@@ -84,9 +84,9 @@ not-labelled = Auftrag { $order } ist { $state }: nur etikettierte Aufträge wer
 command-needs-order = CMD:{ $command } braucht einen offenen Auftrag: zuerst den Auftrag scannen
 unknown-command = CMD:{ $command } ist hier kein Befehl (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)
 needs-supervisor = { $action ->
-        [release] Freigeben
-        [reprint] Nachdruck eines gedruckten Etiketts
-       *[cancel-line] Stornieren einer Position
+        [release] Die Freigabe
+        [reprint] Der Nachdruck eines gedruckten Etiketts
+       *[cancel-line] Das Stornieren einer Position
     } braucht einen Vorarbeiter-Ausweis: Vorarbeiter anmelden lassen
 nothing-to-reprint = Auftrag { $order } ist { $state }: vor dem Verpacken gibt es kein Etikett zum Nachdrucken
 no-label-printer = An diesem Platz ist kein Etikettendrucker eingerichtet

@@ -81,6 +81,7 @@ impl Locale {
         }
     }
 
+    /// Its place in [`Locale::ALL`] (declared in the same order), and so in the bundles.
     fn index(self) -> usize {
         self as usize
     }
