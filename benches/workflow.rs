@@ -61,7 +61,7 @@ fn order(id: &str, lines: &[(&str, u32)], tracking: &str) -> serde_json::Value {
 fn packing_run(orders: usize) -> (Station, Vec<Input>) {
     let settings = Settings {
         role: StationRole::Pack,
-        operators: vec![Operator { badge: "OP:1".into(), name: "P".into(), role: OperatorRole::Packer }],
+        operators: vec![Operator { badge: "OP:1".into(), name: "P".into(), role: OperatorRole::Packer, locale: None }],
         label_printer: true,
         slip_printer: true,
         ..Settings::default()

@@ -11,6 +11,7 @@ pub mod documents;
 pub mod event;
 pub mod http;
 pub mod journal;
+pub mod locale;
 pub mod logging;
 pub mod monitor;
 pub mod oms;

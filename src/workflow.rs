@@ -11,13 +11,13 @@
 use std::io::Write;
 use std::time::Duration;
 
-use stationd_drivers::framing::display_code;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::event::{ClockSource, OnDuty};
 use crate::journal::Journal;
+use crate::locale::Locale;
 use crate::oms::Oms;
 use crate::orders::{OrderStore, SeenRequest};
 use crate::print::{JobState, Printing, Printout};
@@ -114,14 +114,9 @@ impl FeedbackOut {
         let _ = writeln!(out, "{line}").and_then(|_| out.flush());
     }
 
-    /// `ok seq=N what code=X`, `error code: message (seq=N code=X)`, `alert code: message (seq=N)`.
-    pub fn feedback(&self, seq: u64, feedback: &Feedback, scanned: Option<&str>) {
-        let code = scanned.map(|c| format!(" code={}", display_code(c))).unwrap_or_default();
-        self.line(&match feedback {
-            Feedback::Ok { what } => format!("ok seq={seq} {what}{code}"),
-            Feedback::Error { code: e, message } => format!("error {e}: {message} (seq={seq}{code})"),
-            Feedback::Alert { code: e, message } => format!("alert {e}: {message} (seq={seq})"),
-        });
+    /// The packer's answer to an input ([`Feedback::line`]), its words in `locale`.
+    pub fn feedback(&self, seq: u64, feedback: &Feedback, scanned: Option<&str>, locale: Locale) {
+        self.line(&feedback.line(seq, scanned, locale));
     }
 
     pub fn error(&self, code: &str, message: &str) {
@@ -375,8 +370,11 @@ impl Runner {
         }
         // The screen first: whoever sees the feedback line finds the view already updated.
         self.show(station);
+        // In the language spoken after the input: a login answers in the operator's, a
+        // logout in the station's.
+        let locale = station.locale();
         for (seq, fb, scanned) in &feedback {
-            self.out.feedback(*seq, fb, scanned.as_deref());
+            self.out.feedback(*seq, fb, scanned.as_deref(), locale);
         }
         let took = started.elapsed();
         if took > SLOW_INPUT {

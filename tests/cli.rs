@@ -509,3 +509,73 @@ fn a_scanned_bidi_override_or_terminal_escape_is_shown_escaped_to_the_packer() {
     let last = station.export().pop().unwrap();
     assert_eq!(last["data"]["code"], "ABC\u{202e}FED\u{200b}");
 }
+
+/// One preloaded order (SO-1, packed at this station) for the locale tests.
+const LOCALE_ORDERS: &str = r#"[{"id": "SO-1", "state": "picked", "carrier": "DHL", "tracking": "JJD0000000001",
+  "lines": [{"line": 1, "sku": "MUG-RED", "name": "Mug, red", "qty": 2, "barcodes": ["4006381333931"]}]}]"#;
+
+/// A German station with a Polish packer: the feedback line speaks the language in force
+/// after each scan, keeps its machine-readable parts, and the journal stays English.
+#[test]
+fn a_german_station_answers_in_german_a_polish_packer_in_polish_and_the_journal_stays_english() {
+    let station = StationDir::new("", "");
+    std::fs::write(station.tmp.path().join("orders.json"), LOCALE_ORDERS).unwrap();
+    let text = std::fs::read_to_string(&station.config)
+        .unwrap()
+        .replace("allow_unlisted_packers = true\n", "allow_unlisted_packers = true\nlocale = \"de\"\n")
+        + "[orders]\npreload = \"orders.json\"\n\n[[operator]]\nbadge = \"OP:PL\"\nlocale = \"pl\"\n";
+    std::fs::write(&station.config, text).unwrap();
+    let mut daemon = station.spawn();
+    let mut say = |code: &str| {
+        daemon.scan(code);
+        daemon.expect_line()
+    };
+    let line = say("OP:0017");
+    assert!(line.starts_with("ok seq=2 operator.login OP:0017 (Packer) code=OP:0017"), "{line}");
+    say("SO-1");
+    let line = say("5012345678900");
+    assert!(
+        line.starts_with("error wrong_item: 5012345678900 gehört nicht zu Auftrag SO-1 (seq="),
+        "a German station answers in German after the stable prefix: {line}"
+    );
+    let line = say("OP:PL");
+    assert!(line.contains("operator.login OP:PL (pakowacz)"), "{line}");
+    let line = say("5012345678900");
+    assert!(line.starts_with("error wrong_item: 5012345678900 nie ma w zamówieniu SO-1 (seq="), "{line}");
+    let line = say("OP:PL");
+    assert!(line.contains(" operator.logout OP:PL code=OP:PL"), "{line}");
+    let line = say("5012345678900");
+    assert!(
+        line.starts_with("error not_logged_in: 5012345678900 nicht verwendet: zuerst mit Ausweis anmelden"),
+        "{line}"
+    );
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    let messages: Vec<String> = station
+        .export()
+        .iter()
+        .filter(|e| e["kind"] == "item.rejected" || e["kind"] == "scan.rejected")
+        .map(|e| e["data"]["error"]["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "5012345678900 is not on order SO-1",
+            "5012345678900 is not on order SO-1",
+            "5012345678900 was not used: log in with your badge first"
+        ],
+        "events keep the English text of the contract"
+    );
+}
+
+#[test]
+fn check_config_refuses_a_language_the_station_does_not_ship_naming_the_ones_it_does() {
+    let station = StationDir::new("", "[[operator]]\nbadge = \"OP:1\"\nlocale = \"fr\"\n");
+    let o = stationd(&["check-config", station.config_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    let expected = format!(
+        "{}:17: operator[1].locale: \"fr\" is not a language the station ships; use one of en, de, pl, es, cs, zh-CN",
+        station.config.display()
+    );
+    assert!(stderr_of(&o).contains(&expected), "missing {expected:?} in:\n{}", stderr_of(&o));
+}

@@ -76,6 +76,7 @@ fn the_api_shows_the_station_its_orders_devices_queue_health_and_metrics() {
         (w["last_feedback"]["kind"].as_str(), w["last_feedback"]["code"].as_str()),
         (Some("error"), Some("wrong_item"))
     );
+    assert_eq!(w["locale"], "en", "the language of the texts, for the page's lang: {s}");
     assert_eq!(s["station"], "WH1/PACK-T");
     assert_eq!(s["uplink"]["state"], "disabled");
     assert!(s["queue"]["pending"].as_u64().unwrap() >= 5, "{s}");
@@ -131,6 +132,29 @@ fn with_a_token_everything_but_healthz_needs_it_and_a_wrong_one_gets_a_bare_401(
     let (status, _) = http_get(port, "/?token=t0ken-123", &[]);
     assert_eq!(status, 200);
     assert_eq!(http_get(port, "/healthz", &[]).0, 200, "health checks need no token");
+}
+
+/// A German station's status carries its texts in German and says so; codes stay English.
+#[test]
+fn the_status_of_a_german_station_carries_german_texts_and_its_locale() {
+    let port = free_port();
+    let station = station(port, "");
+    let text = std::fs::read_to_string(&station.config)
+        .unwrap()
+        .replace("allow_unlisted_packers = true\n", "allow_unlisted_packers = true\nlocale = \"de\"\n");
+    std::fs::write(&station.config, text).unwrap();
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    for code in ["OP:0017", "SO-1", "5012345678900"] {
+        daemon.scan(code);
+        daemon.expect_line();
+    }
+    let s = json(port, "/api/status");
+    let w = &s["workflow"];
+    assert_eq!(w["locale"], "de", "{s}");
+    assert_eq!(w["last_feedback"]["code"], "wrong_item", "{s}");
+    assert_eq!(w["last_feedback"]["text"], "5012345678900 gehört nicht zu Auftrag SO-1", "{s}");
 }
 
 /// Opens the screen in headless Chromium after a few scans, with the station's

@@ -12,6 +12,8 @@ const LAYERS: &[&str] = &[
     "process",
     "logging",
     "event",
+    // The catalogs of what the station says, and their rendering (pure).
+    "locale",
     // The domain, pure: the station workflow and its types (orders, roles, payloads).
     "station",
     // The config file, read into the domain's types.

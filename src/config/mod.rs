@@ -70,6 +70,8 @@ pub struct StationConfig {
     pub id: String,
     pub role: StationRole,
     pub allow_unlisted_packers: bool,
+    /// The language the station speaks when no operator with their own is logged in.
+    pub locale: crate::locale::Locale,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +342,7 @@ impl Config {
             overdue: self.overdue.clone(),
             cache_ms: i64::from(self.orders.cache_hours) * 3600 * 1000,
             sscc: self.labels.sscc.clone(),
+            locale: self.station.locale,
         }
     }
 

@@ -196,6 +196,20 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A language the station ships a catalog for (`"de"`, `"zh-CN"`, …).
+    pub fn locale(&mut self, cx: &mut Ctx, key: &'static str) -> Option<crate::locale::Locale> {
+        let s = self.string(cx, key)?;
+        let locale = crate::locale::Locale::parse(&s);
+        if locale.is_none() {
+            let msg = format!(
+                "{s:?} is not a language the station ships; use one of {} (tags as written, e.g. \"zh-CN\")",
+                crate::locale::Locale::shipped()
+            );
+            cx.error(self.key_span(key), self.key_name(key), msg);
+        }
+        locale
+    }
+
     /// A duration written like `"24h"`, `"30s"` or `"500ms"`.
     pub fn duration(&mut self, cx: &mut Ctx, key: &'static str) -> Option<Duration> {
         let s = self.string(cx, key)?;

@@ -154,8 +154,11 @@ fn read_station(cx: &mut Ctx, mut s: Section) -> Option<StationConfig> {
         }
     };
     let allow_unlisted_packers = s.bool(cx, "allow_unlisted_packers").unwrap_or(false);
+    // Absent: English; not a shipped language: an error (named by `locale`), no station.
+    let locale = s.locale(cx, "locale");
+    let locale = if s.has("locale") { locale } else { Some(crate::locale::Locale::default()) };
     s.finish(cx);
-    Some(StationConfig { warehouse: warehouse?, id: id?, role: role?, allow_unlisted_packers })
+    Some(StationConfig { warehouse: warehouse?, id: id?, role: role?, allow_unlisted_packers, locale: locale? })
 }
 
 fn read_journal(cx: &mut Ctx, mut s: Section) -> Option<JournalConfig> {
@@ -581,8 +584,14 @@ fn read_operator(cx: &mut Ctx, mut s: Section) -> Option<Spanned<Operator>> {
         Some("supervisor") => OperatorRole::Supervisor,
         _ => OperatorRole::Packer,
     };
+    // Absent: the station's language while they are logged in.
+    let locale = s.locale(cx, "locale");
+    let refused = s.has("locale") && locale.is_none();
     s.finish(cx);
-    Some((Operator { badge: badge?, name, role }, span))
+    if refused {
+        return None;
+    }
+    Some((Operator { badge: badge?, name, role, locale }, span))
 }
 
 fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {

@@ -549,7 +549,7 @@ fn toml_text() -> impl proptest::strategy::Strategy<Value = String> {
                 "warehouse", "id", "role", "path", "max_bytes", "min_free", "retain_acked", "url", "prefix", "name",
                 "kind", "address", "baud", "suffix", "max_len", "language", "device", "template", "cache_hours",
                 "id_pattern", "state", "after", "level", "badge", "listen", "token_file", "inflight", "keep_alive",
-                "allow_insecure", "preload", "password_file", "parity", "mode", "on_eof", "drain_rate_in_use",
+                "allow_insecure", "preload", "password_file", "parity", "mode", "on_eof", "drain_rate_in_use", "locale",
             ][..]
         )
         .prop_map(str::to_string),
@@ -676,4 +676,30 @@ fn label_and_slip_printer_keys_and_the_sscc_prefix_are_read_and_checked_at_load(
     assert!(e[1].contains("printer[1].dpi: 250 is not a label printer resolution; use 203, 300 or 600"), "{e:#?}");
     assert!(e[2].contains("printer[1].codepage: applies to language = \"escpos\" printers only"), "{e:#?}");
     assert!(e[3].contains("printer[1].font: \"ANMDJ\" is not a printer font"), "{e:#?}");
+}
+
+#[test]
+fn the_station_speaks_english_unless_told_and_an_operator_may_have_a_language_of_their_own() {
+    use crate::locale::Locale;
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.station_settings().locale, Locale::En);
+    let src = GOOD.replace("role = \"pack\"\n", "role = \"pack\"\nlocale = \"de\"\n")
+        + "\n[[operator]]\nbadge = \"OP:1\"\nlocale = \"zh-CN\"\n\n[[operator]]\nbadge = \"OP:2\"\n";
+    let settings = parse(&src).unwrap().station_settings();
+    assert_eq!(settings.locale, Locale::De);
+    let locales: Vec<_> = settings.operators.iter().map(|o| o.locale).collect();
+    assert_eq!(locales, [Some(Locale::ZhCn), None], "without one, the station's");
+}
+
+#[test]
+fn an_unknown_locale_is_refused_with_its_line_naming_the_shipped_ones() {
+    let src = GOOD.replace("role = \"pack\"\n", "role = \"pack\"\nlocale = \"fr\"\n");
+    assert_eq!(
+        one_error(&src),
+        "6: station.locale: \"fr\" is not a language the station ships; use one of en, de, pl, es, cs, zh-CN \
+         (tags as written, e.g. \"zh-CN\")"
+    );
+    let src = format!("{GOOD}\n[[operator]]\nbadge = \"OP:1\"\nlocale = \"zh_CN\"\n");
+    let e = one_error(&src);
+    assert!(e.starts_with("12: operator[1].locale: \"zh_CN\" is not a language the station ships"), "{e}");
 }

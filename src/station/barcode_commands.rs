@@ -2,6 +2,7 @@
 //! `CMD:DAMAGED`, `CMD:SHORT`, ...): what each does to the open order, and who may scan it.
 
 use super::flow::Scan;
+use super::say::SupervisorAction;
 use super::*;
 use crate::event::{
     ChangedBy, CommandScanned, LogoutReason, OperatorLogout, PickShort, ScanRefusal, ShortLine, StateDetail,
@@ -20,7 +21,7 @@ impl Station {
             "LOGOUT" => {
                 let badge = self.session.operator.as_ref().map(|o| o.badge.clone()).unwrap_or_default();
                 let data = OperatorLogout { scan: Some(sc), reason: LogoutReason::Command, next: None, clock: None };
-                self.accept(Event::OperatorLogout(data), None, format!("operator.logout {badge}"));
+                self.accept(Event::OperatorLogout(data), None, Say::LoggedOut { badge });
                 self.set_session(|s| {
                     s.operator = None;
                     s.armed = None;
@@ -28,16 +29,12 @@ impl Station {
             }
             "HOLD" | "RELEASE" | "REPRINT" | "CANCEL-LINE" | "DAMAGED" | "SHORT" => {
                 let Some(id) = order else {
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::NoOrder,
-                        format!("CMD:{name} needs an open order: scan the order first"),
-                    );
+                    return self.refuse_scan(sc, ScanRefusal::NoOrder, Say::CommandNeedsOrder { command: name });
                 };
                 self.order_command(sc, &name, arg, &id, supervisor);
             }
             _ => {
-                let msg = format!("CMD:{name} is not a command this station knows (HOLD, RELEASE, REPRINT, CANCEL-LINE, DAMAGED, SHORT, LOGOUT)");
+                let msg = Say::UnknownCommand { command: name };
                 self.refuse_scan(sc, ScanRefusal::UnknownCommand, msg)
             }
         }
@@ -48,26 +45,27 @@ impl Station {
         let scanned =
             |scan| CommandScanned { scan, command: name.to_string(), argument: arg.map(str::to_string), clock: None };
         let state = self.orders.get(id).map(|e| e.order.state);
-        let needs_supervisor = |what: &str| format!("{what} needs a supervisor badge: ask a supervisor to scan in");
+        let needs_supervisor = |action| Say::NeedsSupervisor { action };
+        let order = id.to_string();
         match name {
             "HOLD" => {
                 let reason = arg.filter(|a| !a.is_empty()).unwrap_or("operator");
                 match self.change_state(id, StateChange::Hold, ChangedBy::Station, Some(reason), StateDetail::default())
                 {
                     Ok(_) => {
-                        let what = format!("order {id} held ({reason})");
+                        let what = Say::HeldByScan { order, reason: reason.to_string() };
                         self.accept(Event::CommandScanned(scanned(sc)), Some(id), what)
                     }
                     Err(m) => self.refuse_scan(sc, ScanRefusal::IllegalTransition, m),
                 }
             }
             "RELEASE" if !supervisor => {
-                self.refuse_scan(sc, ScanRefusal::SupervisorRequired, needs_supervisor("releasing a hold"))
+                self.refuse_scan(sc, ScanRefusal::SupervisorRequired, needs_supervisor(SupervisorAction::Release))
             }
             "RELEASE" => {
                 match self.change_state(id, StateChange::Release, ChangedBy::Station, None, StateDetail::default()) {
                     Ok(to) => {
-                        let what = format!("order {id} released to {}", to.as_str());
+                        let what = Say::Released { order, to };
                         self.accept(Event::CommandScanned(scanned(sc)), Some(id), what)
                     }
                     Err(m) => self.refuse_scan(sc, ScanRefusal::IllegalTransition, m),
@@ -77,57 +75,44 @@ impl Station {
                 let Some(e) = self.orders.get(id) else { return };
                 let st = e.order.state;
                 if !matches!(st, OrderState::Packed | OrderState::Labelled) {
-                    let msg =
-                        format!("order {id} is {}: there is no label to reprint before it is packed", st.as_str());
+                    let msg = Say::NothingToReprint { order, state: st };
                     return self.refuse_scan(sc, ScanRefusal::NothingToReprint, msg);
                 }
                 if !self.settings.label_printer {
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::NoLabelPrinter,
-                        "no label printer is configured at this station".into(),
-                    );
+                    return self.refuse_scan(sc, ScanRefusal::NoLabelPrinter, Say::NoLabelPrinter);
                 }
                 let confirmed = e.order.progress.label == LabelStatus::Printed;
                 if confirmed && !supervisor {
                     return self.refuse_scan(
                         sc,
                         ScanRefusal::SupervisorRequired,
-                        needs_supervisor("reprinting a label that was already printed"),
+                        needs_supervisor(SupervisorAction::ReprintPrinted),
                     );
                 }
-                let what = format!("reprinting the label of {id}");
+                let what = Say::Reprinting { order };
                 self.accept(Event::CommandScanned(scanned(sc)), Some(id), what);
                 self.request_print(id, Document::Label, true);
             }
             "CANCEL-LINE" if !supervisor => {
-                self.refuse_scan(sc, ScanRefusal::SupervisorRequired, needs_supervisor("cancelling a line"))
+                self.refuse_scan(sc, ScanRefusal::SupervisorRequired, needs_supervisor(SupervisorAction::CancelLine))
             }
             "CANCEL-LINE" | "DAMAGED" => {
                 if !matches!(state, Some(OrderState::Picking | OrderState::Packing)) {
-                    let st = state.map(OrderState::as_str).unwrap_or("unknown");
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::WrongState,
-                        format!("order {id} is {st}: nothing is being picked or packed"),
-                    );
+                    let msg = Say::NotBeingWorked { order, state };
+                    return self.refuse_scan(sc, ScanRefusal::WrongState, msg);
                 }
                 let armed = if name == "DAMAGED" { Armed::Damaged } else { Armed::CancelLine };
                 self.set_session(|s| s.armed = Some(armed));
                 let what = match armed {
-                    Armed::Damaged => "scan the damaged item".to_string(),
-                    Armed::CancelLine => "scan an item of the line to cancel".to_string(),
+                    Armed::Damaged => Say::ScanDamagedItem,
+                    Armed::CancelLine => Say::ScanLineToCancel,
                 };
                 self.accept(Event::CommandScanned(scanned(sc)), Some(id), what);
             }
             "SHORT" => {
                 if state != Some(OrderState::Picking) {
-                    let st = state.map(OrderState::as_str).unwrap_or("unknown");
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::WrongState,
-                        format!("order {id} is {st}, not being picked"),
-                    );
+                    let msg = Say::NotBeingPicked { order, state };
+                    return self.refuse_scan(sc, ScanRefusal::WrongState, msg);
                 }
                 let e = &self.orders[id];
                 let short: Vec<ShortLine> = e
@@ -144,16 +129,12 @@ impl Station {
                     })
                     .collect();
                 if e.order.progress.picked.values().all(|n| *n == 0) {
-                    return self.refuse_scan(
-                        sc,
-                        ScanRefusal::NothingPicked,
-                        format!("order {id}: nothing picked yet; hold it instead"),
-                    );
+                    return self.refuse_scan(sc, ScanRefusal::NothingPicked, Say::NothingPicked { order });
                 }
                 if let Some(o) = self.order_mut(id) {
                     o.progress.short = true;
                 }
-                let what = format!("order {id} picked short ({} line(s))", short.len());
+                let what = Say::PickedShort { order, lines: short.len() };
                 let data = PickShort { command: scanned(sc), short: short.clone() };
                 self.accept(Event::PickShort(data), Some(id), what);
                 self.apply_checked(

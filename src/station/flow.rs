@@ -4,10 +4,10 @@
 //! event for each transition it caused.
 
 use stationd_drivers::barcode::{ProductCode, ScanClass};
-use stationd_drivers::framing::display_code;
 
 use super::{
-    Armed, Document, Feedback, LabelStatus, Line, Operator, OperatorRole, OrderState, StateChange, Station, StationRole,
+    Armed, Document, Feedback, LabelStatus, Line, Operator, OperatorRole, OrderState, Say, StateChange, Station,
+    StationRole,
 };
 /// A classified scan on its way through the flow is what its event records.
 pub(super) use crate::event::Scan;
@@ -97,7 +97,7 @@ impl Station {
             Err(_) if self.tracking.contains_key(code) => ScanClass::Tracking(code.to_string()),
             Err(e) => {
                 // A product code with a wrong check digit is a misread: reject, never guess.
-                return self.refuse(scanner, code, None, e.to_string());
+                return self.refuse(scanner, code, None, Say::BadBarcode(e));
             }
         };
         let sc = Scan { scanner: scanner.to_string(), read: scan_read(code, &class) };
@@ -105,7 +105,7 @@ impl Station {
             return self.badge(sc, badge);
         }
         if self.session.operator.is_none() {
-            let msg = format!("{} was not used: log in with your badge first", display_code(code));
+            let msg = Say::LogInFirst { code: code.to_string() };
             return self.refuse_scan(sc, ScanRefusal::NotLoggedIn, msg);
         }
         match class {
@@ -142,7 +142,7 @@ impl Station {
 
     /// A code that failed as a product code (a wrong check digit: a misread), so it has no
     /// other class.
-    pub(super) fn refuse(&mut self, scanner: &str, code: &str, order: Option<&str>, message: String) {
+    pub(super) fn refuse(&mut self, scanner: &str, code: &str, order: Option<&str>, message: Say) {
         let read = ScanRead {
             code: code.to_string(),
             class: event::ScanClass::Product,
@@ -154,30 +154,33 @@ impl Station {
         let data = ScanRejected {
             scanner: scanner.to_string(),
             read: Some(read),
-            error: ErrorInfo::new(err, message.clone()),
+            error: ErrorInfo::new(err, message.en()),
             clock: None,
         };
         self.record(Event::ScanRejected(data), order, Some(Feedback::Error { code: err.as_str(), message }));
     }
 
-    pub(super) fn refuse_scan(&mut self, sc: Scan, err: ScanRefusal, message: String) {
+    pub(super) fn refuse_scan(&mut self, sc: Scan, err: ScanRefusal, message: Say) {
         let order = self.session.order.clone();
         self.refuse_in(sc, order.as_deref(), Refusal::Scan(err), message)
     }
 
-    pub(super) fn refuse_in(&mut self, sc: Scan, order: Option<&str>, refusal: Refusal, message: String) {
+    /// Refuses a scan: the event carries the English text, the packer hears `message` in
+    /// the locale in force.
+    pub(super) fn refuse_in(&mut self, sc: Scan, order: Option<&str>, refusal: Refusal, message: Say) {
         let code = refusal.code();
+        let en = message.en();
         let event = match refusal {
             Refusal::Scan(c) => {
-                let error = ErrorInfo::new(c, message.clone());
+                let error = ErrorInfo::new(c, en);
                 Event::ScanRejected(ScanRejected { scanner: sc.scanner, read: Some(sc.read), error, clock: None })
             }
             Refusal::Item(c) => {
-                let error = ErrorInfo::new(c, message.clone());
+                let error = ErrorInfo::new(c, en);
                 Event::ItemRejected(ItemRejected { scan: sc, error, clock: None })
             }
             Refusal::UnknownOrder => {
-                let error = ErrorInfo::new(code.to_string(), message.clone());
+                let error = ErrorInfo::new(code.to_string(), en);
                 Event::OrderUnknown(OrderUnknown { scan: Some(sc), error, clock: None })
             }
         };
@@ -185,7 +188,7 @@ impl Station {
     }
 
     /// Records what an accepted scan did, and tells the packer `what`.
-    pub(super) fn accept(&mut self, event: Event, order: Option<&str>, what: String) {
+    pub(super) fn accept(&mut self, event: Event, order: Option<&str>, what: Say) {
         self.record(event, order, Some(Feedback::Ok { what }));
     }
 
@@ -194,17 +197,17 @@ impl Station {
         let operator = match known {
             Some(o) => o,
             None if self.settings.allow_unlisted_packers => {
-                Operator { badge: badge.to_string(), name: String::new(), role: OperatorRole::Packer }
+                Operator { badge: badge.to_string(), name: String::new(), role: OperatorRole::Packer, locale: None }
             }
             None => {
-                let msg = format!("badge {badge} is not listed for this station");
+                let msg = Say::BadgeNotListed { badge: badge.to_string() };
                 return self.refuse_scan(sc, ScanRefusal::UnknownBadge, msg);
             }
         };
         let current = self.session.operator.clone();
         if current.as_ref().is_some_and(|c| c.badge == operator.badge) {
             // The same badge again logs out.
-            let what = format!("operator.logout {}", operator.badge);
+            let what = Say::LoggedOut { badge: operator.badge.clone() };
             let data = OperatorLogout { scan: Some(sc), reason: LogoutReason::Badge, next: None, clock: None };
             self.accept(Event::OperatorLogout(data), None, what);
             return self.set_session(|s| {
@@ -227,7 +230,7 @@ impl Station {
             s.operator = Some(operator.clone());
             s.armed = None;
         });
-        let what = format!("operator.login {} ({})", operator.badge, operator.role.as_str());
+        let what = Say::LoggedIn { badge: operator.badge.clone(), role: operator.role };
         let order = self.session.order.clone();
         let data = OperatorLogin { scan: sc, name: operator.name, role: operator.role, clock: None };
         self.accept(Event::OperatorLogin(data), order.as_deref(), what);
@@ -242,11 +245,11 @@ impl Station {
                     s.armed = None;
                 });
                 let data = Scanned { scan: sc, clock: None };
-                self.accept(Event::OrderLookup(data), Some(id), format!("looking up order {id}"));
+                self.accept(Event::OrderLookup(data), Some(id), Say::LookingUp { order: id.to_string() });
                 self.after.push(super::Effect::Lookup { id: id.to_string() });
                 return;
             }
-            let msg = format!("order {id} is not in this station's cache and no order system is configured");
+            let msg = Say::OrderNotCached { order: id.to_string() };
             return self.refuse_in(sc, Some(id), Refusal::UnknownOrder, msg);
         }
         self.open_known(sc, id);
@@ -265,22 +268,23 @@ impl Station {
             s.lookup = None;
         });
         let Some(step) = step else {
+            let order = id.to_string();
             let msg = match state {
                 OrderState::Held => {
                     self.set_session(|s| s.order = Some(id.to_string()));
                     let reason = self.orders[id].order.progress.hold_reason.clone().unwrap_or_default();
-                    format!("order {id} is held ({reason}): put it aside or ask a supervisor to release it")
+                    Say::HeldPutAside { order, reason }
                 }
-                OrderState::Cancelled => format!("order {id} was cancelled: do not ship it"),
-                OrderState::Shipped => format!("order {id} has already shipped"),
+                OrderState::Cancelled => Say::CancelledDoNotShip { order },
+                OrderState::Shipped => Say::AlreadyShipped { order },
                 OrderState::Packed => {
                     self.set_session(|s| s.order = Some(id.to_string()));
-                    format!("order {id} is packed and waits for its label (CMD:REPRINT prints it again)")
+                    Say::PackedWaitsForLabel { order }
                 }
                 OrderState::Labelled if matches!(role, StationRole::Ship | StationRole::Multi) => {
-                    format!("order {id} is labelled: scan its tracking number to ship it")
+                    Say::LabelledScanTracking { order }
                 }
-                other => format!("order {id} is {}; a {} station cannot work on it", other.as_str(), role.as_str()),
+                other => Say::WrongStation { order, state: other, role },
             };
             let code = match state {
                 OrderState::Held => ScanRefusal::OrderHeld,
@@ -298,10 +302,7 @@ impl Station {
         };
         let (done, total) = self.counts(id, step);
         let lines = self.line_summary(id, step);
-        let what = format!(
-            "order.opened {id} for {} ({done}/{total} items)",
-            if step == Step::Pick { "picking" } else { "packing" }
-        );
+        let what = Say::Opened { order: id.to_string(), step, done, total };
         let data = OrderOpened { scan: sc, step, lines, clock: None };
         self.accept(Event::OrderOpened(data), Some(id), what);
         if let Some(to) = start {
@@ -336,16 +337,16 @@ impl Station {
         match self.session.order.clone() {
             Some(id) if self.orders.get(&id).is_some_and(|e| e.order.state == OrderState::Picking) => {
                 let data = PickLocation { scan: sc, location: loc.to_string(), clock: None };
-                self.accept(Event::PickLocation(data), Some(&id), format!("at {loc}"));
+                self.accept(Event::PickLocation(data), Some(&id), Say::AtLocation { location: loc.to_string() });
             }
-            _ => self.refuse_scan(sc, ScanRefusal::NoOrder, format!("{loc}: open an order for picking first")),
+            _ => self.refuse_scan(sc, ScanRefusal::NoOrder, Say::LocationWithoutOrder { location: loc.to_string() }),
         }
     }
 
     /// An item (or tote) scan for the open order.
     fn item(&mut self, sc: Scan, tote: Option<&str>, item: Option<(String, Option<String>)>) {
         let Some(id) = self.session.order.clone() else {
-            let msg = format!("{} was not used: scan an order first", display_code(&sc.read.code));
+            let msg = Say::ScanOrderFirst { code: sc.read.code.clone() };
             return self.refuse_scan(sc, ScanRefusal::NoOrder, msg);
         };
         // A change from the cloud (hold, cancel) stops the flow here.
@@ -355,7 +356,7 @@ impl Station {
             Some(OrderState::Packing) => Step::Pack,
             Some(OrderState::Held) => {
                 let reason = self.orders[&id].order.progress.hold_reason.clone().unwrap_or_default();
-                let msg = format!("order {id} is held ({reason}): stop and put it aside");
+                let msg = Say::HeldStop { order: id.clone(), reason };
                 return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderHeld), msg);
             }
             Some(OrderState::Cancelled) => {
@@ -363,12 +364,11 @@ impl Station {
                     s.order = None;
                     s.armed = None;
                 });
-                let msg = format!("order {id} was cancelled: stop and return its items");
+                let msg = Say::CancelledReturnItems { order: id.clone() };
                 return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderCancelled), msg);
             }
             other => {
-                let st = other.map(OrderState::as_str).unwrap_or("gone");
-                let msg = format!("order {id} is {st}: nothing more to scan for it");
+                let msg = Say::NothingMoreToScan { order: id.clone(), state: other };
                 return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::OrderDone), msg);
             }
         };
@@ -377,14 +377,15 @@ impl Station {
                 return self.refuse_scan(
                     sc,
                     ScanRefusal::UnknownBarcode,
-                    format!("tote {tote} is not the tote of order {id}"),
+                    Say::WrongTote { tote: tote.to_string(), order: id.clone() },
                 );
             }
             let o = self.order_mut(&id).expect("state read above");
             o.progress.tote = Some(tote.to_string());
             self.totes.insert(tote.to_string(), id.clone());
             let data = PickTote { scan: sc, tote: tote.to_string(), clock: None };
-            return self.accept(Event::PickTote(data), Some(&id), format!("order {id} goes in {tote}"));
+            let what = Say::ToteAssigned { order: id.clone(), tote: tote.to_string() };
+            return self.accept(Event::PickTote(data), Some(&id), what);
         }
         let Some((code, gtin)) = item else { return };
         let is_product = sc.read.class == event::ScanClass::Product;
@@ -400,16 +401,11 @@ impl Station {
             if armed.is_some() {
                 self.set_session(|s| s.armed = None);
             }
-            let shown = display_code(&code);
             return if is_product {
-                self.refuse_in(
-                    sc,
-                    Some(&id),
-                    Refusal::Item(ItemRefusal::WrongItem),
-                    format!("{shown} is not on order {id}"),
-                )
+                let msg = Say::WrongItem { code, order: id.clone() };
+                self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::WrongItem), msg)
             } else {
-                let msg = format!("{shown} is not a product barcode nor listed on order {id}");
+                let msg = Say::NotAProduct { code, order: id.clone() };
                 self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::UnknownBarcode), msg)
             };
         }
@@ -419,13 +415,13 @@ impl Station {
                 return self.refuse_scan(
                     sc,
                     ScanRefusal::LineCancelled,
-                    format!("that line of order {id} is already cancelled"),
+                    Say::LineAlreadyCancelled { order: id.clone() },
                 );
             };
             let line = l.line;
             let o = self.order_mut(&id).expect("present");
             o.progress.cancelled_lines.insert(line);
-            let what = format!("line {line} ({}) of order {id} cancelled", l.sku);
+            let what = Say::LineCancelled { order: id.clone(), line, sku: l.sku.clone() };
             let data = LineCancelled { scan: sc, line, sku: l.sku.clone(), clock: None };
             self.accept(Event::LineCancelled(data), Some(&id), what);
             return self.complete_if_done(&id, step);
@@ -433,36 +429,32 @@ impl Station {
         if let Some(Armed::Damaged) = armed {
             self.set_session(|s| s.armed = None);
             let Some(l) = live.first() else {
-                return self.refuse_scan(
-                    sc,
-                    ScanRefusal::LineCancelled,
-                    format!("that line of order {id} is cancelled"),
-                );
+                return self.refuse_scan(sc, ScanRefusal::LineCancelled, Say::LineIsCancelled { order: id.clone() });
             };
             let (line, sku) = (l.line, l.sku.clone());
             let o = self.order_mut(&id).expect("present");
             let n = o.progress.damaged.entry(line).or_insert(0);
             *n += 1;
             let damaged = *n;
-            let what = format!("damaged {sku} on line {line} recorded; scan a replacement");
+            let what = Say::DamagedRecorded { sku: sku.clone(), line };
             let data = ItemDamaged { scan: sc, line, sku, damaged, clock: None };
             return self.accept(Event::ItemDamaged(data), Some(&id), what);
         }
         if live.is_empty() {
-            let msg = format!("{} belongs to a cancelled line of order {id}", display_code(&code));
+            let msg = Say::OnCancelledLine { code, order: id.clone() };
             return self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::LineCancelled), msg);
         }
         let p = &self.orders[&id].order.progress;
         let open = live.iter().find(|l| done(p, l.line, step) < target(p, l, step));
         let Some(l) = open else {
             let l = live[0];
-            let msg = format!(
-                "over quantity: line {} ({}) of order {id} already has {} of {}",
-                l.line,
-                l.sku,
-                done(p, l.line, step),
-                target(p, l, step)
-            );
+            let msg = Say::OverQuantity {
+                order: id.clone(),
+                line: l.line,
+                sku: l.sku.clone(),
+                done: done(p, l.line, step),
+                of: target(p, l, step),
+            };
             return self.refuse_in(sc, Some(&id), Refusal::Item(ItemRefusal::OverQuantity), msg);
         };
         let (line, sku, of) = (l.line, l.sku.clone(), target(p, l, step));
@@ -471,10 +463,9 @@ impl Station {
         let n = m.entry(line).or_insert(0);
         *n += 1;
         let count = *n;
-        let what = format!("{sku} line {line} ({count}/{of})");
-        let data = ItemCounted { scan: sc, line, sku, qty: count, of, clock: None };
+        let data = ItemCounted { scan: sc, line, sku: sku.clone(), qty: count, of, clock: None };
         let event = if step == Step::Pick { Event::ItemPicked(data) } else { Event::ItemVerified(data) };
-        let what = format!("{} {what}", event.kind());
+        let what = Say::Counted { kind: event.kind(), sku, line, count, of };
         self.accept(event, Some(&id), what);
         self.complete_if_done(&id, step);
     }
@@ -514,9 +505,9 @@ impl Station {
                     if self.settings.slip_printer {
                         self.request_print(id, Document::Slip, false);
                     }
-                    let msg = format!("order {id} is packed but no label printer is configured here");
+                    let msg = Say::PackedNoLabelPrinter { order: id.to_string() };
                     self.record(
-                        Event::LabelFailed(DocumentFailed { reason: msg.clone(), clock: None }),
+                        Event::LabelFailed(DocumentFailed { reason: msg.en(), clock: None }),
                         Some(id),
                         Some(Feedback::Alert { code: "no_label_printer", message: msg }),
                     );
@@ -539,25 +530,26 @@ impl Station {
     /// A tracking number / label scan: a labelled order ships.
     fn ship(&mut self, sc: Scan, tracking: &str) {
         let Some(id) = self.tracking.get(tracking).cloned() else {
-            let msg = format!("tracking number {tracking} belongs to no order in this station's cache");
+            let msg = Say::UnknownTracking { tracking: tracking.to_string() };
             return self.refuse_scan(sc, ScanRefusal::UnknownTracking, msg);
         };
         if !matches!(self.settings.role, StationRole::Ship | StationRole::Multi) {
-            let msg = format!("order {id} ships at a ship station, not at a {} station", self.settings.role.as_str());
+            let msg = Say::ShipsAtShipStation { order: id.clone(), role: self.settings.role };
             return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::WrongStation), msg);
         }
         let state = self.orders[&id].order.state;
         if state != OrderState::Labelled {
+            let order = id.clone();
             let msg = match state {
-                OrderState::Shipped => format!("order {id} has already shipped"),
-                OrderState::Held => format!("order {id} is held: do not ship it"),
-                OrderState::Cancelled => format!("order {id} was cancelled: do not ship it"),
-                other => format!("order {id} is {}: only a labelled order ships", other.as_str()),
+                OrderState::Shipped => Say::AlreadyShipped { order },
+                OrderState::Held => Say::HeldDoNotShip { order },
+                OrderState::Cancelled => Say::CancelledDoNotShip { order },
+                other => Say::NotLabelled { order, state: other },
             };
             return self.refuse_in(sc, Some(&id), Refusal::Scan(ScanRefusal::NotShippable), msg);
         }
         let data = ShipScanned { scan: sc, tracking: tracking.to_string(), clock: None };
-        self.accept(Event::ShipScanned(data), Some(&id), format!("order {id} shipped"));
+        self.accept(Event::ShipScanned(data), Some(&id), Say::Shipped { order: id.clone() });
         let detail = StateDetail { tracking: Some(tracking.to_string()), ..StateDetail::default() };
         self.apply_checked(&id, StateChange::Advance(OrderState::Shipped), ChangedBy::Station, None, detail);
         if self.session.order.as_deref() == Some(id.as_str()) {

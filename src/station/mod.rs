@@ -24,6 +24,8 @@ pub mod order;
 pub mod payload;
 pub mod reply;
 pub use reply::{ErrorCode, Reply};
+mod say;
+pub use say::{Say, SupervisorAction};
 mod settings;
 mod sscc;
 #[cfg(test)]
@@ -44,6 +46,7 @@ use crate::event::{
     ChangedBy, Clock, ClockSource, CommandName, ErrorInfo, Event, NewEvent, OrderStateChanged, ScanRefusal,
     ScanRejected, StateDetail,
 };
+use crate::locale::Locale;
 pub use order::{lines_of, transition, LabelStatus, Line, OrderState, Progress, StateChange, StoredOrder};
 pub use payload::OrderPayload;
 pub use settings::{default_overdue, Document, Operator, OperatorRole, OverdueRule, Settings, StationRole};
@@ -132,15 +135,39 @@ pub enum Input {
     Tick,
 }
 
-/// What the packer is told once the effect's event is durable.
+/// What the packer is told once the effect's event is durable. The words are a [`Say`]:
+/// the edge renders them in the locale in force ([`Station::locale`]); the code is English.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feedback {
     /// Good beep / green: `ok seq=N <what>`.
-    Ok { what: String },
+    Ok { what: Say },
     /// Error beep / red: `error <code>: <message>`.
-    Error { code: &'static str, message: String },
+    Error { code: &'static str, message: Say },
     /// Not an answer to a scan: something the packer should notice (`alert <code>: ...`).
-    Alert { code: &'static str, message: String },
+    Alert { code: &'static str, message: Say },
+}
+
+impl Feedback {
+    /// What it says.
+    pub fn say(&self) -> &Say {
+        match self {
+            Feedback::Ok { what } => what,
+            Feedback::Error { message, .. } | Feedback::Alert { message, .. } => message,
+        }
+    }
+
+    /// The feedback line: `ok seq=N what code=X`, `error code: message (seq=N code=X)`,
+    /// `alert code: message (seq=N)` — the words in `locale`; what a script reads (`ok`,
+    /// `error`, `alert`, the code, `seq=`, `code=`) the same in every locale.
+    pub fn line(&self, seq: u64, scanned: Option<&str>, locale: Locale) -> String {
+        let code = scanned.map(|c| format!(" code={}", stationd_drivers::framing::display_code(c))).unwrap_or_default();
+        let text = self.say().render(locale);
+        match self {
+            Feedback::Ok { .. } => format!("ok seq={seq} {text}{code}"),
+            Feedback::Error { code: e, .. } => format!("error {e}: {text} (seq={seq}{code})"),
+            Feedback::Alert { code: e, .. } => format!("alert {e}: {text} (seq={seq})"),
+        }
+    }
 }
 
 /// The operator session, saved with the orders so a restart resumes where it stopped.
@@ -201,10 +228,10 @@ struct Entry {
     lines: Arc<Vec<Line>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Alert {
     pub code: &'static str,
-    pub message: String,
+    pub message: Say,
     pub at_ms: i64,
 }
 
@@ -336,8 +363,9 @@ impl Station {
             }
             Input::BadScan { scanner, error } => {
                 let code = framing_refusal(&error);
-                let error = ErrorInfo::new(code, error.to_string());
-                let fb = Feedback::Error { code: code.as_str(), message: error.message.clone() };
+                let say = Say::BadFrame(error);
+                let error = ErrorInfo::new(code, say.en());
+                let fb = Feedback::Error { code: code.as_str(), message: say };
                 let data = ScanRejected { scanner, read: None, error, clock: None };
                 self.record(Event::ScanRejected(data), None, Some(fb));
             }
@@ -461,7 +489,7 @@ impl Station {
         self.fx.push(Effect::Record { event, feedback });
     }
 
-    fn alert(&mut self, code: &'static str, message: String) {
+    fn alert(&mut self, code: &'static str, message: Say) {
         if self.alerts.len() == ALERTS_KEPT {
             self.alerts.pop_front();
         }
@@ -491,8 +519,8 @@ impl Station {
         by: ChangedBy,
         reason: Option<&str>,
         detail: StateDetail,
-    ) -> Result<OrderState, String> {
-        let entry = self.orders.get(id).ok_or_else(|| format!("order {id} is not known at this station"))?;
+    ) -> Result<OrderState, Say> {
+        let entry = self.orders.get(id).ok_or_else(|| Say::NotKnownHere { order: id.to_string() })?;
         let from = entry.order.state;
         let (to, held_from) = transition(&entry.order, change)?;
         let data = OrderStateChanged { from, to, by, reason: reason.map(str::to_string), detail, clock: None };
@@ -512,6 +540,11 @@ impl Station {
         self.count(from, -1);
         self.count(to, 1);
         Ok(to)
+    }
+
+    /// The language the station speaks now: the logged-in operator's, else the station's.
+    pub fn locale(&self) -> Locale {
+        self.session.operator.as_ref().and_then(|o| o.locale).unwrap_or(self.settings.locale)
     }
 
     fn operator_role(&self) -> Option<OperatorRole> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::OrderPayload;
+use super::{OrderPayload, Say};
 
 pub use crate::event::OrderState;
 
@@ -131,18 +131,18 @@ pub enum StateChange {
 /// The order state rules of docs/DESIGN.md: the flow moves one step at a time; any
 /// non-terminal state may be held or cancelled; a held order is released back to the state
 /// it left. Returns the new state and the state to remember for a release.
-pub fn transition(order: &StoredOrder, change: StateChange) -> Result<(OrderState, Option<OrderState>), String> {
+pub fn transition(order: &StoredOrder, change: StateChange) -> Result<(OrderState, Option<OrderState>), Say> {
     let from = order.state;
-    let id = &order.id;
+    let order_id = || order.id.clone();
     match change {
         StateChange::Advance(to) if from.next() == Some(to) => Ok((to, None)),
-        StateChange::Advance(to) => Err(format!("order {id} is {}; it cannot become {}", from.as_str(), to.as_str())),
-        StateChange::Cancel if from.is_terminal() => Err(format!("order {id} is already {}", from.as_str())),
+        StateChange::Advance(to) => Err(Say::CannotBecome { order: order_id(), from, to }),
+        StateChange::Cancel if from.is_terminal() => Err(Say::AlreadyFinal { order: order_id(), state: from }),
         StateChange::Cancel => Ok((OrderState::Cancelled, None)),
-        StateChange::Hold if from == OrderState::Held => Err(format!("order {id} is already held")),
-        StateChange::Hold if from.is_terminal() => Err(format!("order {id} is {} and cannot be held", from.as_str())),
+        StateChange::Hold if from == OrderState::Held => Err(Say::AlreadyHeld { order: order_id() }),
+        StateChange::Hold if from.is_terminal() => Err(Say::CannotHold { order: order_id(), state: from }),
         StateChange::Hold => Ok((OrderState::Held, Some(from))),
-        StateChange::Release if from != OrderState::Held => Err(format!("order {id} is {}, not held", from.as_str())),
+        StateChange::Release if from != OrderState::Held => Err(Say::NotHeld { order: order_id(), state: from }),
         StateChange::Release => Ok((order.held_from.unwrap_or(OrderState::Released), None)),
     }
 }
@@ -173,7 +173,7 @@ mod tests {
             assert!(transition(&order(s), StateChange::Hold).is_err());
         }
         assert_eq!(
-            transition(&order(OrderState::Packing), StateChange::Release).unwrap_err(),
+            transition(&order(OrderState::Packing), StateChange::Release).unwrap_err().en(),
             "order SO-1 is packing, not held"
         );
         assert!(transition(&order(OrderState::Held), StateChange::Hold).is_err());
@@ -189,7 +189,7 @@ mod tests {
             }
         }
         assert_eq!(
-            transition(&order(OrderState::Released), StateChange::Advance(OrderState::Packed)).unwrap_err(),
+            transition(&order(OrderState::Released), StateChange::Advance(OrderState::Packed)).unwrap_err().en(),
             "order SO-1 is released; it cannot become packed"
         );
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use stationd_drivers::barcode::ClassRules;
 
 use super::OrderState;
+use crate::locale::Locale;
 
 /// Which steps of the flow a station does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +36,16 @@ impl StationRole {
     }
 }
 
-/// Someone who may log in: a badge, a name to show, a role.
+/// Someone who may log in: a badge, a name to show, a role, and the language the station
+/// speaks to them (the station's when `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
     pub badge: String,
     pub name: String,
     pub role: OperatorRole,
+    // Left out when unset: a saved session reads the same as before locales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }
 
 pub use crate::event::{Document, OperatorRole};
@@ -89,6 +94,9 @@ pub struct Settings {
     pub cache_ms: i64,
     /// The SSCCs this station makes for orders that come without one (`[labels]`).
     pub sscc: Option<stationd_drivers::sscc::SsccPrefix>,
+    /// The language the station speaks when no operator with a locale of their own is
+    /// logged in (`[station] locale`).
+    pub locale: Locale,
 }
 
 impl Default for Settings {
@@ -104,6 +112,7 @@ impl Default for Settings {
             overdue: default_overdue(),
             cache_ms: 24 * 3600 * 1000,
             sscc: None,
+            locale: Locale::En,
         }
     }
 }

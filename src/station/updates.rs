@@ -4,8 +4,8 @@
 use super::clock::SkewChange;
 use super::flow::lookup_scan;
 use super::{
-    CloudOrder, Document, ErrorCode, Feedback, LabelStatus, OrderPayload, OrderState, PrintOutcome, Reply, StateChange,
-    Station, StoredOrder,
+    CloudOrder, Document, ErrorCode, Feedback, LabelStatus, OrderPayload, OrderState, PrintOutcome, Reply, Say,
+    StateChange, Station, StoredOrder,
 };
 use crate::event::{
     ChangedBy, ClockSkew, ClockSource, CommandAccepted, CommandName, CommandRefusal, CommandRefused, DocumentFailed,
@@ -72,7 +72,7 @@ impl Station {
             return self.cloud_refuse(rid, command, Some(id), CommandRefusal::UnknownOrder, msg);
         };
         if let Err(msg) = super::transition(&e.order, change) {
-            return self.cloud_refuse(rid, command, Some(id), CommandRefusal::IllegalTransition, msg);
+            return self.cloud_refuse(rid, command, Some(id), CommandRefusal::IllegalTransition, msg.en());
         }
         let data = CommandAccepted { name: command, request_id: rid.clone(), clock: None };
         let ev = self.event(Event::CommandAccepted(data), Some(id));
@@ -83,8 +83,7 @@ impl Station {
             .expect("transition checked above");
         if self.session.order.as_deref() == Some(id) && matches!(to, OrderState::Held | OrderState::Cancelled) {
             // The packer hears it now; the next scan of this order is refused.
-            let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            let msg = format!("order {id} was {} by the office{why}: stop and put it aside", to.as_str());
+            let msg = Say::StoppedByOffice { order: id.to_string(), to, reason: reason.clone() };
             let (code, state) = if to == OrderState::Held {
                 ("order_held", Interruption::Held)
             } else {
@@ -164,14 +163,15 @@ impl Station {
                 if waiting {
                     self.set_session(|s| s.lookup = None);
                 }
-                let msg = format!("order {id} could not be found: {message}");
+                let msg = Say::NotFound { order: id.clone(), detail: message };
+                let error = ErrorInfo::new(code.to_string(), msg.en());
                 // The packer may have moved on: then it is an alert, not the answer to a scan.
                 let fb = if waiting {
-                    Feedback::Error { code: "unknown_order", message: msg.clone() }
+                    Feedback::Error { code: "unknown_order", message: msg }
                 } else {
-                    Feedback::Alert { code: "unknown_order", message: msg.clone() }
+                    Feedback::Alert { code: "unknown_order", message: msg }
                 };
-                let data = OrderUnknown { scan: None, error: ErrorInfo::new(code.to_string(), msg), clock: None };
+                let data = OrderUnknown { scan: None, error, clock: None };
                 self.record(Event::OrderUnknown(data), Some(&id), Some(fb));
             }
         }
@@ -193,7 +193,7 @@ impl Station {
                 self.set_label(id, LabelStatus::Printed);
                 let labelled = StateChange::Advance(OrderState::Labelled);
                 let _ = self.change_state(id, labelled, ChangedBy::Printer, Some(how), StateDetail::default());
-                let msg = format!("order {id} labelled");
+                let msg = Say::Labelled { order: id.to_string() };
                 let event = Event::LabelPrinted(LabelPrinted::default());
                 self.record(event, Some(id), Some(Feedback::Ok { what: msg }));
                 if self.session.order.as_deref() == Some(id) {
@@ -207,10 +207,7 @@ impl Station {
                 if doc == Document::Label {
                     self.set_label(id, LabelStatus::Failed);
                 }
-                let msg = format!(
-                    "{} for order {id} did not print: {reason}; scan CMD:REPRINT after fixing the printer",
-                    doc.as_str()
-                );
+                let msg = Say::DidNotPrint { document: doc, order: id.to_string(), reason: reason.clone() };
                 let code = if doc == Document::Label { "label_failed" } else { "slip_failed" };
                 let data = DocumentFailed { reason, clock: None };
                 let event = if doc == Document::Label { Event::LabelFailed(data) } else { Event::SlipFailed(data) };
@@ -229,11 +226,9 @@ impl Station {
     pub(super) fn clock_sample(&mut self, source: ClockSource, remote_ms: i64, max_delay_ms: Option<i64>) {
         match self.clock.sample(self.now_ms, remote_ms, max_delay_ms) {
             Some(SkewChange::Raised(skew)) => {
-                let msg = format!(
-                    "the box clock is {:.0} s {} {source}'s; check NTP (events carry data.clock)",
-                    (skew.abs() as f64) / 1000.0,
-                    if skew > 0 { "ahead of" } else { "behind" }
-                );
+                // Whole seconds, rounded half to even as `{:.0}` does.
+                let seconds = ((skew.unsigned_abs() as f64) / 1000.0).round_ties_even() as u64;
+                let msg = Say::ClockSkew { seconds, ahead: skew > 0, source };
                 let data = ClockSkew { source, skew_ms: skew, resolved: false, clock: None };
                 self.record(Event::ClockSkew(data), None, Some(Feedback::Alert { code: "clock_skew", message: msg }));
             }
@@ -268,7 +263,7 @@ impl Station {
         raised.sort_by(|a, b| a.0.cmp(&b.0).then(a.3.cmp(&b.3)));
         for (id, state, level, after, reached) in raised {
             let mins = after.as_secs() / 60;
-            let msg = format!("order {id} has been {} for over {mins} min ({level})", state.as_str());
+            let msg = Say::Overdue { order: id.clone(), state, minutes: mins, level: level.clone() };
             let data = OrderOverdue { state, level, after_s: after.as_secs(), clock: None };
             self.record(
                 Event::OrderOverdue(data),

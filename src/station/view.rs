@@ -1,5 +1,6 @@
 //! The station as the status page shows it: who is logged in, the open order with its
-//! expected and done lines, the last feedback and recent alerts.
+//! expected and done lines, the last feedback and recent alerts — their text in the locale
+//! the station speaks now (`locale`, for the page's `lang`), their codes in English.
 
 use serde::Serialize;
 
@@ -8,6 +9,9 @@ use super::{at_string as at, Alert, Feedback, Station};
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct View {
     pub role: &'static str,
+    /// The language of the texts below (`en`, `de`, `zh-CN`, …): the logged-in operator's,
+    /// else the station's.
+    pub locale: &'static str,
     pub operator: Option<OperatorView>,
     pub order: Option<OrderView>,
     /// A command waiting for its item (`cancel-line`, `damaged`).
@@ -97,17 +101,18 @@ pub(super) fn build(s: &Station) -> View {
                 .collect(),
         }
     });
-    let last_feedback = s.last_feedback.as_ref().map(|(f, ms)| match f {
-        Feedback::Ok { what } => FeedbackView { kind: "ok", code: None, text: what.clone(), at: at(*ms) },
-        Feedback::Error { code, message } => {
-            FeedbackView { kind: "error", code: Some(code), text: message.clone(), at: at(*ms) }
-        }
-        Feedback::Alert { code, message } => {
-            FeedbackView { kind: "alert", code: Some(code), text: message.clone(), at: at(*ms) }
+    let locale = s.locale();
+    let last_feedback = s.last_feedback.as_ref().map(|(f, ms)| {
+        let text = f.say().render(locale);
+        match f {
+            Feedback::Ok { .. } => FeedbackView { kind: "ok", code: None, text, at: at(*ms) },
+            Feedback::Error { code, .. } => FeedbackView { kind: "error", code: Some(code), text, at: at(*ms) },
+            Feedback::Alert { code, .. } => FeedbackView { kind: "alert", code: Some(code), text, at: at(*ms) },
         }
     });
     View {
         role: s.settings.role.as_str(),
+        locale: locale.as_str(),
         operator: s.session.operator.as_ref().map(|o| OperatorView {
             badge: o.badge.clone(),
             name: o.name.clone(),
@@ -124,7 +129,7 @@ pub(super) fn build(s: &Station) -> View {
             .alerts
             .iter()
             .rev()
-            .map(|Alert { code, message, at_ms }| AlertView { code, message: message.clone(), at: at(*at_ms) })
+            .map(|Alert { code, message, at_ms }| AlertView { code, message: message.render(locale), at: at(*at_ms) })
             .collect(),
         clock_skew_ms: s.clock.skew_ms(),
         orders_cached: s.orders.len(),

@@ -23,7 +23,12 @@ fn settings(role: StationRole) -> Settings {
             ..ClassRules::default()
         },
         role,
-        operators: vec![Operator { badge: SUPERVISOR.into(), name: "Sam".into(), role: OperatorRole::Supervisor }],
+        operators: vec![Operator {
+            badge: SUPERVISOR.into(),
+            name: "Sam".into(),
+            role: OperatorRole::Supervisor,
+            locale: None,
+        }],
         allow_unlisted_packers: true,
         lookup: false,
         label_printer: true,
@@ -176,6 +181,8 @@ fn packing() -> T {
     t
 }
 
+mod locales;
 mod properties;
+mod say;
 mod scans;
 mod updates;
