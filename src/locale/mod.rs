@@ -1,6 +1,8 @@
 //! What the station says, in the packer's language: message catalogs in Project Fluent
 //! (`locales/<lang>/station.ftl`), embedded in the binary so a box needs no files, and the one
-//! function that turns a message key and its arguments into text in a [`Locale`].
+//! function that turns a message key and its arguments into text in a [`Locale`]. The station
+//! screen's own words (`locales/<lang>/screen.ftl`) are handed to the page as templates it
+//! fills in itself ([`screen_texts`]).
 //!
 //! Why Fluent rather than gettext: a Fluent message is a function of named arguments, so a
 //! translator can reorder them and choose words by them (a selector on `$step` or on a
@@ -24,8 +26,11 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use serde::{Deserialize, Serialize};
 
+mod screen;
 #[cfg(test)]
 mod tests;
+
+pub use screen::screen_texts;
 
 /// A language the station speaks (a catalog it ships).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,6 +83,18 @@ impl Locale {
             Locale::Es => include_str!("../../locales/es/station.ftl"),
             Locale::Cs => include_str!("../../locales/cs/station.ftl"),
             Locale::ZhCn => include_str!("../../locales/zh-CN/station.ftl"),
+        }
+    }
+
+    /// The screen's catalog, embedded at build time.
+    pub(crate) fn screen_source(self) -> &'static str {
+        match self {
+            Locale::En => include_str!("../../locales/en/screen.ftl"),
+            Locale::De => include_str!("../../locales/de/screen.ftl"),
+            Locale::Pl => include_str!("../../locales/pl/screen.ftl"),
+            Locale::Es => include_str!("../../locales/es/screen.ftl"),
+            Locale::Cs => include_str!("../../locales/cs/screen.ftl"),
+            Locale::ZhCn => include_str!("../../locales/zh-CN/screen.ftl"),
         }
     }
 

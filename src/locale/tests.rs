@@ -1,6 +1,7 @@
-//! The catalogs themselves: each parses without errors, has no key twice, and has exactly
-//! the keys of `en`, each with the same arguments. (That every message the station can say
-//! renders in every locale is checked beside `Say`, in `station/tests/say.rs`.)
+//! The catalogs themselves — the station's (`station.ftl`) and the screen's (`screen.ftl`):
+//! each parses without errors, has no key twice, and has exactly the keys of `en`, each with
+//! the same arguments. (That every message the station can say renders in every locale is
+//! checked beside `Say`, in `station/tests/say.rs`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,12 +48,35 @@ fn inline_variables<'s>(inline: &InlineExpression<&'s str>, out: &mut BTreeSet<&
     }
 }
 
+/// The two catalogs of every locale.
+#[derive(Debug, Clone, Copy)]
+enum File {
+    Station,
+    Screen,
+}
+
+impl File {
+    const ALL: [File; 2] = [File::Station, File::Screen];
+
+    fn source(self, locale: Locale) -> &'static str {
+        match self {
+            File::Station => locale.source(),
+            File::Screen => locale.screen_source(),
+        }
+    }
+}
+
+/// The station catalog as key → the arguments its message uses.
+fn catalog(locale: Locale) -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    catalog_of(locale, File::Station)
+}
+
 /// A catalog as key → the arguments its message uses; fails on a parse error, a term, a
 /// message without a value, or a key given twice.
-fn catalog(locale: Locale) -> BTreeMap<&'static str, BTreeSet<&'static str>> {
-    let resource = match fluent_syntax::parser::parse(locale.source()) {
+fn catalog_of(locale: Locale, file: File) -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    let resource = match fluent_syntax::parser::parse(file.source(locale)) {
         Ok(r) => r,
-        Err((_, errors)) => panic!("locales/{locale}/station.ftl does not parse: {errors:#?}"),
+        Err((_, errors)) => panic!("locales/{locale}: {file:?} catalog does not parse: {errors:#?}"),
     };
     let mut keys = BTreeMap::new();
     for entry in &resource.body {
@@ -73,26 +97,65 @@ fn catalog(locale: Locale) -> BTreeMap<&'static str, BTreeSet<&'static str>> {
 
 #[test]
 fn every_catalog_parses_without_errors() {
-    for locale in Locale::ALL {
-        assert!(!catalog(locale).is_empty(), "{locale}");
+    for (locale, file) in Locale::ALL.into_iter().flat_map(|l| File::ALL.map(|f| (l, f))) {
+        assert!(!catalog_of(locale, file).is_empty(), "{locale} {file:?}");
         // And the runtime builds its bundle from it without complaint.
-        let res = FluentResource::try_new(locale.source().to_string());
-        assert!(res.is_ok(), "{locale}: {:?}", res.err().map(|(_, e)| e));
+        let res = FluentResource::try_new(file.source(locale).to_string());
+        assert!(res.is_ok(), "{locale} {file:?}: {:?}", res.err().map(|(_, e)| e));
     }
 }
 
 #[test]
 fn every_catalog_has_exactly_the_keys_of_english_with_the_same_arguments() {
-    let en = catalog(Locale::En);
-    for locale in Locale::ALL {
-        let other = catalog(locale);
-        let missing: Vec<_> = en.keys().filter(|k| !other.contains_key(*k)).collect();
-        let extra: Vec<_> = other.keys().filter(|k| !en.contains_key(*k)).collect();
-        assert!(missing.is_empty() && extra.is_empty(), "{locale}: missing {missing:?}, not in en {extra:?}");
-        for (key, args) in &en {
-            assert_eq!(&other[key], args, "{locale}: {key} takes other arguments than en");
+    for file in File::ALL {
+        let en = catalog_of(Locale::En, file);
+        for locale in Locale::ALL {
+            let other = catalog_of(locale, file);
+            let missing: Vec<_> = en.keys().filter(|k| !other.contains_key(*k)).collect();
+            let extra: Vec<_> = other.keys().filter(|k| !en.contains_key(*k)).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{locale} {file:?}: missing {missing:?}, not in en {extra:?}"
+            );
+            for (key, args) in &en {
+                assert_eq!(&other[key], args, "{locale} {file:?}: {key} takes other arguments than en");
+            }
         }
     }
+}
+
+/// The page fills in `{name}` itself: a selector or a function would be lost on it.
+#[test]
+fn screen_messages_are_plain_text_and_variables_so_the_page_formats_them_exactly() {
+    for locale in Locale::ALL {
+        let resource = fluent_syntax::parser::parse(locale.screen_source()).expect("parses");
+        for entry in &resource.body {
+            if let Entry::Message(m) = entry {
+                let value = m.value.as_ref().expect("has text");
+                assert!(screen::template(value).is_some(), "{locale}: screen message {} is not plain", m.id.name);
+            }
+        }
+        let texts = screen_texts(locale);
+        // The screen's messages and the station's 17 words (states, station and operator roles).
+        let keys = catalog_of(Locale::En, File::Screen).len() + 17;
+        assert_eq!(texts.len(), keys, "{locale}: {:?}", texts.keys());
+        for (key, text) in &texts {
+            assert!(!text.trim().is_empty(), "{locale}: {key} is empty");
+        }
+    }
+}
+
+#[test]
+fn screen_templates_name_their_arguments_and_carry_the_stations_words() {
+    let en = screen_texts(Locale::En);
+    assert_eq!(en["updated"], "updated {time}");
+    assert_eq!(en["clock-off"], "clock off by {seconds} s");
+    assert_eq!(en["state-packing"], "packing", "order states come from station.ftl");
+    let de = screen_texts(Locale::De);
+    assert_eq!(de["scan-badge"], "Ausweis scannen");
+    assert_eq!(de["operator-supervisor"], render(Locale::De, &Message { key: "operator-supervisor", args: vec![] }));
+    let zh = screen_texts(Locale::ZhCn);
+    assert_eq!(zh["looking-up"], "正在查找 {order}…");
 }
 
 #[test]
