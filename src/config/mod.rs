@@ -217,6 +217,9 @@ pub struct HttpConfig {
     /// A connection that moves no byte either way for this long is closed (a live stream
     /// whose client stopped reading).
     pub idle_timeout: Duration,
+    /// Whether the screen plays a short sound for each verdict (ok, error, alert); a packer
+    /// can still mute one screen.
+    pub sounds: bool,
 }
 
 impl HttpConfig {

@@ -638,6 +638,16 @@ fn read_http(cx: &mut Ctx, mut s: Section) -> Option<HttpConfig> {
         let msg = format!("{max_streams} live streams cannot exceed max_connections ({max_connections})");
         cx.error(s.key_span("max_streams"), s.key_name("max_streams"), msg);
     }
+    let sounds = s.bool(cx, "sounds").unwrap_or(true);
     s.finish(cx);
-    Some(HttpConfig { listen: listen?, token_file, hosts, max_connections, max_streams, header_timeout, idle_timeout })
+    Some(HttpConfig {
+        listen: listen?,
+        token_file,
+        hosts,
+        max_connections,
+        max_streams,
+        header_timeout,
+        idle_timeout,
+        sounds,
+    })
 }

@@ -261,6 +261,16 @@ fn the_http_api_off_loopback_needs_a_token() {
 }
 
 #[test]
+fn the_screen_plays_sounds_unless_http_sounds_is_false() {
+    let http = |extra: &str| parse(&format!("{GOOD}[http]\n{extra}")).unwrap().http.unwrap();
+    assert!(http("").sounds, "on by default");
+    assert!(!http("sounds = false\n").sounds);
+    assert!(http("sounds = true\n").sounds);
+    let e = one_error(&format!("{GOOD}[http]\nsounds = \"off\"\n"));
+    assert!(e.starts_with("10: http.sounds: expected true or false, found string"), "{e}");
+}
+
+#[test]
 fn invalid_toml_reports_the_line() {
     let e = one_error(&format!("{GOOD}[[scanner]\nname = 1\n"));
     assert!(e.starts_with("9: -: invalid TOML"), "{e}");
