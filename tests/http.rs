@@ -14,15 +14,23 @@ const ORDERS: &str = r#"[{"id": "SO-1", "state": "picked", "carrier": "DHL", "tr
 
 /// A station with the screen on `port`, a file printer and one preloaded order.
 fn station(port: u16, http_extra: &str) -> StationDir {
+    station_with(port, ORDERS, "", http_extra)
+}
+
+/// A station with the screen on `port`, a file printer, `orders` preloaded, and `station_extra`
+/// added to `[station]` and `http_extra` to `[http]` (other tables may follow it).
+fn station_with(port: u16, orders: &str, station_extra: &str, http_extra: &str) -> StationDir {
     let s = StationDir::new("", "");
     let dir = s.tmp.path();
-    std::fs::write(dir.join("orders.json"), ORDERS).unwrap();
+    std::fs::write(dir.join("orders.json"), orders).unwrap();
     let extra = format!(
-        "[http]\nlisten = \"127.0.0.1:{port}\"\n{http_extra}\n\
-         [orders]\npreload = \"orders.json\"\n\n\
-         [[printer]]\nname = \"label\"\nkind = \"file\"\npath = \"labels\"\nlanguage = \"zpl\"\nrole = \"label\"\n"
+        "[orders]\npreload = \"orders.json\"\n\n\
+         [[printer]]\nname = \"label\"\nkind = \"file\"\npath = \"labels\"\nlanguage = \"zpl\"\nrole = \"label\"\n\n\
+         [http]\nlisten = \"127.0.0.1:{port}\"\n{http_extra}\n"
     );
     let text = std::fs::read_to_string(&s.config).unwrap() + &extra;
+    let text =
+        text.replace("allow_unlisted_packers = true\n", &format!("allow_unlisted_packers = true\n{station_extra}"));
     std::fs::write(&s.config, text).unwrap();
     s
 }
@@ -171,8 +179,8 @@ fn the_station_screen_renders_the_operator_the_order_and_the_last_scan_in_a_brow
     let blocked: Vec<&String> = screen.logged.iter().filter(|l| l.contains("Content Security Policy")).collect();
     assert!(blocked.is_empty(), "the browser blocked part of the page: {blocked:#?}");
     assert!(!screen.logged.iter().any(|l| l.starts_with("pageerror")), "{:#?}", screen.logged);
-    assert!(dom.contains("<b id=\"operator\">OP:0017 (packer)</b>"), "operator not rendered:\n{dom}");
-    assert!(dom.contains("<span id=\"order-id\">SO-1</span>"), "order not rendered:\n{dom}");
+    assert!(dom.contains("<b id=\"operator\" dir=\"auto\">OP:0017 (packer)</b>"), "operator not rendered:\n{dom}");
+    assert!(dom.contains("<span id=\"order-id\" dir=\"auto\">SO-1</span>"), "order not rendered:\n{dom}");
     assert!(dom.contains("<div id=\"result\" class=\"error\">"), "last scan not red:\n{dom}");
     assert!(dom.contains("5012345678900 is not on order SO-1"), "reason not shown:\n{dom}");
     assert!(dom.contains("MUG-RED Mug, red"), "lines not rendered:\n{dom}");
@@ -283,9 +291,9 @@ fn text_that_looks_like_markup_in_every_field_shown_stays_text_in_a_browser() {
     assert!(screen.found, "the page's script did not run:\n{dom}");
     let shown = "&lt;!--&lt;script&gt;&amp;amp;&lt;/script&gt;&lt;i id=x&gt;\u{2028}";
     for place in [
-        format!("<b id=\"operator\">{shown} (packer)</b>"),
-        format!("<td>{shown} {shown}</td>"),
-        "<span id=\"order-id\">SO-9</span>".to_string(),
+        format!("<b id=\"operator\" dir=\"auto\">{shown} (packer)</b>"),
+        format!("<td dir=\"auto\">{shown} {shown}</td>"),
+        "<span id=\"order-id\" dir=\"auto\">SO-9</span>".to_string(),
     ] {
         assert!(dom.contains(&place), "{place} not in the page:\n{dom}");
     }
@@ -358,4 +366,184 @@ fn silent_connections_are_closed_and_connections_and_streams_are_capped() {
     for s in &mut streams {
         assert!(s.read(&mut buf).unwrap() > 0, "a live stream that is read keeps flowing");
     }
+}
+
+/// The packers of the language tests: one per shipped language, with an order of their own.
+const PACKERS: [(&str, &str, &str, &str); 6] = [
+    ("en", "OP:0101", "Sam Taylor", "Mug, red 330 ml"),
+    ("de", "OP:0102", "Jürgen Weiß", "Tasse rot 330 ml"),
+    ("pl", "OP:0103", "Małgorzata Wiśniewska", "Kubek czerwony 330 ml"),
+    ("es", "OP:0104", "José Núñez", "Taza roja 330 ml"),
+    ("cs", "OP:0105", "Jiří Dvořák", "Hrnek červený 330 ml"),
+    ("zh-CN", "OP:0106", "王芳", "红色马克杯 330 毫升"),
+];
+
+/// SO-1 … SO-6, each with a line in its packer's language.
+fn packers_orders() -> String {
+    let orders = PACKERS.iter().enumerate().map(|(i, (_, _, _, mug))| {
+        serde_json::json!({"id": format!("SO-{}", i + 1), "state": "picked", "carrier": "DHL", "lines": [
+            {"line": 1, "sku": "MUG-RED", "name": mug, "qty": 2, "barcodes": ["4006381333931"]},
+            {"line": 2, "sku": "LID-01", "name": "Lid", "qty": 1, "barcodes": ["96385074"]}]})
+    });
+    serde_json::Value::Array(orders.collect()).to_string()
+}
+
+fn packers_config() -> String {
+    let entries = PACKERS.iter().map(|(locale, badge, name, _)| {
+        format!("[[operator]]\nbadge = \"{badge}\"\nname = \"{name}\"\nlocale = \"{locale}\"\n")
+    });
+    entries.collect::<Vec<_>>().join("\n")
+}
+
+/// What a station in `locale` says to a wrong item scanned for `order`.
+fn wrong_item(locale: stationd::locale::Locale, order: &str) -> String {
+    use stationd::locale::{render, Arg, Message};
+    let args = vec![("code", Arg::Text("5012345678900".into())), ("order", Arg::Text(order.into()))];
+    render(locale, &Message { key: "wrong-item", args })
+}
+
+/// A German station's page is German from its first byte; then each packer's badge turns the
+/// open screen to their language at once — `<html lang>`, the page's own words, the order's
+/// state and the last result — without reloading. With `STATIOND_SCREENSHOTS=docs/screens`
+/// it saves the screen of each language there (`screen-<lang>.png`, the docs' pictures).
+#[test]
+fn the_screen_speaks_the_language_in_force_and_switches_with_each_packers_badge() {
+    use stationd::locale::{screen_texts, Locale};
+    let port = free_port();
+    let station = station_with(port, &packers_orders(), "locale = \"de\"\n", &packers_config());
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    let (status, page) = http_get(port, "/", &[]);
+    assert_eq!(status, 200);
+    assert!(page.starts_with("<!doctype html>\n<html lang=\"de\">"), "the first paint is German:\n{page}");
+
+    let mut browser = support::Browser::open(&format!("http://127.0.0.1:{port}/"), false);
+    let first = browser.wait_for("live · ", None, false);
+    assert!(first.found, "the live stream did not reach the page:\n{}\n{:#?}", first.dom, first.logged);
+    assert!(first.dom.contains("<div id=\"result-text\" dir=\"auto\">Ausweis scannen</div>"), "{}", first.dom);
+    assert!(first.dom.contains("<th data-t=\"col-item\">Artikel</th>"), "{}", first.dom);
+
+    let shots = std::env::var_os("STATIOND_SCREENSHOTS").map(std::path::PathBuf::from);
+    for (i, (tag, badge, name, mug)) in PACKERS.into_iter().enumerate() {
+        let locale = Locale::parse(tag).unwrap();
+        let order = format!("SO-{}", i + 1);
+        for code in [badge, &order, "4006381333931", "5012345678900"] {
+            daemon.scan(code);
+            daemon.expect_line();
+        }
+        let reason = wrong_item(locale, &order);
+        let shot = shots
+            .as_ref()
+            .map_or_else(|| station.tmp.path().join("screen.png"), |d| d.join(format!("screen-{tag}.png")));
+        let screen = browser.wait_for(&reason, Some(&shot), false);
+        let dom = &screen.dom;
+        assert!(screen.found, "{tag}: the wrong item's reason {reason:?} is not shown:\n{dom}");
+        assert!(
+            screen.logged.iter().all(|l| !l.starts_with("pageerror") && !l.contains("Content Security")),
+            "{:#?}",
+            screen.logged
+        );
+        let words = screen_texts(locale);
+        for expected in [
+            format!("<html lang=\"{tag}\">"),
+            format!("<th data-t=\"col-item\">{}</th>", words["col-item"]),
+            format!("<h2 data-t=\"alerts\">{}</h2>", words["alerts"]),
+            format!("<span data-t=\"backlog\">{}</span>", words["backlog"]),
+            format!("<b id=\"operator\" dir=\"auto\">{name} ({})</b>", words["operator-packer"]),
+            format!("<div id=\"result-kind\">{}: wrong_item</div>", words["verdict-error"]),
+            format!("<span id=\"order-state\" class=\"state packing\">{}</span>", words["state-packing"]),
+            format!("<td dir=\"auto\">MUG-RED {mug}</td>"),
+            format!("<span id=\"updated\" data-t=\"connecting\">{} · ", words["live"]),
+        ] {
+            assert!(dom.contains(&expected), "{tag}: {expected} not on the screen:\n{dom}");
+        }
+        assert!(shot.exists(), "{tag}: no screenshot");
+    }
+}
+
+/// Every verdict sounds once as it arrives — a good scan a short high beep, a wrong one a low
+/// double buzz — never again on the refreshes that follow; the screen's button mutes it; and
+/// `[http] sounds = false` keeps a station silent. (The test's browser records the
+/// oscillators the page starts; the page has nothing for it.)
+#[test]
+fn each_new_verdict_plays_its_own_sound_once_unless_muted_or_turned_off() {
+    let tones = |t: &[(&str, u32)]| t.iter().map(|(w, f)| (w.to_string(), *f)).collect::<Vec<_>>();
+    let (ok, error) = (tones(&[("sine", 1320)]), tones(&[("square", 160), ("square", 160)]));
+    let port = free_port();
+    let loud = station(port, "");
+    let mut daemon = loud.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    let mut browser = support::Browser::open(&format!("http://127.0.0.1:{port}/"), false);
+    let opened = browser.wait_for("live · ", None, false);
+    assert!(opened.found && opened.sounds.is_empty(), "{:?}\n{}", opened.sounds, opened.dom);
+    assert!(opened.dom.contains("<button id=\"mute\" type=\"button\" class=\"\">sound on</button>"), "{}", opened.dom);
+
+    let scan = |daemon: &mut support::Daemon, browser: &mut support::Browser, code: &str, shows: &str| {
+        daemon.scan(code);
+        daemon.expect_line();
+        let screen = browser.wait_for(shows, None, false);
+        assert!(screen.found, "{shows} not shown:\n{}", screen.dom);
+        screen.sounds
+    };
+    let (d, b) = (&mut daemon, &mut browser);
+    assert_eq!(scan(d, b, "OP:0017", "OP:0017 (packer)"), ok, "a login is a good scan");
+    assert_eq!(scan(d, b, "5012345678900", "was not used: scan an order first"), error);
+    assert_eq!(scan(d, b, "SO-1", "for packing (0/3 items)"), ok);
+    assert_eq!(scan(d, b, "5012345678900", "5012345678900 is not on order SO-1"), error);
+    assert_eq!(scan(d, b, "4006381333931", "item.verified MUG-RED line 1 (1/2)"), ok);
+    // The live stream re-sends the status every 2 s: the same verdict does not sound again.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(b.wait_for("live · ", None, false).sounds, []);
+
+    let muted = b.click("#mute", "class=\"off\">sound off</button>");
+    assert!(muted.found, "the button does not mute:\n{}", muted.dom);
+    assert_eq!(scan(d, b, "5012345678900", "error: wrong_item"), [], "muted");
+    drop(browser);
+    drop(daemon);
+
+    let port = free_port();
+    let silent = station(port, "sounds = false\n");
+    let mut daemon = silent.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    let mut browser = support::Browser::open(&format!("http://127.0.0.1:{port}/"), false);
+    assert!(browser.wait_for("live · ", None, false).dom.contains("<button id=\"mute\" type=\"button\" hidden=\"\""));
+    for code in ["OP:0017", "SO-1", "5012345678900"] {
+        daemon.scan(code);
+        daemon.expect_line();
+    }
+    let screen = browser.wait_for("5012345678900 is not on order SO-1", None, false);
+    assert!(screen.found && screen.sounds.is_empty(), "a station with sounds = false played {:?}", screen.sounds);
+}
+
+/// The page's own words in a pseudo-locale (the English ones accented, about 40% longer,
+/// bracketed: tests/browser/screen.mjs), a Polish station's results and long names and items:
+/// at the kiosk's 1024×600 nothing spills out of its box — long texts wrap or end in "…".
+#[test]
+fn the_screen_holds_texts_longer_than_english_at_1024_by_600() {
+    let port = free_port();
+    let long = "Kubek ceramiczny czerwony z uchem, pojemność 330 ml, do mycia w zmywarce (zestaw 6 sztuk)";
+    let orders = serde_json::json!([{"id": "SO-2024-000123456", "state": "picked", "carrier": "DHL", "lines": [
+        {"line": 1, "sku": "KUBEK-CZERWONY-330-ZESTAW-6", "name": long, "qty": 120, "barcodes": ["4006381333931"]},
+        {"line": 2, "sku": "POKRYWKA-01", "name": "Pokrywka silikonowa", "qty": 1, "barcodes": ["96385074"]}]}]);
+    let operator = "[[operator]]\nbadge = \"OP:0017\"\nname = \"Małgorzata Wiśniewska-Konstantynowicz\"\n";
+    let station = station_with(port, &orders.to_string(), "locale = \"pl\"\n", operator);
+    let mut daemon = station.spawn();
+    daemon.wait_started();
+    wait_http(port);
+    for code in ["OP:0017", "SO-2024-000123456", "4006381333931", "5012345678900"] {
+        daemon.scan(code);
+        daemon.expect_line();
+    }
+    let mut browser = support::Browser::open(&format!("http://127.0.0.1:{port}/"), true);
+    let shot = station.tmp.path().join("pseudo.png");
+    let screen = browser.wait_for("nie ma w zamówieniu SO-2024-000123456", Some(&shot), true);
+    if let Some(dest) = std::env::var_os("STATIOND_PSEUDO_SCREENSHOT") {
+        std::fs::copy(&shot, dest).unwrap();
+    }
+    assert!(screen.found, "{}", screen.dom);
+    assert!(screen.dom.contains("<th data-t=\"col-item\">[ííţéém]</th>"), "not the pseudo-locale:\n{}", screen.dom);
+    assert!(screen.overflow.is_empty(), "overflowing at 1024×600:\n{:#?}", screen.overflow);
 }

@@ -9,8 +9,8 @@
 //!   [`guard`]'s.
 //! - Nothing a client does here can starve scanning: connections, live streams and timeouts
 //!   are capped ([`server`]).
-//! - The page ([`page`]) is embedded in the binary and shows text from scans and orders as
-//!   text, never markup.
+//! - The page ([`page`]) is embedded in the binary with its words in every shipped language,
+//!   and shows text from scans and orders as text, never markup.
 
 mod guard;
 mod metrics;
@@ -70,6 +70,8 @@ struct App {
     streams: Arc<Semaphore>,
     max_streams: usize,
     counters: Arc<server::Counters>,
+    /// Whether the screen sounds its verdicts (`[http] sounds`).
+    sounds: bool,
 }
 
 /// Starts the server; returns once it listens (so a bad address is a start-up error).
@@ -90,6 +92,7 @@ pub async fn serve(
         streams: Arc::new(Semaphore::new(cfg.max_streams)),
         max_streams: cfg.max_streams,
         counters: Arc::default(),
+        sounds: cfg.sounds,
     };
     let router = Router::new()
         .route("/", get(page::page))

@@ -1,6 +1,13 @@
 //! The station screen: one HTML page with its style and script inline, embedded in the
 //! binary (no internet, no files to install), and the Content-Security-Policy that pins them.
 //!
+//! The page gets its own words from the server, in a second data block: the screen catalog
+//! of every shipped language at once (`locale::screen_texts`, about 2 KB of JSON each, made
+//! once), and `[http] sounds`. The language in force changes with every badge login (an
+//! operator's `locale`), and the screen must follow at once and offline, so the page picks
+//! the language of each status's `workflow.locale` itself rather than asking the server
+//! again; `<html lang>` is set here for the first paint and by the script after it.
+//!
 //! # Design constraints
 //! - Text from scans and orders is data, never markup: the script sets it with
 //!   `textContent`, and the status embedded in the page is a JSON data block
@@ -17,14 +24,25 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Html;
 use base64::Engine;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::App;
+use crate::locale::Locale;
 
 const PAGE: &str = include_str!("page.html");
 /// Where the status at the time of the request goes (the data block's content).
 const INITIAL: &str = "/*INITIAL*/null";
+/// Where the screen's words and settings go (the second data block's content).
+const SCREEN: &str = "/*SCREEN*/null";
+/// The page's language as written in the file, replaced by the one in force.
+const LANG: &str = "<html lang=\"en\">";
+
+/// The screen's words in every shipped language, by locale tag then key.
+static TEXTS: LazyLock<Value> = LazyLock::new(|| {
+    let texts = Locale::ALL.into_iter().map(|l| (l.as_str().to_string(), json!(crate::locale::screen_texts(l))));
+    Value::Object(texts.collect())
+});
 
 /// The Content-Security-Policy of every response.
 pub static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
@@ -58,10 +76,19 @@ fn sha256_source(text: &str) -> String {
 }
 
 /// The page, with the current status in it (so it shows at once, also to a browser that
-/// takes a snapshot on load).
+/// takes a snapshot on load), the screen's words and settings, and the language in force.
 pub async fn page(State(app): State<App>) -> Html<String> {
-    let doc = script_safe_json(&super::snapshot(&app.sources).await);
-    Html(PAGE.replacen(INITIAL, &doc, 1))
+    let status = super::snapshot(&app.sources).await;
+    Html(fill(&status, app.sounds))
+}
+
+/// The page for `status`: both data blocks filled in and `<html lang>` the status's locale.
+fn fill(status: &Value, sounds: bool) -> String {
+    let locale = status["workflow"]["locale"].as_str().and_then(Locale::parse).unwrap_or_default();
+    let screen = json!({ "sounds": sounds, "texts": *TEXTS });
+    PAGE.replacen(LANG, &format!("<html lang=\"{locale}\">"), 1)
+        .replacen(INITIAL, &script_safe_json(status), 1)
+        .replacen(SCREEN, &script_safe_json(&screen), 1)
 }
 
 /// JSON that can stand inside a `<script>` element whatever its strings hold: `<`, `>` and
@@ -97,10 +124,14 @@ mod tests {
         assert!(!PAGE.contains(" style=\""), "inline style attributes need 'unsafe-hashes'");
         assert!(!has_inline_handler(PAGE), "inline event handlers are blocked by the policy");
         assert_eq!(PAGE.matches(INITIAL).count(), 1);
-        assert!(
-            PAGE.contains(&format!("<script type=\"application/json\" id=\"initial\">{INITIAL}</script>")),
-            "the status goes into a data block, which the policy need not allow"
-        );
+        assert_eq!(PAGE.matches(SCREEN).count(), 1);
+        assert_eq!(PAGE.matches(LANG).count(), 1);
+        for (id, content) in [("initial", INITIAL), ("screen", SCREEN)] {
+            assert!(
+                PAGE.contains(&format!("<script type=\"application/json\" id=\"{id}\">{content}</script>")),
+                "{id} goes into a data block, which the policy need not allow"
+            );
+        }
         // The hash is over the exact text between the tags (what browsers hash).
         let script = element_text(PAGE, "<script>", "</script>");
         assert!(script.starts_with("\n\"use strict\";") && script.ends_with("\n"), "{:?}", &script[..20]);
@@ -113,6 +144,26 @@ mod tests {
         let markup = page.replace(style, "").replace(script, "");
         let tags = markup.split('<').filter_map(|t| t.split('>').next());
         tags.flat_map(|t| t.split_whitespace().skip(1)).any(|a| a.starts_with("on") && a.contains('='))
+    }
+
+    #[test]
+    fn the_page_carries_the_screens_words_in_every_language_and_the_language_in_force() {
+        let status = json!({ "station": "WH1/PACK-7", "workflow": { "locale": "zh-CN" } });
+        let page = fill(&status, false);
+        assert!(page.starts_with("<!doctype html>\n<html lang=\"zh-CN\">"), "{}", &page[..40]);
+        let block = element_text(&page, "<script type=\"application/json\" id=\"screen\">", "</script>");
+        let screen: Value = serde_json::from_str(block).unwrap();
+        assert_eq!(screen["sounds"], false);
+        for l in Locale::ALL {
+            assert!(screen["texts"][l.as_str()]["scan-badge"].is_string(), "{l}: {screen}");
+        }
+        assert_eq!(screen["texts"]["de"]["scan-badge"], "Ausweis scannen");
+        assert_eq!(screen["texts"]["zh-CN"]["state-packing"], "打包中");
+        // The policy is the same whatever the blocks hold: they are data, not script.
+        assert_eq!(policy(&page), policy(PAGE));
+        // A status without a (known) locale is shown in English.
+        assert!(fill(&json!({ "workflow": { "locale": "fr" } }), true).contains("<html lang=\"en\">"));
+        assert!(block.len() < 24_000, "the words of every language stay small: {} bytes", block.len());
     }
 
     #[test]
