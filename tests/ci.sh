@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # tool:package pairs the tests use (brokers: Mosquitto, and the NATS and RabbitMQ clusters of tests/brokers.rs;
 # PTY/TCP helpers, privilege drop, a browser for the station screen, a barcode decoder and Node for the offline
 # ZPL renderer of tests/labels.rs, QEMU and what builds its guest for tests/hil, gdb for the stacks of a
-# daemon that stopped answering).
-required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients nats-server:nats-server rabbitmq-server:rabbitmq-server socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod mkfs.ext4:e2fsprogs zbarimg:zbar-tools node:nodejs npm:npm gdb:gdb)
+# daemon that stopped answering), fontconfig to find the CJK font the screen's Chinese needs.
+required=(mosquitto:mosquitto mosquitto_sub:mosquitto-clients mosquitto_pub:mosquitto-clients nats-server:nats-server rabbitmq-server:rabbitmq-server socat:socat setpriv:util-linux systemd-analyze:systemd chromium:chromium qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod mkfs.ext4:e2fsprogs zbarimg:zbar-tools node:nodejs npm:npm gdb:gdb fc-list:fontconfig)
 missing=()
 for pair in "${required[@]}"; do
   tool=${pair%%:*} pkg=${pair##*:}
@@ -16,6 +16,10 @@ for pair in "${required[@]}"; do
     [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
   fi
 done
+# The font the package depends on, so the screen's screenshots show Chinese, not boxes.
+if ! fc-list 2>/dev/null | grep -q "Noto Sans CJK SC"; then
+  missing+=(fonts-noto-cjk)
+fi
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "tests/ci.sh: missing packages: ${missing[*]}; install them with: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2

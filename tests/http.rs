@@ -185,9 +185,6 @@ fn the_station_screen_renders_the_operator_the_order_and_the_last_scan_in_a_brow
     assert!(dom.contains("5012345678900 is not on order SO-1"), "reason not shown:\n{dom}");
     assert!(dom.contains("MUG-RED Mug, red"), "lines not rendered:\n{dom}");
     assert!(shot.exists(), "no screenshot");
-    if let Some(dest) = std::env::var_os("STATIOND_SCREENSHOT") {
-        std::fs::copy(&shot, dest).unwrap();
-    }
 }
 
 /// Every answer — the page, the API, metrics, refusals — tells the browser to run only the

@@ -24,6 +24,7 @@ for script in postinst prerm postrm; do
   grep -q " $script " <<<"$info" || { echo "tests/package.sh: $deb lacks $script" >&2; exit 1; }
 done
 grep -q systemd <<<"$(dpkg-deb -f "$deb" Depends)" || { echo "tests/package.sh: $deb does not depend on systemd" >&2; exit 1; }
+grep -q fonts-noto-cjk <<<"$(dpkg-deb -f "$deb" Depends)" || { echo "tests/package.sh: $deb does not depend on fonts-noto-cjk (the screen's Chinese)" >&2; exit 1; }
 echo "contents ok"
 
 if [[ "${STATIOND_PACKAGE_INSTALL:-}" == 1 ]]; then
