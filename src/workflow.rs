@@ -16,14 +16,15 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::event::{ClockSource, OnDuty};
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalError};
 use crate::locale::Locale;
 use crate::oms::Oms;
 use crate::orders::{OrderStore, SeenRequest};
 use crate::print::{JobState, Printing, Printout};
 use crate::service::Heartbeat;
 use crate::station::{
-    CloudOrder, Document, Effect, ErrorCode, Feedback, Input, PrintOutcome, Reply, Settings, Station, View,
+    CloudOrder, Document, Effect, ErrorCode, Feedback, Input, NotRecorded, PrintOutcome, Reply, Say, Settings, Station,
+    View,
 };
 
 /// Inputs slower than this are logged (debug) with where the time went.
@@ -284,7 +285,7 @@ impl Runner {
         // it is journaled, saved or printed.
         if let Err(e) = self.parts.orders.cover_sscc(station.sscc_next()) {
             error!(alert = e.code().as_str(), error = %e, "SSCC floor not raised; input refused");
-            return self.refuse_input(station, e.code(), &e.to_string(), reply_to);
+            return self.refuse_input(station, e.code(), NotRecorded::Storage, &e.to_string(), reply_to);
         }
         // The input's events and its state changes, handed to the journal together: one commit.
         let mut events = Vec::new();
@@ -313,7 +314,8 @@ impl Runner {
                         Ok(c) => state.extend(c),
                         Err(e) => {
                             error!(alert = e.code().as_str(), error = %e, "order state cannot be encoded; input refused");
-                            return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
+                            let why = NotRecorded::Storage;
+                            return self.refuse_input(station, e.code(), why, &e.to_string(), reply_to.take());
                         }
                     }
                 }
@@ -345,7 +347,12 @@ impl Runner {
                 // Nothing of this input may look done: put the station back to what is
                 // saved, refuse loudly.
                 error!(alert = e.code().as_str(), kinds = ?kinds, error = %e, "input not recorded; refused");
-                return self.refuse_input(station, e.code(), &e.to_string(), reply_to.take());
+                let why = match e {
+                    JournalError::Full { .. } => NotRecorded::JournalFull,
+                    JournalError::DiskFull { .. } => NotRecorded::DiskFull,
+                    _ => NotRecorded::Storage,
+                };
+                return self.refuse_input(station, e.code(), why, &e.to_string(), reply_to.take());
             }
         }
         let journal_time = started.elapsed();
@@ -388,10 +395,12 @@ impl Runner {
         &self,
         station: &mut Station,
         code: ErrorCode,
+        why: NotRecorded,
         message: &str,
         reply_to: Option<(String, oneshot::Sender<Reply>)>,
     ) {
-        self.out.error(code.as_str(), message);
+        let said = Say::NotRecorded { why, detail: message.to_string() };
+        self.out.error(code.as_str(), &said.render(station.locale()));
         if let Some((rid, tx)) = reply_to {
             let _ = tx.send(Reply::refused(Some(&rid), code, message));
         }

@@ -226,6 +226,18 @@ fn a_full_journal_refuses_scans_loudly_and_keeps_every_accepted_one() {
     for (e, (seq, code)) in events.iter().zip(&accepted) {
         assert_eq!((e["seq"].as_u64().unwrap(), e["data"]["code"].as_str().unwrap()), (*seq, code.as_str()));
     }
+    // A German station says it in German after the stable prefix; the log keeps the detail.
+    let text = std::fs::read_to_string(&station.config).unwrap();
+    let german = text.replace("allow_unlisted_packers = true\n", "allow_unlisted_packers = true\nlocale = \"de\"\n");
+    assert_ne!(text, german, "the station section moved");
+    std::fs::write(&station.config, german).unwrap();
+    let mut daemon = station.spawn();
+    daemon.scan(&format!("IN-GERMAN-{}", "x".repeat(100)));
+    let line = daemon.expect_line();
+    assert!(line.starts_with("error journal_full: Journal voll: Scan NICHT gespeichert"), "{line}");
+    daemon.close_stdin();
+    daemon.wait_exit(Duration::from_secs(5));
+    assert_eq!(station.export().len(), accepted.len());
 }
 
 #[test]

@@ -195,7 +195,9 @@ fn order_labels_from_the_running_station_reach_a_usb_printer_wait_out_paper_and_
     let failed = of("HIL-1003")[1];
     assert_eq!(failed["data"]["attempts"], 1, "sent once: {failed}");
     let detail = failed["data"]["detail"].as_str().unwrap_or("");
-    let big = format!("^XA^FO0,0^GFA,80000,80000,100,{}^FS^XZ", "F".repeat(160_000));
+    // The carrier's label as the station sends it: its printer-state resets after `^XA` (203 dpi).
+    let carrier = format!("^XA^FO0,0^GFA,80000,80000,100,{}^FS^XZ", "F".repeat(160_000));
+    let big = stationd_drivers::zpl_state::with_resets(carrier.as_bytes(), 203);
     assert!(detail.contains(&format!("of {} bytes", big.len())), "the failure says how far it got: {failed}");
     assert!(!detail.contains("timed out"), "the write timed out before the unplug: {failed}");
     let (stalled, after) = (stream_facts(&lines, "stalled"), stream_facts(&lines, "after"));

@@ -127,3 +127,11 @@ clock-skew = Hodiny pracoviště se { $direction ->
        *[cloud] příkazu z cloudu
     }; zkontrolujte NTP (události nesou data.clock)
 overdue = Objednávka { $order } je { $state } už přes { $minutes } min ({ $level })
+
+## Neuložené skeny
+
+not-recorded = { $why ->
+        [journal-full] Deník plný: sken NEULOŽEN, dokud se neodešlou události
+        [disk-full] Disk plný: sken NEULOŽEN, dokud se neuvolní místo
+       *[storage] Sken NEULOŽEN ({ $detail }); naskenujte znovu
+    }

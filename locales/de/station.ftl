@@ -118,3 +118,11 @@ clock-skew = Die Uhr der Station geht { NUMBER($seconds) } s { $direction ->
        *[cloud] einem Cloud-Befehl
     }); NTP prüfen (Ereignisse tragen data.clock)
 overdue = Auftrag { $order } ist seit über { $minutes } min { $state } ({ $level })
+
+## Nicht gespeicherte Eingaben
+
+not-recorded = { $why ->
+        [journal-full] Journal voll: Scan NICHT gespeichert, bis Ereignisse gesendet sind
+        [disk-full] Speicher voll: Scan NICHT gespeichert, bis Platz frei ist
+       *[storage] Scan NICHT gespeichert ({ $detail }); nochmal scannen
+    }

@@ -125,3 +125,13 @@ clock-skew = the box clock is { NUMBER($seconds) } s { $direction ->
     }'s; check NTP (events carry data.clock)
 # $level: the overdue level's name from the config (reminder, escalate, …).
 overdue = order { $order } has been { $state } for over { $minutes } min ({ $level })
+
+## Inputs not recorded (nothing of them happened)
+
+# $why: journal-full, disk-full or storage; $detail: the journal's own message (English, as
+# the log and a command's reply say it). English shows the detail as it is.
+not-recorded = { $why ->
+        [journal-full] { $detail }
+        [disk-full] { $detail }
+       *[storage] { $detail }
+    }

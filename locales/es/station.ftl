@@ -121,3 +121,11 @@ clock-skew = El reloj del equipo va { NUMBER($seconds) } s { $direction ->
        *[cloud] al comando de la nube
     }; revise NTP (los eventos llevan data.clock)
 overdue = El pedido { $order } lleva más de { $minutes } min { $state } ({ $level })
+
+## Escaneos no guardados
+
+not-recorded = { $why ->
+        [journal-full] Diario lleno: escaneo NO guardado hasta enviar los eventos
+        [disk-full] Disco lleno: escaneo NO guardado hasta liberar espacio
+       *[storage] Escaneo NO guardado ({ $detail }); vuelva a escanear
+    }

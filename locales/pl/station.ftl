@@ -127,3 +127,11 @@ clock-skew = Zegar stanowiska { $direction ->
        *[cloud] polecenia z chmury
     }; sprawdź NTP (zdarzenia mają data.clock)
 overdue = Zamówienie { $order } jest { $state } od ponad { $minutes } min ({ $level })
+
+## Niezapisane skany
+
+not-recorded = { $why ->
+        [journal-full] Dziennik pełny: skan NIE zapisany, dopóki zdarzenia nie zostaną wysłane
+        [disk-full] Dysk pełny: skan NIE zapisany, dopóki nie zwolni się miejsce
+       *[storage] Skan NIE zapisany ({ $detail }); zeskanuj ponownie
+    }

@@ -115,3 +115,11 @@ clock-skew = 本机时钟比{ $source ->
        *[behind] 慢
     } { NUMBER($seconds) } 秒；请检查 NTP（事件带有 data.clock）
 overdue = 订单 { $order } 处于“{ $state }”已超过 { $minutes } 分钟（{ $level }）
+
+## 未保存的扫描
+
+not-recorded = { $why ->
+        [journal-full] 日志已满：扫描未保存，等待事件发送
+        [disk-full] 磁盘已满：扫描未保存，等待释放空间
+       *[storage] 扫描未保存（{ $detail }）；请重新扫描
+    }

@@ -25,7 +25,7 @@ pub mod payload;
 pub mod reply;
 pub use reply::{ErrorCode, Reply};
 mod say;
-pub use say::{Say, SupervisorAction};
+pub use say::{NotRecorded, Say, SupervisorAction};
 mod settings;
 mod sscc;
 #[cfg(test)]

@@ -89,6 +89,31 @@ pub enum Say {
     DidNotPrint { document: Document, order: String, reason: String },
     ClockSkew { seconds: u64, ahead: bool, source: ClockSource },
     Overdue { order: String, state: OrderState, minutes: u64, level: String },
+
+    // An input the station could not record (`error <code>: …`): nothing of it happened.
+    NotRecorded { why: NotRecorded, detail: String },
+}
+
+/// Why an input could not be recorded. `detail` is the storage's own English message (the
+/// log and a command's reply carry it); the catalogs say the first two in the packer's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRecorded {
+    /// The journal holds its maximum of unpublished events.
+    JournalFull,
+    /// The journal's disk is below the space kept free.
+    DiskFull,
+    /// A write failed.
+    Storage,
+}
+
+impl NotRecorded {
+    fn as_str(self) -> &'static str {
+        match self {
+            NotRecorded::JournalFull => "journal-full",
+            NotRecorded::DiskFull => "disk-full",
+            NotRecorded::Storage => "storage",
+        }
+    }
 }
 
 /// What only a supervisor may do.
@@ -294,6 +319,9 @@ impl Say {
                     ("level", text(level)),
                 ],
             ),
+            NotRecorded { why, detail } => {
+                ("not-recorded", vec![("why", text(why.as_str())), ("detail", text(detail))])
+            }
         };
         Message { key, args }
     }

@@ -177,6 +177,18 @@ fn examples() -> Vec<(Say, &'static str)> {
             Overdue { order: o(), state: OrderState::Packing, minutes: 15, level: s("reminder") },
             "order SO-1 has been packing for over 15 min (reminder)",
         ),
+        (
+            NotRecorded { why: crate::station::NotRecorded::JournalFull, detail: s("journal is full (9 of 9 bytes)") },
+            "journal is full (9 of 9 bytes)",
+        ),
+        (
+            NotRecorded { why: crate::station::NotRecorded::DiskFull, detail: s("disk full: 1 bytes free") },
+            "disk full: 1 bytes free",
+        ),
+        (
+            NotRecorded { why: crate::station::NotRecorded::Storage, detail: s("cannot write db/wal") },
+            "cannot write db/wal",
+        ),
     ]
 }
 
@@ -249,9 +261,10 @@ fn variant(say: &Say) -> usize {
         DidNotPrint { .. } => 61,
         ClockSkew { .. } => 62,
         Overdue { .. } => 63,
+        NotRecorded { .. } => 64,
     }
 }
-const VARIANTS: usize = 64;
+const VARIANTS: usize = 65;
 
 #[test]
 fn the_examples_cover_every_variant_and_every_message_of_the_catalog() {
