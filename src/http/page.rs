@@ -38,10 +38,12 @@ const SCREEN: &str = "/*SCREEN*/null";
 /// The page's language as written in the file, replaced by the one in force.
 const LANG: &str = "<html lang=\"en\">";
 
-/// The screen's words in every shipped language, by locale tag then key.
-static TEXTS: LazyLock<Value> = LazyLock::new(|| {
+/// The screen's data block — its words in every shipped language, by locale tag then key,
+/// and whether it sounds — escaped once for each `[http] sounds`, not at every page load.
+static SCREEN_BLOCKS: LazyLock<[String; 2]> = LazyLock::new(|| {
     let texts = Locale::ALL.into_iter().map(|l| (l.as_str().to_string(), json!(crate::locale::screen_texts(l))));
-    Value::Object(texts.collect())
+    let texts = Value::Object(texts.collect());
+    [false, true].map(|sounds| script_safe_json(&json!({ "sounds": sounds, "texts": texts })))
 });
 
 /// The Content-Security-Policy of every response.
@@ -85,10 +87,9 @@ pub async fn page(State(app): State<App>) -> Html<String> {
 /// The page for `status`: both data blocks filled in and `<html lang>` the status's locale.
 fn fill(status: &Value, sounds: bool) -> String {
     let locale = status["workflow"]["locale"].as_str().and_then(Locale::parse).unwrap_or_default();
-    let screen = json!({ "sounds": sounds, "texts": *TEXTS });
     PAGE.replacen(LANG, &format!("<html lang=\"{locale}\">"), 1)
         .replacen(INITIAL, &script_safe_json(status), 1)
-        .replacen(SCREEN, &script_safe_json(&screen), 1)
+        .replacen(SCREEN, &SCREEN_BLOCKS[usize::from(sounds)], 1)
 }
 
 /// JSON that can stand inside a `<script>` element whatever its strings hold: `<`, `>` and
